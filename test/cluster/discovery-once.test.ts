@@ -6,7 +6,8 @@
  * the discovered targets.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -20,10 +21,12 @@ import { freePort, waitUntil } from '../helpers/wait.ts';
 const dir = tempDir('candor-discovery-once-');
 const TOKEN = 'discovery-once-admin-token';
 const servers: http.Server[] = [];
-const probes: Record<string, number> = { '127.0.0.1': 0, '127.0.0.2': 0 };
+const probes: Record<string, number> = { '127.0.0.1': 0, '127.0.0.2': 0, '127.0.0.3': 0 };
 let dns: DnsServer;
 let serve: ServeProcess;
 let port = 0;
+let path = '';
+let tokenFile = '';
 
 async function listen(host: string, at: number): Promise<number> {
   const server = http.createServer((req, res) => {
@@ -40,9 +43,9 @@ before(async () => {
   await listen('127.0.0.2', port);
   dns = await startDnsServer();
   dns.set('app.test', [{ type: 'A', address: '127.0.0.1', ttl: 1 }]);
-  const tokenFile = join(dir, 'token');
+  tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, TOKEN, { mode: 0o600 });
-  const path = join(dir, 'candor.yaml');
+  path = join(dir, 'candor.yaml');
   writeFileSync(
     path,
     `name: discovery-once
@@ -165,4 +168,48 @@ test('a discovered target is drained through the admin API as a written one is: 
   assert.equal(reloaded.status, 200);
   assert.deepEqual((reloaded.body.outcome as { dropped_changes: string[] }).dropped_changes, []);
   for (let i = 0; i < 3; i++) assert.deepEqual(await answeredBy(8), new Set(['127.0.0.1']));
+});
+
+test('discovery taken off by a reload and given back by another: every worker waits for its first answer (503) and the primary probes none of the set found before', async () => {
+  // A resolver that takes every question and answers none: the first question stays out.
+  const silent = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+  try {
+    const admin = (method: string, at: string) =>
+      adminCall(serve.adminPort ?? 0, method, at, { token: TOKEN });
+    const config = (app: string) =>
+      readFileSync(path, 'utf8').replace(/ {2}app:\n[\s\S]*$/, `  app:\n${app}`);
+    writeFileSync(path, config(`    targets: [{ url: "http://127.0.0.1:${port}" }]\n`));
+    assert.equal((await admin('POST', '/reload')).status, 200);
+    assert.deepEqual(await answeredBy(8), new Set(['127.0.0.1']));
+    // Its health checks too: the primary probes no target until the first answer (another
+    // upstream's probes are what is waited for).
+    await listen('127.0.0.3', port);
+    writeFileSync(
+      path,
+      config(
+        `    discovery: { dns: app.test, port: ${port}, resolvers: ["127.0.0.1:${silent.address().port}"] }\n    timeouts: { connect: 10s }\n    health_check: { path: /health, interval: 100ms }\n  other:\n    targets: [{ url: "http://127.0.0.3:${port}" }]\n    health_check: { path: /health, interval: 100ms }\n`,
+      ),
+    );
+    assert.equal((await admin('POST', '/reload')).status, 200);
+    const probed = { ...probes };
+    await waitUntil('other probed three times', () => probes['127.0.0.3'] >= probed['127.0.0.3'] + 3, 5000);
+    assert.deepEqual(
+      [probes['127.0.0.1'] - probed['127.0.0.1'], probes['127.0.0.2'] - probed['127.0.0.2']],
+      [0, 0],
+    );
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => request(`http://127.0.0.1:${serve.port}`)),
+    );
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      answers.map(() => 503),
+      answers.map((r) => r.text).join(),
+    );
+    const { body } = await admin('GET', '/status');
+    const app = (body.upstreams as Record<string, Record<string, unknown>>).app;
+    assert.deepEqual(app.targets, []);
+  } finally {
+    silent.close();
+  }
 });

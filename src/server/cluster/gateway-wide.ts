@@ -38,6 +38,7 @@ export class GatewayWide {
   #rates: GatewayRateLimits | undefined;
   #discoveries: Discoveries | undefined;
   #withDiscovered: typeof import('../../upstream/discovery/discoveries.ts').withDiscovered | undefined;
+  #forget: typeof import('../../upstream/discovery/discoveries.ts').forgetUndiscovered | undefined;
   readonly #discovered = new Map<string, DiscoveryReport>();
   /** The admin API's runtime changes in force: health checks made by a later config start on them. */
   #changes: RuntimeChanges | undefined;
@@ -194,7 +195,10 @@ export class GatewayWide {
     ]);
     const before = this.#config;
     this.#config = config;
-    if (!first) this.#breakers.reloaded(this.#found(before), this.#found(config));
+    const found = first ? undefined : this.#found(before);
+    // As the workers do (gateway-reload.ts): an upstream given discovery back waits for its own answer.
+    this.#forget?.(config, this.#discovered);
+    if (found !== undefined) this.#breakers.reloaded(found, this.#found(config));
     this.#https = first
       ? this.#automaticHttps(config)
       : replaceHttps(this.#https, before, config, () => this.#automaticHttps(config), this.#serving);
@@ -203,6 +207,7 @@ export class GatewayWide {
     if (this.#discoveries) this.#discoveries.update(config);
     else if (discoveries) {
       this.#withDiscovered = discoveries.withDiscovered;
+      this.#forget = discoveries.forgetUndiscovered;
       this.#discoveries = new discoveries.Discoveries(config, this.#logger, (report, outcome) =>
         this.#onDiscovery(report, outcome),
       );

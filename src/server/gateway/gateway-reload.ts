@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../../core/config/types.ts';
 import { renameGateway } from '../../observe/log/gateway-name.ts';
 import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
 import { loadOidc } from '../../proxy/admit/access.ts';
-import type { Discoveries } from '../../upstream/discovery/discoveries.ts';
+import { type Discoveries, forgetUndiscovered } from '../../upstream/discovery/discoveries.ts';
 import { acmeNames, loadAutomaticHttps, sameHttps } from '../acme/automatic-https.ts';
 import type { Drain } from './drain.ts';
 import {
@@ -118,6 +118,9 @@ export async function reloadGateway(
     await Promise.all([...opened.map((l) => l.close()), nextPlugins?.close(PLUGIN_CLOSE_MS)]);
     throw err;
   }
+  // An upstream no longer discovered leaves its answers behind: given discovery back by a later
+  // reload, it waits for its own first answer instead of using them.
+  forgetUndiscovered(file, parts.discovered);
   // What only the replaced snapshot names (its rate limit store, its session stores, its plugins'
   // instances) is closed once its requests have ended: each may still reach its limit or session
   // check on it, or a hook (onResponse, onEnd) of a plugin whose close() released what it needs.

@@ -74,3 +74,14 @@ export function withDiscovered(
   }
   return upstreams === undefined ? config : { ...config, upstreams };
 }
+
+/**
+ * Forgets the answers of upstreams the config asks no DNS for (their `discovery` removed, or
+ * the upstream gone): given back later, an upstream starts with no target until its own first
+ * answer, as the docs say, not on the set a discovery of an older config found (machines
+ * since gone, addresses since given to others).
+ */
+export function forgetUndiscovered(config: GatewayConfig, reports: Map<string, DiscoveryReport>): void {
+  for (const name of reports.keys())
+    if (config.upstreams[name]?.discovery === undefined) reports.delete(name);
+}
