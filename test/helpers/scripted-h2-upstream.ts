@@ -17,9 +17,13 @@ export interface ScriptedH2Upstream {
 /**
  * A raw HTTP/2 upstream on loopback (h2c, prior knowledge): after the gateway's preface it sends
  * its SETTINGS, acknowledges the gateway's and answers its PINGs as any server, and hands each
- * request stream to `script`, which writes what no server library would (h2-frames.ts).
+ * request stream to `script`, which writes what no server library would (h2-frames.ts). Its
+ * SETTINGS carry `initial` (h2-frames.ts's SETTING ids and values).
  */
-export async function scriptedH2Upstream(script: H2Script): Promise<ScriptedH2Upstream> {
+export async function scriptedH2Upstream(
+  script: H2Script,
+  initial: readonly [number, number][] = [],
+): Promise<ScriptedH2Upstream> {
   const sockets = new Set<net.Socket>();
   const streams: number[] = [];
   let accepted = 0;
@@ -36,7 +40,7 @@ export async function scriptedH2Upstream(script: H2Script): Promise<ScriptedH2Up
         if (pending.length < PREFACE.length) return;
         pending = pending.subarray(PREFACE.length);
         prefaced = true;
-        socket.write(settings());
+        socket.write(settings(initial));
       }
       while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
         const length = pending.readUIntBE(0, 3);

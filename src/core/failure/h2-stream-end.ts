@@ -183,13 +183,14 @@ function afterHead(end: H2StreamEnd, reset: Reset): Failure {
       : undefined;
   // Otherwise nghttp2 resets a stream PROTOCOL_ERROR, with no event of its own, for what the
   // upstream sent after its head that HTTP/2 forbids (a trailer section with a pseudo-field or a
-  // connection-specific field, or with a content-length, which nghttp2 holds the DATA to as one
+  // connection-specific field, one whose HEADERS lacks END_STREAM (RFC 9113 §8.1), or one
+  // with a content-length, which nghttp2 holds the DATA to as one
   // in the head: a head without one gives no short count above): garbage, as before the head.
   // A server has no cause to reset a gateway's well-formed request with that code.
   if (rstCode === 1 && short === undefined)
     return new Failure(
       'http_protocol_error',
-      `response is not valid HTTP/2 after its head: the stream was reset PROTOCOL_ERROR (a trailer section HTTP/2 forbids, with a pseudo-field, a connection-specific field or a content-length the DATA did not match, or the upstream's own reset with that code) ${after}`,
+      `response is not valid HTTP/2 after its head: the stream was reset PROTOCOL_ERROR (a trailer section HTTP/2 forbids, with a pseudo-field, a connection-specific field or a content-length the DATA did not match, or without END_STREAM, or the upstream's own reset with that code) ${after}`,
       { stage: 'body_streaming', cause },
     );
   // A GOAWAY whose last stream id is below this stream, after its head came (the upstream

@@ -250,6 +250,8 @@ export interface H2RawAnswer {
   readonly reset?: number;
   /** A trailer section after the DATA, with END_STREAM (instead of END_STREAM on the last DATA frame). */
   readonly trailers?: readonly (readonly [string, string])[];
+  /** The trailer section's HEADERS without END_STREAM (RFC 9113 §8.1 makes such an answer malformed), and nothing after it. */
+  readonly trailersUnended?: boolean;
   /** A PUSH_PROMISE on stream 1 (promising stream 2) before the head, whatever the client's SETTINGS_ENABLE_PUSH. */
   readonly push?: boolean;
   /** A GOAWAY after the last DATA frame (which then has no END_STREAM), naming this last stream id and code. */
@@ -287,7 +289,7 @@ export function startH2Raw(answer: H2RawAnswer): Promise<Fault> {
     });
     if (answer.trailers !== undefined) {
       const trailers = Buffer.concat(answer.trailers.map(([name, value]) => hpackLiteral(name, value)));
-      frames.push(frame(0x1, 0x4 | 0x1, 1, trailers)); // HEADERS, END_HEADERS, END_STREAM
+      frames.push(frame(0x1, 0x4 | (answer.trailersUnended === true ? 0 : 0x1), 1, trailers)); // HEADERS, END_HEADERS, END_STREAM
     }
     if (answer.reset !== undefined) {
       const code = Buffer.alloc(4);

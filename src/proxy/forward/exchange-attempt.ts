@@ -229,6 +229,17 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
     );
   }
 
+  /**
+   * The pool found itself full while this attempt waited on a connection it was opening (an
+   * HTTP/2 upstream's SETTINGS taking fewer streams than counted on): its queue wait starts,
+   * bounded from the attempt's start, as pool.queue_timeout says of the wait for a connection.
+   */
+  queued(): void {
+    if (!this.waiting || this.queueTimer !== undefined) return;
+    const left = this.upstream.config.pool.queueTimeout - (performance.now() - this.startedAt);
+    this.queueTimer = setTimeout(this.onQueueTimeout.bind(this), Math.max(0, left));
+  }
+
   onConnectFailure(failure: Failure): void {
     this.onResponseError(undefined, failure);
   }

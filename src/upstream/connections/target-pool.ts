@@ -14,6 +14,12 @@ export interface PoolWaiter {
    * keep-alive race: the connections parked beside the one that died may be as stale).
    */
   readonly newConnection?: boolean;
+  /**
+   * HTTP/2: it joined the queue while a connection was opening for it, and the pool has since
+   * found itself full (the upstream's SETTINGS_MAX_CONCURRENT_STREAMS below pool.max_streams,
+   * every connection open): it now waits behind busy streams, as one that came to a full pool.
+   */
+  queued?(): void;
 }
 
 export interface PoolOptions {

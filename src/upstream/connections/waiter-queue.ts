@@ -47,6 +47,11 @@ export class WaiterQueue {
     if (at !== -1) this.#waiting.splice(at, 1);
   }
 
+  /** Every waiter now waits behind a full pool (PoolWaiter.queued): once each time the pool fills. */
+  full(): void {
+    for (const waiter of this.#waiting) waiter.queued?.();
+  }
+
   /** The waiter `index` places from the front (the first a connection being opened now would serve), left in the queue. */
   at(index: number): PoolWaiter | undefined {
     return this.#waiting[index];

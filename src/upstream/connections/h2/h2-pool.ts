@@ -22,6 +22,8 @@ export class H2Pool implements TargetPool, H2SessionOwner {
   private connecting = 0;
   /** The target left the config: serve the requests of older snapshots, keep no idle session. */
   private retiring = false;
+  /** The waiters were told the pool is full (serve()): told again only once it has had room. */
+  private toldFull = false;
 
   constructor(target: TargetConfig, connect: Connector, options: PoolOptions) {
     this.target = { hostname: target.hostname, protocol: target.protocol, port: String(target.port) };
@@ -124,6 +126,15 @@ export class H2Pool implements TargetPool, H2SessionOwner {
       (this.queue.next() as PoolWaiter).onConnection(session.reserve());
     }
     this.openMore();
+    // A waiter that joined while a connection was opening for it, the pool not yet full, had no
+    // queue wait begun: once the upstream's SETTINGS take fewer streams than it was counted on and
+    // no connection more may open, it waits behind busy streams, bounded by pool.queue_timeout as
+    // one that came to a full pool (it waited to the total timeout, a 504 never sent).
+    if (this.queue.length === 0 || !this.full()) this.toldFull = false;
+    else if (!this.toldFull) {
+      this.toldFull = true;
+      this.queue.full();
+    }
   }
 
   /**

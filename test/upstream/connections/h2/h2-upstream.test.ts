@@ -724,13 +724,20 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
   });
 
   // nghttp2 resets such a stream itself (PROTOCOL_ERROR) and no event says so: the log said the upstream reset it.
-  test('a trailer section HTTP/2 forbids (a pseudo-field, a content-length the DATA did not match): cut, logged http_protocol_error naming both, not a reset of the upstream’s', async () => {
-    for (const [id, trailer] of [
-      ['pseudo', [':path', '/elsewhere']],
-      ['length', ['content-length', '99']],
+  test('a trailer section HTTP/2 forbids (a pseudo-field, a content-length the DATA did not match, one without END_STREAM): cut, logged http_protocol_error naming both, not a reset of the upstream’s', async () => {
+    for (const [id, trailer, trailersUnended] of [
+      ['pseudo', [':path', '/elsewhere'], false],
+      ['length', ['content-length', '99'], false],
+      // RFC 9113 §8.1: a trailer section's HEADERS carries END_STREAM; nghttp2 resets one without.
+      ['unended', ['x-checksum', 'abc'], true],
     ] as const) {
       const upstream = await keep(
-        startH2Raw({ head: [[':status', '200']], data: ['first part'], trailers: [trailer] }),
+        startH2Raw({
+          head: [[':status', '200']],
+          data: ['first part'],
+          trailers: [trailer],
+          trailersUnended,
+        }),
       );
       const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
       const res = await request(gw.url, { path: '/trailed', headers: { 'x-request-id': id } });
@@ -741,7 +748,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       assert.equal(line.stage, 'body_streaming');
       assert.match(
         String(line.details),
-        /^response is not valid HTTP\/2 after its head: the stream was reset PROTOCOL_ERROR \(a trailer section HTTP\/2 forbids, with a pseudo-field, a connection-specific field or a content-length the DATA did not match, /,
+        /^response is not valid HTTP\/2 after its head: the stream was reset PROTOCOL_ERROR \(a trailer section HTTP\/2 forbids, with a pseudo-field, a connection-specific field or a content-length the DATA did not match, or without END_STREAM, /,
       );
     }
   });
