@@ -31,8 +31,8 @@ const KEYED_STARTS: ReadonlySet<number> = new Set([...KEYED.keys()].map((name) =
 /**
  * What the upstream is told of the URL its client asked for beyond Host and the scheme, as a
  * stored answer's key holds it ('' when nothing): the host in X-Forwarded-Host and Forwarded's
- * `host=`, X-Forwarded-Port, X-Forwarded-Prefix, and the host and scheme in the other spellings
- * (KEYED). Frameworks build absolute links and redirects from them (Django, Rails, Spring,
+ * `host=`, X-Forwarded-Port, X-Forwarded-Prefix, a Forwarded `proto=` that is not the
+ * scheme, and the host and scheme in the other spellings (KEYED). Frameworks build absolute links and redirects from them (Django, Rails, Spring,
  * Express's `trust proxy`); a proxy in `trust_forwarded_from` that sends one Host for many sites
  * (nginx's default `proxy_set_header Host $proxy_host`) had every site's page under that Host's
  * key, one site's links given to another's clients (web cache poisoning by an unkeyed field), and
@@ -54,14 +54,30 @@ export function forwardedKeyPart(headers: readonly string[], authority: string, 
     if (kind === undefined) continue;
     const value = headers[i + 1];
     if (kind === 'host') part += hosts([value], own, scheme, 'host');
-    else if (kind === 'forwarded')
-      part += hosts(forwardedParams(joinedLines(value), 'host='), own, scheme, 'host');
-    else if (kind === 'other-host') part += hosts([value], own, scheme, lower);
+    else if (kind === 'forwarded') {
+      const elements = joinedLines(value);
+      part += hosts(forwardedParams(elements, 'host='), own, scheme, 'host') + protos(elements, scheme);
+    } else if (kind === 'other-host') part += hosts([value], own, scheme, lower);
     else if (kind === 'scheme') part += `;${lower}=${value.trim().toLowerCase()}`;
     else part += `;${kind}=${value}`;
   }
   // Without spaces: a key's parts are told apart by them (purges, keyOnItsSide).
   return part === '' ? '' : encodeURI(`fwd${part}`);
+}
+
+/**
+ * `;proto=` and each scheme Forwarded's elements name that is not the one the key holds (in
+ * lowercase), or '': the one the request was routed by is X-Forwarded-Proto's, or the last
+ * element's without it, and an app may read another (Spring the first element's, a client's
+ * that the proxy passed on), building the https page's links and redirects with `http`.
+ */
+function protos(elements: string, scheme: string): string {
+  let part = '';
+  for (const proto of forwardedParams(elements, 'proto=')) {
+    const normal = proto.trim().toLowerCase();
+    if (normal !== '' && normal !== scheme) part += `;proto=${normal}`;
+  }
+  return part;
 }
 
 /** `;label=` and each host that is not the Host the key holds (in its normal form), or ''. */

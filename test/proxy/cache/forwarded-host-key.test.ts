@@ -178,3 +178,38 @@ upstreams:
     await upstream.close();
   }
 });
+
+test("a proto= in the trusted proxy's Forwarded that is not the scheme keys the answer: a client's http element never makes the https page http for all", async () => {
+  const seen: string[] = [];
+  // Spring reads Forwarded's first proto= (its client's element, which nginx passes on), before X-Forwarded-Proto.
+  const upstream = await listenOnLoopback((req, res) => {
+    const proto = /proto=([a-z]+)/i.exec(String(req.headers.forwarded ?? ''))?.[1];
+    const link = `${proto ?? req.headers['x-forwarded-proto']}://${req.headers.host}${req.url}`;
+    seen.push(link);
+    res.writeHead(200, { 'cache-control': 'max-age=60' });
+    res.end(link);
+  });
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - { name: site, upstream: app, cache: {} }
+upstreams:
+  app: { targets: [{ url: ${upstream.url} }] }
+`);
+  try {
+    const https = { 'x-forwarded-proto': 'https' };
+    const forged = await get(gw, { ...https, forwarded: 'for=192.0.2.7;proto=http' });
+    assert.equal(forged.text, 'http://origin.internal/page');
+    const clean = await get(gw, https);
+    assert.equal(clean.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    assert.equal(clean.text, 'https://origin.internal/page');
+    // One that says the scheme the request was routed by is that scheme's page.
+    const same = await get(gw, { ...https, forwarded: 'for=192.0.2.7;proto=HTTPS' });
+    assert.match(String(same.headers['cache-status']), /^edge-1; hit; /);
+    assert.equal(same.text, 'https://origin.internal/page');
+    assert.equal(seen.length, 2);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
