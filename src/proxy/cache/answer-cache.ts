@@ -127,7 +127,8 @@ export class AnswerCache {
    * A 304 to the cache's own validators updates `entry` (StoredAnswer.revalidated): the size its
    * new fields take is counted, and the least recently used others go until the store fits
    * max_size again (the entry itself too, should it alone pass it). One the 304 made an answer a
-   * shared cache may not keep (`no-store`, `private`) answers the request that revalidated it,
+   * shared cache may not keep (`no-store`, `private`; or one user's fields, a 304 to a request with
+   * a Cookie that gives no lifetime: StoredAnswer.oneUsersNow) answers the request that revalidated it,
    * and goes, here and on the shared disk (unless another answer took its key meanwhile), and in
    * the other workers (`announce`), whose copies would stand in for the next failure. One
    * still kept is written to the shared disk again: its file would otherwise hold the answer as
@@ -148,7 +149,7 @@ export class AnswerCache {
     const updated = entry.revalidated(request, notModified);
     const cookies = ownFields(notModified);
     const held = this.#entries.get(entry.key);
-    if (!entry.keepable()) {
+    if (!entry.keepable() || (updated && entry.oneUsersNow(request))) {
       if (held === undefined || held === entry) this.invalidateAll([entry.key], announce);
       return cookies;
     }

@@ -58,13 +58,16 @@ function understood(directives: Record<string, string>): Record<string, string> 
  * A `;` parts directives as a `,` does: `private; max-age=0` is a common slip, which the library
  * read as one directive `private; max-age` (and `max-age=60;private` as a max-age that is no
  * number), so one user's page was kept to stand in for a 5xx for everyone; nginx finds the word.
+ * So does whitespace between two directives (`max-age=60 private`, `no-cache no-store`), which no
+ * directive holds (a name is a token, §5.2): not whitespace beside a `=` (`max-age = 60` is read
+ * as before), nor an empty part's name.
  */
 function firstOfEach(value: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
-  for (const part of value.trim().split(/[,;]/)) {
+  for (const part of value.trim().split(DIRECTIVE_BREAK)) {
     const at = part.indexOf('=');
     const name = (at === -1 ? part : part.slice(0, at)).trim().toLowerCase();
-    if (Object.hasOwn(out, name)) continue;
+    if (name === '' || Object.hasOwn(out, name)) continue;
     const argument =
       at === -1
         ? ''
@@ -78,6 +81,9 @@ function firstOfEach(value: string): Record<string, string> {
   }
   return out;
 }
+
+/** What parts two directives: a `,`, a `;`, or whitespace with no `=` on either side of it. */
+const DIRECTIVE_BREAK = /[,;]|(?<![=\s])\s+(?![=\s])/;
 
 /**
  * The directives whose argument is a number of seconds (RFC 9111 §1.2.2: digits, nothing else).

@@ -121,6 +121,16 @@ export class StoredAnswer {
     return mayKeep(this.#fresh.policy);
   }
 
+  /**
+   * Its fields, as `request`'s revalidation (a 304, a HEAD's 200) updated them, are one user's
+   * that nobody gave a lifetime (oneUsersUnsaid): that request's own answer would not have been
+   * kept, and neither is what it brought into this one (a greeting, a user's field), which every
+   * later hit would give the next user.
+   */
+  oneUsersNow(request: CacheRequest): boolean {
+    return oneUsersUnsaid(request, this.status, this.#policy, this.#grants);
+  }
+
   /** Whether it answers this request as it is: fresh, stale while it is refreshed, or not (freshness.ts). */
   reuse(request: CacheRequest): Reuse {
     return reuseOf(this.#fresh, request as CachePolicy.Request);

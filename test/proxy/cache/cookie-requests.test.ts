@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { cachedPages } from '../../helpers/cached-pages.ts';
 import { request } from '../../helpers/http-client.ts';
+import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { type MoodyOrigin, startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
@@ -100,3 +101,51 @@ test('one that varies on Cookie is stored for that cookie alone: a hit for alice
     assert.equal(origin.heads.length, 2);
   });
 });
+
+/**
+ * An origin whose page is everyone's but for one field it writes from the session cookie (a
+ * greeting), which it gives no lifetime (Last-Modified alone: heuristically fresh), and answers
+ * 304 to a matching If-None-Match with the fields its 200 would have (RFC 9110 §15.4.5).
+ */
+async function greetingOrigin() {
+  const lastWeek = new Date(Date.now() - 7 * 86_400_000).toUTCString();
+  return listenOnLoopback((req, res) => {
+    const who = /session=(\w+)/.exec(String(req.headers.cookie ?? ''))?.[1] ?? 'guest';
+    const fields = {
+      'last-modified': lastWeek,
+      etag: '"v1"',
+      'x-greeting': `hello ${who}`,
+      'content-length': '4',
+    };
+    if (req.headers['if-none-match'] === '"v1"') {
+      res.writeHead(304, fields);
+      res.end();
+    } else {
+      res.writeHead(200, fields);
+      res.end(req.method === 'HEAD' ? undefined : 'page');
+    }
+  });
+}
+
+for (const method of ['GET', 'HEAD']) {
+  test(`a ${method} with a cookie that revalidates a stored answer nobody gave a lifetime never puts its 304's fields in it for the next user`, async () => {
+    const origin = await greetingOrigin();
+    const gw = await startTestGateway(cachedPages(origin.url));
+    try {
+      const guest = await request(gw.url, { path: '/pages/home' });
+      assert.equal(guest.headers['x-greeting'], 'hello guest');
+      // A reload (no-cache, or max-age=0) revalidates: the origin's 304 greets alice.
+      const reload = { ...alice, 'cache-control': 'no-cache' };
+      const hers = await request(gw.url, { method, path: '/pages/home', headers: reload });
+      assert.match(String(hers.headers['cache-status']), /^edge-1; fwd=request; fwd-status=304/);
+      assert.equal(hers.headers['x-greeting'], 'hello alice');
+      const next = await request(gw.url, { path: '/pages/home', headers: bob });
+      assert.equal(next.headers['x-greeting'], 'hello bob');
+      const anonymous = await request(gw.url, { path: '/pages/home' });
+      assert.equal(anonymous.headers['x-greeting'], 'hello guest');
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+}

@@ -41,6 +41,14 @@ for (const [said, asked, next, upstream] of [
   ['max-age=60; private', {}, 'edge-1; fwd=uri-miss', 2],
   ['private;max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
   ['max-age=60;No-Store', {}, 'edge-1; fwd=uri-miss', 2],
+  // A space where a `,` belongs (`private max-age=0`, `no-cache no-store`) parts directives
+  // too, as nginx and Varnish read it (both find the word): read as one directive, `max-age` of
+  // `60 private` or `private max-age`, it kept one user's page stale, to stand in for the
+  // upstream's next 5xx for every user.
+  ['max-age=60 private', {}, 'edge-1; fwd=uri-miss', 2],
+  ['private max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
+  ['No-Store max-age=60', {}, 'edge-1; fwd=uri-miss', 2],
+  ['max-age=60\tprivate', {}, 'edge-1; fwd=uri-miss', 2],
 ] as const) {
   test(`an answer with Cache-Control: ${said}, then a request with ${JSON.stringify(asked)}: ${next}`, async () => {
     const { again, upstream: asks } = await cachedTwice(['Cache-Control', said], asked, "alice's page");

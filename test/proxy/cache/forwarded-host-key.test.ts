@@ -115,3 +115,101 @@ test('a client not trusted is told its own truth: its forwarded fields change ne
     assert.deepEqual(seen, ['GET http://origin.internal/page']);
   });
 });
+
+/**
+ * An upstream that reads the host and scheme in the other spellings a trusted proxy may send them
+ * in (which the gateway passes on from it: docs/data-path.md), as middleware does: Rack's
+ * X-Forwarded-Ssl and X-Forwarded-Scheme, Microsoft's Front-End-Https, X-Url-Scheme, and the host
+ * of IIS ARR's or Azure's X-Original-Host, X-Host, X-HTTP-Host-Override, X-Forwarded-Server.
+ */
+async function otherSpellings(seen: string[]): Promise<LoopbackServer> {
+  return listenOnLoopback((req, res) => {
+    const h = req.headers;
+    const on = (value: unknown) => String(value).toLowerCase() === 'on';
+    const scheme =
+      on(h['x-forwarded-ssl']) || on(h['front-end-https'])
+        ? 'https'
+        : (h['x-forwarded-scheme'] ?? h['x-url-scheme'] ?? h['x-forwarded-proto']);
+    const host =
+      h['x-original-host'] ?? h['x-host'] ?? h['x-http-host-override'] ?? h['x-forwarded-server'] ?? h.host;
+    const link = `${scheme}://${host}${req.url}`;
+    seen.push(link);
+    res.writeHead(200, { 'cache-control': 'max-age=60' });
+    res.end(link);
+  });
+}
+
+test("a trusted proxy's host or scheme in another spelling keys the answer: an http client never gets the https page's links, nor one site another's", async () => {
+  const seen: string[] = [];
+  const upstream = await otherSpellings(seen);
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - { name: site, upstream: app, cache: {} }
+upstreams:
+  app: { targets: [{ url: ${upstream.url} }] }
+`);
+  try {
+    assert.equal((await get(gw, {})).text, 'http://origin.internal/page');
+    for (const [fields, link] of [
+      [{ 'x-forwarded-ssl': 'on' }, 'https://origin.internal/page'],
+      [{ 'front-end-https': 'On' }, 'https://origin.internal/page'],
+      [{ 'x-forwarded-scheme': 'https' }, 'https://origin.internal/page'],
+      [{ 'x-url-scheme': 'https' }, 'https://origin.internal/page'],
+      [{ 'x-original-host': 'shop1.test' }, 'http://shop1.test/page'],
+      [{ 'x-host': 'shop2.test' }, 'http://shop2.test/page'],
+      [{ 'x-http-host-override': 'shop3.test' }, 'http://shop3.test/page'],
+      [{ 'x-forwarded-server': 'shop4.test' }, 'http://shop4.test/page'],
+    ] as const) {
+      const first = await get(gw, fields);
+      assert.equal(first.headers['cache-status'], 'edge-1; fwd=uri-miss', JSON.stringify(fields));
+      assert.equal(first.text, link);
+      const again = await get(gw, fields);
+      assert.match(String(again.headers['cache-status']), /^edge-1; hit; /, JSON.stringify(fields));
+      assert.equal(again.text, link);
+    }
+    // The page of the proxy's plain http client is still its own.
+    const plain = await get(gw, {});
+    assert.match(String(plain.headers['cache-status']), /^edge-1; hit; /);
+    assert.equal(plain.text, 'http://origin.internal/page');
+    assert.equal(seen.length, 9);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
+
+test("a proto= in the trusted proxy's Forwarded that is not the scheme keys the answer: a client's http element never makes the https page http for all", async () => {
+  const seen: string[] = [];
+  // Spring reads Forwarded's first proto= (its client's element, which nginx passes on), before X-Forwarded-Proto.
+  const upstream = await listenOnLoopback((req, res) => {
+    const proto = /proto=([a-z]+)/i.exec(String(req.headers.forwarded ?? ''))?.[1];
+    const link = `${proto ?? req.headers['x-forwarded-proto']}://${req.headers.host}${req.url}`;
+    seen.push(link);
+    res.writeHead(200, { 'cache-control': 'max-age=60' });
+    res.end(link);
+  });
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - { name: site, upstream: app, cache: {} }
+upstreams:
+  app: { targets: [{ url: ${upstream.url} }] }
+`);
+  try {
+    const https = { 'x-forwarded-proto': 'https' };
+    const forged = await get(gw, { ...https, forwarded: 'for=192.0.2.7;proto=http' });
+    assert.equal(forged.text, 'http://origin.internal/page');
+    const clean = await get(gw, https);
+    assert.equal(clean.headers['cache-status'], 'edge-1; fwd=uri-miss');
+    assert.equal(clean.text, 'https://origin.internal/page');
+    // One that says the scheme the request was routed by is that scheme's page.
+    const same = await get(gw, { ...https, forwarded: 'for=192.0.2.7;proto=HTTPS' });
+    assert.match(String(same.headers['cache-status']), /^edge-1; hit; /);
+    assert.equal(same.text, 'https://origin.internal/page');
+    assert.equal(seen.length, 2);
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
