@@ -1,6 +1,7 @@
 import { RE2JS } from 're2js';
 import type { FieldTest, RouteConditions, RouteConfig, ValueTest } from '../../core/config/types.ts';
 import { FIRST_WINS, type FieldMap } from '../../core/net/downstream.ts';
+import { hostnameOf } from './request-target.ts';
 
 /**
  * What a route's conditions read of a request: the name of the listener it came in on, that
@@ -54,7 +55,16 @@ export function lastValuesFirst(path: string): string | undefined {
 }
 
 function compileField(field: FieldTest): { name: string; test: (value: string | undefined) => boolean } {
-  return { name: field.name, test: compileValueTest(field.test) };
+  if (field.name !== 'host') return { name: field.name, test: compileValueTest(field.test) };
+  // Host is read as match.host reads it (lower-cased, no port, no trailing dot, an IP address
+  // canonical), an exact value written in the config too: `ADMIN.example`, `admin.example.` and
+  // `admin.example:80` are the upstream's `admin.example`, and read as sent they would miss its
+  // route, and its policy, for the catch-all.
+  const written = field.test;
+  const test = compileValueTest(
+    written.kind === 'value' ? { ...written, value: hostnameOf(written.value) } : written,
+  );
+  return { name: field.name, test: (value) => test(value === undefined ? undefined : hostnameOf(value)) };
 }
 
 function compileValueTest(test: ValueTest): (value: string | undefined) => boolean {

@@ -50,7 +50,10 @@ export function encodedSlashRefused(normal: NormalPath, route: RouteConfig): Fai
  * group and a slash into a run of them (`^/s(.*)$` → `/$1` makes `//evil.example/x` of
  * `/s/evil.example/x`, which a framework that resolves the target as a URL reads as another
  * host); with `paths.merge_slashes` they are one again, as in the path it was made from.
- * Then refused if it has a dot-segment (rewriteEscapes). A path the route left alone is as routed.
+ * Without it, a run at the start is still one: the route made it (`/api//evil.example/x`
+ * stripped of `/api`), and a path begun with `//` is a network-path reference to such an
+ * upstream. Then refused if it has a dot-segment (rewriteEscapes). A path the route left alone
+ * is as routed.
  */
 export function rewrittenPath(routed: string, rewritten: string, options: PathOptions): string | Failure {
   if (rewritten === routed) return routed;
@@ -59,7 +62,9 @@ export function rewrittenPath(routed: string, rewritten: string, options: PathOp
   const merged =
     options.mergeSlashes && pathPart.includes('//')
       ? pathPart.replace(/\/{2,}/g, '/') + (q === -1 ? '' : rewritten.slice(q))
-      : rewritten;
+      : rewritten.charCodeAt(1) === 0x2f /* / */
+        ? rewritten.replace(/^\/+/, '/')
+        : rewritten;
   return rewriteEscapes(routed, merged) ?? merged;
 }
 

@@ -33,6 +33,10 @@ routes:
     match: { headers: { Host: { regex: "^(admin|ops)\\\\.example$" } } }
     upstream: app
     maintenance: { retry_after: 90s, message: Closed. }
+  - name: exact
+    match: { path: /exact, headers: { Host: "Admin.Example." } }
+    upstream: app
+    maintenance: { retry_after: 90s, message: Closed. }
   - name: per-host
     match: { path: /limited }
     upstream: app
@@ -70,6 +74,30 @@ upstreams:
     // And the other way round: the field names the admin host, the target another one.
     assert.equal(await status('GET http://other.example/x HTTP/1.1', 'admin.example'), 200);
     assert.equal(app.received.at(-1)?.headers.host, 'other.example');
+  });
+
+  // A host is case-insensitive (RFC 9110 §4.2.3), its trailing dot and port name the same vhost
+  // to the upstream: read as sent, each spelling missed the ops route (and its policy) for the
+  // catch-all, which handed the upstream the admin host all the same.
+  test("a route's condition on Host reads the host as match.host does: any case, a trailing dot, a port", async () => {
+    const before = app.received.length;
+    for (const host of [
+      'ADMIN.example',
+      'Ops.Example',
+      'admin.example.',
+      'admin.example:8080',
+      'ADMIN.EXAMPLE.:80',
+    ])
+      assert.equal(await status('GET /x HTTP/1.1', host), 503, host);
+    assert.equal(await status('GET HTTP://ADMIN.EXAMPLE./x HTTP/1.1', 'other.example'), 503);
+    assert.equal(app.received.length, before, 'nothing reached the upstream');
+    assert.equal(await status('GET /x HTTP/1.1', 'admin.example.org'), 200, 'another host is another host');
+    for (const host of ['admin.example', 'ADMIN.example:80'])
+      assert.equal(
+        await status('GET /exact HTTP/1.1', host),
+        503,
+        `an exact value as match.host reads one: ${host}`,
+      );
   });
 
   test('a rate limit keyed on Host counts the authority the request went to, whatever the field says', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
-import { request } from '../../helpers/http-client.ts';
+import { rawRequest, request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 
 describe('rewrites', () => {
@@ -61,6 +61,50 @@ upstreams:
   test('a replacement that joins slashes into a run sends one, as paths.merge_slashes makes every path', async () => {
     // "//evil.example/x" was sent: a network-path reference to an app that resolves its target as a URL.
     assert.equal(await pathSeen('/s/evil.example/x?next=//y'), '/evil.example/x?next=//y');
+  });
+
+  // An origin-form path begun with "//" is a network-path reference to an app that resolves its
+  // target as a URL (new URL(req.url, base), Go's url.Parse): "//evil.example/x" names the host
+  // evil.example. With merge_slashes off, an empty segment after the prefix, or a replacement's
+  // slash before its capture, put one at the start of a path the client began with "/api/".
+  test('with merge_slashes off, a rewrite never makes a path begun with "//": its leading run is one "/"', async () => {
+    const local = await startTestGateway(`paths: { merge_slashes: false }
+routes:
+  - match: { path: /api }
+    upstream: app
+    strip_prefix: true
+  - match: { path: /p }
+    upstream: app
+    rewrite: { prefix: / }
+  - match: { path: /s }
+    upstream: app
+    rewrite: { regex: "^/s(.*)$", replace: "/$1" }
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+`);
+    try {
+      const seen = async (path: string) => {
+        assert.equal((await request(local.url, { path })).status, 200, path);
+        return app.received.at(-1)?.path;
+      };
+      assert.equal(await seen('/api//evil.example/x?y'), '/evil.example/x?y', 'strip_prefix');
+      assert.equal(await seen('/api///evil.example'), '/evil.example', 'a longer run');
+      assert.equal(await seen('/p//evil.example/x'), '/evil.example/x', 'rewrite.prefix: /');
+      assert.equal(await seen('/s/evil.example/x'), '/evil.example/x', 'a replacement joining two');
+      assert.equal(await seen('/api/a//b'), '/a//b', 'an empty segment past the first goes on');
+      // (Sent raw: node:http's client, as new URL does, reads "//kept/x" as the host kept.)
+      const unrewritten = await rawRequest(
+        local.port,
+        'GET //kept/x HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n',
+      );
+      assert.equal(unrewritten.status, 200);
+      assert.equal(app.received.at(-1)?.path, '//kept/x', 'a path no route rewrote goes on as sent');
+    } finally {
+      await local.close();
+    }
   });
 
   test('a pattern that would backtrack without bound in a backtracking engine runs in linear time here', async () => {
