@@ -1,7 +1,7 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import { hostnameOf } from '../../core/net/hostname.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
-import { hostnameOf } from '../route/request-target.ts';
 
 /** What the request path answers of an ACME validation (the gateway's ordered certificates: server/acme). */
 export interface AcmeChallenges {

@@ -1,7 +1,7 @@
 import type { PathsConfig, RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { hostnameOf } from '../../core/net/hostname.ts';
 import { rewrittenPath } from '../route/request-path.ts';
-import { hostnameOf } from '../route/request-target.ts';
 import { upstreamPath } from '../route/rewrite.ts';
 import type { Router } from '../route/router.ts';
 import type { ForwardedRequest, RouteStage, StageRequest } from '../stages/stage.ts';

@@ -1,7 +1,7 @@
 import { RE2JS } from 're2js';
 import type { FieldTest, RouteConditions, RouteConfig, ValueTest } from '../../core/config/types.ts';
 import { FIRST_WINS, type FieldMap } from '../../core/net/downstream.ts';
-import { hostnameOf } from './request-target.ts';
+import { hostnameOf } from '../../core/net/hostname.ts';
 
 /**
  * What a route's conditions read of a request: the name of the listener it came in on, that

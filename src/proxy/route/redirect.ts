@@ -1,6 +1,6 @@
 import type { RedirectConfig } from '../../core/config/types.ts';
+import { hostnameOf } from '../../core/net/hostname.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
-import { hostnameOf } from './request-target.ts';
 
 /** A route's redirect, made for one request: the session answers it (nothing is forwarded). */
 export class RedirectAnswer extends OwnAnswer {

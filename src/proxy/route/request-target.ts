@@ -1,6 +1,5 @@
 import { trimOws } from '../../core/http1/syntax.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
-import { canonicalHost, canonicalIpLiteral } from '../../core/net/ip-literal.ts';
 
 /** The authority (host[:port]) and origin-form path of a request, from its target and Host. */
 interface RequestTarget {
@@ -34,42 +33,6 @@ export function addressedFields(fields: FieldMap, target: string): FieldMap {
   if (target.charCodeAt(0) === 0x2f /* / */ || !/^https?:\/\//i.test(target)) return fields;
   // No prototype, as fieldMap's: a field named `constructor` is a field like any other.
   return Object.assign(Object.create(null), fields, { host: splitTarget(target, '').authority });
-}
-
-/**
- * "API.example.com:8080" → "api.example.com"; "[0::1]:80" → "[::1]"; "127.1" → "127.0.0.1". A
- * fully qualified name's trailing dot goes ("api.example.com." is "api.example.com", as nginx
- * and most servers read it), and an IP address is in its canonical form (core/net/ip-literal.ts):
- * kept as spelled, either would miss the host's route, and its policy, for the catch-all's.
- */
-export function hostnameOf(authority: string): string {
-  // A connection's requests, and most of a gateway's, name the same authority: the last one's
-  // hostname serves it again (a pure function of it). Made anew, it cost a request some 0.15 µs
-  // under perf (a lower-cased copy, the address's two regular expressions, and the new string's
-  // hash in the router's map).
-  if (authority !== lastAuthority) {
-    lastHostname = canonicalHostname(authority);
-    lastAuthority = authority;
-  }
-  return lastHostname;
-}
-
-/** The last authority hostnameOf read, and its hostname. */
-let lastAuthority = '';
-let lastHostname = '';
-
-/** hostnameOf's reading, made for an authority it has not just read. */
-function canonicalHostname(authority: string): string {
-  const literal = authority.charCodeAt(0) === 0x5b; /* [ */
-  const end = literal ? authority.indexOf(']') + 1 : authority.lastIndexOf(':');
-  const host = end > 0 ? authority.slice(0, end) : authority;
-  if (literal) return canonicalIpLiteral(host) ?? host.toLowerCase();
-  return canonicalHost(
-    (host.length > 1 && host.charCodeAt(host.length - 1) === 0x2e /* . */
-      ? host.slice(0, -1)
-      : host
-    ).toLowerCase(),
-  );
 }
 
 /**

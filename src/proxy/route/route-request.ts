@@ -2,6 +2,7 @@ import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { clipped } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
+import { hostnameOf } from '../../core/net/hostname.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import {
   type PathOptions,
@@ -12,7 +13,7 @@ import {
 import { lastValuesFirst, repeatReadings } from './conditions.ts';
 import { RedirectAnswer, redirectLocation, redirectStatus } from './redirect.ts';
 import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
-import { hostnameOf, splitTarget } from './request-target.ts';
+import { splitTarget } from './request-target.ts';
 import { upstreamPath } from './rewrite.ts';
 import type { RouteRequest, Router } from './router.ts';
 

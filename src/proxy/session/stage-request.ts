@@ -2,11 +2,11 @@ import { clientCertFieldProblem, reservedHeaderProblem } from '../../core/config
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { hostnameOf } from '../../core/net/hostname.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { vouchedClient } from '../../core/net/trust.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
-import { hostnameOf } from '../route/request-target.ts';
 import type { Routed } from '../route/route-request.ts';
 import type { StageRequest } from '../stages/stage.ts';
 import type { StageRun } from '../stages/stage-run.ts';

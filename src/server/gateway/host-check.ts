@@ -9,8 +9,8 @@
 import { isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 import { trimOws } from '../../core/http1/syntax.ts';
+import { hostnameOf } from '../../core/net/hostname.ts';
 import { canonicalIpLiteral } from '../../core/net/ip-literal.ts';
-import { hostnameOf } from '../../proxy/route/request-target.ts';
 
 export interface HostCheck {
   /** Whether a request with this Host header (undefined: none, as HTTP/1.0 allows) may be answered. */

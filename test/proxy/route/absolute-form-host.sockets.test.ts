@@ -106,6 +106,14 @@ upstreams:
     assert.equal(await status('GET /limited HTTP/1.1', 'api.example'), 429);
   });
 
+  // As a route's condition reads it: each spelling of one host (its case, a trailing dot, a
+  // port) took a bucket of its own, so a client beat a per-host limit by respelling the field.
+  test('a rate limit keyed on Host counts every spelling of one host in one bucket', async () => {
+    assert.equal(await status('GET /limited HTTP/1.1', 'spelt.example'), 200);
+    for (const host of ['SPELT.example', 'spelt.example.', 'spelt.example:80', 'Spelt.Example.:81'])
+      assert.equal(await status('GET /limited HTTP/1.1', host), 429, host);
+  });
+
   test('so does one on a route whose access rules edit the fields', async () => {
     const auth = `Authorization: ${STAFF}\r\n`;
     assert.equal(await status('GET http://api.example/staff HTTP/1.1', 'one.example', auth), 200);
