@@ -1,6 +1,7 @@
 /**
  * When a connection was accepted, marked where a stage reads it before the HTTP/1.1 server or
- * node:tls does (the PROXY gate, proxy/accept/proxy-gate.ts; the ACME ClientHello reader):
+ * node:tls does (the PROXY gate, proxy/accept/proxy-gate.ts; the ACME ClientHello reader; the
+ * h2c preface reader, proxy/accept/h2/h2-preface.ts, whose HTTP/2 side times its SETTINGS so too):
  * `limits.header_timeout` is the time a client has for its first head from the accept, the
  * gate's wait included, not anew from the hand-over (a client whose first byte came as the
  * gate's time ran out had all of it again); over TLS, for its handshake
@@ -19,6 +20,14 @@ interface Marked {
 /** Records when the connection was accepted (performance.now()). */
 export function markAcceptedAt(socket: Socket, at: number): void {
   (socket as Marked)[ACCEPTED_AT] = at;
+}
+
+/**
+ * Records when the connection was accepted unless a stage before did (its accept came first):
+ * the h2c preface reader, behind a PROXY gate or alone.
+ */
+export function markAcceptedAtOnce(socket: Socket, at: number): void {
+  if ((socket as Marked)[ACCEPTED_AT] === undefined) (socket as Marked)[ACCEPTED_AT] = at;
 }
 
 /**

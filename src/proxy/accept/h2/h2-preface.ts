@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { firstHeadTime, markAcceptedAtOnce } from '../../../core/net/accepted-at.ts';
 
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -44,11 +45,14 @@ export function prefaceVerdict(bytes: Buffer): 'h2' | 'http1' | undefined {
  * A plain connection: reads until the preface matches or a byte differs, then hands the
  * socket over with those bytes put back. A connection that says nothing within `timeoutMs`
  * (the listener's header timeout), or closes first, is destroyed (as the HTTP/1.1 server
- * closes one that never sent a head).
+ * closes one that never sent a head). The accept is marked (accepted-at.ts), so the taker's
+ * own bound (the HTTP/1.1 head's, the HTTP/2 SETTINGS') counts this wait in: a client that
+ * sent `P` and then waited would otherwise have a second whole timeout for its head.
  */
 export function pickByPreface(socket: Socket, takers: ProtocolTakers, timeoutMs: number): void {
+  markAcceptedAtOnce(socket, performance.now());
   let seen: Buffer = Buffer.alloc(0);
-  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  const timer = setTimeout(() => socket.destroy(), firstHeadTime(socket, timeoutMs));
   const done = () => {
     clearTimeout(timer);
     socket.removeListener('data', onData);

@@ -8,6 +8,7 @@ import http2, { type Http2Server, type ServerHttp2Session, type ServerHttp2Strea
 import type { Socket } from 'node:net';
 import type { Failure } from '../../../core/failure/failure.ts';
 import type { RequestParseError } from '../../../core/http1/parsed-request.ts';
+import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import type { BufferBudget } from '../../../core/net/buffer-budget.ts';
 import type { DownstreamExchange, DrainCut } from '../../../core/net/downstream.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
@@ -98,7 +99,13 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    const guard = new H2Guard(session, limits, logger, handlers.headerTimeout(), open, acceptingSocket);
+    // From the accept where a stage marked it (a plain socket's preface reader, h2-preface.ts):
+    // the wait for the preface is part of the time for the preface and SETTINGS.
+    const prefaceMs =
+      acceptingSocket === undefined
+        ? handlers.headerTimeout()
+        : firstHeadTime(acceptingSocket, handlers.headerTimeout());
+    const guard = new H2Guard(session, limits, logger, prefaceMs, open, acceptingSocket);
     const connection: StreamConnection = { session, guard, overLimit: accepting };
     if (closing) session.close();
     // The session's own event, not the server's: a stream node:http2 has already destroyed
