@@ -88,12 +88,12 @@ test('a URI over limits.uri_length but within the header size is a 414', async (
     f.gw.port,
     `GET /${pad(LIMITS.uriLength + 100)} HTTP/1.1\r\nHost: a\r\nX-Request-Id: long-uri\r\n\r\n`,
   );
-  // No body is left unread: the connection may stay open.
+  // Closed after it, as every refused head is (docs/data-path.md): what came behind the
+  // request line was never read as a request's, so nothing after it can be trusted as one.
   await assertClientError(f, answer, {
     status: 414,
     details: /^request target of \d+ bytes, over the limit of 1024 bytes \(limits\.uri_length\)$/,
     requestId: 'long-uri',
-    closes: false,
   });
   // The log keeps what the parser's own 414 keeps of the target (below): its first 256 characters.
   const [line] = f.gw.logs.filter((l) => l.msg === 'request' && l.client_req_id === 'long-uri');
