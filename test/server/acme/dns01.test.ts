@@ -186,6 +186,45 @@ test('*.example.test and its apex on one certificate by DNS-01: the record writt
   }
 });
 
+/**
+ * The most `_acme-challenge.example.test` TXT values the zone held at once, replaying Knot's
+ * journal: each changeset's removals, then its additions.
+ */
+function mostChallengeValuesAtOnce(journal: string): { most: number; left: number } {
+  const held = new Set<string>();
+  let most = 0;
+  let section: 'removed' | 'added' | undefined;
+  for (const line of journal.split('\n')) {
+    if (/^;;\s*Removed/.test(line)) section = 'removed';
+    else if (/^;;\s*Added/.test(line)) section = 'added';
+    const record = /^_acme-challenge\.example\.test\.\s+\d+\s+TXT\s+"([^"]+)"/.exec(line);
+    if (record === null || section === undefined) continue;
+    if (section === 'removed') held.delete(record[1]);
+    else held.add(record[1]);
+    most = Math.max(most, held.size);
+  }
+  return { most, left: held.size };
+}
+
+test("a wildcard and its apex: both records are in the zone before the CA validates either (its resolver may keep the first one's answer for the record's TTL)", {
+  timeout: 120_000,
+}, async () => {
+  const before = mostChallengeValuesAtOnce(knot.changes());
+  assert.equal(before.left, 0, 'no record left by an earlier test');
+  const gw = await startGatewayFromText(config(storage()), process.env);
+  try {
+    const cert = await settled(gw);
+    assert.equal(cert.state, 'valid', JSON.stringify(cert));
+    const journal = knot.changes();
+    const history = mostChallengeValuesAtOnce(journal);
+    assert.equal(history.most, 2, `both values in the zone at once:\n${journal}`);
+    assert.equal(history.left, 0, 'both removed after');
+    assert.equal(challengeRecords(), '');
+  } finally {
+    await gw.close();
+  }
+});
+
 test('candor serve with two workers: the primary orders the wildcard once, every worker serves it for any name under it and the apex', {
   timeout: 120_000,
 }, async () => {
