@@ -152,7 +152,10 @@ async function newOrder(client: AcmeClient, request: OrderRequest): Promise<Acme
 /** An authorization still to be validated, and the challenge chosen for it. */
 interface Validation {
   readonly url: string;
+  /** The identifier's value: a wildcard's is the name under `*.`, where its DNS-01 record goes. */
   readonly name: string;
+  /** The name as ordered, told in a failure: `*.example.com` for a wildcard's, not its apex's. */
+  readonly ordered: string;
   readonly type: AcmeChallengeType;
   readonly challenge: AcmeChallenge;
 }
@@ -208,31 +211,32 @@ async function takeAway(solver: ChallengeSolver, presented: readonly Validation[
 /** The first challenge of the config's the CA offers for `authorization`. */
 function chosen(url: string, authorization: AcmeAuthorization, request: OrderRequest): Validation {
   const name = authorization.identifier.value;
+  const ordered = authorization.wildcard === true ? `*.${name}` : name;
   const challenge = request.challenges
     .map((type) => authorization.challenges.find((c) => c.type === type))
     .find((c): c is AcmeChallenge => c !== undefined);
   if (!challenge)
     throw new AcmeProblem(
       'candor:no-challenge',
-      `the CA offers ${authorization.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${name}; acme.challenges allows ${request.challenges.join(', ')}`,
+      `the CA offers ${authorization.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${ordered}; acme.challenges allows ${request.challenges.join(', ')}`,
       0,
     );
-  return { url, name, type: challenge.type as AcmeChallengeType, challenge };
+  return { url, name, ordered, type: challenge.type as AcmeChallengeType, challenge };
 }
 
 /** Waits for the CA's verdict on one validation: its challenge's own error when it is not valid. */
 async function validated(client: AcmeClient, validation: Validation, request: OrderRequest): Promise<void> {
-  const { url, name, type, challenge } = validation;
+  const { url, ordered, type, challenge } = validation;
   let authorization: AcmeAuthorization;
   for (;;) {
     authorization = await client.authorization(url);
     if (authorization.status !== 'pending') break;
-    await wait(authorization as { retryAfterMs?: number }, request, `the validation of ${name}`);
+    await wait(authorization as { retryAfterMs?: number }, request, `the validation of ${ordered}`);
   }
   if (authorization.status !== 'valid') {
     const failed = authorization.challenges.find((c) => c.url === challenge.url);
     const problem = AcmeProblem.from(failed?.error, 0);
-    throw new AcmeProblem(problem.type, `${name} (${type}): ${problem.detail}`, 0, problem.subproblems);
+    throw new AcmeProblem(problem.type, `${ordered} (${type}): ${problem.detail}`, 0, problem.subproblems);
   }
 }
 

@@ -452,13 +452,43 @@ test('a CA that refuses the validation is told with its problem; the record is r
     const cert = await settled(gw);
     assert.equal(cert.failures, 1);
     assert.equal(cert.last_error?.type, 'urn:ietf:params:acme:error:unauthorized', JSON.stringify(cert));
-    assert.match(cert.last_error?.detail ?? '', /^example\.test \(dns-01\): /);
+    // Both validations fail: the first the CA lists is told, the wildcard's or the apex's (pebble's order varies).
+    assert.match(cert.last_error?.detail ?? '', /^(\*\.)?example\.test \(dns-01\): /);
     assert.equal((await handshake('a.example.test')).serial, serial);
     assert.equal(challengeRecords(), '', 'removed after the failed validation');
     assert.ok(
       gw.logs.some((l) => l.msg === 'DNS-01 record added and seen at every authoritative server'),
       'the record was there when the CA was asked',
     );
+  } finally {
+    await gw.close();
+    await blind.stop();
+  }
+});
+
+test("a wildcard's validation the CA refuses is told as the wildcard's, not its apex's, which HTTP-01 proved", {
+  timeout: 120_000,
+}, async () => {
+  // The apex by HTTP-01 at the plain listener; the wildcard by DNS-01, which this CA looks for
+  // through its own DNS (pebble-challtestsrv), where the record never is.
+  const plainPort = await freePort();
+  const nowhere = await freePort();
+  const blind = await startPebble({ httpPort: plainPort, tlsPort: nowhere });
+  const text = config(storage(), {
+    directory: blind.directory,
+    extra: '  challenges: [http-01, dns-01]',
+  }).replace('listen:\n', `listen:\n  - address: 127.0.0.1:${plainPort}\n`);
+  const gw = await startGatewayFromText(text, process.env);
+  try {
+    const cert = await settled(gw);
+    assert.equal(cert.failures, 1);
+    assert.equal(cert.last_error?.type, 'urn:ietf:params:acme:error:unauthorized', JSON.stringify(cert));
+    assert.match(cert.last_error?.detail ?? '', /^\*\.example\.test \(dns-01\): /);
+    assert.ok(
+      gw.logs.some((l) => l.msg === 'request' && l.acme === 'http-01' && l.status === 200),
+      "the apex's token was asked for and answered",
+    );
+    assert.equal(challengeRecords(), '', 'removed after the failed validation');
   } finally {
     await gw.close();
     await blind.stop();
