@@ -4,7 +4,9 @@
  * problem type in the log and /status, retried after the backoff and never in a loop, the
  * certificate in service kept; a renewal under `candor serve --workers 2` that every worker
  * serves from its next handshake while the connections opened before it go on; a reload that
- * adds a name (ordered at once) and one that takes a name away (no more ordered).
+ * adds a name (ordered at once) and one that takes a name away (no more ordered); a CA whose
+ * certificates live under an hour and a half (pebble's `certificateValidityPeriod`), each renewed
+ * before it ends.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -228,5 +230,30 @@ test('a reload that adds a name orders it at once; one that takes a name away or
     );
   } finally {
     await gw.close();
+  }
+});
+
+test('a CA whose certificates live 45 s: each is renewed two thirds into its life, before it ends, not an hour after the last order', {
+  timeout: 120_000,
+}, async () => {
+  const short = await startPebble({ httpPort, tlsPort, validitySeconds: 45 });
+  const gw = await startGatewayFromText(
+    config(['brief.shop.test'], storage()).replace(pebble.directory, short.directory),
+  );
+  try {
+    await waitUntil('issued', () => gw.logs.some((l) => l.msg === 'certificate issued'), 60_000);
+    const [first] = gw.gateway.status().certificates ?? [];
+    const ends = Date.parse(first.not_after ?? '');
+    assert.ok(
+      Date.parse(first.next_renewal ?? '') < ends,
+      `renewal planned before the end: ${first.next_renewal} < ${first.not_after}`,
+    );
+    await waitUntil('renewed', () => gw.logs.some((l) => l.msg === 'certificate renewed'), 60_000);
+    assert.ok(Date.now() < ends, 'renewed before the first one ended');
+    assert.notEqual(gw.logs.find((l) => l.msg === 'certificate renewed')?.not_after, first.not_after);
+    assert.equal(gw.logs.filter((l) => l.msg.startsWith('certificate EXPIRED')).length, 0);
+  } finally {
+    await gw.close();
+    await short.stop();
   }
 });
