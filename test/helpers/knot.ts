@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -21,6 +21,11 @@ export interface Knot {
   readonly keyName: string;
   /** The key's secret, base64 (as `acme.dns01.tsig.secret_env`'s variable holds it). */
   readonly secret: string;
+  /**
+   * The zone's history as Knot's journal keeps it (`kjournalprint`): each update's changeset,
+   * its removed and added records, oldest first.
+   */
+  changes(): string;
   stop(): Promise<void>;
 }
 
@@ -89,7 +94,16 @@ zone:
     await stop();
     throw err;
   }
-  return { address: `127.0.0.1:${port}`, port, zone, keyName, secret, stop };
+  const kjournalprint = existsSync('/usr/sbin/kjournalprint') ? '/usr/sbin/kjournalprint' : 'kjournalprint';
+  // Knot makes its journal at the zone's first update: none yet is no change yet.
+  const changes = () =>
+    existsSync(join(dir, 'journal'))
+      ? execFileSync(kjournalprint, ['-x', '-D', join(dir, 'journal'), zone], {
+          encoding: 'utf8',
+          timeout: 10_000,
+        })
+      : '';
+  return { address: `127.0.0.1:${port}`, port, zone, keyName, secret, changes, stop };
 }
 
 /** Resolves once knotd says the zone is loaded (10 s at most). */

@@ -37,6 +37,10 @@ export interface PebbleOptions {
    * own: a real zone's server (test/helpers/knot.ts), where a DNS-01 record is looked for.
    */
   readonly dnsServer?: string;
+  /** Names Pebble refuses to order (`rejectedIdentifier`), as a CA's policy does. */
+  readonly blocklist?: readonly string[];
+  /** How long Pebble's certificates are valid, in seconds (its default five years). */
+  readonly validitySeconds?: number;
 }
 
 /**
@@ -95,6 +99,10 @@ async function startPebbleOnce(options: PebbleOptions): Promise<Pebble> {
         tlsPort: options.tlsPort,
         ocspResponderURL: '',
         externalAccountBindingRequired: false,
+        ...(options.blocklist === undefined ? {} : { domainBlocklist: options.blocklist }),
+        ...(options.validitySeconds === undefined
+          ? {}
+          : { certificateValidityPeriod: options.validitySeconds }),
       },
     }),
   );

@@ -121,7 +121,7 @@ export function challengeSolver(
       if (type === 'dns-01') {
         // acme-checks.ts lets dns-01 into acme.challenges only with acme.dns01.
         if (dns01 === undefined) throw new Error('dns-01 without acme.dns01');
-        await dns01.present(name, keyAuthorization);
+        await dns01.present(name, keyAuthorization, token);
       } else if (type === 'http-01') {
         store.setHttpChallenge(token, { name, keyAuthorization });
         await fleet?.setHttpChallenge(token, { name, keyAuthorization });
@@ -132,7 +132,7 @@ export function challengeSolver(
       }
     },
     cleanup: async (type, name, token) => {
-      if (type === 'dns-01') await dns01?.cleanup(name);
+      if (type === 'dns-01') await dns01?.cleanup(name, token);
       else if (type === 'http-01') {
         store.setHttpChallenge(token, undefined);
         await fleet?.setHttpChallenge(token, undefined).catch(() => {}); // expires on its own

@@ -40,6 +40,8 @@ export interface AcmeChallenge {
 
 export interface AcmeAuthorization {
   readonly identifier: { readonly type: string; readonly value: string };
+  /** A wildcard's (RFC 8555 §7.1.4): `identifier` is then the name under `*.`. */
+  readonly wildcard?: boolean;
   readonly status: 'pending' | 'valid' | 'invalid' | 'deactivated' | 'expired' | 'revoked';
   readonly challenges: readonly AcmeChallenge[];
 }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import type { AcmeChallengeType } from '../../core/config/listener-config.ts';
 import { certificateRequest } from '../../core/tls/csr.ts';
-import type { AcmeChallenge, AcmeClient, AcmeOrder } from './acme-client.ts';
+import type { AcmeAuthorization, AcmeChallenge, AcmeClient, AcmeOrder } from './acme-client.ts';
 import { AcmeProblem } from './acme-problem.ts';
 import { namesMissing } from './servable-certificate.ts';
 
@@ -67,7 +67,7 @@ export async function orderCertificate(
 ): Promise<string> {
   await client.account(request.email);
   let order = await newOrder(client, request);
-  for (const url of order.authorizations) await authorize(client, solver, url, request);
+  await authorize(client, solver, order.authorizations, request);
   order = await pollOrder(client, order, (o) => o.status !== 'pending', request);
   if (order.status !== 'ready') throw orderProblem(order, 'the order is not ready after its authorizations');
   order = await client.finalize(order, certificateRequest(request.names, request.certificateKey));
@@ -149,41 +149,94 @@ async function newOrder(client: AcmeClient, request: OrderRequest): Promise<Acme
   });
 }
 
+/** An authorization still to be validated, and the challenge chosen for it. */
+interface Validation {
+  readonly url: string;
+  /** The identifier's value: a wildcard's is the name under `*.`, where its DNS-01 record goes. */
+  readonly name: string;
+  /** The name as ordered, told in a failure: `*.example.com` for a wildcard's, not its apex's. */
+  readonly ordered: string;
+  readonly type: AcmeChallengeType;
+  readonly challenge: AcmeChallenge;
+}
+
+/**
+ * Every authorization of the order not valid yet, validated by the first challenge the CA offers
+ * that the config allows: each one's answer put in place before the CA is asked to validate any,
+ * then each asked and awaited, and all taken away after, whatever became of them. A wildcard's
+ * and its apex's DNS-01 records share `_acme-challenge.NAME`: validated one after the other, the
+ * first one's record was removed and the second one's added within the TTL, and a CA whose
+ * resolver kept the first answer (Let's Encrypt's, boulder#5820) found the old value for the
+ * second, an `unauthorized` for every such order.
+ */
 async function authorize(
   client: AcmeClient,
   solver: ChallengeSolver,
-  url: string,
+  urls: readonly string[],
   request: OrderRequest,
 ): Promise<void> {
-  let authorization = await client.authorization(url);
-  if (authorization.status === 'valid') return;
+  const validations: Validation[] = [];
+  for (const url of urls) {
+    const authorization = await client.authorization(url);
+    if (authorization.status !== 'valid') validations.push(chosen(url, authorization, request));
+  }
+  const presented: Validation[] = [];
+  try {
+    for (const validation of validations) {
+      const { type, name, challenge } = validation;
+      // Listed first: a DNS-01 record added but not seen in time is removed all the same.
+      presented.push(validation);
+      await solver.present(type, name, challenge.token, await client.keyAuthorization(challenge.token));
+    }
+    for (const { challenge } of validations) await client.respond(challenge.url);
+    for (const validation of validations) await validated(client, validation, request);
+  } catch (err) {
+    // The validation's failure is the one told, not a removal's after it.
+    await takeAway(solver, presented).catch(() => {});
+    throw err;
+  }
+  await takeAway(solver, presented);
+}
+
+/** Every answer presented taken away, each even after another's removal threw (the first such error thrown then). */
+async function takeAway(solver: ChallengeSolver, presented: readonly Validation[]): Promise<void> {
+  let failed: Error | undefined;
+  for (const { type, name, challenge } of presented)
+    await solver.cleanup(type, name, challenge.token).catch((err: Error) => {
+      failed ??= err;
+    });
+  if (failed !== undefined) throw failed;
+}
+
+/** The first challenge of the config's the CA offers for `authorization`. */
+function chosen(url: string, authorization: AcmeAuthorization, request: OrderRequest): Validation {
   const name = authorization.identifier.value;
+  const ordered = authorization.wildcard === true ? `*.${name}` : name;
   const challenge = request.challenges
     .map((type) => authorization.challenges.find((c) => c.type === type))
     .find((c): c is AcmeChallenge => c !== undefined);
   if (!challenge)
     throw new AcmeProblem(
       'candor:no-challenge',
-      `the CA offers ${authorization.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${name}; acme.challenges allows ${request.challenges.join(', ')}`,
+      `the CA offers ${authorization.challenges.map((c) => c.type).join(', ') || 'no challenge'} for ${ordered}; acme.challenges allows ${request.challenges.join(', ')}`,
       0,
     );
-  const type = challenge.type as AcmeChallengeType;
-  try {
-    // Inside the try: a DNS-01 record added but not seen in time is removed all the same.
-    await solver.present(type, name, challenge.token, await client.keyAuthorization(challenge.token));
-    await client.respond(challenge.url);
-    for (;;) {
-      authorization = await client.authorization(url);
-      if (authorization.status !== 'pending') break;
-      await wait(authorization as { retryAfterMs?: number }, request, `the validation of ${name}`);
-    }
-    if (authorization.status !== 'valid') {
-      const failed = authorization.challenges.find((c) => c.url === challenge.url);
-      const problem = AcmeProblem.from(failed?.error, 0);
-      throw new AcmeProblem(problem.type, `${name} (${type}): ${problem.detail}`, 0, problem.subproblems);
-    }
-  } finally {
-    await solver.cleanup(type, name, challenge.token);
+  return { url, name, ordered, type: challenge.type as AcmeChallengeType, challenge };
+}
+
+/** Waits for the CA's verdict on one validation: its challenge's own error when it is not valid. */
+async function validated(client: AcmeClient, validation: Validation, request: OrderRequest): Promise<void> {
+  const { url, ordered, type, challenge } = validation;
+  let authorization: AcmeAuthorization;
+  for (;;) {
+    authorization = await client.authorization(url);
+    if (authorization.status !== 'pending') break;
+    await wait(authorization as { retryAfterMs?: number }, request, `the validation of ${ordered}`);
+  }
+  if (authorization.status !== 'valid') {
+    const failed = authorization.challenges.find((c) => c.url === challenge.url);
+    const problem = AcmeProblem.from(failed?.error, 0);
+    throw new AcmeProblem(problem.type, `${ordered} (${type}): ${problem.detail}`, 0, problem.subproblems);
   }
 }
 

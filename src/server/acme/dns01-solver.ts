@@ -39,7 +39,10 @@ export class Dns01Solver {
   readonly #logger: Dns01Log;
   readonly #signal: AbortSignal | undefined;
   readonly #journal: Dns01Journal | undefined;
-  /** The records added and not yet removed, by name: a failed addition leaves nothing to remove. */
+  /**
+   * The records added and not yet removed, by the challenge's id (its token: a wildcard's and its
+   * apex's are both of `name`, and in the zone at once): a failed addition leaves nothing to remove.
+   */
   readonly #added = new Map<string, TxtChange>();
 
   constructor(config: Dns01Config, logger: Dns01Log, signal?: AbortSignal, journal?: Dns01Journal) {
@@ -49,7 +52,7 @@ export class Dns01Solver {
     this.#journal = journal;
   }
 
-  async present(name: string, keyAuthorization: string): Promise<void> {
+  async present(name: string, keyAuthorization: string, id = name): Promise<void> {
     const change: TxtChange = {
       server: this.#config.server,
       zone: this.#config.zone,
@@ -58,19 +61,19 @@ export class Dns01Solver {
       value: createHash('sha256').update(keyAuthorization).digest('base64url'),
       ...(this.#signal === undefined ? {} : { signal: this.#signal }),
     };
-    const id = recordId(change);
+    const entry = recordId(change);
     this.#journal?.setDnsRecord(
-      id,
+      entry,
       JSON.stringify({ record: change.name, zone: change.zone, value: change.value }),
     );
     await updateTxt(change, 'add').catch((err: Error) => {
       // Refused (an rcode, or no key to sign with): not in the zone. Else (no answer) it may be,
       // and cleanup removes it now, as for one added (a removal of what is not there changes nothing).
-      if (NOT_ADDED.has(problemOf(err).type)) this.#journal?.setDnsRecord(id, undefined);
-      else this.#added.set(name, change);
+      if (NOT_ADDED.has(problemOf(err).type)) this.#journal?.setDnsRecord(entry, undefined);
+      else this.#added.set(id, change);
       throw err;
     });
-    this.#added.set(name, change);
+    this.#added.set(id, change);
     await this.#propagated(change);
     this.#logger.info(
       { acme: name, record: change.name, zone: change.zone, server: this.#config.server.address },
@@ -78,10 +81,10 @@ export class Dns01Solver {
     );
   }
 
-  async cleanup(name: string): Promise<void> {
-    const change = this.#added.get(name);
+  async cleanup(name: string, id = name): Promise<void> {
+    const change = this.#added.get(id);
     if (change === undefined) return;
-    this.#added.delete(name);
+    this.#added.delete(id);
     // Not the order's signal: a record is removed even when the order was abandoned.
     const { signal: _abandoned, ...removal } = change;
     await updateTxt(removal, 'delete').then(

@@ -70,7 +70,7 @@ export function certificateStatusOf(m: Managed, now: number): CertificateStatus 
 
 /**
  * A renew_before not shorter than what the CA issues makes every new certificate due at once:
- * renewed every hour (the manager's least gap), an order the CA counts each time. Said, not silent.
+ * renewed every hour (the manager's least gap; a third of the lifetime when shorter), an order the CA counts each time. Said, not silent.
  */
 export function warnRenewingAtOnce(logger: Logger, managed: Managed, renewBefore: number | undefined): void {
   const lifetime = (managed.notAfter ?? 0) - (managed.notBefore ?? 0);
@@ -81,7 +81,7 @@ export function warnRenewingAtOnce(logger: Logger, managed: Managed, renewBefore
       renew_before_s: Math.round(renewBefore / 1000),
       lifetime_s: Math.round(lifetime / 1000),
     },
-    "acme.renew_before is not shorter than the certificate's lifetime: it is renewed every hour, each an order the CA counts (Let's Encrypt allows 5 of one name a week); set it below the lifetime",
+    "acme.renew_before is not shorter than the certificate's lifetime: it is renewed every hour (every third of its lifetime, when shorter), each an order the CA counts (Let's Encrypt allows 5 of one name a week); set it below the lifetime",
   );
 }
 

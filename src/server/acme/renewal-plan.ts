@@ -8,7 +8,7 @@ import { renewalTime } from './renewal.ts';
 const ARI_DEFAULT_RETRY_MS = 6 * 3_600_000;
 const ARI_MIN_RETRY_MS = 60_000;
 const ARI_MAX_RETRY_MS = 24 * 3_600_000;
-/** The least time between two renewals of one name. */
+/** The least time between two renewals of one name (a third of its lifetime, when that is shorter). */
 const MIN_RENEWAL_GAP_MS = 3_600_000;
 /** setTimeout's longest wait; a renewal further off is re-planned when it ends. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -44,8 +44,12 @@ export class RenewalPlan {
       managed.window,
     );
     // A CA whose window stays in the past, or a renew_before longer than the lifetime, must not
-    // make an order loop: one renewal an hour at most.
-    return managed.renewedAt === undefined ? at : Math.max(at, managed.renewedAt + MIN_RENEWAL_GAP_MS);
+    // make an order loop: one renewal an hour at most. A certificate that lives less (a CA of
+    // short-lived ones: pebble's, step-ca's set so) three a lifetime at most, or each of them
+    // ended unrenewed, served expired until the hour was out.
+    if (managed.renewedAt === undefined) return at;
+    const lifetime = (managed.notAfter ?? 0) - (managed.notBefore ?? 0);
+    return Math.max(at, managed.renewedAt + Math.min(MIN_RENEWAL_GAP_MS, lifetime / 3));
   }
 
   /**

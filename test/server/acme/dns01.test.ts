@@ -186,6 +186,45 @@ test('*.example.test and its apex on one certificate by DNS-01: the record writt
   }
 });
 
+/**
+ * The most `_acme-challenge.example.test` TXT values the zone held at once, replaying Knot's
+ * journal: each changeset's removals, then its additions.
+ */
+function mostChallengeValuesAtOnce(journal: string): { most: number; left: number } {
+  const held = new Set<string>();
+  let most = 0;
+  let section: 'removed' | 'added' | undefined;
+  for (const line of journal.split('\n')) {
+    if (/^;;\s*Removed/.test(line)) section = 'removed';
+    else if (/^;;\s*Added/.test(line)) section = 'added';
+    const record = /^_acme-challenge\.example\.test\.\s+\d+\s+TXT\s+"([^"]+)"/.exec(line);
+    if (record === null || section === undefined) continue;
+    if (section === 'removed') held.delete(record[1]);
+    else held.add(record[1]);
+    most = Math.max(most, held.size);
+  }
+  return { most, left: held.size };
+}
+
+test("a wildcard and its apex: both records are in the zone before the CA validates either (its resolver may keep the first one's answer for the record's TTL)", {
+  timeout: 120_000,
+}, async () => {
+  const before = mostChallengeValuesAtOnce(knot.changes());
+  assert.equal(before.left, 0, 'no record left by an earlier test');
+  const gw = await startGatewayFromText(config(storage()), process.env);
+  try {
+    const cert = await settled(gw);
+    assert.equal(cert.state, 'valid', JSON.stringify(cert));
+    const journal = knot.changes();
+    const history = mostChallengeValuesAtOnce(journal);
+    assert.equal(history.most, 2, `both values in the zone at once:\n${journal}`);
+    assert.equal(history.left, 0, 'both removed after');
+    assert.equal(challengeRecords(), '');
+  } finally {
+    await gw.close();
+  }
+});
+
 test('candor serve with two workers: the primary orders the wildcard once, every worker serves it for any name under it and the apex', {
   timeout: 120_000,
 }, async () => {
@@ -413,13 +452,43 @@ test('a CA that refuses the validation is told with its problem; the record is r
     const cert = await settled(gw);
     assert.equal(cert.failures, 1);
     assert.equal(cert.last_error?.type, 'urn:ietf:params:acme:error:unauthorized', JSON.stringify(cert));
-    assert.match(cert.last_error?.detail ?? '', /^example\.test \(dns-01\): /);
+    // Both validations fail: the first the CA lists is told, the wildcard's or the apex's (pebble's order varies).
+    assert.match(cert.last_error?.detail ?? '', /^(\*\.)?example\.test \(dns-01\): /);
     assert.equal((await handshake('a.example.test')).serial, serial);
     assert.equal(challengeRecords(), '', 'removed after the failed validation');
     assert.ok(
       gw.logs.some((l) => l.msg === 'DNS-01 record added and seen at every authoritative server'),
       'the record was there when the CA was asked',
     );
+  } finally {
+    await gw.close();
+    await blind.stop();
+  }
+});
+
+test("a wildcard's validation the CA refuses is told as the wildcard's, not its apex's, which HTTP-01 proved", {
+  timeout: 120_000,
+}, async () => {
+  // The apex by HTTP-01 at the plain listener; the wildcard by DNS-01, which this CA looks for
+  // through its own DNS (pebble-challtestsrv), where the record never is.
+  const plainPort = await freePort();
+  const nowhere = await freePort();
+  const blind = await startPebble({ httpPort: plainPort, tlsPort: nowhere });
+  const text = config(storage(), {
+    directory: blind.directory,
+    extra: '  challenges: [http-01, dns-01]',
+  }).replace('listen:\n', `listen:\n  - address: 127.0.0.1:${plainPort}\n`);
+  const gw = await startGatewayFromText(text, process.env);
+  try {
+    const cert = await settled(gw);
+    assert.equal(cert.failures, 1);
+    assert.equal(cert.last_error?.type, 'urn:ietf:params:acme:error:unauthorized', JSON.stringify(cert));
+    assert.match(cert.last_error?.detail ?? '', /^\*\.example\.test \(dns-01\): /);
+    assert.ok(
+      gw.logs.some((l) => l.msg === 'request' && l.acme === 'http-01' && l.status === 200),
+      "the apex's token was asked for and answered",
+    );
+    assert.equal(challengeRecords(), '', 'removed after the failed validation');
   } finally {
     await gw.close();
     await blind.stop();
