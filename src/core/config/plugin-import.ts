@@ -13,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +22,9 @@ import { fileURLToPath } from 'node:url';
  * never settles would hold `candor check`, a start or a reload for ever.
  */
 export const MODULE_IMPORT_MS = 5000;
+
+/** Node's cache of CommonJS modules by their file (one for the process, whichever require reads it). */
+const requireCache = createRequire(import.meta.url).cache;
 
 /** The query a module file's URL is given: `?v=` and 16 hex digits of its content's SHA-256. */
 const VERSION = /\?v=[0-9a-f]{16}/g;
@@ -49,6 +53,7 @@ export async function importWithin(
       ms,
     );
   });
+  forgetEarlierVersion(specifier, url);
   try {
     return await Promise.race([import(url), late]);
   } catch (err) {
@@ -56,6 +61,22 @@ export async function importWithin(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The URL each module file was last imported under, by its file: URL without the version. */
+const importedAs = new Map<string, string>();
+
+/**
+ * A CommonJS file is Node's by its path in require.cache, whatever the URL's query: an edited one
+ * imported under its new URL gave the old code's exports again. Its entry is dropped when the file
+ * comes under a new URL (the versions imported before keep theirs: their URLs are in Node's ES
+ * module map), never for one imported as it was (what the module's own code requires of it stays one).
+ */
+function forgetEarlierVersion(specifier: string, url: string): void {
+  if (!specifier.startsWith('file:')) return;
+  const before = importedAs.get(specifier);
+  importedAs.set(specifier, url);
+  if (before !== undefined && before !== url) delete requireCache[fileURLToPath(specifier)];
 }
 
 /** `text` (an error's message) without the version queries of module URLs: the file as its author knows it. */

@@ -32,7 +32,7 @@ export interface LoadedPluginModule {
 export async function importPluginModule(module: string, baseDir: string): Promise<LoadedPluginModule> {
   const specifier = specifierOf(module, baseDir);
   const imported = await importWithin(specifier);
-  const factory = imported.default;
+  const factory = defaultExportOf(imported);
   if (typeof factory !== 'function')
     throw new Error('its default export is not a function (options, context) => hooks');
   const validate = imported.validate;
@@ -45,6 +45,22 @@ export async function importPluginModule(module: string, baseDir: string): Promi
     // content hash the import's URL carries: plugin-faults.ts reads frames by their file).
     url: import.meta.resolve(specifier),
   } as LoadedPluginModule;
+}
+
+/**
+ * A module's default export as its author wrote it. Node hands an import of CommonJS its
+ * `module.exports` as the default: the factory itself for `module.exports = factory`, but for the
+ * CommonJS that TypeScript (`module: commonjs`) or Babel make of `export default factory`, an
+ * object marked `__esModule` whose `default` is the factory (as bundlers and tsc's own interop read it).
+ */
+function defaultExportOf(imported: Record<string, unknown>): unknown {
+  const exported = imported.default as { __esModule?: unknown; default?: unknown } | undefined;
+  return typeof exported === 'object' &&
+    exported !== null &&
+    exported.__esModule === true &&
+    'default' in exported
+    ? exported.default
+    : exported;
 }
 
 function specifierOf(module: string, baseDir: string): string {

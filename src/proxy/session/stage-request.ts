@@ -7,6 +7,7 @@ import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import { vouchedClient } from '../../core/net/trust.ts';
 import type { Admitted } from '../admit/admit-request.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
+import { isProxysWord } from '../forward/proxys-words.ts';
 import type { Routed } from '../route/route-request.ts';
 import type { StageRequest } from '../stages/stage.ts';
 import type { StageRun } from '../stages/stage-run.ts';
@@ -64,9 +65,14 @@ class SessionStageRequest implements StageRequest {
   admittedFields(): FieldMap {
     if (this.#admitted !== undefined) return this.#admitted;
     const edit = this.#accessEdit();
+    // The fields in which a proxy speaks of the client (X-Forwarded-*, Forwarded, X-Real-IP and
+    // kin) are left out when the peer is no proxy in trust_forwarded_from: the upstream never
+    // gets them (request-headers.ts), and a plugin reading the client there would be fooled.
+    const trusted = this.#req.runtime.trust.has(this.record.clientAddress);
     // Before access decided (or without an edit) there is nothing to keep: the client's fields.
-    if (edit === undefined) return this.fields;
-    this.#admitted = fieldsAfterAccess(this.head.headers, this.fields, edit);
+    if (edit === undefined) return trusted ? this.fields : withoutProxysWords(this.fields);
+    const admitted = fieldsAfterAccess(this.head.headers, this.fields, edit);
+    this.#admitted = trusted ? admitted : withoutProxysWords(admitted);
     return this.#admitted;
   }
 
@@ -167,4 +173,18 @@ export function unanswered(route: RouteConfig): Failure {
     'proxy_internal_error',
     `route ${route.name} has no upstream and none of its stages answered`,
   );
+}
+
+/**
+ * `fields` without those only a proxy in front may write (X-Forwarded-*, Forwarded, X-Real-IP
+ * and kin: isProxysWord): the same map when it has none (most requests), a copy otherwise.
+ */
+function withoutProxysWords(fields: FieldMap): FieldMap {
+  let out: Record<string, string | string[] | undefined> | undefined;
+  for (const name in fields)
+    if (name === 'forwarded' || isProxysWord(name)) {
+      out ??= { ...fields };
+      delete out[name];
+    }
+  return out ?? fields;
 }

@@ -19,7 +19,7 @@ export interface PluginRequest {
    * Candor writes itself (the request id, Via, X-Forwarded-*, hop-by-hop ones) are out of reach.
    */
   readonly headers: Headers;
-  /** The client's address (the connection's peer: a trusted proxy's client is in X-Forwarded-For). */
+  /** The client's address (the connection's peer: a trusted proxy's client is in X-Forwarded-For, which `headers` has only from a proxy in `trust_forwarded_from`). */
   readonly client: { readonly address: string };
   /** The route's name. */
   readonly route: string;
