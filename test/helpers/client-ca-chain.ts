@@ -29,14 +29,21 @@ keyUsage = critical,keyCertSign,cRLSign
 [leaf]
 basicConstraints = CA:false
 extendedKeyUsage = clientAuth
+[server]
+basicConstraints = CA:false
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost
 `;
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 export interface ClientCaChain {
   /** The root's certificate (the listener's `ca`). */
   readonly root: string;
-  /** Issues a client certificate for CN=`cn` by the intermediate: its PEM then the intermediate's (what the client sends), and its key. */
-  issue(cn: string): { readonly cert: string; readonly key: string };
+  /**
+   * Issues a client certificate for CN=`cn` by the intermediate (with `server`, a server's for
+   * localhost): its PEM then the intermediate's (what the peer sends), and its key.
+   */
+  issue(cn: string, options?: { readonly server?: boolean }): { readonly cert: string; readonly key: string };
   /** The intermediate revokes `cn`'s certificate. */
   revoke(cn: string): void;
   /** The root revokes the intermediate. */
@@ -126,7 +133,7 @@ export function makeClientCaChain(): ClientCaChain {
   };
   return {
     root: join(root, 'ca.pem'),
-    issue(cn) {
+    issue(cn, options = {}) {
       openssl(intermediate, [
         'req',
         '-new',
@@ -138,7 +145,7 @@ export function makeClientCaChain(): ClientCaChain {
         '-out',
         `${cn}.csr`,
       ]);
-      sign(intermediate, `${cn}.csr`, `${cn}.pem`, 'leaf');
+      sign(intermediate, `${cn}.csr`, `${cn}.pem`, options.server ? 'server' : 'leaf');
       return {
         cert: read(join(intermediate, `${cn}.pem`)) + read(join(intermediate, 'ca.pem')),
         key: read(join(intermediate, `${cn}.key`)),
