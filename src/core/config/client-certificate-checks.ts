@@ -6,6 +6,7 @@
  */
 
 import { createSecureContext } from 'node:tls';
+import { crlsIn } from '../tls/crl-list.ts';
 import { type ListenerFact, routeListeners } from './listener-checks.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report } from './report.ts';
@@ -19,7 +20,8 @@ export function crlProblem(text: string): string | undefined {
   if (!text.includes('-----BEGIN X509 CRL-----'))
     return 'holds no PEM revocation list (-----BEGIN X509 CRL-----)';
   try {
-    createSecureContext({ crl: text });
+    // Each list of the file, as the listener and the upstreams load them (crl-list.ts).
+    createSecureContext({ crl: crlsIn(text) });
     return undefined;
   } catch (error) {
     return `cannot be read as a revocation list: ${(error as Error).message}`;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import type { ClientCertificatesConfig } from '../../core/config/types.ts';
 import { type ClientCertificate, NO_CERTIFICATE } from '../../core/net/client-certificate.ts';
+import { crlsIn } from '../../core/tls/crl-list.ts';
 
 /**
  * A TLS listener's client certificates (`listen[].tls.client_certificates`), read from its files
@@ -32,7 +33,8 @@ export function loadClientCa(config: ClientCertificatesConfig): ClientCa {
     judgesBy,
     contextOptions: {
       ca,
-      ...(crl === undefined ? {} : { crl }),
+      // The file's lists (one from each CA of the chain) one string each: node:tls reads one a string.
+      ...(crl === undefined ? {} : { crl: crlsIn(crl) }),
       // A session is resumed only where it was made under the same CAs and lists: a reload that
       // revokes a certificate, or trusts another CA, makes every client verify again (a
       // resumed session skips the verification it had).

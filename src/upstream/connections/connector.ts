@@ -10,10 +10,11 @@ interface ConnectorOptions {
   readonly timeout: number;
   readonly ca?: string | Buffer;
   /**
-   * PEM revocation lists: OpenSSL then wants one from every CA of the upstream's chain (Node
-   * sets CRL_CHECK_ALL), and refuses a revoked certificate (CERT_REVOKED) or a CA without one.
+   * PEM revocation lists, each a string of its own (node:tls reads one a string): OpenSSL then
+   * wants one from every CA of the upstream's chain (Node sets CRL_CHECK_ALL), and refuses a
+   * revoked certificate (CERT_REVOKED) or a CA without one.
    */
-  readonly crl?: string | Buffer;
+  readonly crl?: string | Buffer | string[];
   readonly servername?: string;
   readonly rejectUnauthorized: boolean;
   /** The one protocol offered by ALPN on TLS connections; a server that selects another is refused (default http/1.1). */

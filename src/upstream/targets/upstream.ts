@@ -4,6 +4,7 @@ import { rootCertificates } from 'node:tls';
 import type { UpstreamConfig } from '../../core/config/types.ts';
 import { Count } from '../../core/limits/count.ts';
 import type { Circuit } from '../../core/retry/circuit.ts';
+import { crlsIn } from '../../core/tls/crl-list.ts';
 import { RetryBudget } from '../breakers/retry-budget.ts';
 import { upstreamCircuit } from '../breakers/upstream-circuit.ts';
 import { type Connector, createConnector } from '../connections/connector.ts';
@@ -156,7 +157,8 @@ export function connectorOf(config: UpstreamConfig): UpstreamConnector {
     timeout: config.timeouts.connect,
     // A configured CA is trusted in addition to the system's roots, not instead of them.
     ca: ca === undefined ? undefined : [...rootCertificates, ca.toString()].join('\n'),
-    crl,
+    // Each list its own string: node:tls reads one a string (crl-list.ts).
+    crl: crl === undefined ? undefined : crlsIn(crl.toString('latin1')),
     servername: config.tls.servername,
     rejectUnauthorized: !config.tls.insecureSkipVerify,
     alpn: config.protocol === 'h2' ? 'h2' : 'http/1.1',

@@ -6,7 +6,7 @@
  * asks for one, a SAN or an identity in no known form.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -72,6 +72,19 @@ test('a CRL file that holds none, and a CA file that holds no certificate, are r
     `listen[0].tls.client_certificates.ca: ${JSON.stringify(certs.localhost.keyPath)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
     `listen[0].tls.client_certificates.crl: ${JSON.stringify(notCrl)} holds no PEM revocation list (-----BEGIN X509 CRL-----)`,
   ]);
+});
+
+test('a CRL file whose second list is broken is refused: every list of the file is loaded, not the first alone', () => {
+  const lists = readFileSync(CRL, 'latin1');
+  const broken = join(certs.dir, 'second-broken-crl.pem');
+  writeFileSync(broken, `${lists}-----BEGIN X509 CRL-----\nbm90IGEgbGlzdA==\n-----END X509 CRL-----\n`);
+  const problems = problemsOf(
+    config(
+      `      client_certificates: { ca: ${certs.caPath}, crl: ${broken} }\n`,
+      '    auth: { client_certificate: {} }\n',
+    ),
+  ).map((p) => p.path);
+  assert.deepEqual(problems, ['listen[0].tls.client_certificates.crl']);
 });
 
 test('a route that needs a certificate where no listener asks for one, a SAN or identity in no known form: refused', () => {
