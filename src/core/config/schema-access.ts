@@ -224,7 +224,12 @@ const Oidc = mapping(
     ),
     cookie: mapping(
       {
-        name: Type.Optional(Type.String({ pattern: TOKEN, expected: 'a cookie name' })),
+        // Each part of the session cookie is up to 3,800 bytes of value beside its name, and a
+        // browser keeps 4,096 of name, value and attributes (session-cookie.ts): a long name
+        // would make every part one it drops without a word.
+        name: Type.Optional(
+          Type.String({ pattern: TOKEN, maxLength: 64, expected: 'a cookie name of at most 64 characters' }),
+        ),
         secret_env: envName('the secret the session cookie is encrypted with (32 characters or more)'),
       },
       'a mapping with name and secret_env',

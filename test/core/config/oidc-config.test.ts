@@ -156,3 +156,32 @@ test('auth.oidc.store.redis: the session store with its defaults; its password n
   ]);
   assert.equal(told('        store: { redis: { url: "redis://10.0.0.9", on_error: deny } }\n').length, 1);
 });
+
+// Each part of the session cookie carries up to 3,800 bytes of value beside its name, and a
+// browser keeps 4,096 of name, value and attributes: a name of some 200 characters made every
+// part one the browser drops without a word, and no user stayed signed in.
+test('auth.oidc.cookie.name is at most 64 characters: a longer one would push the session cookie past what a browser keeps', () => {
+  const long = `s${'x'.repeat(64)}`;
+  const problems = problemsOf(
+    route('/').replace(
+      'cookie: { secret_env: OIDC_COOKIE }',
+      `cookie: { name: ${long}, secret_env: OIDC_COOKIE }`,
+    ),
+    ENV,
+  );
+  assert.deepEqual(
+    problems.map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [`11 routes[0].auth.oidc.cookie.name: expected a cookie name of at most 64 characters, got "${long}"`],
+  );
+  assert.equal(
+    parseConfig(
+      route('/').replace(
+        'cookie: { secret_env: OIDC_COOKIE }',
+        `cookie: { name: ${'s'.repeat(64)}, secret_env: OIDC_COOKIE }`,
+      ),
+      SOURCE,
+      ENV,
+    ).routes[0].access?.auth?.oidc?.cookieName,
+    's'.repeat(64),
+  );
+});
