@@ -106,6 +106,25 @@ for (const error of ['access_denied', 'login_required', 'consent_required', 'int
     assert.equal(line.auth, `denied: oidc provider said ${error}`);
   });
 
+// The provider's own words on why (RFC 6749 §4.1.2.1's error_description) are the operator's to
+// read on the line: `invalid_scope` alone left them guessing which scope. Never on the page (any
+// link may carry them), and on the line with control characters escaped and bounded.
+test("the provider's error_description is on the log line, escaped and bounded, never on the page", async () => {
+  const { state, cookie } = await begun('/page');
+  const description = `scope "admin" is not allowed\n{"forged":1}<script>x</script>${'y'.repeat(300)}`;
+  const res = await callback(
+    { error: 'invalid_scope', error_description: description, state, iss: provider.issuer },
+    cookie,
+  );
+  assert.equal(res.status, 401, res.text);
+  assert.ok(!res.text.includes('not allowed') && !res.text.includes('<script>x'), res.text);
+  const line = await gw.logFor(res.headers['x-request-id'] as string);
+  assert.equal(
+    line.auth,
+    `denied: oidc provider said invalid_scope (scope "admin" is not allowed\\x0a{"forged":1}<script>x</script>${'y'.repeat(141)}…)`,
+  );
+});
+
 test('a declined sign-in told to a program is the same 401 in problem+json, its advice naming the path to ask again', async () => {
   const { state, cookie } = await begun('/reports');
   const res = await callback(

@@ -11,6 +11,7 @@ import * as oauth from 'oauth4webapi';
 import type { OidcAuthConfig } from '../../../core/config/types.ts';
 import { Failure } from '../../../core/failure/failure.ts';
 import { unusableAnswer } from '../../../core/failure/unusable-answer.ts';
+import { printable } from '../../../core/printable.ts';
 import type { RequestSpans } from '../../../observe/tracing/spans.ts';
 import { type JwtRules, newerKeysMayVerify, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
@@ -155,14 +156,14 @@ export abstract class AuthorizationAnswerReading {
         return {
           refused: 401,
           details: `the sign-in was declined or not completed at the identity provider (${err.error})`,
-          note: `oidc provider said ${err.error}`,
+          note: providerSaid(err),
           signInAgain: localPath(flow.r),
         };
       if (err instanceof oauth.AuthorizationResponseError)
         return {
           refused: 401,
           details: `the identity provider refused the sign-in (${err.error})`,
-          note: `oidc provider said ${err.error}`,
+          note: providerSaid(err),
         };
       return UNREADABLE_ANSWER;
     }
@@ -286,4 +287,20 @@ export abstract class AuthorizationAnswerReading {
 
 export function refusedState(details: string, note: string): SignInRefusal {
   return { refused: 400, details, note: `oidc ${note}` };
+}
+
+/** The most of a provider's `error_description` a log line carries. */
+const DESCRIPTION_CHARS = 200;
+
+/**
+ * What the provider said of a sign-in it did not complete, for the log line: its error code and
+ * its own words on it (RFC 6749 §4.1.2.1's `error_description`: `invalid_scope` alone leaves the
+ * operator guessing which scope), control characters escaped and bounded. Never on the page: any
+ * link to the callback may carry words of the link-maker's.
+ */
+function providerSaid(err: oauth.AuthorizationResponseError): string {
+  const words = err.error_description;
+  if (words === undefined || words === '') return `oidc provider said ${err.error}`;
+  const cut = words.length > DESCRIPTION_CHARS ? `${words.slice(0, DESCRIPTION_CHARS)}…` : words;
+  return `oidc provider said ${err.error} (${printable(cut, true)})`;
 }
