@@ -49,6 +49,20 @@ const NOT_COMPLETED = new Set([
   'interaction_required',
 ]);
 
+/** What RFC 6749 (Appendix A.7) lets an `error` code hold: printable ASCII but `"` and `\`. */
+const NOT_IN_ERROR_CODE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
+/**
+ * An `error` code of the provider's answer as the client and the log are told it: at most 64
+ * characters, each it may not hold a `?`. The answer came through the browser, as whoever sent it
+ * there wrote it, and the code is quoted in every body (the text/plain one read in a terminal,
+ * where an ESC in it recoloured or cleared the screen and a CR or LF forged a line), in
+ * Proxy-Status and in the log line.
+ */
+function errorCode(code: string): string {
+  return (code.length > 64 ? `${code.slice(0, 64)}...` : code).replace(NOT_IN_ERROR_CODE, '?');
+}
+
 /** What the sign-in cookie holds between the redirect to the provider and its answer. */
 export interface Flow {
   /** state, nonce, PKCE code verifier, the path to return to, and when it began (Date.now()). */
@@ -158,12 +172,14 @@ export abstract class AuthorizationAnswerReading {
           note: `oidc provider said ${err.error}`,
           signInAgain: localPath(flow.r),
         };
-      if (err instanceof oauth.AuthorizationResponseError)
+      if (err instanceof oauth.AuthorizationResponseError) {
+        const code = errorCode(err.error);
         return {
           refused: 401,
-          details: `the identity provider refused the sign-in (${err.error})`,
-          note: `oidc provider said ${err.error}`,
+          details: `the identity provider refused the sign-in (${code})`,
+          note: `oidc provider said ${code}`,
         };
+      }
       return UNREADABLE_ANSWER;
     }
     // oauth4webapi leaves the code to the token request, whose complaint of none (or two) would
