@@ -10,8 +10,11 @@
 
 const CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 const CONTROLS_AND_NEWLINE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
-/** In JSON text: what JSON.stringify leaves raw (it escapes only U+0000–U+001F). */
-const JSON_RAW = /[\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * In JSON text: what JSON.stringify leaves raw (it escapes only U+0000–U+001F) that a terminal
+ * obeys or a reader takes for a line's end (U+2028, U+2029: JavaScript's line terminators).
+ */
+const JSON_RAW = /[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const escaped = (char: string): string => {
   const code = char.charCodeAt(0);
@@ -29,5 +32,8 @@ export function printable(text: string, oneLine = false): string {
 
 /** JSON text (from JSON.stringify) with the characters it leaves raw written as \u escapes: still the same JSON. */
 export function printableJson(json: string): string {
-  return json.replace(JSON_RAW, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return json.replace(JSON_RAW, jsonEscaped);
 }
+
+/** One function for every call (the access line runs printableJson on a value JSON escapes). */
+const jsonEscaped = (char: string): string => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;

@@ -4,6 +4,7 @@
  * An operator fixing a config at 3 a.m. should not need one restart per typo, so the
  * loader collects every problem before throwing.
  */
+import { printable } from '../printable.ts';
 
 export interface ConfigProblem {
   /** The file as the caller named it (what the operator typed, so the output is clickable). */
@@ -44,14 +45,22 @@ export function formatConfigProblems(problems: readonly ConfigProblem[]): string
   return lines.join('\n');
 }
 
-/** One problem's line: `candor.yaml:12:7  upstreams.api.timeouts.connect: expected …`. */
+/**
+ * One problem's line: `candor.yaml:12:7  upstreams.api.timeouts.connect: expected …`. A message
+ * quotes names of the file as written (`no upstream named '…'`), and the line goes to a
+ * terminal: its control characters and bidi overrides are escaped (printable), so that an ESC
+ * in a name does not recolour or clear the screen and an LF does not forge a problem of its own.
+ */
 export function formatConfigProblem(problem: ConfigProblem): string {
   const where = problem.line > 0 ? `${problem.file}:${problem.line}:${problem.column}` : problem.file;
   const what = problem.path === '' ? problem.message : `${problem.path}: ${problem.message}`;
-  return `${where}  ${what}`;
+  return printable(`${where}  ${what}`, true);
 }
 
 /** A warning's line, said as a problem's is but not stopping anything: `candor.yaml:12:7  path: warning: …`. */
 export function formatConfigWarning(warning: ConfigProblem): string {
-  return `${warning.file}:${warning.line}:${warning.column}  ${warning.path}: warning: ${warning.message}`;
+  return printable(
+    `${warning.file}:${warning.line}:${warning.column}  ${warning.path}: warning: ${warning.message}`,
+    true,
+  );
 }

@@ -4,6 +4,7 @@ import { readBootstrap } from '../../core/config/bootstrap-file.ts';
 import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import { ConfigError, formatConfigProblems } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
+import { printable } from '../../core/printable.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import { runningFile } from '../fleet/last-good.ts';
 
@@ -87,8 +88,9 @@ export function callAdmin(
 
 /**
  * The line for an answer the command cannot read as the admin API's: its own `detail` when it
- * has one; else word that what answered at that address did not speak as Candor's admin API
- * does (another server on the port), not an empty detail.
+ * has one, its control characters escaped (whatever answered there wrote it, and the line goes
+ * to a terminal); else word that what answered at that address did not speak as Candor's admin
+ * API does (another server on the port), not an empty detail.
  */
 export function unexpectedAnswer(
   target: AdminTarget,
@@ -96,7 +98,7 @@ export function unexpectedAnswer(
 ): string {
   const { detail } = answer.body;
   return typeof detail === 'string' && detail !== ''
-    ? `candor: the admin API answered ${answer.status}: ${detail}\n`
+    ? `candor: the admin API answered ${answer.status}: ${printable(detail, true)}\n`
     : `candor: ${target.address} answered ${answer.status}, not as Candor's admin API answers (no JSON with a detail): is it the admin listener of the gateway this file runs?\n`;
 }
 

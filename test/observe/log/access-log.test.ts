@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { FAILURES, type FailureType, type Stage } from '../../../src/core/failure/taxonomy.ts';
+import { printableJson } from '../../../src/core/printable.ts';
 import { lineFields, logRequest } from '../../../src/observe/log/access-log.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { RequestRecord } from '../../../src/observe/log/request-record.ts';
@@ -197,13 +198,15 @@ test('the lines are byte for byte those captured before the access log wrote its
   now = 1031;
   logRequest(logger, d);
 
+  // Captured as pino wrote them, but for what JSON.stringify leaves raw and the line now escapes
+  // (the path's U+2028: line-members.ts), the same JSON value.
   assert.deepEqual(
     written,
-    captured.map((line) => `${line}\n`),
+    captured.map((line) => `${printableJson(line)}\n`),
   );
 });
 
-test('whatever a client puts in the path, the line carries it as JSON.stringify would, byte for byte', () => {
+test('whatever a client puts in the path, the line carries it as JSON.stringify would, byte for byte (what it leaves raw a terminal obeys escaped)', () => {
   const written: string[] = [];
   const logger = createLoggerOn({ write: (line: string) => written.push(line) }, 'info', 'edge');
   fc.assert(
@@ -217,7 +220,7 @@ test('whatever a client puts in the path, the line carries it as JSON.stringify 
         const r = record(path);
         written.length = 0;
         logRequest(logger, r);
-        assert.ok(written[0].includes(`,"path":${JSON.stringify(path)},`));
+        assert.ok(written[0].includes(`,"path":${printableJson(JSON.stringify(path))},`));
         assert.equal(JSON.parse(written[0]).path, path);
       },
     ),
@@ -225,7 +228,7 @@ test('whatever a client puts in the path, the line carries it as JSON.stringify 
   );
 });
 
-test('every line, whatever its fields hold, is byte for byte JSON.stringify of the table fields (the line is written field by field, not from the table)', (t) => {
+test('every line, whatever its fields hold, is byte for byte JSON.stringify of the table fields, C1, bidi overrides and U+2028 escaped (the line is written field by field, not from the table)', (t) => {
   let now = 0;
   t.mock.method(performance, 'now', () => now);
   t.mock.timers.enable({ apis: ['Date'], now: Date.UTC(2026, 10, 23, 18, 0, 0, 7) });
@@ -334,14 +337,18 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
             ? 'error'
             : 'warn';
       const cause = r.failure?.cause;
-      const expected = JSON.stringify({
-        level,
-        time: '2026-11-23T18:00:00.007Z',
-        gateway: 'edge "1"',
-        ...lineFields(r),
-        ...(level === 'error' && cause !== undefined ? { err: pino.stdSerializers.err(cause as Error) } : {}),
-        msg: 'request',
-      });
+      const expected = printableJson(
+        JSON.stringify({
+          level,
+          time: '2026-11-23T18:00:00.007Z',
+          gateway: 'edge "1"',
+          ...lineFields(r),
+          ...(level === 'error' && cause !== undefined
+            ? { err: pino.stdSerializers.err(cause as Error) }
+            : {}),
+          msg: 'request',
+        }),
+      );
       assert.deepEqual(written, [`${expected}\n`]);
     }),
     { numRuns: 2000 },

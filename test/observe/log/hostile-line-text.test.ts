@@ -65,6 +65,8 @@ upstreams:
     ],
     [head('/a\x01b\x1b[31m'), { path: '/a\x01b\x1b[31m' }],
     [head('/a\x7fb'), { path: '/a\x7fb' }],
+    // A CSI as one byte (C1's 0x9b), which a terminal showing the line obeys as ESC [ .
+    [head('/a\x9b31mb'), { path: '/a\x9b31mb' }],
     [head('/a"b\\c'), { path: '/a"b\\c' }],
     [head('/a\n{"level":"info","msg":"request","path":"/forged"}'), { path: '/a' }],
     [head(latin1(utf8('/a\u2028b\u2029'))), { path: '/a\u00e2\u0080\u00a8b\u00e2\u0080\u00a9' }],
@@ -96,6 +98,9 @@ upstreams:
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line));
   const requests = lines.filter((line) => line.msg === 'request');
+  // What JSON.stringify leaves raw and a terminal obeys or turns around (C1, DEL, bidi overrides)
+  // or a reader splits lines at (U+2028/2029) is written as a \u escape: the same JSON value.
+  assert.doesNotMatch(text, /[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
   assert.equal(requests.length, sent.length + 1, 'one line a request, none forged');
   for (const [i, [, fields]] of sent.entries())
     for (const [name, value] of Object.entries(fields))

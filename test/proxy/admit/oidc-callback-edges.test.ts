@@ -162,6 +162,39 @@ test('a declined sign-in whose flow names no path of this host links to the root
   }
 });
 
+// RFC 6749 §4.1.2.1's `error` is printable ASCII but `"` and `\`; a provider's (or one
+// answering for it) reached the 401's three bodies as sent: its ESC recoloured the terminal of
+// the curl that read the text/plain one, its CR and LF forged lines there, its bidi override
+// turned the text around. Its `error_description` and `error_uri` are never shown.
+test("the provider's error code holding markup, ESC, CR/LF and a bidi override is shown with each of those a '?'", async () => {
+  const error = 'odd<script>alert(1)</script>"\x1b[31m\u202e&\r\nforged: line';
+  const shown = 'odd<script>alert(1)</script>??[31m?&??forged: line';
+  const details = `the identity provider refused the sign-in (${shown})`;
+  const control = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+  const said = (res: { text: string }) => assert.doesNotMatch(res.text, control, JSON.stringify(res.text));
+  for (const accept of ['text/html', 'application/json', 'text/plain']) {
+    const { state, cookie } = await begun();
+    const res = await callback(
+      { error, error_description: error, error_uri: 'javascript:alert(2)', state, iss: provider.issuer },
+      cookie,
+      accept,
+    );
+    assert.equal(res.status, 401, res.text);
+    said(res);
+    assert.ok(!res.text.includes('javascript:alert(2)'), res.text);
+    if (accept === 'application/json') assert.equal(JSON.parse(res.text).details, details);
+    else if (accept === 'text/plain') assert.ok(res.text.includes(`Details: ${details}.\n`), res.text);
+    else
+      assert.ok(
+        res.text.includes('(odd&lt;script&gt;alert(1)&lt;/script&gt;??[31m?&amp;??forged: line)'),
+        res.text,
+      );
+    const line = await gw.logFor(res.headers['x-request-id'] as string);
+    assert.equal(line.details, details);
+    assert.equal(line.auth, `denied: oidc provider said ${shown}`);
+  }
+});
+
 test('an answer with its state but no code, or two, is the browser’s 400, not the provider’s 502', async () => {
   for (const codes of [[], ['a', 'b']]) {
     const { state, cookie } = await begun();

@@ -134,3 +134,35 @@ test('serve on a FIFO nobody writes to: exit 78 with the same problem, not a wai
     /^\S+serve\.yaml {2}cannot read config file \S+serve\.yaml: not a regular file but a pipe \(FIFO\)/,
   );
 });
+
+// A name the file refers to is quoted in its problem as written: an ESC in it recoloured or
+// cleared the operator's terminal, a CR rewrote the line shown, and an LF forged a problem line
+// (or a "fine" one) of its own.
+test('check on names holding ESC, CR, LF and a bidi override: one line a problem, each control escaped', async () => {
+  const file = write(
+    'escapes.yaml',
+    `listen: [{ address: "127.0.0.1:0" }]
+routes:
+  - match: { path: / }
+    upstream: "ap\\e[2J\\nforged.yaml:1:1  all fine\\rp\\u202e"
+upstreams:
+  "a\\e]0;title\\u0007pp":
+    targets: [{ url: "http://127.0.0.1:1" }]
+`,
+  );
+  const { code, stdout, stderr } = await check(file);
+  assert.equal(code, 78, stderr);
+  assert.equal(stdout, '');
+  assert.doesNotMatch(
+    stderr,
+    /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/,
+    JSON.stringify(stderr),
+  );
+  const lines = stderr.trimEnd().split('\n');
+  assert.equal(lines.at(-1), `2 problems in ${file}`);
+  for (const line of lines.slice(0, -1)) assert.ok(line.startsWith(`${file}:`), line);
+  assert.ok(
+    stderr.includes("no upstream named 'ap\\x1b[2J\\x0aforged.yaml:1:1  all fine\\x0dp\\u202e'"),
+    stderr,
+  );
+});

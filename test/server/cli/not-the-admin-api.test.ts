@@ -72,3 +72,24 @@ for (const [what, type, body] of [
       );
     }
   });
+
+// What answers there may be anything: a `detail` it sends is printed to the operator's terminal,
+// where its ESC cleared the screen or set the window's title, and its CR or LF forged a line.
+test('a detail holding ESC, OSC, CR, LF and a bidi override is printed with each escaped, on one line', async () => {
+  answer = {
+    type: 'application/json',
+    body: JSON.stringify({ detail: 'x\x1b[2J\x1b]0;pwned\x07\rreloaded: all fine\n\u202eok' }),
+  };
+  for (const args of [
+    ['reload', '--config', path],
+    ['purge', '--config', path],
+  ]) {
+    const run = await candor(...args);
+    assert.equal(run.code, 69, `${args[0]}: ${run.stdout}${run.stderr}`);
+    assert.equal(
+      run.stderr,
+      'candor: the admin API answered 200: x\\x1b[2J\\x1b]0;pwned\\x07\\x0dreloaded: all fine\\x0a\\u202eok\n',
+      args[0],
+    );
+  }
+});

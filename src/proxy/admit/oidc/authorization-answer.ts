@@ -50,6 +50,20 @@ const NOT_COMPLETED = new Set([
   'interaction_required',
 ]);
 
+/** What RFC 6749 (Appendix A.7) lets an `error` code hold: printable ASCII but `"` and `\`. */
+const NOT_IN_ERROR_CODE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
+/**
+ * An `error` code of the provider's answer as the client and the log are told it: at most 64
+ * characters, each it may not hold a `?`. The answer came through the browser, as whoever sent it
+ * there wrote it, and the code is quoted in every body (the text/plain one read in a terminal,
+ * where an ESC in it recoloured or cleared the screen and a CR or LF forged a line), in
+ * Proxy-Status and in the log line.
+ */
+function errorCode(code: string): string {
+  return (code.length > 64 ? `${code.slice(0, 64)}...` : code).replace(NOT_IN_ERROR_CODE, '?');
+}
+
 /** What the sign-in cookie holds between the redirect to the provider and its answer. */
 export interface Flow {
   /** state, nonce, PKCE code verifier, the path to return to, and when it began (Date.now()). */
@@ -159,12 +173,14 @@ export abstract class AuthorizationAnswerReading {
           note: providerSaid(err),
           signInAgain: localPath(flow.r),
         };
-      if (err instanceof oauth.AuthorizationResponseError)
+      if (err instanceof oauth.AuthorizationResponseError) {
+        const code = errorCode(err.error);
         return {
           refused: 401,
-          details: `the identity provider refused the sign-in (${err.error})`,
-          note: providerSaid(err),
+          details: `the identity provider refused the sign-in (${code})`,
+          note: providerSaid(err, code),
         };
+      }
       return UNREADABLE_ANSWER;
     }
     // oauth4webapi leaves the code to the token request, whose complaint of none (or two) would
@@ -293,14 +309,15 @@ export function refusedState(details: string, note: string): SignInRefusal {
 const DESCRIPTION_CHARS = 200;
 
 /**
- * What the provider said of a sign-in it did not complete, for the log line: its error code and
+ * What the provider said of a sign-in it did not complete, for the log line: its error code
+ * (`code`, cleaned by errorCode where the gateway does not know it) and
  * its own words on it (RFC 6749 §4.1.2.1's `error_description`: `invalid_scope` alone leaves the
  * operator guessing which scope), control characters escaped and bounded. Never on the page: any
  * link to the callback may carry words of the link-maker's.
  */
-function providerSaid(err: oauth.AuthorizationResponseError): string {
+function providerSaid(err: oauth.AuthorizationResponseError, code = err.error): string {
   const words = err.error_description;
-  if (words === undefined || words === '') return `oidc provider said ${err.error}`;
+  if (words === undefined || words === '') return `oidc provider said ${code}`;
   const cut = words.length > DESCRIPTION_CHARS ? `${words.slice(0, DESCRIPTION_CHARS)}…` : words;
-  return `oidc provider said ${err.error} (${printable(cut, true)})`;
+  return `oidc provider said ${code} (${printable(cut, true)})`;
 }

@@ -31,7 +31,10 @@ function routeOrigin(host: string, secure: boolean): string {
 /**
  * The page that asks before signing out: its button posts the logout from this origin, which
  * then ends the session. Never framed (a page of another site cannot lay it under a click of its
- * own) and never stored.
+ * own) and never stored; it runs and loads nothing, and is read as the HTML it says it is. Its
+ * policy has no `form-action`: a browser holds that to the redirect after the POST as well (CSP3
+ * §6.4.1), and the logout's redirect goes to the provider's end-session endpoint, another origin,
+ * so `form-action 'self'` blocked it and the button did nothing. The one form is the gateway's.
  */
 export function logoutConfirmation(logoutPath: string): OwnAnswer {
   const action = escapeHtml(logoutPath);
@@ -50,10 +53,12 @@ export function logoutConfirmation(logoutPath: string): OwnAnswer {
       'text/html; charset=utf-8',
       'cache-control',
       'no-store',
+      'x-content-type-options',
+      'nosniff',
       'x-frame-options',
       'DENY',
       'content-security-policy',
-      "frame-ancestors 'none'; form-action 'self'",
+      "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
     ],
     Buffer.from(page),
   );
