@@ -18,15 +18,8 @@ const QUOTED = /"(?:[^"\\]|\\.)*"/g;
  * @example cutLongQuotes(`got "${'1'.repeat(300)}"`) // 'got "111…111"… (300 characters)' (100 ones)
  */
 export function cutLongQuotes(message: string): string {
-  return message.replace(QUOTED, (quoted) => {
+  return eachQuotedString(message, (text, quoted) => {
     if (quoted.length - 2 <= QUOTED_CHARACTERS) return quoted;
-    let text: unknown;
-    try {
-      text = JSON.parse(quoted);
-    } catch {
-      return quoted;
-    }
-    if (typeof text !== 'string') return quoted;
     let head = '';
     let count = 0;
     for (const char of text) {
@@ -74,6 +67,20 @@ const TEMPLATE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
  */
 export function hidePasswords(message: string): string {
   if (!message.includes('@')) return message;
+  return eachQuotedString(message, (text, quoted) => {
+    const hidden = text.replace(
+      URL.canParse(text) ? PASSWORD : UNPARSED_PASSWORD,
+      (whole, before, password) => (TEMPLATE.test(password) ? whole : `${before}:***@`),
+    );
+    return hidden === text ? quoted : printableJson(JSON.stringify(hidden));
+  });
+}
+
+/**
+ * `message` with each string it quotes as JSON (`"…"`) replaced by what `change` makes of it (the
+ * string, and the quote as written); a quote that is no JSON string stays as it is.
+ */
+function eachQuotedString(message: string, change: (text: string, quoted: string) => string): string {
   return message.replace(QUOTED, (quoted) => {
     let text: unknown;
     try {
@@ -81,11 +88,6 @@ export function hidePasswords(message: string): string {
     } catch {
       return quoted;
     }
-    if (typeof text !== 'string') return quoted;
-    const hidden = text.replace(
-      URL.canParse(text) ? PASSWORD : UNPARSED_PASSWORD,
-      (whole, before, password) => (TEMPLATE.test(password) ? whole : `${before}:***@`),
-    );
-    return hidden === text ? quoted : printableJson(JSON.stringify(hidden));
+    return typeof text === 'string' ? change(text, quoted) : quoted;
   });
 }
