@@ -191,7 +191,12 @@ test("the provider's error code holding markup, ESC, CR/LF and a bidi override i
       );
     const line = await gw.logFor(res.headers['x-request-id'] as string);
     assert.equal(line.details, details);
-    assert.equal(line.auth, `denied: oidc provider said ${shown}`);
+    // The provider's own words beside it on the line (3b9e4338), their control characters escaped.
+    assert.equal(
+      line.auth,
+      `denied: oidc provider said ${shown} (odd<script>alert(1)</script>"\\x1b[31m\\u202e&\\x0d\\x0aforged: line)`,
+    );
+    assert.doesNotMatch(line.auth, control);
   }
 });
 
