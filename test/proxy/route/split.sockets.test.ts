@@ -91,6 +91,32 @@ test('with hash_key one user stays on one side, and the users spread over both',
   }
 });
 
+// Host is one host in any case, with a trailing dot or a port, as match.host reads it: keyed
+// as sent, each spelling of a site hashed apart and its users were spread over both sides.
+test('with hash_key header:Host every spelling of one host stays on one side', async () => {
+  const gw = await startTestGateway(config('    hash_key: header:Host', 1, 1));
+  try {
+    for (let site = 0; site < 8; site++) {
+      const host = `site-${site}.example`;
+      const sides = new Set<string>();
+      for (const spelling of [
+        host,
+        host.toUpperCase(),
+        `${host}.`,
+        `${host}:80`,
+        `${host.toUpperCase()}.:81`,
+      ]) {
+        const res = await request(gw.url, { path: '/', headers: { host: spelling } });
+        assert.equal(res.status, 200, spelling);
+        sides.add(res.text);
+      }
+      assert.equal(sides.size, 1, `${host}'s spellings saw ${[...sides].join(' and ')}`);
+    }
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a canary route keeps its users on the canary while its share grows (the canary is the first side)', () => {
   const split = new RouteSplit(canarySides('stable', 'next', 10), { kind: 'client' });
   const users = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
