@@ -183,7 +183,8 @@ function withoutProxysWords(fields: FieldMap): FieldMap {
   let out: Record<string, string | string[] | undefined> | undefined;
   for (const name in fields)
     if (name === 'forwarded' || isProxysWord(name)) {
-      out ??= { ...fields };
+      // No prototype, as a field map's: a field named `constructor` is a field like any other.
+      out ??= Object.assign(Object.create(null) as Record<string, string | string[] | undefined>, fields);
       delete out[name];
     }
   return out ?? fields;
