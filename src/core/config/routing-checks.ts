@@ -148,13 +148,14 @@ function checkStatic(
         `a route that serves static files forwards nothing: ${field} has nothing to apply to`,
         'key',
       );
-  // The fallback is read as a request's path is: a dot-segment or a dotfile would never be served.
+  // The fallback is read as a request's path is (proxy/static/file-path.ts): one it would refuse,
+  // or a directory, is never opened, and every path no file answers would be a 404.
   const files = mappingAt(route, 'static');
   const fallback = stringAt(files, 'fallback');
-  if (fallback?.split('/').some((segment) => segment.startsWith('.')))
+  if (fallback !== undefined && !fallbackOpens(fallback))
     report(
       at('static', 'fallback'),
-      `expected a file under root without dot-segments or dotfiles, got ${JSON.stringify(fallback)}`,
+      `expected a file (no trailing /) under root like /index.html, its names percent-decoded as a request's are: no dot-segment or dotfile, no slash, backslash or NUL, none past 255 bytes; got ${JSON.stringify(fallback)}`,
     );
   // The index is joined to a directory's names after the request's path was read: `..` would name
   // the directory above (refused at the open as outside root, every directory a 404), and a
@@ -165,6 +166,26 @@ function checkStatic(
       at('static', 'index'),
       `expected a file name that is no dot-segment or dotfile, got ${JSON.stringify(index)}`,
     );
+}
+
+/**
+ * Whether a static route's fallback names a file its run would open: each segment percent-decoded
+ * once and no dot-segment or dotfile, no `/`, `\\` or NUL in it, at most NAME_MAX (255) bytes, and
+ * a last segment (a path ending in `/` names a directory, never answered as the fallback).
+ */
+function fallbackOpens(fallback: string): boolean {
+  if (fallback.endsWith('/')) return false;
+  for (const segment of fallback.split('/')) {
+    if (segment === '') continue;
+    let name: string;
+    try {
+      name = decodeURIComponent(segment);
+    } catch {
+      return false;
+    }
+    if (name.startsWith('.') || /[/\\\0]/.test(name) || Buffer.byteLength(name) > 255) return false;
+  }
+  return true;
 }
 
 function checkRewrite(

@@ -106,3 +106,38 @@ test('an index that is a dot-segment or a dotfile is refused: it would name the 
     'routes[2].static.index: expected a file name that is no dot-segment or dotfile, got ".htpasswd"',
   ]);
 });
+
+test('a fallback the route could never open is refused: read as a request path is, an encoded dot-segment, dotfile, slash or NUL, a bad escape, a name past 255 bytes, or a directory', () => {
+  const refused = [
+    '/%2e%2e/index.html',
+    '/%2ehidden.html',
+    '/app%2Findex.html',
+    '/app%5Cindex.html',
+    '/index%00.html',
+    '/100%.html',
+    `/${'a'.repeat(251)}.html`,
+    '/app/',
+    '/',
+  ];
+  const served = [
+    '/index.html',
+    '/app/index.html',
+    '/caf%C3%A9.html',
+    '/a b.html',
+    `/${'a'.repeat(250)}.html`,
+  ];
+  const routes = [...refused, ...served]
+    .map(
+      (fallback, i) => `  - match: { path: /r${i} }\n    static: { root: ${dir}, fallback: '${fallback}' }\n`,
+    )
+    .join('');
+  const problems = problemsOf(withRoutes(routes));
+  assert.deepEqual(
+    problems.map((p) => p.path),
+    refused.map((_, i) => `routes[${i}].static.fallback`),
+  );
+  assert.equal(
+    problems[0].message,
+    `expected a file (no trailing /) under root like /index.html, its names percent-decoded as a request's are: no dot-segment or dotfile, no slash, backslash or NUL, none past 255 bytes; got "/%2e%2e/index.html"`,
+  );
+});
