@@ -71,6 +71,7 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
   ],
   core: [
     ['config', 'http1'], // schema and loading of the frozen config; the strict HTTP/1.1 parsers and serializers
+    ['file-path'], // a static route's path as names under its root: its run's and its config's check (a fallback)
     // the vocabulary, socket-level utilities, the counts every bound is made of, the retry
     // primitives the gateway and candor/client share (circuit, backoff, idempotent methods), and
     // the escaping of what others wrote before it is printed, a request path's normal form, whose

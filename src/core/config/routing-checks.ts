@@ -1,3 +1,5 @@
+import { Failure } from '../failure/failure.ts';
+import { filePathOf } from '../file-path.ts';
 import { hasDotSegment, normalizePath } from '../uri-path.ts';
 import { checkRedirectLoop, type ListenerFact, routeListeners } from './listener-checks.ts';
 import { checkLocationLoops } from './location-loops.ts';
@@ -148,7 +150,7 @@ function checkStatic(
         `a route that serves static files forwards nothing: ${field} has nothing to apply to`,
         'key',
       );
-  // The fallback is read as a request's path is (proxy/static/file-path.ts): one it would refuse,
+  // The fallback is read as a request's path is (core/file-path.ts): one it would refuse,
   // or a directory, is never opened, and every path no file answers would be a 404.
   const files = mappingAt(route, 'static');
   const fallback = stringAt(files, 'fallback');
@@ -169,23 +171,15 @@ function checkStatic(
 }
 
 /**
- * Whether a static route's fallback names a file its run would open: each segment percent-decoded
- * once and no dot-segment or dotfile, no `/`, `\\` or NUL in it, at most NAME_MAX (255) bytes, and
- * a last segment (a path ending in `/` names a directory, never answered as the fallback).
+ * Whether a static route's fallback names a file its run would open: read as a request's path is
+ * (each segment percent-decoded once: no dot-segment or dotfile, no `/`, `\\` or NUL in one, none
+ * past NAME_MAX), and a file, not a directory (a path ending in `/`, or the root itself).
  */
 function fallbackOpens(fallback: string): boolean {
-  if (fallback.endsWith('/')) return false;
-  for (const segment of fallback.split('/')) {
-    if (segment === '') continue;
-    let name: string;
-    try {
-      name = decodeURIComponent(segment);
-    } catch {
-      return false;
-    }
-    if (name.startsWith('.') || /[/\\\0]/.test(name) || Buffer.byteLength(name) > 255) return false;
-  }
-  return true;
+  const read = filePathOf(fallback, '/');
+  return (
+    typeof read === 'object' && !(read instanceof Failure) && !read.directory && read.segments.length > 0
+  );
 }
 
 function checkRewrite(

@@ -3,7 +3,7 @@
  * stripped, each segment decoded, and anything that could name a file outside the root, or one
  * the route does not serve, refused before the file system is asked.
  */
-import { Failure } from '../../core/failure/failure.ts';
+import { Failure } from './failure/failure.ts';
 
 /** The longest name of one segment (NAME_MAX on Linux and macOS) and of the whole path under root. */
 const NAME_MAX = 255;
