@@ -179,9 +179,15 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
     return this.#written - this.pendingBytes;
   }
 
-  /** The gateway's drain is about to destroy this stream's session, for `why`. */
+  /**
+   * The gateway's drain is about to destroy this stream's session, for `why`: the response is
+   * cut here, reset INTERNAL_ERROR, as any cut one. The session's destroy() would reset it
+   * NO_ERROR, which a client reads as the answer's end, whole.
+   */
   cutByTheDrain(why: DrainCut): void {
-    if (!this.#over) this.#cutByDrain = why;
+    if (this.#over) return;
+    this.#cutByDrain = why;
+    this.abort();
   }
 
   /**
