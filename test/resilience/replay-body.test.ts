@@ -3,8 +3,9 @@
  * method allows it) only with a body the gateway can send again, read whole before the first
  * attempt. A body announced up to `replay_body` is read whole for that, even on a route that
  * streams bodies (`request_buffering: false`); one the route reads whole anyway can be sent again
- * whatever its size; any other streamed, and is not retried once it reached the upstream
- * (`retry_skipped: body_not_replayable`). The next target gets the body whole.
+ * whatever its size; any other streams, what of it went kept up to `replay_body`: retried when no
+ * more than that went, not once more had (`retry_skipped: body_not_replayable`). The next target
+ * gets the body whole.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -57,10 +58,10 @@ test('announced within replay_body on a streaming route: read whole, and sent wh
   assert.equal(seen[0].body.toString(), 'a'.repeat(1024));
 });
 
-test('announced past replay_body on a streaming route, or chunked: streamed, not retried once it reached the upstream', async () => {
+test('past replay_body on a streaming route, announced or chunked: streamed, not retried once it reached the upstream', async () => {
   for (const [size, chunked] of [
     [4096, false],
-    [1024, true],
+    [4096, true],
   ] as const) {
     const before = echo.received.length;
     const { res, line } = await put(size, ', request_buffering: false', ', replay_body: 2KiB', chunked);
@@ -70,6 +71,16 @@ test('announced past replay_body on a streaming route, or chunked: streamed, not
     assert.equal(line.retry_skipped, 'body_not_replayable');
     assert.equal(echo.received.length, before, 'the next target got nothing');
   }
+});
+
+test('chunked within replay_body on a streaming route: streamed, what went kept, and sent whole again to the next target', async () => {
+  const before = echo.received.length;
+  const { res, line } = await put(1024, ', request_buffering: false', ', replay_body: 2KiB', true);
+  assert.equal(res.status, 200);
+  assert.equal(line.attempts, 2);
+  const seen = echo.received.slice(before);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].body.toString(), 'a'.repeat(1024));
 });
 
 test('a body the route reads whole anyway (request_buffering) is sent again whatever replay_body says', async () => {

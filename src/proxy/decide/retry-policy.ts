@@ -43,10 +43,11 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
     if (!ctx.bodyReplayable) return 'body_not_replayable';
   }
   if (ctx.remaining <= 0) return 'deadline';
-  // The same target again helps only when the request never got there or died with a stale
-  // pooled connection (the keep-alive race); a timeout or a crash would just repeat.
+  // The same target again helps only when the request never got there (or went unprocessed:
+  // a stream refused, above a GOAWAY's last) or died with a stale pooled connection (the
+  // keep-alive race); a timeout or a crash would just repeat.
   const stale = keepAliveRace(failure, ctx.reusedConnection, ctx.upstream);
-  if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !stale) return 'no_target';
+  if (ctx.noFreshTarget && failure.stage !== 'not_sent' && !failure.unprocessed && !stale) return 'no_target';
   // The circuit would refuse the retry (the request's own failures may just have opened it, or
   // it is half-open with its probes out): the client gets the failure its attempt met, not the
   // circuit's 503 for a try never made. Asked as the end of the backoff asks it: a retry decided

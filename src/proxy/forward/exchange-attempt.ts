@@ -99,11 +99,18 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
     this.nextHop = options.nextHop;
     this.timeouts = timeouts;
     this.bodyUnannounced = options.body.kind === 'stream' && client.head.bodyLength === 'chunked';
+    const { body } = options;
     this.body =
-      options.body.kind !== 'stream'
-        ? options.body
+      body.kind !== 'stream'
+        ? body
         : client.body !== undefined
-          ? { kind: 'stream', source: client.body, lengthAnnounced: !this.bodyUnannounced }
+          ? {
+              kind: 'stream',
+              source: client.body,
+              lengthAnnounced: !this.bodyUnannounced,
+              resend: body.copy?.begin(),
+              kept: body.copy,
+            }
           : { kind: 'none' };
   }
 
@@ -299,6 +306,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
   onBodyChunk(chunk: Buffer): void {
     // A retry sends the same body again: the log counts the most any attempt sent, not the sum.
     this.bodySent += chunk.length;
+    if (this.options.body.kind === 'stream') this.options.body.copy?.keep(chunk);
     this.clientSpokeLast = true;
     this.bodyRate?.received(chunk.length);
     if (this.bodyUnannounced && this.bodySent > this.options.bodyLimit) {
@@ -365,10 +373,14 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
     this.record.queuedMs = (this.record.queuedMs ?? 0) + queued;
   }
 
-  /** The upstream's first byte came: its time counted from the attempt's start. */
+  /**
+   * The upstream's first byte came (the answer's head): its time counted from the attempt's start.
+   * No attempt follows a head: what a streamed body kept for one goes (a long call holds none).
+   */
   protected firstByte(now = performance.now()): void {
     const seconds = (now - this.startedAt) / 1000;
     this.options.metrics.firstByte(this.upstream.name, this.target.config.origin, seconds);
+    if (this.options.body.kind === 'stream') this.options.body.copy?.letGo();
   }
 
   protected finish(): void {

@@ -6,14 +6,18 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { StageRun } from '../stages/stage-run.ts';
 import type { AnswerRelays } from './answer-relay.ts';
 import type { BackpressureBounds } from './client-backpressure.ts';
+import type { StreamedBodyCopy } from './streamed-body-copy.ts';
 
 /** Interim (1xx) answers relayed per exchange at most, by count and by bytes: more are dropped, and counted. */
 export const MAX_INTERIM = { count: 16, bytes: 64 * 1024 } as const;
 
-/** The request body an attempt sends: none, the client's stream, or a buffered copy that can be replayed. */
+/**
+ * The request body an attempt sends: none, the client's stream (with what its attempts took of it
+ * kept, up to `retries.replay_body`, where a retry may follow), or a buffered copy that can be replayed.
+ */
 export type AttemptBody =
   | { readonly kind: 'none' }
-  | { readonly kind: 'stream' }
+  | { readonly kind: 'stream'; readonly copy?: StreamedBodyCopy }
   | { readonly kind: 'buffer'; readonly bytes: Buffer };
 
 /** The request's deadline as the upstream is told it: what is left of it when the request goes out. */

@@ -20,6 +20,7 @@ import type { ReaderMemory } from './reader-memory.ts';
 import { prepareBody } from './request-body.ts';
 import { bufferWanted } from './request-buffering.ts';
 import { buildUpstreamHeaders, withHost, withTraceparent } from './request-headers.ts';
+import { StreamedBodyCopy } from './streamed-body-copy.ts';
 
 /** What the gateway as a whole puts into every upstream request (the session's Runtime is one). */
 interface GatewayFacts {
@@ -251,7 +252,12 @@ export class UpstreamRequest implements ExchangeOptions {
   }
 
   #bodyReady(body: AttemptBody): void {
-    this.#body = body;
+    const { retries } = this.#to.upstream.config;
+    // A body that streams keeps what its attempts take, up to replay_body, where a retry may send it again.
+    this.#body =
+      body.kind === 'stream' && retries.attempts > 1 && retries.replayBody > 0
+        ? { kind: 'stream', copy: new StreamedBodyCopy(retries.replayBody) }
+        : body;
     this.#prepared = true;
     // A chunked body read whole goes out with its length, as nginx sends it.
     if (body.kind === 'buffer' && this.#client.head.bodyLength === 'chunked')

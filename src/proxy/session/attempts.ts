@@ -9,6 +9,7 @@ import { type Admitted, routeTimeoutsOf, timeoutsOf } from '../admit/admit-reque
 import { decideRetry, newConnectionAfter, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
 import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
+import { bodyGoesAgain } from '../forward/streamed-body-copy.ts';
 import type { UpstreamRequest } from '../forward/upstream-request.ts';
 import { NONE_TRIED, refusedBeforeBody, retryFindsUntried, selectTarget } from '../select/select-target.ts';
 import type { StageAnswer } from '../stages/stage.ts';
@@ -181,7 +182,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       route: admitted.route,
       upstream,
       attempts: this.tried.length,
-      bodyReplayable: this.sends.body.kind !== 'stream' || failure.stage === 'not_sent',
+      bodyReplayable: bodyGoesAgain(this.sends.body, failure),
       remaining: this.deadline.remaining(),
       noFreshTarget: !retryFindsUntried(upstream, performance.now(), this.tried),
       reusedConnection: this.reused === true, // the failed attempt's connection (none: not reused)

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import type { ExchangeHandler } from './exchange-contract.ts';
+import type { ExchangeHandler, StreamedBody } from './exchange-contract.ts';
 import { sendStalled } from './exchange-timers.ts';
 
 /** Where a request body goes: an HTTP/1.1 socket (framed or not) or an HTTP/2 stream. */
@@ -56,6 +56,8 @@ export interface BodyPumpEvents {
  */
 export class BodyPump {
   private readonly source: Readable;
+  /** What the pump takes is kept elsewhere, while whole: the body may go again, so it is left paused at stop(). */
+  private readonly kept: { readonly whole: boolean } | undefined;
   private readonly out: BodyOut;
   private readonly events: BodyPumpEvents;
   private readonly bound: SendBound;
@@ -71,18 +73,42 @@ export class BodyPump {
   /** Bytes were taken from the client: the body cannot be sent again as it was. */
   taken = false;
 
-  constructor(source: Readable, out: BodyOut, events: BodyPumpEvents, bound: SendBound) {
+  constructor(body: StreamedBody, out: BodyOut, events: BodyPumpEvents, bound: SendBound) {
+    const { source } = body;
     this.source = source;
+    this.kept = body.kept;
     this.out = out;
     this.events = events;
     this.bound = bound;
     source.on('data', this.onData);
     source.on('end', this.onEnd);
     source.on('error', this.onError);
-    // An earlier attempt that never took a byte left the body paused for this one.
-    source.resume();
+    // What an earlier attempt took goes first; the stream flows once the way out takes it.
+    if (body.resend !== undefined && !this.sendAgain(body.resend)) return;
+    // An earlier attempt left the body paused for this one (it took nothing, or kept what it took).
+    if (!this.blocked) source.resume();
     if (source.errored) this.onError(source.errored);
     else if (source.readableEnded) this.onEnd();
+  }
+
+  /**
+   * The pieces an earlier attempt took, written before the stream's next (bounded:
+   * retries.replay_body). False when the exchange ended on one (the pump goes no further).
+   */
+  private sendAgain(pieces: readonly Buffer[]): boolean {
+    let full = false;
+    for (const piece of pieces) {
+      this.taken = true;
+      if (!this.events.chunk(piece) || !this.running) return false;
+      this.given += piece.length;
+      if (!this.out.write(piece)) full = true;
+    }
+    if (full) {
+      this.source.pause();
+      this.out.once('drain', this.onDrain);
+      this.waitForUpstream();
+    }
+    return true;
   }
 
   /** The body is still going out. */
@@ -100,9 +126,9 @@ export class BodyPump {
     source.off('error', this.onError);
     this.out.off('drain', this.onDrain);
     clearTimeout(this.sendTimer);
-    // Untouched, the body may go to another attempt (a refused stream, a stale connection is
-    // retried): it must not flow to no listener meanwhile.
-    if (!this.taken) source.pause();
+    // Untouched, or what went kept, the body may go to another attempt (a refused stream, a
+    // stale connection is retried): it must not flow to no listener meanwhile.
+    if (!this.taken || this.kept?.whole === true) source.pause();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -162,7 +188,7 @@ export class BodyPump {
  * exchange is still the connection's (`current`).
  */
 export function pumpRequestBody(
-  source: Readable,
+  body: StreamedBody,
   out: BodyOut,
   handler: ExchangeHandler,
   current: () => ExchangeHandler | null,
@@ -171,7 +197,7 @@ export function pumpRequestBody(
   bound: SendBound,
 ): BodyPump {
   return new BodyPump(
-    source,
+    body,
     out,
     {
       chunk: (chunk) => {

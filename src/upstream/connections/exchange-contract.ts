@@ -12,11 +12,26 @@ import type { Failure } from '../../core/failure/failure.ts';
 export type RequestBody =
   | { readonly kind: 'none' }
   | { readonly kind: 'buffer'; readonly bytes: Buffer }
+  | StreamedBody;
+
+/** The client's body as it streams. */
+export interface StreamedBody {
+  readonly kind: 'stream';
+  readonly source: Readable;
   /**
-   * `lengthAnnounced`: the request's fields carry the body's length (Content-Length); without
-   * it, HTTP/1.1 frames the body in chunks (HTTP/2 frames every body itself).
+   * The request's fields carry the body's length (Content-Length); without it, HTTP/1.1 frames
+   * the body in chunks (HTTP/2 frames every body itself).
    */
-  | { readonly kind: 'stream'; readonly source: Readable; readonly lengthAnnounced: boolean };
+  readonly lengthAnnounced: boolean;
+  /** What an earlier attempt took of the stream, kept to be sent first (its retry); undefined: nothing. */
+  readonly resend?: readonly Buffer[];
+  /**
+   * What the pump takes is kept, while `whole` (up to a bound, until the answer's head): the body
+   * may then go again after part of it went, so the stream is left paused when the pump stops,
+   * not flowing to no reader.
+   */
+  readonly kept?: { readonly whole: boolean };
+}
 
 /** The request an exchange hands a connection, ready to go out. */
 export interface ExchangeRequest {

@@ -116,7 +116,7 @@ export class H2Call implements ExchangeController {
       return handler.onRequestSent();
     }
     this.pump = pumpRequestBody(
-      body.source,
+      body,
       stream,
       handler,
       () => this.handler,

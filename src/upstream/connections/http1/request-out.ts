@@ -11,12 +11,11 @@
  * head's string and copies it there (the answers' side does the same: turn-writes.ts).
  */
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import type { Failure } from '../../../core/failure/failure.ts';
 import { serializeRequestHead } from '../../../core/http1/request-head.ts';
 import { atTurnEnd, corkUntilTurnEnd } from '../../../core/net/turn-end.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
-import type { ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
+import type { ExchangeHandler, ExchangeRequest, StreamedBody } from '../exchange-contract.ts';
 import { ChunkedOut, PlainOut } from './body-out.ts';
 import type { ConnectionClocks, ExchangeStage } from './connection-clocks.ts';
 
@@ -86,7 +85,7 @@ export class RequestOut {
     if (body.kind === 'stream') {
       corkUntilTurnEnd(socket);
       socket.write(head, 'latin1');
-      return this.#stream(body.source, body.lengthAnnounced, handler);
+      return this.#stream(body, handler);
     }
     this.#pendingHead = head;
     this.#pendingBody = body.kind === 'buffer' && body.bytes.length > 0 ? body.bytes : undefined;
@@ -125,13 +124,13 @@ export class RequestOut {
    * The client's body, for `handler`'s exchange. (A method of its own: its closures, in write(),
    * would make every request allocate the context they share, a body or none.)
    */
-  #stream(source: Readable, lengthAnnounced: boolean, handler: ExchangeHandler): void {
+  #stream(body: StreamedBody, handler: ExchangeHandler): void {
     const socket = this.#socket;
     const connection = this.#connection;
     keepOpenOnWriteError(socket, true);
     this.#pump = pumpRequestBody(
-      source,
-      lengthAnnounced ? new PlainOut(socket) : new ChunkedOut(socket),
+      body,
+      body.lengthAnnounced ? new PlainOut(socket) : new ChunkedOut(socket),
       handler,
       () => connection.current,
       (failure) => connection.abort(failure),

@@ -326,8 +326,9 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal(refusing.received[0].bodyLength, 0);
   });
 
-  test('a streamed body refused (REFUSED_STREAM) after part of it went: not retried, and the log says the body is why, not the method', async () => {
-    // Refuses once 20 000 bytes of the body came: "not processed", but what went is gone.
+  test('a streamed body refused (REFUSED_STREAM) after more than replay_body of it went: not retried, and the log says the body is why, not the method', async () => {
+    // Refuses once 20 000 bytes of the body came: "not processed", but what went is past the
+    // 16 KiB the gateway keeps to send again.
     const refuseMidBody: H2Behaviour = (stream) => {
       let got = 0;
       stream.on('data', (chunk: Buffer) => {
@@ -336,9 +337,9 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       });
     };
     const [first, second] = [await keep(startH2(refuseMidBody)), await keep(startH2(refuseMidBody))];
-    const gw = await gatewayTo('h2c', [first.url, second.url]);
+    const gw = await gatewayTo('h2c', [first.url, second.url], '    retries: { replay_body: 16KiB }\n');
     for (const method of ['POST', 'PUT']) {
-      // Past replay_body (64 KiB): streamed, not kept to be sent again.
+      // Past replay_body (16 KiB): streamed, what went not all kept to be sent again.
       const res = await request(gw.url, {
         method,
         headers: { 'x-request-id': `refused-mid-${method}` },
