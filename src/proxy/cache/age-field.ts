@@ -1,5 +1,6 @@
 import CachePolicy from 'http-cache-semantics';
 import { trimOws } from '../../core/ows.ts';
+import { fieldDate } from './field-dates.ts';
 
 /** delta-seconds (RFC 9111 §1.2.2): digits, nothing else. */
 const DELTA_SECONDS = /^\d+$/;
@@ -42,7 +43,8 @@ export function agedFromAsking(policy: CachePolicy, askedAt = 0): CachePolicy {
   const stored = policy.toObject();
   const came = stored.t;
   const delay = askedAt > 0 && askedAt < came ? came - askedAt : 0;
-  const dated = Date.parse(String(stored.resh.date));
+  // An HTTP-date alone (field-dates.ts): `Date: 2026`, which Date.parse reads, made an answer months old.
+  const dated = fieldDate(stored.resh.date);
   // An HTTP-date names a whole second (RFC 9110 §5.6.7): the answer was made within it, so the
   // apparent age counts from its end. From its start, the truncation alone made a just-made answer
   // up to a second old (`Age: 1`, a ttl one short) on every hit of a well-clocked origin.

@@ -64,7 +64,16 @@ function understood(directives: Record<string, string>): Record<string, string> 
  */
 function firstOfEach(value: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
-  for (const part of value.trim().split(DIRECTIVE_BREAK)) {
+  // A quoted argument's commas, semicolons and spaces are its own (RFC 9110 §5.6.4): each quoted
+  // string stands aside while the directives are parted (`ext="a, max-age=3600", max-age=0` is
+  // two, its max-age 0), then comes back whole. A field value holds no NUL to mistake for one.
+  const quoted: string[] = [];
+  const bare = value.includes('"')
+    ? value.replace(QUOTED_STRING, (text) => `\0${quoted.push(text) - 1}\0`)
+    : value;
+  for (const held of bare.trim().split(DIRECTIVE_BREAK)) {
+    const part =
+      quoted.length === 0 ? held : held.replace(QUOTE_HELD, (_all, i: string) => quoted[Number(i)]);
     const at = part.indexOf('=');
     const name = (at === -1 ? part : part.slice(0, at)).trim().toLowerCase();
     if (name === '' || Object.hasOwn(out, name)) continue;
@@ -81,6 +90,12 @@ function firstOfEach(value: string): Record<string, string> {
   }
   return out;
 }
+
+/** A quoted-string (RFC 9110 §5.6.4): its quotes, and within them `\\` escaping any character. */
+const QUOTED_STRING = /"(?:[^"\\]|\\.)*"/g;
+
+/** Where a quoted string stood aside while firstOfEach parted the directives: its index, between NULs. */
+const QUOTE_HELD = /\0(\d+)\0/g;
 
 /** What parts two directives: a `,`, a `;`, or whitespace with no `=` on either side of it. */
 const DIRECTIVE_BREAK = /[,;]|(?<![=\s])\s+(?![=\s])/;

@@ -2,6 +2,7 @@ import CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/route-config.ts';
 import { unreadableAge } from './age-field.ts';
 import { lowerDirectiveNames } from './directive-case.ts';
+import { datesRead } from './field-dates.ts';
 
 /**
  * How a stored answer may answer a request as it is: `fresh`, `while-revalidating` (stale within
@@ -84,8 +85,9 @@ export function freshnessOf(policy: CachePolicy, grants?: CacheGrants): Freshnes
   const stored = policy.toObject();
   let bound = boundOnceStale(stored.rescc);
   const rescc = { ...stored.rescc };
-  let resh = stored.resh;
-  let changed = false;
+  // Its Expires, Date and Last-Modified as HTTP-dates alone (field-dates.ts).
+  let resh = datesRead(stored.resh);
+  let changed = resh !== stored.resh;
   for (const name of ONCE_STALE)
     if (name in rescc) {
       delete rescc[name];
@@ -103,7 +105,7 @@ export function freshnessOf(policy: CachePolicy, grants?: CacheGrants): Freshnes
     }
     rescc['max-age'] = String(lifetime);
     changed = true;
-  } else if (!explicit && CachePolicy.fromObject({ ...stored, rescc }).maxAge() > HEURISTIC_CAP) {
+  } else if (!explicit && CachePolicy.fromObject({ ...stored, resh, rescc }).maxAge() > HEURISTIC_CAP) {
     rescc['max-age'] = String(HEURISTIC_CAP);
     changed = true;
   }
