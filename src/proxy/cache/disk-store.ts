@@ -115,6 +115,16 @@ export class DiskStore {
     return Promise.all(ends).then(() => {});
   }
 
+  /**
+   * A failed fetch's note was written (fill-lock.ts): it counts as a write toward the next scan,
+   * which removes the notes past ORPHAN_AGE_MS. Without it a storm of failed fills of many keys
+   * (an origin down, clients that leave mid-body), which writes no answer, was never scanned, and
+   * left one note a key for good.
+   */
+  noted(): void {
+    if (++this.#writes % SCAN_EVERY === 0) this.#trim().catch(() => {});
+  }
+
   /** The answer stored for this key by any worker; undefined when none (or the file is not one of ours). */
   async read(key: string): Promise<StoredAnswer | undefined> {
     // Read after a removal asked before it, never before: the file it would find is the old answer.

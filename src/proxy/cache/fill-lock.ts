@@ -12,10 +12,12 @@ const LOOK_EVERY_MS = 20;
 /** What taking a key's lock came to: this worker fetches; another process does; or no lock can be had here (fetch alone). */
 export type LockTaken = 'taken' | 'held' | 'none';
 
-/** What the locks need of the store they lock: where a key's file is, and the end of its writes under way. */
+/** What the locks need of the store they lock: where a key's file is, the end of its writes under way, and to be told of a note written. */
 export interface LockedStore {
   fileOf(key: string): string;
   writesOf(key: string): Promise<void>;
+  /** A failed fetch's note (`….ended`) was written: one file more, which the store's scans remove once old. */
+  noted(): void;
 }
 
 /**
@@ -113,6 +115,7 @@ export class FillLocks {
         const made = `${file}.ended.${process.pid}.${this.#made++}`;
         await writeFile(made, JSON.stringify({ at: Date.now(), ended }), { mode: 0o600 });
         await rename(made, `${file}.ended`).catch(() => unlink(made));
+        this.#store.noted();
       }
       // Its own lock only: one taken over from it (past the taker's lock_timeout) is the taker's.
       if (ino !== undefined && (await stat(lock)).ino === ino) await unlink(lock);

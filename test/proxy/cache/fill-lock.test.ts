@@ -19,7 +19,7 @@ function testDir(t: TestContext, prefix: string): string {
 }
 
 function storeIn(dir: string, writes: Promise<void> = Promise.resolve()): LockedStore {
-  return { fileOf: (key) => join(dir, key), writesOf: () => writes };
+  return { fileOf: (key) => join(dir, key), writesOf: () => writes, noted: () => {} };
 }
 
 test('one lock a key: the second taker finds it held until the first lets go, once its writes are over', async (t) => {

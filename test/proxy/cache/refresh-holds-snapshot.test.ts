@@ -17,7 +17,11 @@ import { tempDir } from '../../helpers/temp-dir.ts';
 
 test('a refresh waiting for the disk lock holds its snapshot until its request starts', async () => {
   const dir = tempDir('candor-refresh-hold-');
-  const locks = new FillLocks({ fileOf: (key) => join(dir, key), writesOf: () => Promise.resolve() });
+  const locks = new FillLocks({
+    fileOf: (key) => join(dir, key),
+    writesOf: () => Promise.resolve(),
+    noted: () => {},
+  });
   const snapshot = new Count();
   const heldWhenStarted: number[] = [];
   let started: () => void = () => {};
