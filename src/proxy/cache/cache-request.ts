@@ -2,6 +2,7 @@ import type { FieldMap } from '../../core/net/downstream.ts';
 import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
 import type { ForwardedRequest, StageRequest } from '../stages/stage.ts';
 import type { ForwardReason } from './cache-status.ts';
+import { outsideQuotes } from './directive-case.ts';
 import { keyAuthority } from './key-authority.ts';
 import { onlyIfCached } from './request-directives.ts';
 import type { CacheRequest } from './stored-answer.ts';
@@ -80,7 +81,7 @@ export function fetchesWhole(request: StageRequest, reason: ForwardReason): bool
     (reason === 'uri-miss' || reason === 'vary-miss') &&
     asksForPart(fields, head.method) &&
     !onlyIfCached(fields, undefined) &&
-    !NO_STORE.test(String(fields['cache-control'] ?? ''))
+    !NO_STORE.test(outsideQuotes(String(fields['cache-control'] ?? '')))
   );
 }
 

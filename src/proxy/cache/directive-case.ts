@@ -133,6 +133,15 @@ function lowered(cc: Record<string, string>): Record<string, string> {
   return out;
 }
 
+/**
+ * A Cache-Control value with each quoted argument's separators (whitespace, `,`, `;`, `=`) made `_`:
+ * what a test for a directive's word reads, so that a word inside another directive's quotes
+ * (`ext="a, no-cache, b"`) is no directive (RFC 9110 §5.6.4). The same value when it has no quote.
+ */
+export function outsideQuotes(value: string): string {
+  return value.includes('"') ? value.replace(QUOTED_STRING, (text) => text.replace(/[\s,;=]/g, '_')) : value;
+}
+
 /** A request's Cache-Control with its directive names in lowercase (their arguments as they are). */
 export function lowerDirectiveNames(value: string): string {
   return value.replace(/(^|,)([^=,]*)/g, (_all, comma: string, name: string) => comma + name.toLowerCase());

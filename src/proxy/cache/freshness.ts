@@ -1,7 +1,7 @@
 import CachePolicy from 'http-cache-semantics';
 import type { CacheConfig } from '../../core/config/route-config.ts';
 import { unreadableAge } from './age-field.ts';
-import { lowerDirectiveNames } from './directive-case.ts';
+import { lowerDirectiveNames, outsideQuotes } from './directive-case.ts';
 import { datesRead } from './field-dates.ts';
 
 /**
@@ -157,7 +157,7 @@ export function reuseOf({ policy, bound }: Freshness, request: CachePolicy.Reque
 function boundsStaleness(request: CachePolicy.Request): boolean {
   const cc = request.headers['cache-control'];
   if (cc === undefined) return false;
-  const text = String(cc);
+  const text = outsideQuotes(String(cc));
   // A max-stale without a number takes any staleness, with a max-age beside it or not.
   if (MAX_STALE_BOUNDED.test(text)) return true;
   return MAX_AGE.test(text) && !MAX_STALE.test(text);
@@ -171,8 +171,9 @@ const MAX_AGE = /(?:^|[\s,])max-age\b/i;
  * The request as the store's policy reads it: its Pragma ignored when it has Cache-Control
  * (RFC 9111 §5.4: Pragma stands for `no-cache` only where Cache-Control is absent), which
  * http-cache-semantics obeys in any case, so `Cache-Control: max-stale` with an HTTP/1.0 cache's
- * `Pragma: no-cache` beside it would go upstream; and its directives named in lowercase (§5.2:
- * the library missed a client's `No-Cache`, and a `Pragma: No-Cache`).
+ * `Pragma: no-cache` beside it would go upstream; its directives named in lowercase (§5.2:
+ * the library missed a client's `No-Cache`, and a `Pragma: No-Cache`); and none read inside
+ * another's quotes (outsideQuotes).
  */
 function honouredFields(request: CachePolicy.Request): CachePolicy.Request {
   const { headers } = request;
@@ -183,14 +184,19 @@ function honouredFields(request: CachePolicy.Request): CachePolicy.Request {
       ? request
       : { ...request, headers: { ...headers, pragma: String(headers.pragma).toLowerCase() } };
   const { pragma: _ignored, ...rest } = headers;
-  return { ...request, headers: { ...rest, 'cache-control': lowerDirectiveNames(String(cc)) } };
+  // A quoted argument's separators out of the way: the library parts directives at every comma.
+  return {
+    ...request,
+    headers: { ...rest, 'cache-control': lowerDirectiveNames(outsideQuotes(String(cc))) },
+  };
 }
 
 /** The request's own directives ask for the upstream (no-cache, max-age=0): it is forwarded for that. */
 export function asksUpstream(request: Pick<CachePolicy.Request, 'headers'>): boolean {
   const cc = request.headers['cache-control'];
   if (cc === undefined) return NO_CACHE.test(String(request.headers.pragma ?? ''));
-  return NO_CACHE.test(String(cc)) || /(^|[\s,])max-age\s*=\s*"?0+"?\s*(,|$)/i.test(String(cc));
+  const text = outsideQuotes(String(cc));
+  return NO_CACHE.test(text) || /(^|[\s,])max-age\s*=\s*"?0+"?\s*(,|$)/i.test(text);
 }
 
 /** `no-cache` as a directive of its own (not a part of an extension's name). */

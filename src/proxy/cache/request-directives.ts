@@ -1,5 +1,6 @@
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { ForwardReason } from './cache-status.ts';
+import { outsideQuotes } from './directive-case.ts';
 import { asksUpstream } from './freshness.ts';
 import type { CacheRequest, StoredAnswer } from './stored-answer.ts';
 
@@ -27,7 +28,11 @@ export function forwardReason(stored: StoredAnswer | undefined, request: CacheRe
  */
 export function onlyIfCached(fields: FieldMap, refresh: unknown): boolean {
   const cc = fields['cache-control'];
-  return refresh === undefined && cc !== undefined && /(^|[\s,])only-if-cached([\s,]|$)/i.test(String(cc));
+  return (
+    refresh === undefined &&
+    cc !== undefined &&
+    /(^|[\s,])only-if-cached([\s,]|$)/i.test(outsideQuotes(String(cc)))
+  );
 }
 
 /** The client sent validators of its own: its conditional goes upstream as it is, and its 304 back to it. */

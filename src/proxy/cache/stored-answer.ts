@@ -1,7 +1,7 @@
 import CachePolicy from 'http-cache-semantics';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { agedFromAsking, unreadableAge, withDate, withReadableAge } from './age-field.ts';
-import { caseless, forbidsSharedStore } from './directive-case.ts';
+import { caseless, forbidsSharedStore, outsideQuotes } from './directive-case.ts';
 import { type CacheGrants, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { updatedFields } from './not-modified-update.ts';
 import { refusesStale } from './stale-refusal.ts';
@@ -230,13 +230,25 @@ function pushField(out: string[], name: string, value: string | string[] | undef
   else out.push(name, value);
 }
 
+/**
+ * The request's fields as the library is to read them: a Cache-Control whose quoted arguments hold
+ * separators with those out of the way (outsideQuotes), since the library parts its directives at
+ * every comma (`ext="a, no-store, b"` kept nothing). The same fields for every other request.
+ */
+function readableAsked(headers: CacheRequest['headers']): CachePolicy.Headers {
+  const cc = headers['cache-control'];
+  if (typeof cc !== 'string' || !cc.includes('"')) return headers as CachePolicy.Headers;
+  // A map of fields has no prototype (a field named `constructor` is a field).
+  return Object.assign(Object.create(null), headers, { 'cache-control': outsideQuotes(cc) });
+}
+
 /** The policy http-cache-semantics makes of a request and the upstream's answer to it. */
 export function policyOf(request: CacheRequest, status: number, fields: readonly string[]): CachePolicy {
   return policyFrom(request, status, headersOf(fields));
 }
 
 function policyFrom(request: CacheRequest, status: number, headers: CachePolicy.Headers): CachePolicy {
-  const asked = { method: request.method, url: request.url, headers: request.headers as CachePolicy.Headers };
+  const asked = { method: request.method, url: request.url, headers: readableAsked(request.headers) };
   const made = new CachePolicy(asked, { status, headers: withReadableAge(headers) }, SHARED);
   // Authenticated, it is read as a request with Authorization (the library's `a`: none), kept only
   // as §3.5 allows (freshness.ts reads the allowance); its fields stay its own, which Vary compares.
