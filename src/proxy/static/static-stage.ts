@@ -1,11 +1,11 @@
 import type { ContentCoding, RouteConfig, StaticConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { type FilePath, filePathOf } from '../../core/file-path.ts';
 import { clipped } from '../../core/http1/syntax.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { negotiateCoding } from '../forward/content-coding.ts';
 import type { RequestVerdict, RouteStage, StageHooks, StageRequest } from '../stages/stage.ts';
 import { fileAnswer } from './file-answer.ts';
-import { type FilePath, filePathOf } from '../../core/file-path.ts';
 import { type NotOpened, type OpenedFile, openUnder, realRoot } from './open-file.ts';
 
 /** The name a precompressed sibling has beside its file, by its coding. */
