@@ -1,5 +1,6 @@
 import { httpDate } from '../../core/http-date.ts';
 import { type FieldMap, firstField } from '../../core/net/downstream.ts';
+import { fieldDate } from './field-dates.ts';
 
 /**
  * A client's own conditional GET or HEAD met by a stored 200 (RFC 9111 §4.3.2): the cache
@@ -22,7 +23,7 @@ export function notModified(request: FieldMap, fields: readonly string[]): boole
   }
   const since = request['if-modified-since'];
   if (since === undefined) return false;
-  const modified = Date.parse(firstField(fields, 'last-modified') ?? firstField(fields, 'date') ?? '');
+  const modified = fieldDate(firstField(fields, 'last-modified') ?? firstField(fields, 'date'));
   const asOf = httpDate(String(since).trim());
   return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified <= asOf;
 }
@@ -47,7 +48,7 @@ export function preconditionFailed(request: FieldMap, fields: readonly string[])
   }
   const since = request['if-unmodified-since'];
   if (since === undefined) return false;
-  const modified = Date.parse(firstField(fields, 'last-modified') ?? '');
+  const modified = fieldDate(firstField(fields, 'last-modified'));
   const asOf = httpDate(String(since).trim());
   return !Number.isNaN(modified) && !Number.isNaN(asOf) && modified > asOf;
 }

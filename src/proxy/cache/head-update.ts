@@ -1,6 +1,7 @@
 import type CachePolicy from 'http-cache-semantics';
 import { trimOws } from '../../core/ows.ts';
 import { opaque } from './conditional-hit.ts';
+import { fieldDate } from './field-dates.ts';
 
 /**
  * What a 200 to a HEAD the cache forwarded says of the stored GET answer it could have been
@@ -33,5 +34,5 @@ function sameValidator(name: string, held: string, received: string): boolean {
   const a = trimOws(held);
   const b = trimOws(received);
   if (name === 'etag') return opaque(a) === opaque(b);
-  return a === b || (!Number.isNaN(Date.parse(a)) && Date.parse(a) === Date.parse(b));
+  return a === b || (!Number.isNaN(fieldDate(a)) && fieldDate(a) === fieldDate(b));
 }

@@ -2,6 +2,7 @@ import type CachePolicy from 'http-cache-semantics';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import { trimOws } from '../../core/ows.ts';
 import { opaque } from './conditional-hit.ts';
+import { fieldDate } from './field-dates.ts';
 
 /**
  * Fields a 304 does not change in the stored answer (RFC 9111 §3.2): its body's length, framing
@@ -64,8 +65,8 @@ export function identifies(stored: CachePolicy.Headers, notModified: CachePolicy
   const modified = notModified['last-modified'];
   const storedModified = stored['last-modified'];
   if (held !== undefined || typeof modified !== 'string' || typeof storedModified !== 'string') return false;
-  const at = Date.parse(modified);
-  return !Number.isNaN(at) && at === Date.parse(storedModified);
+  const at = fieldDate(modified);
+  return !Number.isNaN(at) && at === fieldDate(storedModified);
 }
 
 /**
@@ -85,7 +86,7 @@ function namedBy(held: CachePolicy.Headers[string], given: string): boolean {
 /** Two Last-Modified fields that both read as dates, and name different instants. */
 function otherInstant(held: CachePolicy.Headers[string], given: CachePolicy.Headers[string]): boolean {
   if (typeof held !== 'string' || typeof given !== 'string') return false;
-  const a = Date.parse(held);
-  const b = Date.parse(given);
+  const a = fieldDate(held);
+  const b = fieldDate(given);
   return !Number.isNaN(a) && !Number.isNaN(b) && a !== b;
 }

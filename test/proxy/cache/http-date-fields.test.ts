@@ -97,3 +97,14 @@ test('an Expires that is an HTTP-date a minute ahead is a hit; its field goes ou
   assert.equal(again.headers.expires, expires);
   assert.equal(upstream, 1);
 });
+
+test('a stored Last-Modified that is no HTTP-date meets no client condition: If-Modified-Since gets the whole answer, If-Unmodified-Since passes', async () => {
+  // Date.parse read `2026` as its first instant: a client's later If-Modified-Since got a 304 of a
+  // date the origin never named (RFC 9110 §13.1.3: with no modification date nothing is compared).
+  const fields = ['Cache-Control', 'max-age=60', 'Last-Modified', '2026'];
+  const since = await cachedTwice(fields, { 'if-modified-since': 'Mon, 30 Nov 2026 00:00:00 GMT' });
+  assert.equal(since.again.status, 200);
+  assert.equal(since.again.text, 'page');
+  const unmodified = await cachedTwice(fields, { 'if-unmodified-since': 'Thu, 01 Jan 2025 00:00:00 GMT' });
+  assert.equal(unmodified.again.status, 200);
+});
