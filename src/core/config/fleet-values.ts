@@ -27,7 +27,21 @@ function parseRedisUrl(text: string): Parsed<string> {
     return { problem: `expected a URL with a host like redis://127.0.0.1:6379, got ${got}` };
   if (!/^\/?\d*$/.test(url.pathname) || url.search !== '' || url.hash !== '')
     return { problem: `expected redis://host:port with at most a database number as its path, got ${got}` };
+  // ioredis percent-decodes the user and password: one it cannot decode stopped candor serve ("URI malformed").
+  if (!decodable(url.username) || !decodable(url.password))
+    return {
+      problem: `a % in the URL's user or password starts no %XX escape (write a % as %25), got ${got}`,
+    };
   return { value: text };
+}
+
+function decodable(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A DNS name as asked: `api.default.svc.cluster.local`, `_http._tcp.api.example.com`. */

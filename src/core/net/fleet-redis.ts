@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { refuseUnselectedDatabase } from './redis-database.ts';
 import { answeredByReplica } from './redis-failover.ts';
+import { ioredisUrl } from './redis-url.ts';
 
 /**
  * The Redis client a fleet's shared work uses (ACME orders, canary verdicts): ioredis loaded
@@ -12,7 +13,7 @@ import { answeredByReplica } from './redis-failover.ts';
  */
 export async function openFleetRedis(config: { readonly url: string }, name?: string): Promise<Redis> {
   const { Redis } = await import('ioredis');
-  const client = new Redis(config.url, {
+  const client = new Redis(ioredisUrl(config.url), {
     // Named, when the caller names it: Redis's CLIENT LIST then tells what each client is for.
     ...(name === undefined ? {} : { connectionName: name }),
     maxRetriesPerRequest: 1,

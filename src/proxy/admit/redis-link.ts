@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { refuseUnselectedDatabase } from '../../core/net/redis-database.ts';
 import { answeredByReplica } from '../../core/net/redis-failover.ts';
 import { redisStalled } from '../../core/net/redis-stall.ts';
+import { ioredisUrl } from '../../core/net/redis-url.ts';
 
 /**
  * One connection to a Redis a gateway keeps something in (the shared rate limits,
@@ -42,7 +43,7 @@ export class RedisLink {
     this.#told = told;
     this.#connectTimeout = Math.max(1_000, timeout);
     this.#timeout = timeout;
-    this.client = new Redis(url, {
+    this.client = new Redis(ioredisUrl(url), {
       ...(connectionName === undefined ? {} : { connectionName }),
       commandTimeout: timeout,
       connectTimeout: this.#connectTimeout,

@@ -209,3 +209,26 @@ test('discovery.resolvers: the unspecified address however it is spelt is refuse
     ),
   );
 });
+
+test('a store URL whose user or password holds a % that is no %XX escape is refused, as ioredis could not read it', () => {
+  // ioredis percent-decodes both: `%pw` threw "URI malformed" at the start of candor serve, which check had passed.
+  const store = (url: string) =>
+    `${HEAD}store:\n  redis: { url: "${url}" }\nupstreams:\n  api:\n    targets: [{ url: http://127.0.0.1:3001 }]\n`;
+  for (const [userinfo, shown] of [
+    [':S3CRET%pw', ':***'],
+    ['ops%:S3CRET', 'ops%:***'],
+  ])
+    assert.deepEqual(problemsOf(store(`redis://${userinfo}@10.0.0.9:6379`)), [
+      problem(
+        6,
+        17,
+        'store.redis.url',
+        `a % in the URL's user or password starts no %XX escape (write a % as %25), got "redis://${shown}@10.0.0.9:6379"`,
+      ),
+    ]);
+  // Escaped, it is the password ioredis sends: %25 is a %.
+  assert.equal(
+    parseConfig(store('redis://:S3CRET%25pw@10.0.0.9:6379'), SOURCE).store?.redis.url,
+    'redis://:S3CRET%25pw@10.0.0.9:6379',
+  );
+});
