@@ -42,7 +42,7 @@ test('upstreams that never answer: each attempt cut at the per-try timeout on a 
     // The last attempt's own cut: its per-try clock, not the route's total (which never came).
     assert.match(
       String(res.headers['proxy-status']),
-      /^edge-1; error=http_response_timeout; details="no response head after [0-9]+ ms"; next-hop="app"$/,
+      /^edge-1; error=http_response_timeout; details="no response head \(per-try timeout of 150 ms\) after [0-9]+ ms"; next-hop="app"$/,
     );
     assert.deepEqual(
       targets.map((t) => t.received.length),

@@ -57,7 +57,7 @@ async function slowUpstream(): Promise<LoopbackServer & { paths: string[] }> {
 }
 
 const TIMED_OUT =
-  /^edge-1; error=http_response_timeout; details="no response head after \d+ ms"; next-hop="app"$/;
+  /^edge-1; error=http_response_timeout; details="no response head \(response timeout of 500 ms\) after \d+ ms"; next-hop="app"$/;
 
 const twoRoutes = (url: string, fast: string, extra = '') => `name: edge-1
 ${extra}routes:

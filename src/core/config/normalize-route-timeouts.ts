@@ -6,6 +6,12 @@
 import { durationMs } from './normalize-limits.ts';
 import type { RawConfig } from './schema.ts';
 import type { RouteTimeouts, UpstreamConfig } from './types.ts';
+import type { HeadClockName } from './upstream-config.ts';
+
+/** The head clock's name: the per-try timeout where it is the shorter of the two, else the response timeout. */
+export function headClockName(perTry: number, response: number): HeadClockName {
+  return perTry < response ? 'per-try timeout' : 'response timeout';
+}
 
 type RawTimeouts = NonNullable<RawConfig['routes'][number]['timeouts']>;
 type RawUpstreams = RawConfig['upstreams'];
@@ -40,7 +46,7 @@ export function toRouteTimeouts(
       totalIncludesBody: raw.total_includes_body ?? own.totalIncludesBody,
       tunnelIdle: durationMs(raw.tunnel_idle, own.tunnelIdle),
       tunnelHalfClosed: durationMs(raw.tunnel_half_closed, own.tunnelHalfClosed),
-      exchange: { head: Math.min(perTry, response), read, send },
+      exchange: { head: Math.min(perTry, response), headName: headClockName(perTry, response), read, send },
     };
   }
   return byUpstream;

@@ -158,6 +158,9 @@ export interface UpstreamTimeouts {
   readonly tunnelHalfClosed: number;
 }
 
+/** The setting a head clock is, as its 504's details name it ("per-try timeout of 200 ms"). */
+export type HeadClockName = 'response timeout' | 'per-try timeout';
+
 /**
  * What a route's requests to one upstream run on when the route writes `timeouts` (or takes
  * `route_defaults.timeouts`): each key the route's where it wrote one, else the upstream's.
@@ -167,7 +170,12 @@ export interface RouteTimeouts extends UpstreamTimeouts {
    * Each attempt's clocks on its connection, in place of the pool's: the head clock the shorter of
    * the per-try timeout and `response` (as the pool's, upstream.ts), the read clock `read`, the send clock `send`.
    */
-  readonly exchange: { readonly head: number; readonly read: number; readonly send: number };
+  readonly exchange: {
+    readonly head: number;
+    readonly headName: HeadClockName;
+    readonly read: number;
+    readonly send: number;
+  };
 }
 
 interface UpstreamTlsConfig {

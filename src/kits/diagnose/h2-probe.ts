@@ -18,7 +18,7 @@ import { H2Session } from '../../upstream/connections/h2/h2-session.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import { headerNotes, INTERIM_FLOOD, interimNote } from './answer-reader.ts';
 import type { ProbeContext } from './context.ts';
-import { formatMs, since } from './plan.ts';
+import { formatMs, headClockOf, since } from './plan.ts';
 import { buildRequest } from './request.ts';
 import { tryPreface } from './second-look.ts';
 import type { Step } from './types.ts';
@@ -42,7 +42,12 @@ export function probeH2(
     {
       scheme: plan.protocol === 'https:' ? 'https' : 'http',
       authority: plan.host,
-      timeouts: { head: plan.timeouts.answer, read: plan.timeouts.read, send: plan.timeouts.read },
+      timeouts: {
+        head: plan.timeouts.answer,
+        headName: headClockOf(plan),
+        read: plan.timeouts.read,
+        send: plan.timeouts.read,
+      },
       maxStreams: 1,
       idleTimeout: 0,
       maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,

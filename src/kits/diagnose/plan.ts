@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { UpstreamProtocol } from '../../core/config/types.ts';
+import type { HeadClockName } from '../../core/config/upstream-config.ts';
 
 /**
  * What one probe sends and how long it waits: built from a URL and the command line, or from
@@ -97,6 +98,11 @@ export function hostPort(address: string, port: number): string {
 }
 
 /** Durations as the failure details write them: "0.3 ms", "12 ms". */
+/** The gateway's setting the probe's wait for the head stands for, as a 504's details name it. */
+export function headClockOf(plan: ProbePlan): HeadClockName {
+  return plan.timeouts.upstreamAnswer === undefined ? 'response timeout' : 'per-try timeout';
+}
+
 export function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }

@@ -11,7 +11,7 @@ import { headerNotes, headerPairs, INTERIM_FLOOD, interimNote } from './answer-r
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
 import { probeH2 } from './h2-probe.ts';
-import { formatMs, type ProbePlan, planUrl, since } from './plan.ts';
+import { formatMs, headClockOf, type ProbePlan, planUrl, since } from './plan.ts';
 import { checkProtocols } from './protocol-check.ts';
 import { readBody } from './read-body.ts';
 import { readHead } from './read-head.ts';
@@ -118,7 +118,10 @@ async function exchangeHttp1(run: Run, socket: Socket): Promise<Failure | undefi
   const { plan, context } = run;
   const feed = new SocketFeed(socket);
   const writtenAt = await sendRequest(run, socket);
-  const read = await readHead(feed, plan.method, writtenAt, plan.timeouts.answer);
+  const read = await readHead(feed, plan.method, writtenAt, {
+    ms: plan.timeouts.answer,
+    name: headClockOf(plan),
+  });
   const interim = interimNote(read.reader.interim);
   context.identification = read.identification;
   context.badLine = read.badLine;

@@ -5,6 +5,7 @@
  * can be named, an invalid head's offending line is found, a head refused for its framing is
  * still shown whole.
  */
+import type { HeadClockName } from '../../core/config/upstream-config.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { type Identification, identify, printableBytes } from '../../core/http1/impostors.ts';
 import type { AnswerHead } from '../../core/http1/parsed-answer.ts';
@@ -39,12 +40,19 @@ const GARBAGE_QUIET_MS = 150;
 const GARBAGE_KEEP = 4096;
 const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
 
+/** The wait for the head: its length, and which of the gateway's settings it stands for. */
+interface HeadClock {
+  readonly ms: number;
+  readonly name: HeadClockName;
+}
+
 export async function readHead(
   feed: SocketFeed,
   method: string,
   writtenAt: number,
-  timeoutMs: number,
+  clock: HeadClock,
 ): Promise<HeadResult> {
+  const timeoutMs = clock.ms;
   const reader = new AnswerReader(method);
   let firstAt: number | undefined;
   const stage = { stage: 'sent' } as const;
@@ -64,7 +72,10 @@ export async function readHead(
       // In the gateway's words (exchange-timers.ts): interim answers that came say the upstream
       // is alive, stuck in its handler, not silent. `received` holds no interim head's bytes.
       const so = { interim: reader.interim.count, partial: reader.received.length };
-      const details = noHeadDetails(`after ${formatMs(since(writtenAt))}`, so);
+      const details = noHeadDetails(
+        `(${clock.name} of ${timeoutMs} ms) after ${formatMs(since(writtenAt))}`,
+        so,
+      );
       return failed(new Failure('http_response_timeout', details, stage));
     }
     if (event.kind !== 'data') {

@@ -4,8 +4,10 @@
  * HTTP/1.1 connection (http1/connection.ts) and an HTTP/2 stream (h2/h2-call.ts) feed the same
  * events, in the same order, so what reads them never asks which one it has.
  */
+
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { HeadClockName } from '../../core/config/upstream-config.ts';
 import type { Failure } from '../../core/failure/failure.ts';
 
 /** The request body one exchange writes: none, bytes in hand, or the client's stream. */
@@ -79,6 +81,11 @@ export interface ConnectionFacts {
 export interface ConnectionTimeouts {
   /** From the request's head going out to the response head arriving (the per-try timeout). */
   readonly head: number;
+  /**
+   * Which setting `head` is, named with its value when it passes: `retries.per_try_timeout` where it
+   * is the shorter, else `timeouts.response` (HeadClockName; built with the config, never per request).
+   */
+  readonly headName: HeadClockName;
   /** Longest silence between two pieces of the response body. */
   readonly read: number;
   /** Longest the upstream may take none of the request body bytes waiting for it (timeouts.send). */

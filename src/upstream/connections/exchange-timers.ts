@@ -12,19 +12,27 @@
  */
 import { ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import type { HeadSoFar } from './exchange-contract.ts';
+import type { ConnectionTimeouts, HeadSoFar } from './exchange-contract.ts';
 
 /**
- * No response head within the head clock; `waiting`: what of the request the upstream had not
- * taken (ExchangeController.requestWaiting); `so`: what of the head came meanwhile.
+ * No response head within the head clock (`timeouts`: which setting it is, and its value, named as
+ * the read and send clocks name theirs); `waiting`: what of the request the upstream had not taken
+ * (ExchangeController.requestWaiting); `so`: what of the head came meanwhile.
  */
-export function headTimedOut(startedAt: number, waiting: string | undefined, so: HeadSoFar): Failure {
-  const details = noHeadDetails(`after ${ms(performance.now() - startedAt)}`, so);
+export function headTimedOut(
+  startedAt: number,
+  timeouts: ConnectionTimeouts,
+  waiting: string | undefined,
+  so: HeadSoFar,
+): Failure {
+  const when = `(${timeouts.headName} of ${timeouts.head} ms) after ${ms(performance.now() - startedAt)}`;
+  const details = noHeadDetails(when, so);
   return new Failure('http_response_timeout', waiting === undefined ? details : `${details}; ${waiting}`);
 }
 
 /**
- * No whole response head `when` ("after 300 ms", "within the total timeout of 600 ms"), with
+ * No whole response head `when` ("(response timeout of 300 ms) after 301 ms", "within the total
+ * timeout of 600 ms"), with
  * what of it came: interim (1xx) answers, the bytes of a head begun. A trickling or 1xx-sending
  * upstream is not a silent one, and the fix differs.
  */

@@ -101,7 +101,7 @@ class Probe implements ExchangeHandler {
         const connectMs = performance.now() - this.started;
         const options = {
           authority: hostOf(target),
-          timeouts: { head: NEVER, read: NEVER, send: NEVER },
+          timeouts: { head: NEVER, headName: 'response timeout' as const, read: NEVER, send: NEVER },
           idleTimeout: 0,
           maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
         };

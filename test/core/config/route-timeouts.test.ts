@@ -44,7 +44,7 @@ test("a route's timeouts replace its upstream's key by key, for its own requests
     tunnelIdle: 60_000,
     tunnelHalfClosed: 5000,
     // No per_try_timeout written: each attempt's wait for its head is the route's response timeout.
-    exchange: { head: 500, read: 10_000, send: 30_000 },
+    exchange: { head: 500, headName: 'response timeout', read: 10_000, send: 30_000 },
   });
   assert.equal(plain.timeouts, undefined);
   // The upstream's own stay as they were: its pool, health checks and circuit are every route's.
@@ -59,7 +59,12 @@ test("an upstream's written per_try_timeout still bounds each attempt under a ro
     ),
     SOURCE,
   );
-  assert.deepEqual(loaded.routes[0].timeouts?.api.exchange, { head: 2000, read: 30_000, send: 30_000 });
+  assert.deepEqual(loaded.routes[0].timeouts?.api.exchange, {
+    head: 2000,
+    headName: 'per-try timeout',
+    read: 30_000,
+    send: 30_000,
+  });
 });
 
 test("route_defaults.timeouts is taken key by key: a route's own keys win, the default's others stay", () => {

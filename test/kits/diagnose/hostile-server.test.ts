@@ -153,7 +153,7 @@ for (const protocol of ['http1', 'h2c'] as const)
     assert.equal(answered.status, 504);
     assert.match(
       answered.headers.get('proxy-status') ?? '',
-      /error=http_response_timeout; details="no final response head after \d+ ms, only 3 interim \(1xx\) answers"/,
+      /error=http_response_timeout; details="no final response head \(response timeout of 300 ms\) after \d+ ms, only 3 interim \(1xx\) answers"/,
     );
     const report = await diagnose({ target: fault.url, protocol, answerTimeout: 300 });
     const { verdict } = report.targets[0];
@@ -162,7 +162,7 @@ for (const protocol of ['http1', 'h2c'] as const)
     assert.equal(verdict.status, 504);
     assert.match(
       verdict.failure?.details ?? '',
-      /^no final response head after \d+ ms, only 3 interim \(1xx\) answers$/,
+      /^no final response head \(response timeout of 300 ms\) after \d+ ms, only 3 interim \(1xx\) answers$/,
     );
     assert.equal(
       verdict.fix,

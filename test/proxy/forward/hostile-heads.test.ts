@@ -176,7 +176,7 @@ test('interim answers and then silence: the 504 counts them, not "no response he
     assert.equal(line.error, 'http_response_timeout');
     assert.match(
       String(line.details),
-      /^no final response head after \S+ m?s, only 3 interim \(1xx\) answers$/,
+      /^no final response head \(response timeout of 300 ms\) after \S+ m?s, only 3 interim \(1xx\) answers$/,
     );
   } finally {
     await gw.close();
@@ -219,11 +219,15 @@ upstreams:
 `);
   try {
     const cases = [
-      ['GET', '/', /^response head incomplete after \S+ m?s \(23 bytes of it came\)$/],
+      [
+        'GET',
+        '/',
+        /^response head incomplete \(response timeout of 300 ms\) after \S+ m?s \(23 bytes of it came\)$/,
+      ],
       [
         'GET',
         '/interim',
-        /^no final response head after \S+ m?s, only 2 interim \(1xx\) answers and 23 bytes of the final one$/,
+        /^no final response head \(response timeout of 300 ms\) after \S+ m?s, only 2 interim \(1xx\) answers and 23 bytes of the final one$/,
       ],
       ['POST', '/', /^response head incomplete within the total timeout of 600 ms \(23 bytes of it came\); /],
       [

@@ -65,7 +65,7 @@ ${own}upstreams:
     assert.equal(quick.status, 504);
     assert.match(
       String(quick.headers['proxy-status']),
-      /^edge-1; error=http_response_timeout; details="no response head after \d+ ms"; next-hop="app"$/,
+      /^edge-1; error=http_response_timeout; details="no response head \(response timeout of 500 ms\) after \d+ ms"; next-hop="app"$/,
     );
     assert.equal(patient.status, 200);
     assert.equal(patient.text, 'slow but whole');

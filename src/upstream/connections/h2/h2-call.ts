@@ -315,7 +315,7 @@ export class H2Call implements ExchangeController {
       if (this.handler === null || this.head !== null) return;
       this.session.stalled();
       const why = noHeadReason(this.requestWaiting(), this.session.prefaceCame);
-      this.abort(headTimedOut(this.sentAt, why, this.headSoFar()));
+      this.abort(headTimedOut(this.sentAt, this.timeouts, why, this.headSoFar()));
     });
   };
 

@@ -69,7 +69,9 @@ export class ConnectionClocks {
   readonly #confirmHead = (exchange: number): void => {
     const connection = this.#connection;
     if (connection.stage !== 'head' || connection.requests !== exchange) return;
-    connection.abort(headTimedOut(this.sentAt, connection.requestWaiting(), connection.headSoFar()));
+    connection.abort(
+      headTimedOut(this.sentAt, this.timeouts, connection.requestWaiting(), connection.headSoFar()),
+    );
   };
 
   #readDue(): void {

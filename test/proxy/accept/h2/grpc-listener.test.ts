@@ -309,7 +309,7 @@ test("the route's response timeout: DEADLINE_EXCEEDED http_response_timeout", as
     await unary('/slow.Svc/Call'),
     grpc.status.DEADLINE_EXCEEDED,
     'http_response_timeout',
-    /^no response head after [0-9]+ ms$/,
+    /^no response head \(response timeout of 300 ms\) after [0-9]+ ms$/,
   );
 });
 

@@ -63,7 +63,7 @@ async function slowRead(url: string): Promise<Outcome> {
         facts,
         handler,
         { method: 'GET', path: '/', headers: [], body: { kind: 'none' } },
-        { head: 5_000, read: 5_000, send: 5_000 },
+        { head: 5_000, headName: 'response timeout', read: 5_000, send: 5_000 },
         () => {},
       );
       call.start(session.request({ ':path': '/' }, { endStream: true }));

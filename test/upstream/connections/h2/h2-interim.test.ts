@@ -60,7 +60,7 @@ test('interim answers from an HTTP/2 upstream and then silence: the 504 counts t
   assert.equal(line.error, 'http_response_timeout');
   assert.match(
     String(line.details),
-    /^no final response head after \S+ m?s, only 3 interim \(1xx\) answers$/,
+    /^no final response head \(response timeout of 300 ms\) after \S+ m?s, only 3 interim \(1xx\) answers$/,
   );
 });
 

@@ -75,7 +75,7 @@ upstreams:
   const proxyStatus = (details: string): string =>
     `edge-1; error=http_response_timeout; details="${details}"; next-hop="app"`;
   const sent =
-    /^no response head after \d+ ms; the upstream never sent its HTTP\/2 preface \(SETTINGS\): no HTTP\/2 server answered on that connection$/;
+    /^no response head \(response timeout of 300 ms\) after \d+ ms; the upstream never sent its HTTP\/2 preface \(SETTINGS\): no HTTP\/2 server answered on that connection$/;
   const waited =
     /^no response head: the connection this request waited for had no HTTP\/2 preface \(SETTINGS\) from the upstream after \d+ ms, and was given up: no HTTP\/2 server answered on that connection$/;
   const lines = gw.logs.filter((line) => line.msg === 'request');

@@ -26,7 +26,7 @@ async function dispatchOnEnded(port: number, end: (session: H2Session) => void):
   const session = new H2Session(socket, 0, owner, {
     scheme: 'http',
     authority: `127.0.0.1:${port}`,
-    timeouts: { head: 1000, read: 1000, send: 1000 },
+    timeouts: { head: 1000, headName: 'response timeout', read: 1000, send: 1000 },
     maxStreams: 100,
     idleTimeout: 0,
     maxHeaderSize: 16 * 1024,

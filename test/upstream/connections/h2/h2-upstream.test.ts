@@ -924,7 +924,12 @@ upstreams:
     const upstream = await keep(startH2(h2Hang));
     const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
     const res = await request(gw.url, { path: '/slow', headers: { 'x-request-id': 'slow' } });
-    assertGatewayError(res, 504, 'http_response_timeout', /no response head after/);
+    assertGatewayError(
+      res,
+      504,
+      'http_response_timeout',
+      /^no response head \(response timeout of 300 ms\) after \d+ ms$/,
+    );
     assert.equal(upstream.received.length, 1);
   });
 
@@ -946,7 +951,7 @@ upstreams:
     );
     assert.equal((await request(streamed.url, { path: '/settings' })).status, 200);
     const headClockSays =
-      /^no response head after \d+ ms; 2000 bytes of the request body were still waiting for the upstream to take them \(its HTTP\/2 flow-control window stayed shut\)$/;
+      /^no response head \(response timeout of 300 ms\) after \d+ ms; 2000 bytes of the request body were still waiting for the upstream to take them \(its HTTP\/2 flow-control window stayed shut\)$/;
     // All of it in from the client: the head clock runs, and says what the upstream left.
     const small = await request(streamed.url, { method: 'POST', path: '/up', body: 'b'.repeat(2000) });
     assertGatewayError(small, 504, 'http_response_timeout', headClockSays);
@@ -1389,6 +1394,6 @@ test('an h2c upstream that never sends its SETTINGS preface: the 504 says the pr
   assert.equal(line.error, 'http_response_timeout');
   assert.match(
     String(line.details),
-    /^no response head after \d+ ms; the upstream never sent its HTTP\/2 preface \(SETTINGS\): no HTTP\/2 server answered on that connection$/,
+    /^no response head \(response timeout of 300 ms\) after \d+ ms; the upstream never sent its HTTP\/2 preface \(SETTINGS\): no HTTP\/2 server answered on that connection$/,
   );
 });
