@@ -339,8 +339,14 @@ export class UpstreamRequest implements ExchangeOptions {
     return this.#gateway.metrics;
   }
 
-  get overflow(): AnswerOverflow {
-    return this.#gateway.spool;
+  /**
+   * Where a slow reader's answer goes past its buffer: the spool, but for a gRPC call's, which waits
+   * for its client within its stream's window (the call's own flow control: an HTTP/2 upstream's
+   * streams share one connection, so it holds none), where a server stream to a client that
+   * stopped reading was written to disk as fast as the server made its messages.
+   */
+  get overflow(): AnswerOverflow | undefined {
+    return this.#grpc ? undefined : this.#gateway.spool;
   }
 
   get readerMemory(): ReaderMemory {

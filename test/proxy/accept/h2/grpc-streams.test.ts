@@ -141,10 +141,11 @@ before(async () => {
       stream.end(Buffer.concat(pieces));
     });
   });
-  // No spool: a client that stops reading holds its upstream's stream to its window.
+  // The spool on, as by default: a gRPC call's answer never goes through it (a client that stops
+  // reading holds its upstream's stream to its window, the call's own backpressure).
   gw = await startTestGateway(
     `name: edge-1
-limits: { spool: { max_total: 0 }, http2: { send_timeout: 300ms } }
+limits: { http2: { send_timeout: 300ms } }
 routes:
   - match: { path: /gzip.Svc }
     upstream: recorder
@@ -379,6 +380,8 @@ test("a grpc-js client that stops reading a server stream: cut at limits.http2.s
     assert.equal(line.error, 'http_request_error');
     assert.equal(line.details, 'client took no response bytes for 300 ms (limits.http2.send_timeout)');
     assert.equal(line.client_aborted, false);
+    // Never spooled: the server's stream waited within its window, not written to a file without end.
+    assert.equal(line.spooled, undefined);
   } finally {
     reader.close();
   }
