@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { readEvent } from '../../../src/observe/events/read-event.ts';
+import { launchChromium, noChromium, openStatusPage } from '../../helpers/chromium.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
@@ -99,4 +100,27 @@ test('a purge is on the deploy timeline once, with who and what, in words; a ref
       { kind: 'purge', route: null, key: null },
     ],
   );
+});
+
+test('the status page shows a purge in its Changes and as a marker on its chart', {
+  timeout: 90_000,
+  skip: noChromium,
+}, async () => {
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 1000 });
+  try {
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    const purged = await adminCall(adminPort, 'DELETE', '/cache?route=pages&key=%3Cb%3Ex', { token: TOKEN });
+    assert.equal(purged.status, 200, purged.text);
+    const row = page.locator('#events tr[data-kind="admin"] td.summary', { hasText: '(keys under "<b>x")' });
+    await row.waitFor({ state: 'visible' });
+    assert.match(
+      (await row.textContent()) ?? '',
+      /^admin: cache of route pages purged \(keys under "<b>x"\) by /,
+    );
+    const marker = page.locator('#chart line.event[data-kind="admin"] title', { hasText: '<b>x' });
+    await marker.first().waitFor({ state: 'attached' });
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+  }
 });
