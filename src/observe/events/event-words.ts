@@ -31,6 +31,11 @@ export function describeEvent(event: GatewayEvent): string {
           return `admin: maintenance ${change.enabled ? 'on' : 'off'} for route ${change.route} by ${event.who}`;
         case 'split':
           return `admin: route ${change.route} split ${change.split.map((s) => `${s.upstream} ${s.weight}`).join(', ')} by ${event.who}`;
+        case 'purge': {
+          const keys = change.key === null ? '' : ` (keys under ${JSON.stringify(change.key)})`;
+          const whose = change.route === null ? "every route's cache" : `cache of route ${change.route}`;
+          return `admin: ${whose} purged${keys} by ${event.who}`;
+        }
       }
       break;
     }

@@ -74,6 +74,16 @@ export type AdminChange =
       readonly kind: 'split';
       readonly route: string;
       readonly split: readonly { readonly upstream: string; readonly weight: number }[];
+    }
+  | {
+      /**
+       * Stored answers dropped (DELETE /cache): one route's (`route`), its keys under a prefix
+       * (`key`), or every route's (both null). Each answer dropped is one the upstream serves
+       * again: a purge is how a cache's origin meets a storm.
+       */
+      readonly kind: 'purge';
+      readonly route: string | null;
+      readonly key: string | null;
     };
 
 /** A DNS answer changed a discovered upstream's set of targets. */

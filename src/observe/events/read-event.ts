@@ -147,6 +147,11 @@ function adminChange(value: unknown): AdminChange | undefined {
           weight: s.weight as number,
         })),
       };
+    case 'purge': {
+      const { route, key } = value;
+      if ((route !== null && !text(route)) || (key !== null && !text(key))) return undefined;
+      return { kind: 'purge', route, key };
+    }
   }
   return undefined;
 }

@@ -26,7 +26,7 @@ const LONGEST_RETRY_AFTER = 596 * 3600;
 
 export function targetState(state: 'draining' | 'disabled' | 'enabled'): Handler {
   return async ({ control }, request) => {
-    const parsed = objectBody(request.body);
+    const parsed = objectBody(request.body, ['upstream', 'target']);
     if ('refused' in parsed) return parsed.refused;
     const body = parsed.fields;
     const upstream = stringField(body, 'upstream');
@@ -38,7 +38,7 @@ export function targetState(state: 'draining' | 'disabled' | 'enabled'): Handler
 }
 
 export async function targetWeights({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
-  const parsed = objectBody(request.body);
+  const parsed = objectBody(request.body, ['upstream', 'weights']);
   if ('refused' in parsed) return parsed.refused;
   const body = parsed.fields;
   const upstream = stringField(body, 'upstream');
@@ -58,7 +58,7 @@ export async function targetWeights({ control }: Admin, request: AdminRequest): 
 
 /** A route's split (or its canary's share, by hand): { route, sides: [{ upstream, weight }] }. */
 export async function routeSplit({ control, canaries }: Admin, request: AdminRequest): Promise<AdminAnswer> {
-  const parsed = objectBody(request.body);
+  const parsed = objectBody(request.body, ['route', 'sides']);
   if ('refused' in parsed) return parsed.refused;
   const body = parsed.fields;
   const route = stringField(body, 'route');
@@ -93,7 +93,7 @@ export async function routeSplit({ control, canaries }: Admin, request: AdminReq
 }
 
 export async function routeMaintenance({ control }: Admin, request: AdminRequest): Promise<AdminAnswer> {
-  const parsed = objectBody(request.body);
+  const parsed = objectBody(request.body, ['route', 'enabled', 'message', 'retry_after']);
   if ('refused' in parsed) return parsed.refused;
   const body = parsed.fields;
   const route = stringField(body, 'route');

@@ -1,3 +1,4 @@
+import { unknownFieldMessage } from '../../core/did-you-mean.ts';
 import type { Canaries } from '../canary/canaries.ts';
 import type { ClusterControl } from '../cluster/cluster-control.ts';
 import type { Caller } from '../cluster/reload-report.ts';
@@ -33,10 +34,28 @@ export async function applied(
   return { status: 200, body: { applied: change, workers: result } };
 }
 
-export function objectBody(body: unknown): { fields: Record<string, unknown> } | { refused: AdminAnswer } {
+/**
+ * A write's body: a JSON object of the fields it reads (`fields`), or the 400 naming the first
+ * it does not. A field dropped unread would change what the caller did not ask, as a write's
+ * query would (admin-server.ts): `{"retryAfter": 120}` for `retry_after` turned maintenance on
+ * without the Retry-After asked for, and answered 200.
+ */
+export function objectBody(
+  body: unknown,
+  fields: readonly string[],
+): { fields: Record<string, unknown> } | { refused: AdminAnswer } {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { refused: problem(400, 'Bad request', '(body): expected a JSON object', { field: '(body)' }) };
-  return { fields: body as Record<string, unknown> };
+  const unread = unknownField(body as Record<string, unknown>, fields, '');
+  return unread === undefined ? { fields: body as Record<string, unknown> } : { refused: unread };
+}
+
+/** The 400 naming an object's first field not among `fields` (`at`: where the object is), if any. */
+function unknownField(object: Record<string, unknown>, fields: readonly string[], at: string) {
+  const unread = Object.keys(object).find((name) => !fields.includes(name));
+  return unread === undefined
+    ? undefined
+    : badField(`${at}${unread}`, `${unknownFieldMessage(unread, fields)}: nothing was changed`);
 }
 
 /**
@@ -58,6 +77,8 @@ export function weightedList(
   const out: { name: string; weight: number }[] = [];
   for (const [index, entry] of list.entries()) {
     const item = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {};
+    const unread = unknownField(item, [key, 'weight'], `${field}[${index}].`);
+    if (unread !== undefined) return unread;
     const name = item[key];
     if (typeof name !== 'string' || name === '')
       return badField(`${field}[${index}].${key}`, `expected ${what}`);

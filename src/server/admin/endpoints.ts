@@ -161,7 +161,7 @@ async function reload({ control }: Admin, request: AdminRequest): Promise<AdminA
   // No body: the running file, as SIGHUP. { "file": PATH }: only if PATH is that file.
   let named: string | undefined;
   if (request.body !== undefined) {
-    const parsed = objectBody(request.body);
+    const parsed = objectBody(request.body, ['file']);
     if ('refused' in parsed) return parsed.refused;
     const file = stringField(parsed.fields, 'file');
     if (typeof file !== 'string') return file;
@@ -213,7 +213,7 @@ function canaryStatus({ canaries }: Admin): AdminAnswer {
  */
 function canaryAction(action: OperatorWord): Handler {
   return async ({ canaries }, request) => {
-    const parsed = objectBody(request.body);
+    const parsed = objectBody(request.body, ['route']);
     if ('refused' in parsed) return parsed.refused;
     const route = stringField(parsed.fields, 'route');
     if (typeof route !== 'string') return route;

@@ -125,7 +125,14 @@ export class ClusterControl extends ClusterReloads {
    */
   purge(scope: PurgeScope, caller: Caller, wait = WORKER_ANSWER_MS): Promise<PurgeAnswer> {
     return this.serial(async () =>
-      (await purges()).purgeInWorkers(this.workers, this.config, this.logger, scope, caller, wait),
+      (await purges()).purgeInWorkers(this.workers, this.config, this.logger, scope, caller, wait, () =>
+        // On the deploy timeline once checked, as it is sent: in effect in each worker that takes it.
+        this.timeline.record({
+          kind: 'admin',
+          who: caller.who,
+          change: { kind: 'purge', route: scope.route ?? null, key: scope.key ?? null },
+        }),
+      ),
     );
   }
 

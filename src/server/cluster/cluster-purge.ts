@@ -33,6 +33,8 @@ export async function purgeInWorkers(
   scope: PurgeScope,
   caller: Caller,
   wait: number,
+  /** Called once the scope is checked, as the purge is sent (the deploy timeline's event). */
+  sent: () => void,
 ): Promise<PurgeAnswer> {
   if (scope.route !== undefined) {
     const route = config.routes.find((r) => r.name === scope.route);
@@ -45,6 +47,7 @@ export async function purgeInWorkers(
     answer?.candor === 'purged'
       ? logger.info({ purge: scope, worker, removed: answer.removed }, 'admin purge finished')
       : logger.warn({ purge: scope, worker }, 'admin purge never finished (worker gone or stuck)');
+  sent();
   const answers = await workers.askAll((id) => ({ candor: 'purge', id, scope }), { wait, late });
   const purged: { removed: number; ids?: readonly string[] }[] = [];
   const confirmed: number[] = [];

@@ -144,8 +144,11 @@ test('a body\'s "__proto__" or "constructor" pollutes nothing: a later body with
       token: TOKEN,
       rawBody: body,
     });
-    assert.equal(answer.status, 200, answer.text);
-    assert.deepEqual(answer.body.applied, { kind: 'maintenance', route: 'web', enabled: false });
+    // A field the endpoint does not read is refused by its name (admin-body-fields.test.ts),
+    // these two as any other, before anything of the body is used.
+    const field = body.slice(2, body.indexOf('"', 2));
+    assert.equal(answer.status, 400, answer.text);
+    assert.equal(answer.body.field, field);
   }
   assert.equal(({} as { polluted?: unknown }).polluted, undefined);
   const later = await maintenance({ route: 'web' });
