@@ -21,28 +21,41 @@ const folder = tempDir('candor-redis-cluster-');
 const children: ChildProcess[] = [];
 const admins: Redis[] = [];
 
-/** One cluster-mode node (its nodes file in the test's folder), and a connection to run its CLUSTER commands. */
+/**
+ * One cluster-mode node (its nodes file in the test's folder), and a connection to run its CLUSTER
+ * commands. A port another test took between freePort and the node's bind ends the node at once:
+ * it is started again on another (a loaded run once waited out 15 s on a node that had exited).
+ */
 async function startNode(): Promise<{ port: number; admin: Redis }> {
-  const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const cluster = [
-    '--dir',
-    folder,
-    '--cluster-enabled',
-    'yes',
-    '--cluster-config-file',
-    `nodes-${port}.conf`,
-  ];
-  children.push(spawn('redis-server', [...args, ...cluster], { stdio: 'ignore' }));
-  const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
-  admin.on('error', () => {});
-  admins.push(admin);
-  // One connect: a first one made before the node listens fails, and the client's retries
-  // (retryStrategy) go on until it does; connect() again would only say it is already connecting
-  // (a loaded run once waited out its 15 s so).
-  admin.connect().catch(() => {});
-  await waitUntil('the node listening', () => admin.status === 'ready');
-  return { port, admin };
+  for (let tries = 1; ; tries++) {
+    const port = await freePort();
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const cluster = [
+      '--dir',
+      folder,
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      `nodes-${port}.conf`,
+    ];
+    const child = spawn('redis-server', [...args, ...cluster], { stdio: 'ignore' });
+    children.push(child);
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+    const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
+    admin.on('error', () => {});
+    admins.push(admin);
+    // One connect: a first one made before the node listens fails, and the client's retries
+    // (retryStrategy) go on until it does; connect() again would only say it is already connecting.
+    admin.connect().catch(() => {});
+    await waitUntil('the node listening, or gone', () => admin.status === 'ready' || exited);
+    if (admin.status === 'ready') return { port, admin };
+    admin.disconnect();
+    if (tries === 3)
+      throw new Error(`redis-server exited three times before it listened (last port ${port})`);
+  }
 }
 
 let near: { port: number; admin: Redis };
