@@ -82,6 +82,7 @@ export function weightedList(
     const name = item[key];
     if (typeof name !== 'string' || name === '')
       return badField(`${field}[${index}].${key}`, `expected ${what}`);
+    if (CONTROL.test(name)) return badField(`${field}[${index}].${key}`, WITHOUT_CONTROLS);
     const weight = item.weight;
     if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 1000)
       return badField(
@@ -97,5 +98,14 @@ export function stringField(body: Record<string, unknown>, field: string): strin
   const value = body[field];
   if (typeof value !== 'string' || value === '')
     return badField(field, `expected a non-empty string, got ${JSON.stringify(value) ?? 'nothing'}`);
+  if (CONTROL.test(value)) return badField(field, WITHOUT_CONTROLS);
   return value;
 }
+
+/**
+ * A control character in a name or a target's URL: no config name holds one, and URL parsing
+ * strips a leading or trailing one, so `http://h:1\u0000` matched its target by origin while the
+ * answer, the `admin change` line and the timeline kept the spelling as sent.
+ */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const WITHOUT_CONTROLS = 'expected a name or URL without a control character: nothing was changed';

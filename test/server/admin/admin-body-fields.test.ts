@@ -133,3 +133,30 @@ test('a write naming a field it does not read is a 400 naming it (and the one me
     assert.equal(res.headers['retry-after'], '120');
   }
 });
+
+test('a name or target URL holding a control character is a 400 naming its field: never matched, logged and recorded as spelt', async () => {
+  // URL parsing strips a trailing NUL or tab, so `…\u0000` matched the target by its origin while
+  // the answer, the `admin change` line and the timeline kept the spelling as sent.
+  const cases: { path: string; body: unknown; field: string }[] = [
+    { path: '/targets/drain', body: { upstream: 'app', target: `${app.url}\u0000` }, field: 'target' },
+    { path: '/targets/drain', body: { upstream: 'app', target: `\t${app.url}` }, field: 'target' },
+    { path: '/targets/drain', body: { upstream: 'app\u001b[2J', target: app.url }, field: 'upstream' },
+  ];
+  for (const { path, body, field } of cases) {
+    const answer = await call('POST', path, body);
+    assert.equal(answer.status, 400, `${JSON.stringify(body)}: ${answer.text}`);
+    assert.equal(answer.body.field, field);
+    assert.match(String(answer.body.detail), /control character/);
+  }
+  const weights = await call('PUT', '/targets/weights', {
+    upstream: 'app',
+    weights: [{ target: `${app.url}\n`, weight: 5 }],
+  });
+  assert.equal(weights.status, 400, weights.text);
+  assert.equal(weights.body.field, 'weights[0].target');
+  const status = await adminCall(adminPort, 'GET', '/status', { token: TOKEN });
+  const drains = (status.body.runtime_changes as { kind: string; state?: string }[]).filter(
+    (c) => c.kind === 'target_state',
+  );
+  assert.deepEqual(drains, [], 'no target was drained');
+});
