@@ -159,14 +159,16 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     );
   const stray = packedFiles.filter(
     (path) =>
-      !/^(package\.json|README\.md|LICENSE|bin\/candor\.js|docs\/[a-z0-9-]+\.md)$/.test(path) &&
+      !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|bin\/candor\.js|docs\/[a-z0-9-]+\.(md|png))$/.test(
+        path,
+      ) &&
       !path.startsWith('docs/examples/') &&
       !(path.startsWith('dist/') && /\.(js|d\.ts|yaml|html|css)$/.test(path)),
   );
   assert.deepEqual(
     stray,
     [],
-    'nothing but bin/, dist/, the docs pages, their examples and the package files',
+    'nothing but bin/, dist/, the docs pages (their images), their examples, the changelog and the package files',
   );
   // The README's map of the docs and `candor --help`'s config reference lead somewhere in the
   // installed package too.
@@ -174,6 +176,17 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
   const pages = [...readme.matchAll(/\]\((docs\/[a-z0-9-]+\.md)(#[^)]*)?\)/g)].map((m) => m[1]);
   assert.ok(pages.includes('docs/configuration.md'), 'the README links the config reference');
   for (const page of new Set(pages)) assert.ok(existsSync(join(installed, page)), `${page} is installed`);
+  // Every page of the README's "Documentation" table (CHANGELOG.md among them), and every image
+  // an installed page shows, are installed: a reader of node_modules/candor follows the same links.
+  const table = /\n## Documentation\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+  const documented = [...table.matchAll(/\]\(([^)#]+)(#[^)]*)?\)/g)].map((m) => m[1]);
+  assert.ok(documented.includes('CHANGELOG.md'), 'the README documents the changelog');
+  for (const page of documented) assert.ok(existsSync(join(installed, page)), `${page} is installed`);
+  for (const page of readdirSync(join(installed, 'docs')).filter((name) => name.endsWith('.md')))
+    for (const [, image] of readFileSync(join(installed, 'docs', page), 'utf8').matchAll(
+      /!\[[^\]]*\]\(([^)]+)\)/g,
+    ))
+      assert.ok(existsSync(join(installed, 'docs', image)), `docs/${page} shows ${image}: installed`);
   assert.equal(existsSync(join(installed, 'src')), false, 'no src/ installed');
   assert.equal(existsSync(join(app, 'node_modules/typescript')), false, 'no dev dependency installed');
 });
