@@ -31,6 +31,8 @@ interface Upstream {
   readonly via: (string | undefined)[];
   /** The x-request-id of every request that reached it. */
   readonly requestIds: (string | undefined)[];
+  /** The x-tag (a plugin's header) of every request that reached it. */
+  readonly tags: (string | undefined)[];
   close(): Promise<void>;
 }
 
@@ -38,9 +40,11 @@ interface Upstream {
 async function startUpstream(): Promise<Upstream> {
   const via: (string | undefined)[] = [];
   const requestIds: (string | undefined)[] = [];
+  const tags: (string | undefined)[] = [];
   const server = http.createServer((req, res) => {
     via.push(req.headers.via);
     requestIds.push(req.headers['x-request-id'] as string | undefined);
+    tags.push(req.headers['x-tag'] as string | undefined);
     res.setHeader('content-type', 'text/plain');
     res.end(`upstream saw ${req.url}\n`);
   });
@@ -49,6 +53,7 @@ async function startUpstream(): Promise<Upstream> {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     via,
     requestIds,
+    tags,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -154,14 +159,16 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
     );
   const stray = packedFiles.filter(
     (path) =>
-      !/^(package\.json|README\.md|LICENSE|bin\/candor\.js|docs\/[a-z0-9-]+\.md)$/.test(path) &&
+      !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|bin\/candor\.js|docs\/[a-z0-9-]+\.(md|png))$/.test(
+        path,
+      ) &&
       !path.startsWith('docs/examples/') &&
       !(path.startsWith('dist/') && /\.(js|d\.ts|yaml|html|css)$/.test(path)),
   );
   assert.deepEqual(
     stray,
     [],
-    'nothing but bin/, dist/, the docs pages, their examples and the package files',
+    'nothing but bin/, dist/, the docs pages (their images), their examples, the changelog and the package files',
   );
   // The README's map of the docs and `candor --help`'s config reference lead somewhere in the
   // installed package too.
@@ -169,6 +176,17 @@ test('the tarball holds the command, the compiled JavaScript with declarations a
   const pages = [...readme.matchAll(/\]\((docs\/[a-z0-9-]+\.md)(#[^)]*)?\)/g)].map((m) => m[1]);
   assert.ok(pages.includes('docs/configuration.md'), 'the README links the config reference');
   for (const page of new Set(pages)) assert.ok(existsSync(join(installed, page)), `${page} is installed`);
+  // Every page of the README's "Documentation" table (CHANGELOG.md among them), and every image
+  // an installed page shows, are installed: a reader of node_modules/candor follows the same links.
+  const table = /\n## Documentation\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+  const documented = [...table.matchAll(/\]\(([^)#]+)(#[^)]*)?\)/g)].map((m) => m[1]);
+  assert.ok(documented.includes('CHANGELOG.md'), 'the README documents the changelog');
+  for (const page of documented) assert.ok(existsSync(join(installed, page)), `${page} is installed`);
+  for (const page of readdirSync(join(installed, 'docs')).filter((name) => name.endsWith('.md')))
+    for (const [, image] of readFileSync(join(installed, 'docs', page), 'utf8').matchAll(
+      /!\[[^\]]*\]\(([^)]+)\)/g,
+    ))
+      assert.ok(existsSync(join(installed, 'docs', image)), `docs/${page} shows ${image}: installed`);
   assert.equal(existsSync(join(installed, 'src')), false, 'no src/ installed');
   assert.equal(existsSync(join(app, 'node_modules/typescript')), false, 'no dev dependency installed');
 });
@@ -271,6 +289,109 @@ test('candor serve answers a proxied request, then drains on SIGTERM and exits 0
     assert.equal(answer.body, 'upstream saw /hello\n');
     assert.match(answer.headers.via ?? '', /^1\.1 packed-edge$/);
     assert.match(upstream.via.at(-1) ?? '', /^1\.1 packed-edge$/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, `exit status after SIGTERM; stderr:\n${stderr}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+// The config and its plugins in a folder of their own, outside the folder candor is installed in
+// (as beside a global install, or an image's /usr/lib/node_modules): a TypeScript plugin beside
+// the config (Node strips its types: it is not under node_modules), a package beside it that only
+// an import resolves, and one not installed, whose problem names no file of the gateway's.
+test("the installed gateway runs plugins from the config's own folder: TypeScript beside it, an ES-module-only package beside it; a missing one is named as written", {
+  timeout: 60_000,
+}, async () => {
+  const site = join(work, 'site');
+  mkdirSync(join(site, 'plugins'), { recursive: true });
+  writeFileSync(
+    join(site, 'plugins/tag.ts'),
+    `import type { Plugin } from 'candor';
+const tag: Plugin<{ header: string }> = (options) => ({
+  onRequest(request) {
+    request.headers.set(options.header, 'typescript');
+  },
+});
+export default tag;
+`,
+  );
+  const pkg = join(site, 'node_modules/@site/stamp');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({ name: '@site/stamp', type: 'module', exports: { '.': { import: './stamp.js' } } }),
+  );
+  writeFileSync(
+    join(pkg, 'stamp.js'),
+    "export default () => ({ onResponse(response) { response.headers.set('x-stamp', 'package'); } });\n",
+  );
+  const config = (plugins: string) =>
+    [
+      'name: plugin-edge',
+      'listen:',
+      '  - address: 127.0.0.1:0',
+      'plugins:',
+      plugins,
+      'routes:',
+      '  - match: { path: / }',
+      '    upstream: app',
+      '    plugins: [tag, stamp]',
+      'upstreams:',
+      '  app:',
+      '    targets:',
+      `      - url: ${upstream.url}`,
+      '',
+    ].join('\n');
+  const good = join(site, 'candor.yaml');
+  writeFileSync(
+    good,
+    config(
+      "  tag: { module: ./plugins/tag.ts, options: { header: x-tag } }\n  stamp: { module: '@site/stamp' }",
+    ),
+  );
+  const missing = join(site, 'missing.yaml');
+  writeFileSync(
+    missing,
+    config('  tag: { module: ./plugins/tag.ts }\n  stamp: { module: candor-plugin-nowhere }'),
+  );
+  const refused = await candor(['check', missing]);
+  assert.equal(refused.code, 78, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /missing\.yaml:\d+:\d+ +plugins\.stamp\.module: cannot load candor-plugin-nowhere: Cannot find package 'candor-plugin-nowhere'\n/,
+  );
+  const checked = await candor(['check', good]);
+  assert.equal(checked.code, 0, checked.stderr);
+
+  const child = spawn(join(app, 'node_modules/.bin/candor'), ['serve', '--config', good, '--workers', '1'], {
+    cwd: site,
+    env: childEnv,
+    timeout: 45_000,
+    killSignal: 'SIGKILL',
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        const listening = /"address":"127\.0\.0\.1:(\d+)"/.exec(stdout);
+        if (listening) resolve(Number(listening[1]));
+      });
+      void exited.then((code) =>
+        reject(new Error(`serve exited ${code} before listening:\n${stdout}${stderr}`)),
+      );
+    });
+    const answer = await get(`http://127.0.0.1:${port}/plugged`);
+    assert.equal(answer.status, 200, answer.body);
+    assert.equal(answer.body, 'upstream saw /plugged\n');
+    assert.equal(answer.headers['x-stamp'], 'package');
+    assert.equal(upstream.tags.at(-1), 'typescript');
     child.kill('SIGTERM');
     assert.equal(await exited, 0, `exit status after SIGTERM; stderr:\n${stderr}`);
   } finally {

@@ -15,6 +15,7 @@ import { describeValue } from './describe-value.ts';
 import { fieldPosition } from './field-lines.ts';
 import { isModulePath } from './normalize-plugins.ts';
 import { importWithin, SYNTAX_PLACE, withoutVersion } from './plugin-import.ts';
+import { importedPackageFile } from './plugin-package.ts';
 import type { GatewayConfig } from './types.ts';
 
 /** A plugin module as imported: its factory, and its check of the options when it has one. */
@@ -69,8 +70,9 @@ function specifierOf(module: string, baseDir: string): string {
   try {
     return pathToFileURL(createRequire(join(baseDir, 'candor.config')).resolve(module)).href;
   } catch {
-    // A package that only an import resolves (its exports have no `require`): Node's own lookup.
-    return module;
+    // A package that only an import resolves (its exports have no `require`), read from the same
+    // folder; one not there, Node's own lookup, whose error names it.
+    return importedPackageFile(module, baseDir) ?? module;
   }
 }
 
@@ -201,10 +203,11 @@ export function optionProblems(
  * with the module files named as their author knows them (no version query: plugin-import.ts).
  */
 /**
- * Node's "Cannot find module … imported from FILE", FILE being Candor's own importer: a path inside
- * the gateway, which tells the plugin's author nothing (their config's field and module are said).
+ * Node's "Cannot find module … imported from FILE", FILE being Candor's own importer (its `.js` in
+ * the installed package): a path inside the gateway, which tells the plugin's author nothing (their
+ * config's field and module are said).
  */
-const CANDORS_IMPORTER = / imported from \S+\/core\/config\/plugin-import\.ts$/;
+const CANDORS_IMPORTER = / imported from \S+\/core\/config\/plugin-import\.[jt]s$/;
 
 export function reasonOf(err: unknown): string {
   // Read without throwing: a plugin may throw anything (String() of a null-prototype object throws).

@@ -136,6 +136,46 @@ test('a module or package not found is named as the config wrote it, not by the 
   assert.doesNotMatch(run.stderr + package_.stderr, /plugin-import\.ts/);
 });
 
+// A package beside the config whose `exports` give it to `import` only (no `require`, no
+// `default`), as many ES-module packages ship: looked up from the config's folder, as a package
+// `require` can resolve is, not from wherever Candor itself is installed (a global install, an
+// image's /usr/lib/node_modules), where Node's own lookup for Candor's module would not find it.
+test('a package beside the config that only an import resolves (its exports, a subpath too) loads from there', () => {
+  const pkg = join(dir, 'node_modules/@team/import-only');
+  mkdirSync(join(pkg, 'lib'), { recursive: true });
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: '@team/import-only',
+      type: 'module',
+      exports: {
+        '.': { types: './lib/index.d.ts', import: './lib/index.js' },
+        './extra/*': { import: './lib/extra-*.js' },
+        './package.json': './package.json',
+      },
+    }),
+  );
+  writeFileSync(join(pkg, 'lib/index.js'), 'export default () => ({});\n');
+  writeFileSync(
+    join(pkg, 'lib/extra-tag.js'),
+    "export function validate(o) { return o?.n === 1 ? [] : [{ path: 'n', message: 'expected 1' }]; }\nexport default () => ({});\n",
+  );
+  const run = check(
+    "  good: { module: '@team/import-only' }\n  tag: { module: '@team/import-only/extra/tag', options: { n: 2 } }",
+    '[good, tag]',
+  );
+  assert.equal(run.status, 78, run.stderr);
+  // Both loaded: the subpath's own check of its options is what is said, and nothing else.
+  assert.match(run.stderr, /plugins\.tag\.options\.n: expected 1\n1 problem in /);
+  const missing = check("  good: { module: '@team/import-only/nowhere' }");
+  assert.equal(missing.status, 78, missing.stderr);
+  assert.match(
+    missing.stderr,
+    /plugins\.good\.module: cannot load @team\/import-only\/nowhere: Package subpath '\.\/nowhere' is not defined by "exports" in \S*node_modules\/@team\/import-only\/package\.json\n/,
+  );
+  assert.doesNotMatch(missing.stderr, /plugin-import\.[jt]s/);
+});
+
 test('a module that does not load is named with its file, line and field', () => {
   const run = check('  good: { module: ./good.ts }\n  bad:\n    module: ./broken.ts', '[good, bad]');
   assert.equal(run.status, 78, run.stderr);
