@@ -89,7 +89,9 @@ const CELLS: readonly Cell[] = [
     path: '/rate',
     status: 429,
     error: 'http_request_denied',
-    retryAfter: /^\d{3,4}$/,
+    // 500 s a token, counting down: three digits all the test long, so a GET's body and its HEAD's
+    // Content-Length agree across a second's turn (at 1000 s a token, 1000 then 999 did not).
+    retryAfter: /^(4\d\d|500)$/,
     nextHop: 'ok',
     grpc: 8,
   },
@@ -132,7 +134,7 @@ routes:
   - { match: { path: /queue }, upstream: queue }
   - { match: { path: /shed }, upstream: shed, max_in_flight: 1 }
   - { match: { path: /maint }, upstream: ok, maintenance: { retry_after: 30s } }
-  - { match: { path: /rate }, upstream: ok, rate_limit: { rate: 0.001, burst: 1 } }
+  - { match: { path: /rate }, upstream: ok, rate_limit: { rate: 0.002, burst: 1 } }
   - { match: { path: /deny }, upstream: ok, deny: [127.0.0.1] }
   - { match: { path: /auth }, upstream: ok, auth: { basic: { users_file: ${users} } } }
   - { match: { path: /ok }, upstream: ok }
