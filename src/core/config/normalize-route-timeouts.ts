@@ -8,9 +8,11 @@ import type { RawConfig } from './schema.ts';
 import type { RouteTimeouts, UpstreamConfig } from './types.ts';
 import type { HeadClockName } from './upstream-config.ts';
 
-/** The head clock's name: the per-try timeout where it is the shorter of the two, else the response timeout. */
-export function headClockName(perTry: number, response: number): HeadClockName {
-  return perTry < response ? 'per-try timeout' : 'response timeout';
+/** An attempt's wait for its head: the per-try timeout where it is the shorter of the two, else the response timeout, and its name. */
+export function headClock(perTry: number, response: number): { head: number; headName: HeadClockName } {
+  return perTry < response
+    ? { head: perTry, headName: 'per-try timeout' }
+    : { head: response, headName: 'response timeout' };
 }
 
 type RawTimeouts = NonNullable<RawConfig['routes'][number]['timeouts']>;
@@ -46,7 +48,7 @@ export function toRouteTimeouts(
       totalIncludesBody: raw.total_includes_body ?? own.totalIncludesBody,
       tunnelIdle: durationMs(raw.tunnel_idle, own.tunnelIdle),
       tunnelHalfClosed: durationMs(raw.tunnel_half_closed, own.tunnelHalfClosed),
-      exchange: { head: Math.min(perTry, response), headName: headClockName(perTry, response), read, send },
+      exchange: { ...headClock(perTry, response), read, send },
     };
   }
   return byUpstream;

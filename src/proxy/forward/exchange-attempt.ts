@@ -108,7 +108,6 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
               kind: 'stream',
               source: client.body,
               lengthAnnounced: !this.bodyUnannounced,
-              resend: body.copy?.begin(),
               kept: body.copy,
             }
           : { kind: 'none' };

@@ -8,7 +8,9 @@
  * the client's stream gave (each its own buffer), never more than the bound, and lets them go as
  * soon as the body passes it or the answer's head comes (no attempt follows a head).
  */
-export class StreamedBodyCopy {
+import type { KeptBody } from '../../upstream/connections/exchange-contract.ts';
+
+export class StreamedBodyCopy implements KeptBody {
   readonly #bound: number;
   #pieces: Buffer[] = [];
   /** Bytes kept: every byte an attempt took so far, while the body has not passed the bound. */
@@ -28,8 +30,8 @@ export class StreamedBodyCopy {
   }
 
   /**
-   * An attempt begins: the pieces earlier ones took, for it to send first (undefined: none). It
-   * keeps them again as it sends them (keep()): a piece already held is not held twice.
+   * An attempt's pump begins: the pieces earlier ones took, for it to send first (undefined: none).
+   * It keeps them again as it sends them (keep()): a piece already held is not held twice.
    */
   begin(): readonly Buffer[] | undefined {
     this.#taken = 0;

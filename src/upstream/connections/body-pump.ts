@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import type { Failure } from '../../core/failure/failure.ts';
-import type { ExchangeHandler, StreamedBody } from './exchange-contract.ts';
+import type { ExchangeHandler, KeptBody, StreamedBody } from './exchange-contract.ts';
 import { sendStalled } from './exchange-timers.ts';
 
 /** Where a request body goes: an HTTP/1.1 socket (framed or not) or an HTTP/2 stream. */
@@ -57,7 +57,7 @@ export interface BodyPumpEvents {
 export class BodyPump {
   private readonly source: Readable;
   /** What the pump takes is kept elsewhere, while whole: the body may go again, so it is left paused at stop(). */
-  private readonly kept: { readonly whole: boolean } | undefined;
+  private readonly kept: KeptBody | undefined;
   private readonly out: BodyOut;
   private readonly events: BodyPumpEvents;
   private readonly bound: SendBound;
@@ -84,7 +84,8 @@ export class BodyPump {
     source.on('end', this.onEnd);
     source.on('error', this.onError);
     // What an earlier attempt took goes first; the stream flows once the way out takes it.
-    if (body.resend !== undefined && !this.sendAgain(body.resend)) return;
+    const resend = body.kept?.begin();
+    if (resend !== undefined && !this.sendAgain(resend)) return;
     // An earlier attempt left the body paused for this one (it took nothing, or kept what it took).
     if (!this.blocked) source.resume();
     if (source.errored) this.onError(source.errored);

@@ -4,7 +4,6 @@
  * HTTP/1.1 connection (http1/connection.ts) and an HTTP/2 stream (h2/h2-call.ts) feed the same
  * events, in the same order, so what reads them never asks which one it has.
  */
-
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { HeadClockName } from '../../core/config/upstream-config.ts';
@@ -25,14 +24,19 @@ export interface StreamedBody {
    * the body in chunks (HTTP/2 frames every body itself).
    */
   readonly lengthAnnounced: boolean;
-  /** What an earlier attempt took of the stream, kept to be sent first (its retry); undefined: nothing. */
-  readonly resend?: readonly Buffer[];
-  /**
-   * What the pump takes is kept, while `whole` (up to a bound, until the answer's head): the body
-   * may then go again after part of it went, so the stream is left paused when the pump stops,
-   * not flowing to no reader.
-   */
-  readonly kept?: { readonly whole: boolean };
+  /** What earlier attempts took of the stream, kept for this one to send first; undefined: nothing kept. */
+  readonly kept?: KeptBody;
+}
+
+/**
+ * What the exchange keeps of a streamed body as it goes out (up to a bound, until the answer's
+ * head), so that a retry may send it again after part of it went.
+ */
+export interface KeptBody {
+  /** Every byte taken so far is kept: the stream is left paused when the pump stops, not flowing to no reader. */
+  readonly whole: boolean;
+  /** A pump begins: the pieces earlier attempts took, to be written before the stream's next (undefined: none). */
+  begin(): readonly Buffer[] | undefined;
 }
 
 /** The request an exchange hands a connection, ready to go out. */

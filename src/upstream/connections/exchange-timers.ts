@@ -32,9 +32,8 @@ export function headTimedOut(
 
 /**
  * No whole response head `when` ("(response timeout of 300 ms) after 301 ms", "within the total
- * timeout of 600 ms"), with
- * what of it came: interim (1xx) answers, the bytes of a head begun. A trickling or 1xx-sending
- * upstream is not a silent one, and the fix differs.
+ * timeout of 600 ms"), with what of it came: interim (1xx) answers, the bytes of a head begun. A
+ * trickling or 1xx-sending upstream is not a silent one, and the fix differs.
  */
 export function noHeadDetails(when: string, so: HeadSoFar | undefined): string {
   const interim = so?.interim ?? 0;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { headClockName } from '../../core/config/normalize-route-timeouts.ts';
+import { headClock } from '../../core/config/normalize-route-timeouts.ts';
 import type { UpstreamConfig } from '../../core/config/types.ts';
 import { Count } from '../../core/limits/count.ts';
 import type { Circuit } from '../../core/retry/circuit.ts';
@@ -186,8 +186,7 @@ function poolOptionsOf(config: UpstreamConfig, news: UpstreamNews | undefined): 
     idleTimeout: config.pool.idleTimeout,
     timeouts: {
       // Each attempt's wait for the head is the per-try timeout (the response timeout unless retries set one).
-      head: Math.min(config.retries.perTryTimeout, config.timeouts.response),
-      headName: headClockName(config.retries.perTryTimeout, config.timeouts.response),
+      ...headClock(config.retries.perTryTimeout, config.timeouts.response),
       read: config.timeouts.read,
       send: config.timeouts.send,
     },
