@@ -10,7 +10,7 @@ const net = process.getBuiltinModule('node:net');
 export interface AddressTaken {
   /** host:port as configured. */
   readonly address: string;
-  /** The error's code: EADDRINUSE, or EACCES for a privileged port. */
+  /** The error's code: EADDRINUSE; EACCES for a privileged port (or a security policy); EADDRNOTAVAIL for an address no interface has. */
   readonly code: string;
   /** "pid 4242 (node candor.js serve …), a worker of pid 4200", when /proc tells it. */
   readonly holder: string | undefined;
@@ -98,7 +98,25 @@ function describe(pid: string): string {
 
 /** What refuses an address: "cannot listen on 127.0.0.1:8080: address in use (EADDRINUSE) by pid 4242 (…); stop it first…". */
 export function addressTakenMessage(taken: AddressTaken): string {
+  if (taken.code === 'EACCES')
+    return `cannot listen on ${taken.address}: permission denied (EACCES): ${forbidden(taken)}`;
+  if (taken.code === 'EADDRNOTAVAIL')
+    return `cannot listen on ${taken.address}: no interface of this machine has that address (EADDRNOTAVAIL); listen on one it has, or on 0.0.0.0`;
   if (taken.code !== 'EADDRINUSE') return `cannot listen on ${taken.address} (${taken.code})`;
   const by = taken.holder === undefined ? 'another process' : taken.holder;
   return `cannot listen on ${taken.address}: address in use (EADDRINUSE) by ${by}; stop it first, or listen on another address`;
+}
+
+/** Why a listen was forbidden (EACCES): a privileged port (Linux's bound, 1024 by default), else a security policy. */
+function forbidden(taken: AddressTaken): string {
+  const port = Number(taken.address.slice(taken.address.lastIndexOf(':') + 1));
+  let start = 1024;
+  try {
+    start = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8').trim());
+  } catch {
+    // Not Linux, or no /proc: the traditional bound.
+  }
+  return port < start
+    ? `a port below ${start} needs root or the CAP_NET_BIND_SERVICE capability (systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE); or listen on a port from ${start} up`
+    : 'a security policy (SELinux, AppArmor, seccomp) forbids this process the address';
 }

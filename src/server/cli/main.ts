@@ -37,6 +37,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   // of the report goes nowhere, and the command still ends with its own code, not as a crash.
   // serve's stdout is its log, whose destination answers for itself.
   if (command !== 'serve') process.stdout.on('error', readerGone);
+  // serve's stderr (the primary's and its workers', which share it) is where it says what went
+  // wrong, and there is nowhere further to say that stderr broke: a reader gone (journald
+  // restarted, `2>&1 | head`: EPIPE), a terminal hung up (EIO). Its error without a listener
+  // would end the primary at its next line (a worker replaced), and the gateway with it.
+  else process.stderr.on('error', stderrGone);
   if (command === undefined || command === '--help' || command === '-h') {
     await printHelp();
     return command === undefined ? EXIT.usage : EXIT.ok;
@@ -66,6 +71,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   await Promise.all([process.stdout, process.stderr].map((s) => new Promise((r) => s.write('', r))));
   process.exit(code);
 }
+
+/** serve's stderr errors: dropped, the lines after them with them (see main). */
+function stderrGone(): void {}
 
 /** Stdout's errors: a closed pipe (EPIPE) is the reader's choice; any other is the command's failure. */
 function readerGone(err: NodeJS.ErrnoException): void {
