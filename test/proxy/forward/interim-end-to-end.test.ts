@@ -77,6 +77,9 @@ routes:
   - match: { path: /drip }
     upstream: app
     timeouts: { response: 500ms }
+  - match: { path: /small }
+    upstream: app
+    limits: { body: 16 }
   - match: { path: / }
     upstream: app
     response_headers: { remove: [X-Powered-By, Server] }
@@ -175,6 +178,32 @@ upstreams:
       assert.equal(h['x-powered-by'], undefined);
       assert.equal(h.server, undefined);
     }
+  });
+
+  test('an HTTP/2 client whose announced body is past the limit: 413 from the head, no 100, nothing upstream', async () => {
+    const before = upstream.received.length;
+    const seen = await new Promise<{ interim: number[]; status: unknown }>((resolve, reject) => {
+      const session = http2.connect(gw.url);
+      session.on('error', reject);
+      const stream = session.request(
+        { ':method': 'POST', ':path': '/small', expect: '100-continue', 'content-length': '5000' },
+        { endStream: false },
+      );
+      const interim: number[] = [];
+      let status: unknown;
+      stream.on('headers', (h) => interim.push(Number(h[':status'])));
+      stream.on('response', (h) => {
+        status = h[':status'];
+      });
+      stream.resume();
+      stream.on('error', reject);
+      stream.on('close', () => {
+        session.close();
+        resolve({ interim, status });
+      });
+    });
+    assert.deepEqual(seen, { interim: [], status: 413 });
+    assert.equal(upstream.received.length, before);
   });
 
   for (const [label, head, interim] of [
