@@ -9,10 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type RawConnection, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { rawRequest } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { waitUntil } from '../../helpers/wait.ts';
 
 const FINAL =
   'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Powered-By: php/5\r\n\r\nfinal';
@@ -33,7 +35,12 @@ async function answer(c: RawConnection): Promise<void> {
       }
       return;
     }
-    if (req.path === '/then-101')
+    if (req.path === '/half') {
+      // Half its body, then the rest once the gateway has it: a pipelined request waits behind it.
+      await c.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await c.write('67890');
+    } else if (req.path === '/then-101')
       await c.write(
         'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n',
       );
@@ -237,6 +244,32 @@ upstreams:
       assert.ok(raw.endsWith(`\r\n\r\n${body}`), raw);
     });
   }
+
+  test('an Expect pipelined behind an answer still streaming: its 100 waits for that answer to end (one answer at a time)', async () => {
+    const client = net.connect(gw.port, '127.0.0.1');
+    let text = '';
+    client.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    client.on('error', () => {});
+    try {
+      client.write(
+        'GET /half HTTP/1.1\r\nHost: a\r\n\r\n' +
+          'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+      );
+      await waitUntil('asked for the body', () => text.includes('HTTP/1.1 100 Continue\r\n\r\n'));
+      assert.match(
+        text,
+        /\r\n\r\n1234567890HTTP\/1\.1 100 Continue\r\n\r\n$/,
+        'the 100 after the first answer whole',
+      );
+      client.write('hello');
+      await waitUntil('the second answer whole', () => text.endsWith('\r\n\r\nhello'));
+      assert.deepEqual(statusLines(text), ['HTTP/1.1 200 OK', 'HTTP/1.1 100 Continue', 'HTTP/1.1 200 OK']);
+    } finally {
+      client.destroy();
+    }
+  });
 
   test('a 103 every 100 ms and never a final head: 504 at the response timeout, the interim answers counted', async () => {
     const { raw } = await rawRequest(
