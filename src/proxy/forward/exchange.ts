@@ -392,7 +392,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   onInformational(head: UpstreamHead): void {
     // 100 answers an Expect that Candor handled itself; 1xx are not for HTTP/1.0 clients.
     if (this.client.head.versionMinor === 0 || this.sink.headSent || head.status === 100) return;
-    this.interim ??= new InterimAnswers(this.sink, this.record);
+    this.interim ??= new InterimAnswers(this.sink, this.record, this.options.stages);
     this.interim.relay(head, this.answerVia(head));
   }
 }

@@ -1,14 +1,15 @@
 import type { HeaderRules, RouteConfig } from '../../core/config/types.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { RouteStage, StageHooks, StageRequest } from '../stages/stage.ts';
-import { applyHeaderRules } from './header-rules.ts';
+import { applyHeaderRules, withoutRemoved } from './header-rules.ts';
 
 /**
  * The route's header rules as a stage. Its request rules (`routes[].request_headers`) edit the
  * fields every attempt sends (stage.ts's requestEdit: after the access stages' edit and the
  * stages' own, as the upstream's request is made); its response rules (`response_headers`) edit
  * every answer's head, the upstream's, the gateway's own and its error responses alike (a rule's
- * HSTS goes on a 502 too), before the CORS fields. A rule's {variables} are facts every stage
+ * HSTS goes on a 502 too), before the CORS fields; of an upstream's interim (1xx) answer, `remove`
+ * alone takes its fields out (`set` and `add` are the answer's). A rule's {variables} are facts every stage
  * reads (StageRequest's requestId, clientIp and host). A side the route has no rules for has no
  * hook: nothing of it runs.
  */
@@ -40,6 +41,10 @@ class AnswerRulesRun extends RulesRun {
   editAnswer(headers: readonly string[]): string[] {
     return applyHeaderRules(headers, this.rules, this.request);
   }
+
+  editInterim(headers: readonly string[]): readonly string[] {
+    return withoutRemoved(headers, this.rules.remove);
+  }
 }
 
 /** The route's request rules on what goes upstream. */
@@ -60,5 +65,9 @@ class HeaderRulesRun extends RequestRulesRun {
 
   editAnswer(headers: readonly string[]): string[] {
     return applyHeaderRules(headers, this.#answer, this.request);
+  }
+
+  editInterim(headers: readonly string[]): readonly string[] {
+    return withoutRemoved(headers, this.#answer.remove);
   }
 }

@@ -23,16 +23,30 @@ export function applyHeaderRules(headers: readonly string[], rules: HeaderRules,
     // Every spelling of a named field: a client's X_Tenant is X-Tenant to a CGI-style app
     // (cgi-spelling.ts), and would stand beside the value `set` wrote, or outlive `remove`.
     const name = cgiSpelling(headers[i].toLowerCase());
-    if (
-      rules.remove.some((removed) => cgiSpelling(removed) === name) ||
-      rules.set.some((rule) => cgiSpelling(rule.lower) === name)
-    )
-      continue;
+    if (isNamed(name, rules.remove) || rules.set.some((rule) => cgiSpelling(rule.lower) === name)) continue;
     out.push(headers[i], headers[i + 1]);
   }
   for (const rule of rules.set) out.push(rule.name, render(rule.value, vars));
   for (const rule of rules.add) out.push(rule.name, render(rule.value, vars));
   return out;
+}
+
+/**
+ * `headers` without the fields a `remove` rule names, every spelling of them as applyHeaderRules
+ * reads it: what an interim (1xx) answer keeps of the route's response rules. A new list when
+ * any is named.
+ */
+export function withoutRemoved(headers: readonly string[], remove: readonly string[]): readonly string[] {
+  if (remove.length === 0) return headers;
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2)
+    if (!isNamed(cgiSpelling(headers[i].toLowerCase()), remove)) out.push(headers[i], headers[i + 1]);
+  return out;
+}
+
+/** Whether `name` (lower-cased, in its CGI spelling) is one of `names` (lower-cased). */
+function isNamed(name: string, names: readonly string[]): boolean {
+  return names.some((named) => cgiSpelling(named) === name);
 }
 
 function render(parts: readonly TemplatePart[], vars: RuleVars): string {

@@ -2,6 +2,7 @@ import { REASONS } from '../../core/failure/wording.ts';
 import type { AnswerSink } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { UpstreamHead } from '../../upstream/connections/exchange-contract.ts';
+import type { StageRun } from '../stages/stage-run.ts';
 import { buildDownstreamHead } from './answer-headers.ts';
 import { MAX_INTERIM } from './exchange-options.ts';
 
@@ -13,13 +14,16 @@ import { MAX_INTERIM } from './exchange-options.ts';
 export class InterimAnswers {
   readonly #sink: AnswerSink;
   readonly #record: RequestRecord;
+  /** The route's stages, which edit an interim answer's fields (editInterim); undefined: none. */
+  readonly #stages: StageRun | undefined;
   /** Interim answers relayed so far, and their fields' bytes. */
   #count = 0;
   #bytes = 0;
 
-  constructor(sink: AnswerSink, record: RequestRecord) {
+  constructor(sink: AnswerSink, record: RequestRecord, stages: StageRun | undefined) {
     this.#sink = sink;
     this.#record = record;
+    this.#stages = stages;
   }
 
   /** One to pass on, with this hop's Via entry for it. */
@@ -36,8 +40,15 @@ export class InterimAnswers {
       this.#record.interimDropped++;
       return;
     }
-    // Hop-by-hop fields out, Via in, as for the final head.
-    const headers = buildDownstreamHead(head.headers, this.#record.id, via, undefined, false);
+    // Hop-by-hop fields out, Via in, as for the final head; then the route's stages' edits (its
+    // header rules' `remove`: an upstream's X-Powered-By or Server in a 103 is what the route
+    // hides in the 200). An edit that failed: the interim answer is dropped, not sent unedited.
+    const built = buildDownstreamHead(head.headers, this.#record.id, via, undefined, false);
+    const headers = this.#stages === undefined ? built : this.#stages.editInterim(built);
+    if (headers === undefined) {
+      this.#record.interimDropped++;
+      return;
+    }
     // One the client is not reading is not worth more memory: the sink drops it.
     if (!this.#sink.sendInterim(head.status, head.reason || (REASONS[head.status] ?? ''), headers)) {
       this.#record.interimDropped++;

@@ -255,6 +255,34 @@ export class StageRun {
     return edited;
   }
 
+  /**
+   * An interim (1xx) answer's fields through each of Candor's own stages' edit, in order (one not
+   * Candor's own is not met: unguarded, it could take out the gateway's fields); undefined when an
+   * edit threw: the interim answer is not passed on (it is no answer: the final one still comes).
+   */
+  editInterim(headers: readonly string[]): readonly string[] | undefined {
+    let edited = headers;
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      const stage = this.#stages[i];
+      if (hooks?.editInterim === undefined || stage.trusted !== true) continue;
+      try {
+        edited = hooks.editInterim(edited);
+      } catch (err) {
+        this.#watch.ran(
+          stage.name,
+          'editInterim',
+          0,
+          stageFailure(stage, 'editInterim', err),
+          this.#request.record.id,
+          true,
+        );
+        return undefined;
+      }
+    }
+    return edited;
+  }
+
   /** The request is over and its record whole: each stage counts it (a failure here is only logged). */
   onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0], finished = true): void {
     endStages(this.#stages, this.#hooks, this.#watch, record, finished);

@@ -160,6 +160,12 @@ export interface StageHooks {
   wrapSink?(sink: AnswerSink, budget: BufferBudget | undefined): AnswerSink;
   /** `failed`: the answer is the gateway's error response for a failure (AnswerEdit). */
   editAnswer?(headers: readonly string[], failed: boolean): string[];
+  /**
+   * The fields of an upstream's interim (1xx) answer on its way to the client (a `103 Early
+   * Hints`), which is no answer of the route's: what must never reach the client leaves it too.
+   * Met for a `trusted` stage only (Candor's own: the header rules' `remove`).
+   */
+  editInterim?(headers: readonly string[]): readonly string[];
   /** `finished`: the answer went out whole (false: cut, or the client left); a promise is told once settled. */
   // biome-ignore lint/suspicious/noConfusingVoidType: a stage that counts at once returns nothing
   onEnd?(record: RequestRecord, finished: boolean): void | Promise<unknown>;
@@ -269,6 +275,7 @@ export type StageHook =
   | 'onUpstreamHead'
   | 'wrapSink'
   | 'editAnswer'
+  | 'editInterim'
   | 'onEnd'
   | 'chooseUpstream'
   | 'upstreamsNow'
