@@ -122,6 +122,23 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
 }
 
 /**
+ * An upstream's `tls.servername`: the SNI sent and the name its certificate must carry. A host
+ * name, never an IP address in any spelling (`::1`, `[::1]`, `127.1`): RFC 6066 §3 permits none,
+ * node:tls sends one all the same (it only warns, DEP0123), and one in brackets is checked as a
+ * name no certificate carries.
+ */
+export function parseServerName(text: string): Parsed<string> {
+  const expected = `expected a host name like api.internal, got ${describeValue(text)}`;
+  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  if (isIP(bare) !== 0 || isIP(canonicalHost(bare.toLowerCase())) !== 0)
+    return {
+      problem: `${expected} (an IP address is never a TLS server name, RFC 6066 §3: without servername, an IP-literal target sends none and its certificate is checked against its address)`,
+    };
+  if (text.length > 253 || !HOSTNAME.test(text)) return { problem: expected };
+  return { value: text };
+}
+
+/**
  * The OTLP/HTTP traces endpoint: a whole http(s) URL, path included (the exporter posts to
  * it as written, so "http://collector:4318" without "/v1/traces" would be a silent 404).
  */
