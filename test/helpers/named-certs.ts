@@ -6,8 +6,9 @@ import { type CertificateFiles, testCertificates } from '../../src/kits/fault-ki
 let made = 0;
 
 /**
- * A server certificate for these DNS names, signed by the fault kit's test CA (see
- * src/kits/fault-kit/tls-certs.ts), in the kit's temporary folder: for tests of SNI.
+ * A server certificate for these DNS names (an entry `IP:ADDRESS` is an IP address SAN), signed
+ * by the fault kit's test CA (see src/kits/fault-kit/tls-certs.ts), in the kit's temporary
+ * folder: for tests of SNI.
  */
 export function certificateFor(names: readonly string[]): CertificateFiles {
   const { dir } = testCertificates();
@@ -31,9 +32,9 @@ export function certificateFor(names: readonly string[]): CertificateFiles {
       '-days',
       '2',
       '-subj',
-      `/CN=${names[0]}`,
+      `/CN=${names[0].replace(/^IP:/, '')}`,
       '-addext',
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+      `subjectAltName=${names.map((n) => (n.startsWith('IP:') ? n : `DNS:${n}`)).join(',')}`,
       '-addext',
       'extendedKeyUsage=serverAuth',
       '-keyout',

@@ -39,12 +39,25 @@ export function parseListenAddress(text: string): Parsed<{ host: string; port: n
     if (isIP(bracketed[1]) !== 6)
       return { problem: `${expected} ("${bracketed[1]}" is not an IPv6 address)` };
     if (!isPort(bracketed[2])) return { problem: expected };
+    // node:net's isIP takes a zone index ("::1%lo"), which the config's checks would compare as
+    // written: [::1%lo]:8080 beside [::1]:8080 passed as two addresses, and failed at bind.
+    const zone = zoneOf(bracketed[1]);
+    if (zone !== undefined)
+      return {
+        problem: `${expected} (a zone index ("${zone}") is not taken: write an address that needs none, a global, unique-local or loopback one, or [::])`,
+      };
     return { value: { host: bracketed[1], port: Number(bracketed[2]) } };
   }
   if (isIP(text) === 6) return { problem: `${expected} (put an IPv6 address in brackets: [${text}]:8080)` };
   const plain = HOST_PORT.exec(text);
   if (!plain || !isHostname(plain[1]) || !isPort(plain[2])) return { problem: expected };
   return { value: { host: plain[1], port: Number(plain[2]) } };
+}
+
+/** The zone index of an IPv6 address as written ("%eth0" of "fe80::1%eth0"); undefined when it has none. */
+function zoneOf(address: string): string | undefined {
+  const at = address.indexOf('%');
+  return at === -1 ? undefined : address.slice(at);
 }
 
 /** Why the part after a host's colon is no port, to say after the value; "" when it is one or there is none. */
@@ -77,7 +90,11 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
   try {
     url = new URL(text);
   } catch {
-    return { problem: `expected a URL like http://127.0.0.1:3001, got ${got}` };
+    // A WHATWG URL refuses a zone index in its IPv6 address ("[fe80::1%25eth0]", RFC 6874's).
+    const zone = /\[[^\]]*%[^\]]*\]/.test(text)
+      ? " (a URL's IPv6 address takes no zone index: name the target by a global or unique-local address, or by a host name)"
+      : '';
+    return { problem: `expected a URL like http://127.0.0.1:3001, got ${got}${zone}` };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return {
@@ -102,6 +119,23 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
   // logs, where "http://api" and "http://api:80" must not look like two upstreams.
   const origin = `${protocol}//${url.hostname}:${port}`;
   return { value: { protocol, hostname, port, origin } };
+}
+
+/**
+ * An upstream's `tls.servername`: the SNI sent and the name its certificate must carry. A host
+ * name, never an IP address in any spelling (`::1`, `[::1]`, `127.1`): RFC 6066 §3 permits none,
+ * node:tls sends one all the same (it only warns, DEP0123), and one in brackets is checked as a
+ * name no certificate carries.
+ */
+export function parseServerName(text: string): Parsed<string> {
+  const expected = `expected a host name like api.internal, got ${describeValue(text)}`;
+  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  if (isIP(bare) !== 0 || isIP(canonicalHost(bare.toLowerCase())) !== 0)
+    return {
+      problem: `${expected} (an IP address is never a TLS server name, RFC 6066 §3: without servername, an IP-literal target sends none and its certificate is checked against its address)`,
+    };
+  if (text.length > 253 || !HOSTNAME.test(text)) return { problem: expected };
+  return { value: text };
 }
 
 /**
@@ -142,6 +176,11 @@ export function parseRouteHost(text: string): Parsed<string> {
   if (bracketed) {
     if (isIP(bracketed[1]) !== 6 || (bracketed[2] !== undefined && !isPort(bracketed[2])))
       return { problem: expected };
+    // isIP takes one; a request's authority with a "%" is refused (request-rules.ts).
+    if (zoneOf(bracketed[1]) !== undefined)
+      return {
+        problem: `${expected} (a request's Host never carries a zone index: one with a "%" is refused, so no request would match it)`,
+      };
     return { value: canonicalIpLiteral(`[${bracketed[1]}]`) ?? `[${bracketed[1].toLowerCase()}]` };
   }
   const plain = HOST_PORT.exec(text);

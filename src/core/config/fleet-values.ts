@@ -66,14 +66,15 @@ UNSPECIFIED.addAddress('::', 'ipv6');
  * answers come from another address, which c-ares drops as forged: ETIMEOUT).
  */
 function parseResolverAddress(text: string): Parsed<string> {
-  const parsed = parseListenAddress(text);
   const got = describeValue(text);
-  if ('problem' in parsed || isIP(parsed.value.host) === 0 || parsed.value.port === 0)
-    return { problem: `expected an IP address and port like 10.0.0.10:53 or [fd00::a]:53, got ${got}` };
-  if (parsed.value.host.includes('%'))
+  // Before parseListenAddress, which refuses a zone id as a listen address's.
+  if (/^\[[^\]]*%/.test(text))
     return {
       problem: `a DNS server's IPv6 zone id is dropped by Node's resolver (it would ask the address with no interface, and fail): give a global or unique-local address, got ${got}`,
     };
+  const parsed = parseListenAddress(text);
+  if ('problem' in parsed || isIP(parsed.value.host) === 0 || parsed.value.port === 0)
+    return { problem: `expected an IP address and port like 10.0.0.10:53 or [fd00::a]:53, got ${got}` };
   if (UNSPECIFIED.check(parsed.value.host, isIP(parsed.value.host) === 6 ? 'ipv6' : 'ipv4'))
     return {
       problem: `an unspecified address is no DNS server: its answers come from another address, and are dropped, got ${got}`,

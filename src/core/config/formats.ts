@@ -16,6 +16,7 @@ import {
   parseOtlpEndpoint,
   parseRouteHost,
   parseRoutePath,
+  parseServerName,
   parseTargetUrl,
 } from './addresses.ts';
 import { HEADER_SIZE_RANGE } from './defaults.ts';
@@ -140,6 +141,7 @@ export const FORMAT = {
   listenAddress: 'candor.listen-address',
   targetUrl: 'candor.target-url',
   routeHost: 'candor.route-host',
+  serverName: 'candor.server-name',
   routePath: 'candor.route-path',
   matchPath: 'candor.match-path',
   addressOrCidr: 'candor.address-or-cidr',
@@ -166,6 +168,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.listenAddress]: (text) => problemOf(parseListenAddress(text)),
   [FORMAT.targetUrl]: (text) => problemOf(parseTargetUrl(text)),
   [FORMAT.routeHost]: (text) => problemOf(parseRouteHost(text)),
+  [FORMAT.serverName]: (text) => problemOf(parseServerName(text)),
   [FORMAT.routePath]: (text) => problemOf(parseRoutePath(text)),
   [FORMAT.matchPath]: (text) => problemOf(parseMatchPath(text)),
   [FORMAT.addressOrCidr]: addressOrCidrProblem,

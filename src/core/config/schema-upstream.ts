@@ -182,7 +182,9 @@ export const Upstream = mapping(
           crl: Type.Optional(
             filePath('a PEM file of certificate revocation lists (one per CA in the chain)'),
           ),
-          servername: Type.Optional(Type.String({ minLength: 1, expected: 'a host name' })),
+          servername: Type.Optional(
+            Type.String({ format: FORMAT.serverName, expected: 'a host name like api.internal' }),
+          ),
           insecure_skip_verify: flag(),
           ...UPSTREAM_TLS_FIELDS,
         },

@@ -1,3 +1,4 @@
+import { hostPort } from './host-port.ts';
 import { listeningInodes } from './socket-tables.ts';
 
 // node:fs and node:net through process.getBuiltinModule, not imports: as ES modules they
@@ -41,7 +42,7 @@ export async function probeAddress(host: string, port: number): Promise<AddressT
   }
   const code = failed.code ?? 'error';
   return {
-    address: `${host.includes(':') ? `[${host}]` : host}:${port}`,
+    address: hostPort(host, port),
     code,
     holder: code === 'EADDRINUSE' ? holderOf(port) : undefined,
   };

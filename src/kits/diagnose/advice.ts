@@ -9,12 +9,12 @@ import {
   type ProxyStatusMember,
   readProxyStatusMembers,
 } from '../../core/failure/proxy-status.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { fieldValues, INTERIM_FLOOD } from './answer-reader.ts';
 import { chainRuleFix, clientCertificateAlertFix } from './certificate-advice.ts';
 import type { ProbeContext } from './context.ts';
 import { portalHint } from './identify.ts';
-import { hostPort } from './plan.ts';
 import { strayFix } from './stray-bytes.ts';
 
 export function adviseFix(context: ProbeContext, failure: Failure): string {

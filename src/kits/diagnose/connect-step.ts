@@ -9,8 +9,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { classifyConnectError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import { alpnNotH2, selfConnectFailure } from '../../upstream/connections/connector.ts';
-import { formatMs, hostPort, type ProbePlan, since } from './plan.ts';
+import { formatMs, type ProbePlan, since } from './plan.ts';
 import { describeCertificate, tlsNotes } from './tls-facts.ts';
 import type { Step, TlsFacts } from './types.ts';
 

@@ -92,11 +92,6 @@ export function planUrl(plan: ProbePlan): string {
   return `${plan.protocol}//${host}:${plan.port}${plan.path}`;
 }
 
-/** "127.0.0.1:9102" or "[::1]:9102". */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 /** Durations as the failure details write them: "0.3 ms", "12 ms". */
 /** The gateway's setting the probe's wait for the head stands for, as a 504's details name it. */
 export function headClockOf(plan: ProbePlan): HeadClockName {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { hostPort } from '../../core/net/host-port.ts';
 import { AcmeProblem } from './acme-problem.ts';
 
 /** A DNS server as DNS-01 reaches it: the update's primary, or an authoritative server checked for the record. */
@@ -11,7 +12,7 @@ export interface DnsServer {
 export const DNS_EXCHANGE_MS = 10_000;
 
 export function serverLabel(server: DnsServer): string {
-  return server.host.includes(':') ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+  return hostPort(server.host, server.port);
 }
 
 /**

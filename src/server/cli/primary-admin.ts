@@ -1,4 +1,5 @@
 import type { AdminConfig } from '../../core/config/types.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import { isLoopbackHost } from '../../core/net/loopback-host.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
@@ -87,10 +88,10 @@ export class PrimaryAdmin {
     });
     this.#admin = { server, config: wanted };
     if (isLoopbackHost(wanted.host))
-      this.#logger.info({ admin: `${wanted.host}:${server.port()}` }, 'admin API listening');
+      this.#logger.info({ admin: hostPort(wanted.host, server.port()) }, 'admin API listening');
     else
       this.#logger.warn(
-        { admin: `${wanted.host}:${server.port()}` },
+        { admin: hostPort(wanted.host, server.port()) },
         'admin API listening beyond loopback: anyone who reaches this address and holds the token controls the gateway',
       );
   }

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { formatConfigProblems } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import type { AdminConfig, GatewayConfig } from '../../core/config/types.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import { renameGateway } from '../../observe/log/gateway-name.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { AdminServer } from '../admin/admin-server.ts';
@@ -149,18 +150,15 @@ function announceStart(
 ): void {
   const adminPort = admin?.server.port();
   options.announce?.({ gatewayPort: ports[0], ports, adminPort });
-  const bracket = (host: string) => (host.includes(':') ? `[${host}]` : host);
   process.stderr.write(
     startLine({
       pid: process.pid,
       configPath: path,
       configHash: configHash(config),
       workers,
-      listening: config.listen.map((listener, i) => `${bracket(listener.host)}:${ports[i]}`),
+      listening: config.listen.map((listener, i) => hostPort(listener.host, ports[i])),
       admin:
-        admin === undefined || adminPort === undefined
-          ? undefined
-          : `${bracket(admin.config.host)}:${adminPort}`,
+        admin === undefined || adminPort === undefined ? undefined : hostPort(admin.config.host, adminPort),
       pidFile: options.pidFile,
     }),
   );

@@ -1,5 +1,6 @@
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { FleetCanary } from '../fleet/fleet-canary.ts';
 import type { FleetSource } from '../fleet/fleet-source.ts';
@@ -29,9 +30,7 @@ export async function followSource(
     import('../fleet/fleet-status.ts'),
     import('../fleet/fleet-canary.ts'),
   ]);
-  const address = config.listen
-    .map((l, i) => `${l.host.includes(':') ? `[${l.host}]` : l.host}:${ports[i]}`)
-    .join(' ');
+  const address = config.listen.map((l, i) => hostPort(l.host, ports[i])).join(' ');
   const source = new FleetSource(
     start,
     configHash(config),

@@ -1,4 +1,5 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import { LINE_SINK } from '../../observe/log/logger.ts';
 import { startListener } from '../../proxy/accept/listener.ts';
 import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
@@ -156,7 +157,10 @@ export function announceStarted(parts: GatewayParts, live: GatewayLive, config: 
   // Orders begin once the listeners answer: the CA's validation comes to them.
   live.https?.start();
   if (live.metricsListener !== undefined)
-    logger.info({ address: `${config.metrics?.host}:${live.metricsListener.port()}` }, 'serving metrics');
+    logger.info(
+      { address: hostPort(config.metrics?.host ?? '', live.metricsListener.port()) },
+      'serving metrics',
+    );
 }
 
 /**

@@ -7,6 +7,7 @@ import { ConfigError } from '../../core/config/config-error.ts';
 import { fieldPosition } from '../../core/config/field-lines.ts';
 import { listenerKey } from '../../core/config/listener-key.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type Listener, type OrderedCertificateSource, startListener } from '../../proxy/accept/listener.ts';
 import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
@@ -86,7 +87,7 @@ export function swapListeners(
 
 export function logListening(logger: Logger, listener: Listener): void {
   logger.info(
-    { address: `${listener.config.host}:${listener.port()}`, tls: Boolean(listener.config.tls) },
+    { address: hostPort(listener.config.host, listener.port()), tls: Boolean(listener.config.tls) },
     'listening',
   );
 }

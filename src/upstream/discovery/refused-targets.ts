@@ -1,6 +1,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import { createTrustList } from '../../core/net/trust.ts';
 
 /** A listener of the gateway's own a DNS answer must not make a target of (the admin API). */
@@ -59,7 +60,7 @@ export function createTargetCheck(allow: readonly string[], own: readonly Gatewa
     }
     for (const listener of own)
       if (listener.port === port && sameHost(host, listener.host))
-        return `the gateway's own admin listener (${listener.host}:${listener.port})`;
+        return `the gateway's own admin listener (${hostPort(listener.host, listener.port)})`;
     return undefined;
   };
 }
