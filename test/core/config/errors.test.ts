@@ -849,6 +849,35 @@ test('an upstream protocol is one of http1, h2c and h2, with a did-you-mean on t
   ]);
 });
 
+test('one server written twice in an upstream is refused at the second, naming the first and the weight that says the same', () => {
+  // A target's state (health, ejection, an operator's drain or weight, its turn) is its origin's:
+  // a second entry had a second pool and state of its own, a double share in round robin but
+  // none of the hash ring's keys (the same points, the first entry's), and was new, so ramped by
+  // slow_start and checked afresh, at each reload.
+  const twice = `    targets:
+      - url: http://127.0.0.1:3001
+        weight: 2
+      - url: http://127.0.0.1:3002
+      - url: http://127.0.0.1:3001/
+`;
+  assert.deepEqual(problemsOf(withUpstream(twice)), [
+    problem(
+      11,
+      14,
+      'upstreams.api.targets[2].url',
+      'http://127.0.0.1:3001/ is the server targets[0] names already (http://127.0.0.1:3001): one server is one target, its health, ejection, drain and connections kept by its address; write it once, with weight: 3 for the share both entries asked',
+    ),
+  ]);
+  const spelledApart =
+    '    targets:\n      - url: http://app.internal\n      - url: http://APP.internal:80\n';
+  assert.deepEqual(
+    problemsOf(withUpstream(spelledApart)).map((p) => p.message),
+    [
+      'http://APP.internal:80 is the server targets[0] names already (http://app.internal:80): one server is one target, its health, ejection, drain and connections kept by its address; write it once, with weight: 2 for the share both entries asked',
+    ],
+  );
+});
+
 test('h2 needs https:// targets and h2c http:// ones, each refusal naming the other protocol', () => {
   assert.deepEqual(problemsOf(withUpstream(`${TARGET}    protocol: h2\n`)), [
     problem(

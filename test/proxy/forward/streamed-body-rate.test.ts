@@ -32,6 +32,7 @@ async function startUpstream() {
   return { ...server, cut };
 }
 
+// Two targets on one server (its IPv4 address, and its IPv4-mapped IPv6 one: one origin written twice is a config error).
 const CONFIG = (url: string) => `name: edge-1
 limits: { body_read_timeout: 300ms, body_min_rate: 1KiB }
 routes:
@@ -40,7 +41,7 @@ routes:
     limits: { buffer: 1KiB }
 upstreams:
   app:
-    targets: [{ url: ${url} }, { url: ${url}/ }]
+    targets: [{ url: ${url} }, { url: "${url.replace('127.0.0.1', '[::ffff:127.0.0.1]')}" }]
     timeouts: { response: 5s, total: 5s }
     retries: { attempts: 1 }
     outlier_detection: { consecutive_failures: 1 }

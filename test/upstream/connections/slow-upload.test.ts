@@ -26,7 +26,8 @@ const SLOWLY = { drip: { piece: 'x'.repeat(300), everyMs: 150, pieces: SIZE / 30
 /**
  * The edge: an upload past its 1 KiB buffer streams to two targets (one upstream, `protocol` when
  * given) that have 300 ms to answer once it is sent and `total` in all; one failure would eject a
- * target, so an ejection in the log is a target judged.
+ * target, so an ejection in the log is a target judged. The two are one server, under its IPv4
+ * address and its IPv4-mapped IPv6 one: one origin written twice is a config error.
  */
 const edgeConfig = (url: string, total: string, protocol?: string) => `name: edge-1
 routes:
@@ -35,7 +36,7 @@ routes:
     limits: { buffer: 1KiB }
 upstreams:
   app:
-${protocol === undefined ? '' : `    protocol: ${protocol}\n`}    targets: [{ url: ${url} }, { url: ${url}/ }]
+${protocol === undefined ? '' : `    protocol: ${protocol}\n`}    targets: [{ url: ${url} }, { url: "${url.replace('127.0.0.1', '[::ffff:127.0.0.1]')}" }]
     timeouts: { response: 300ms, total: ${total} }
     retries: { attempts: 1 }
     outlier_detection: { consecutive_failures: 1 }
