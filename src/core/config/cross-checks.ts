@@ -8,6 +8,7 @@
 
 import { didYouMean } from '../did-you-mean.ts';
 import { checkAccess } from './access-checks.ts';
+import { parseTargetUrl } from './addresses.ts';
 import { checkCaches } from './cache-checks.ts';
 import { checkSplitsAndCanaries } from './canary-checks.ts';
 import {
@@ -68,6 +69,7 @@ export function checkCrossFields(
   checkProtocolSchemes(upstreams, report);
   checkStreamsOnHttp1(upstreams, warn);
   checkSlowStartOnHash(upstreams, warn);
+  checkTargetsOnce(upstreams, warn);
   checkDrainOrder(document.drain, report);
   checkHttp2Settings(document.limits, report);
   checkDiscovery(upstreams, report);
@@ -201,6 +203,36 @@ function checkProtocolSchemes(upstreams: Record<string, unknown> | undefined, re
         protocol === 'h2'
           ? `protocol h2 is HTTP/2 over TLS: expected an https:// URL, got ${url} (for HTTP/2 in the clear, use protocol: h2c)`
           : `protocol h2c is HTTP/2 in the clear: expected an http:// URL, got ${url} (for HTTP/2 over TLS, use protocol: h2)`,
+      );
+    }
+  }
+}
+
+/**
+ * A target is its origin: its pool, health, ejection, an operator's drain or weight and its turn
+ * are kept by it (across reloads too, and a DNS answer naming one twice is one target). A second
+ * entry for one origin is a second turn of one server: twice its share in round robin, none of
+ * the hash ring's keys (its points are the first entry's), and new at each reload (ramped by
+ * slow_start again). A warning, not a refusal: a config that writes one server twice to give a
+ * retry somewhere to go (its one server, tried again) runs as it did.
+ */
+function checkTargetsOnce(upstreams: Record<string, unknown> | undefined, warn: Report): void {
+  for (const [name, upstream] of entriesOf(upstreams)) {
+    const first = new Map<string, { index: number; weight: number }>();
+    for (const [index, target] of itemsOf(upstream.targets)) {
+      const url = stringAt(target, 'url');
+      const parsed = url === undefined ? undefined : parseTargetUrl(url);
+      if (parsed === undefined || !('value' in parsed)) continue;
+      const weight = typeof target.weight === 'number' ? target.weight : 1;
+      const seen = first.get(parsed.value.origin);
+      if (seen === undefined) {
+        first.set(parsed.value.origin, { index, weight });
+        continue;
+      }
+      seen.weight = Math.min(1000, seen.weight + weight);
+      warn(
+        ['upstreams', name, 'targets', index, 'url'],
+        `${url} is the server targets[${seen.index}] names already (${parsed.value.origin}): its health, ejection, drain and connections are kept by its address, and a second entry is a second turn of it (twice its share in round robin, none of a hash ring's keys); write it once, with weight: ${seen.weight} for the share both entries ask`,
       );
     }
   }

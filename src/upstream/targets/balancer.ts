@@ -73,15 +73,15 @@ function narrowed<T extends TargetState>(
 /**
  * Smooth weighted round robin (each pick adds every candidate's weight to its credit, the
  * richest wins and pays the total): spreads a 3:1 weighting as a,a,b,a rather than a,a,a,b.
- * Weights are read per pick, so slow start and ejections take effect at once.
+ * Weights are read per pick, so slow start and ejections take effect at once. The credits are
+ * the targets' own (TargetState.credit), so a rebuild that keeps a target keeps its turn.
  */
 function createRoundRobin<T extends TargetState>(tiers: Tiers<T>, policy: BalancerPolicy): Balancer<T> {
-  const credit = new Map<T, number>(tiers.all.map((t) => [t, 0]));
   return {
     pick(now, exclude) {
       const pool = candidates(tiers, now, policy, exclude);
       if (pool.length <= 1) return pool[0];
-      return smoothPick(pool, credit, now, policy.slowStart);
+      return smoothPick(pool, now, policy.slowStart);
     },
     inRotation: (now, exclude) => candidates(tiers, now, policy, exclude),
   };
@@ -94,7 +94,6 @@ function createRoundRobin<T extends TargetState>(tiers: Tiers<T>, policy: Balanc
  */
 function smoothPick<T extends TargetState>(
   pool: readonly T[],
-  credit: Map<T, number>,
   now: number,
   slowStart: number,
   least?: number,
@@ -106,14 +105,14 @@ function smoothPick<T extends TargetState>(
     const weight = effectiveWeight(target, now, slowStart);
     if (least !== undefined && target.active.count / weight !== least) continue;
     total += weight;
-    const c = (credit.get(target) ?? 0) + weight;
-    credit.set(target, c);
+    const c = target.credit + weight;
+    target.credit = c;
     if (c > bestCredit) {
       best = target;
       bestCredit = c;
     }
   }
-  if (best) credit.set(best, bestCredit - total);
+  if (best) best.credit = bestCredit - total;
   return best;
 }
 
@@ -127,7 +126,6 @@ function smoothPick<T extends TargetState>(
  * after it, and a target resetting every request took most first attempts.
  */
 function createLeastConn<T extends TargetState>(tiers: Tiers<T>, policy: BalancerPolicy): Balancer<T> {
-  const credit = new Map<T, number>(tiers.all.map((t) => [t, 0]));
   return {
     pick(now, exclude) {
       const pool = candidates(tiers, now, policy, exclude);
@@ -135,7 +133,7 @@ function createLeastConn<T extends TargetState>(tiers: Tiers<T>, policy: Balance
       let least = Number.POSITIVE_INFINITY;
       for (const target of pool)
         least = Math.min(least, target.active.count / effectiveWeight(target, now, policy.slowStart));
-      return smoothPick(pool, credit, now, policy.slowStart, least);
+      return smoothPick(pool, now, policy.slowStart, least);
     },
     inRotation: (now, exclude) => candidates(tiers, now, policy, exclude),
   };

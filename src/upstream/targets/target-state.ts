@@ -60,6 +60,13 @@ export class TargetState {
   consecutiveFailures = 0;
   /** Probe requests in flight while half-open (after an ejection expired, before a success). */
   readonly probes = new Count();
+  /**
+   * Its credit in the smooth round robin (round_robin, and least_conn among the targets at the
+   * least): the target's, not the balancer's, so that a reload or a DNS answer, which builds a new
+   * balancer on the targets it keeps, goes on with their turn rather than starting it again at
+   * the first target listed.
+   */
+  credit = 0;
   /** When it last came (back) into rotation, for slow start; -Infinity: always was. */
   inRotationSince = Number.NEGATIVE_INFINITY;
   /** The last failure seen, for the log and the admin view. */

@@ -849,6 +849,44 @@ test('an upstream protocol is one of http1, h2c and h2, with a did-you-mean on t
   ]);
 });
 
+test('one server written twice in an upstream is a warning at the second, naming the first and the weight that says the same', () => {
+  // A target's state (health, ejection, an operator's drain or weight, its turn) is its origin's:
+  // a second entry is a second turn of one server, a double share in round robin but none of the
+  // hash ring's keys (the same points, the first entry's), ramped by slow_start at each reload. It
+  // still runs: a config may write one server twice to give a retry a second target.
+  const twice = `    targets:
+      - url: http://127.0.0.1:3001
+        weight: 2
+      - url: http://127.0.0.1:3002
+      - url: http://127.0.0.1:3001/
+`;
+  const warningsOf = (upstream: string) => {
+    const warnings: ConfigProblem[] = [];
+    const config = parseConfig(withUpstream(upstream), SOURCE, {}, { warnings });
+    return {
+      warnings: warnings.map((w) => [w.path, w.message]),
+      targets: config.upstreams.api.targets.length,
+    };
+  };
+  assert.deepEqual(warningsOf(twice), {
+    warnings: [
+      [
+        'upstreams.api.targets[2].url',
+        "http://127.0.0.1:3001/ is the server targets[0] names already (http://127.0.0.1:3001): its health, ejection, drain and connections are kept by its address, and a second entry is a second turn of it (twice its share in round robin, none of a hash ring's keys); write it once, with weight: 3 for the share both entries ask",
+      ],
+    ],
+    targets: 3,
+  });
+  const spelledApart =
+    '    targets:\n      - url: http://app.internal\n      - url: http://APP.internal:80\n';
+  assert.deepEqual(
+    warningsOf(spelledApart).warnings.map(([, message]) => message),
+    [
+      "http://APP.internal:80 is the server targets[0] names already (http://app.internal:80): its health, ejection, drain and connections are kept by its address, and a second entry is a second turn of it (twice its share in round robin, none of a hash ring's keys); write it once, with weight: 2 for the share both entries ask",
+    ],
+  );
+});
+
 test('h2 needs https:// targets and h2c http:// ones, each refusal naming the other protocol', () => {
   assert.deepEqual(problemsOf(withUpstream(`${TARGET}    protocol: h2\n`)), [
     problem(
