@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { type AttemptReport, createFetch } from '../../../src/kits/client/index.ts';
 import { startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
@@ -111,6 +112,40 @@ for (const { name, status, lines, kept } of PROXY_STATUS_CASES)
     assert.deepEqual(names(list), [...kept, 'edge-1']);
     endsWithOwn(list, status);
   });
+
+test("candor/client does not resend a POST whose upstream's own 429 names this gateway's refusal: the last member is the gateway's received-status", async () => {
+  let posts = 0;
+  const upstream = await keep(
+    startRawFault(async (c) => {
+      for (;;) {
+        await c.nextRequest({ body: true });
+        posts++;
+        await c.write(
+          'HTTP/1.1 429 X\r\nProxy-Status: edge-1; error=http_request_denied\r\ncontent-length: 0\r\n\r\n',
+        );
+      }
+    }),
+  );
+  const gw = await keep(
+    startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "${upstream.url}" }]
+    retries: { attempts: 1 }
+`),
+  );
+  const reports: AttemptReport[] = [];
+  const client = createFetch({ backoff: { base: 1, cap: 5 }, onAttemptFailed: (r) => reports.push(r) });
+  const res = await client(`${gw.url}/orders`, { method: 'POST', body: '{"sku":1}' });
+  await res.arrayBuffer();
+  assert.equal(res.status, 429);
+  assert.equal(posts, 1, 'the upstream processed the POST once');
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0].proxyStatus?.receivedStatus, 429);
+  assert.equal(reports[0].retry, false);
+});
 
 test('an upstream that sends no Proxy-Status on its 200 gets none added', async () => {
   const gw = await behind(200, '');
