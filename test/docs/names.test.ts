@@ -59,6 +59,7 @@ const GATEWAY_MADE: ReadonlySet<string> = new Set([
   'sendOwnAnswer',
   'ownCutOf',
   'OwnCall',
+  'ownCall',
   'ownRoute',
   'ownTypeWithoutError',
   'traefikOwn',

@@ -6,9 +6,11 @@
 const TOKEN = /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/;
 
 // RFC 9651 §3.3: integer or decimal, string, token, byte sequence, boolean, date, display string.
-// Each alternative begins with its own first character, so matching never backtracks far.
+// Each alternative begins with its own first character, so matching never backtracks far. An
+// integer has at most 15 digits, a decimal at most 12 before its point (§3.3.2: a strict reader
+// refuses `1234567890123.5`).
 const BARE_ITEM =
-  '(?:-?\\d{1,15}(?:\\.\\d{1,3})?|"(?:[ !#-\\[\\]-~]|\\\\["\\\\])*"|[A-Za-z*][A-Za-z0-9:/!#$%&\'*+\\-.^_`|~]*' +
+  '(?:-?(?:\\d{1,12}\\.\\d{1,3}|\\d{1,15})|"(?:[ !#-\\[\\]-~]|\\\\["\\\\])*"|[A-Za-z*][A-Za-z0-9:/!#$%&\'*+\\-.^_`|~]*' +
   '|:[A-Za-z0-9+/=]*:|\\?[01]|@-?\\d{1,15}|%"(?:[ !#$&-~]|%[0-9a-f]{2})*")';
 /** An item's parameters (RFC 9651 §3.1.2), none or more, as a regular expression's source. */
 export const PARAMETERS = `(?:; *[a-z*][a-z0-9_\\-.*]*(?:=${BARE_ITEM})?)*`;

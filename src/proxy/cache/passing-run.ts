@@ -1,5 +1,7 @@
 import type { CompressionConfig, SplitSide } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { appendSfMember } from '../../core/failure/structured-field.ts';
+import { nameIs } from '../../core/http1/syntax.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
@@ -154,11 +156,20 @@ export class PassingRun implements StageHooks {
    * gateway's error responses, which no cache made or stored (§2: an intermediary "SHOULD NOT
    * append a Cache-Status member to responses that it generates locally, even if that
    * intermediary contains a cache"): the 502 of an upstream down with nothing to stand in for it,
-   * only-if-cached's 504, a rate limit's 429. Proxy-Status says what happened to those.
+   * only-if-cached's 504, a rate limit's 429. Proxy-Status says what happened to those. The
+   * caches behind (the upstream's Cache-Status, as it came or as stored) are kept before this
+   * one's member when theirs is a List, and dropped when it is not: joined, a broken field would
+   * make a strict reader drop this gateway's member with it (RFC 9651 §4.2).
    */
   editAnswer(headers: readonly string[], failed: boolean): string[] {
-    const out = [...headers];
-    if (!failed) out.push('cache-status', this.status);
+    if (failed) return [...headers];
+    const out: string[] = [];
+    let theirs: string | undefined;
+    for (let i = 0; i < headers.length; i += 2)
+      if (nameIs(headers[i], 'cache-status'))
+        theirs = theirs === undefined ? headers[i + 1] : `${theirs}, ${headers[i + 1]}`;
+      else out.push(headers[i], headers[i + 1]);
+    out.push('cache-status', appendSfMember(theirs, this.status));
     return out;
   }
 

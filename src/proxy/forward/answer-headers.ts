@@ -1,4 +1,5 @@
-import { appendSfMember } from '../../core/failure/structured-field.ts';
+import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
+import { appendSfMember, isSfList } from '../../core/failure/structured-field.ts';
 import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
 import { listMembers, listValue, nameIs } from '../../core/http1/syntax.ts';
@@ -22,7 +23,8 @@ const FATES = new Uint8Array(MAX_FIELDS);
  * The downstream response's headers from the upstream's parsed head, as a flat [name, value, …]
  * list: hop-by-hop fields out, Via, X-Request-Id and (on errors the upstream made) Proxy-Status
  * in. `via` is this hop's entry ("1.1 edge-1"); `proxyStatus` this gateway's Proxy-Status
- * member, appended to the upstream's own when that is a valid List (else it replaces it);
+ * member, appended to the upstream's own when that is a valid List (else it replaces it); without
+ * one, the upstream's goes on only when it is a List, and last (relayedHead);
  * `trailers`: the downstream response will carry trailers (chunked, to an HTTP/1.1 client),
  * otherwise no Trailer field goes.
  */
@@ -79,14 +81,48 @@ export function buildDownstreamHead(
   out[n++] = upstreamVia === undefined ? via : `${upstreamVia}, ${via}`;
   out[n++] = 'x-request-id';
   out[n++] = requestId;
-  if (proxyStatus !== undefined || upstreamStatus !== undefined) {
+  if (proxyStatus !== undefined) {
     out[n++] = 'proxy-status';
-    out[n++] =
-      proxyStatus === undefined ? (upstreamStatus as string) : appendSfMember(upstreamStatus, proxyStatus);
+    out[n++] = appendSfMember(upstreamStatus, proxyStatus);
+  } else if (upstreamStatus !== undefined && isSfList(upstreamStatus)) {
+    // Passed on only as a List (RFC 9651 §4.2: a reader ignores a field it cannot parse; this
+    // hop sends none it cannot), last in the head: appendOwnProxyStatus finds it there.
+    out[n++] = 'proxy-status';
+    out[n++] = upstreamStatus;
   }
   // Fields a Connection named, gone: the list is shorter than counted (rare).
   if (n < out.length) out.length = n;
   return out;
+}
+
+/**
+ * The downstream head of an upstream's answer (buildDownstreamHead), with this hop's Proxy-Status
+ * member (`received-status`) on a 5xx, and after a Proxy-Status the upstream sent on any other:
+ * an upstream's member may name any proxy, this gateway too (`edge-1; error=http_request_denied`
+ * on its own 429), and a client acts on the last member (RFC 9209 §2: each proxy appends its
+ * own), so the last is this gateway's. Under 500 the member is made only when the upstream sent
+ * a field (an answer without one allocates nothing), and not for a call of the gateway's own,
+ * whose answer the gateway reads and says its own member of (own-answer-head.ts).
+ */
+export function relayedHead(
+  answer: { readonly status: number; readonly headers: readonly string[] },
+  requestId: string,
+  via: string,
+  options: { readonly proxyName: string; readonly ownCall: boolean },
+  nextHop: string | undefined,
+  trailers: boolean,
+): string[] {
+  const { status } = answer;
+  if (status >= 500) {
+    const member = receivedStatusProxyStatus(options.proxyName, status, nextHop);
+    return buildDownstreamHead(answer.headers, requestId, via, member, trailers);
+  }
+  const head = buildDownstreamHead(answer.headers, requestId, via, undefined, trailers);
+  // buildDownstreamHead writes a Proxy-Status it passes on last.
+  const at = head.length - 2;
+  if (at >= 0 && head[at] === 'proxy-status' && !options.ownCall)
+    head[at + 1] = `${head[at + 1]}, ${receivedStatusProxyStatus(options.proxyName, status, nextHop)}`;
+  return head;
 }
 
 /**

@@ -47,6 +47,11 @@ export interface ExchangeOptions extends BackpressureBounds {
   /** The minimum rate a streamed request body keeps (`limits.body_read_timeout`, `limits.body_min_rate`). */
   readonly bodyRate: { readonly bodyReadTimeout: number; readonly bodyMinRate: number };
   readonly proxyName: string;
+  /**
+   * A call of the gateway's own (an auth hop's): the gateway reads its answer and says its own
+   * Proxy-Status member of it (own-answer-head.ts), so the exchange adds none under 500.
+   */
+  readonly ownCall: boolean;
   /** next-hop for Proxy-Status on the upstream's own error responses, as of now (undefined: errors.detail minimal). */
   readonly nextHop: string | undefined;
   /**

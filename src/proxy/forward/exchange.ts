@@ -2,7 +2,6 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
 import { classifyExchangeError, isReset } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { REASONS } from '../../core/failure/wording.ts';
 import type { AnswerSink } from '../../core/net/downstream.ts';
 import type {
@@ -12,7 +11,7 @@ import type {
 } from '../../upstream/connections/exchange-contract.ts';
 import type { BodyCopy } from '../stages/stage.ts';
 import type { HeadOutcome } from '../stages/stage-run.ts';
-import { buildDownstreamHead, keepRequiredUpgrade, speaksWebSocket, upgradeOf } from './answer-headers.ts';
+import { keepRequiredUpgrade, relayedHead, speaksWebSocket, upgradeOf } from './answer-headers.ts';
 import type { AnswerRelay } from './answer-relay.ts';
 import { type BackpressuredExchange, ClientBackpressure } from './client-backpressure.ts';
 import { ExchangeAttempt } from './exchange-attempt.ts';
@@ -77,15 +76,8 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     this.firstByte(now);
     this.trailersHead = trailersReach(request, answer) ? answer.headers : undefined;
     this.relayed = this.options.relays?.relay(statusCode, answer.headers, record);
-    const head = buildDownstreamHead(
-      answer.headers,
-      record.id,
-      this.answerVia(answer),
-      statusCode >= 500
-        ? receivedStatusProxyStatus(this.options.proxyName, statusCode, this.nextHop)
-        : undefined,
-      this.trailersHead !== undefined,
-    );
+    const trailers = this.trailersHead !== undefined;
+    const head = relayedHead(answer, record.id, this.answerVia(answer), this.options, this.nextHop, trailers);
     keepRequiredUpgrade(statusCode, answer.headers, head);
     if (statusCode === 206 && this.stagesTook(controller, statusCode, partialRefusal(answer))) return;
     // The route's stages meet the upstream's answer (its fields, in place): relayed, asked again, or a stage's bug.
@@ -315,7 +307,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     this.firstByte();
     // The 101 passes through the one head builder like every other head; the switch itself
     // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
-    const headers = buildDownstreamHead(head.headers, record.id, this.answerVia(head), undefined, false);
+    const headers = relayedHead(head, record.id, this.answerVia(head), this.options, this.nextHop, false);
     const switchedTo = upgradeOf(head.headers);
     headers.push('connection', 'upgrade', 'upgrade', switchedTo);
     const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);

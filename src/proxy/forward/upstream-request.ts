@@ -58,6 +58,8 @@ interface Destination {
   readonly requestEdit?: AnswerEdit;
   /** Its retry settings: a body a retry may send again is read whole first. */
   readonly upstream: { readonly config: { readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'> } };
+  /** A call of the gateway's own (an auth hop's), whose answer the gateway reads. */
+  readonly ownCall?: true;
 }
 
 /**
@@ -317,6 +319,10 @@ export class UpstreamRequest implements ExchangeOptions {
 
   get proxyName(): string {
     return this.#gateway.name;
+  }
+
+  get ownCall(): boolean {
+    return this.#to.ownCall === true;
   }
 
   get vias(): ExchangeOptions['vias'] {

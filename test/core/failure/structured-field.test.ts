@@ -54,6 +54,10 @@ test('a List another hop wrote is told from one that is not (RFC 9651 §4.2.1)',
     'a;X=1',
     '1a',
     '"\u00e9"',
+    // RFC 9651 §3.3.2: a decimal has at most 12 digits before its point, an integer 15.
+    'a;x=1234567890123.5',
+    '1234567890123.5',
+    '1234567890123456',
   ])
     assert.equal(isSfList(garbage), false, garbage);
 });
