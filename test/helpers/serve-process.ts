@@ -44,10 +44,13 @@ export function killAtExit<T extends ChildProcess>(child: T): T {
 export async function startServe(
   config: string,
   workers: number,
-  options: { admin?: boolean; env?: NodeJS.ProcessEnv } = {},
+  /** `prefix`: a command that execs the gateway with its arguments (`prlimit --nofile=64:64`). */
+  options: { admin?: boolean; env?: NodeJS.ProcessEnv; prefix?: readonly string[] } = {},
 ): Promise<ServeProcess> {
   const stateHome = tempDir('candor-state-');
-  const child = spawn(process.execPath, [BIN, 'serve', '--workers', String(workers), '--config', config], {
+  const argv = [process.execPath, BIN, 'serve', '--workers', String(workers), '--config', config];
+  const [command, ...args] = [...(options.prefix ?? []), ...argv];
+  const child = spawn(command as string, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its state folder (state_dir's default) its own: never the user's, nor another test's.
     env: { ...process.env, XDG_STATE_HOME: stateHome, ...options.env },

@@ -2,7 +2,7 @@ import { classifyRequestBodyError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { AttemptBody } from './exchange-options.ts';
-import { type BodyRead, type BodyReadLimits, readBodyWhole } from './request-buffering.ts';
+import { type BodyRead, type BodyReadLimits, type MemoryBound, readBodyWhole } from './request-buffering.ts';
 
 /** What decides how a request's body is sent. */
 interface BodyPlan {
@@ -15,6 +15,8 @@ interface BodyPlan {
   readonly buffer: number;
   /** The bounds of that read: the route's body limit, the idle timeout, the minimum rate. */
   readonly limits: Omit<BodyReadLimits, 'buffer'>;
+  /** What the process holds, every connection together (`limits.buffer_total`): past it the body streams. */
+  readonly total: MemoryBound;
 }
 
 /**
@@ -44,10 +46,15 @@ export function prepareBody(
     ready({ kind: 'stream' });
     return undefined;
   }
-  return readBuffered(exchange, { ...plan.limits, buffer: plan.buffer }, (read) => {
-    if (read instanceof Failure) return failed(read);
-    ready('over' in read ? { kind: 'stream' } : { kind: 'buffer', bytes: read.whole });
-  });
+  return readBuffered(
+    exchange,
+    { ...plan.limits, buffer: plan.buffer },
+    (read) => {
+      if (read instanceof Failure) return failed(read);
+      ready('over' in read ? { kind: 'stream' } : { kind: 'buffer', bytes: read.whole });
+    },
+    plan.total,
+  );
 }
 
 /**
@@ -100,11 +107,17 @@ function askedForBody(exchange: DownstreamExchange): Failure | undefined {
   return undefined;
 }
 
-/** readBodyWhole, with a body read whole held for the exchange's life (every attempt sends it): counted against the connection's budget until it is over. */
+/**
+ * readBodyWhole, with a body read whole held for the exchange's life (every attempt sends it):
+ * counted against the connection's budget, and the process's `total` when given, until it is over.
+ * A stage's read (readWholeForStage) has no `total`: past its own bound it is a 413, and a full
+ * process is not the client's fault.
+ */
 function readBuffered(
   exchange: DownstreamExchange,
   limits: BodyReadLimits,
   done: (read: BodyRead) => void,
+  total?: MemoryBound,
 ): () => void {
   const { budget } = exchange;
   return readBodyWhole(
@@ -112,13 +125,17 @@ function readBuffered(
     exchange.head.bodyLength === 'chunked',
     limits,
     (read) => {
-      if (budget !== undefined && !(read instanceof Failure) && 'whole' in read) {
+      if ((budget !== undefined || total !== undefined) && !(read instanceof Failure) && 'whole' in read) {
         const held = read.whole.length;
-        exchange.answer.onClose(() => budget.add(-held));
+        exchange.answer.onClose(() => {
+          budget?.add(-held);
+          total?.add(-held);
+        });
       }
       done(read);
     },
     budget,
+    total,
   );
 }
 

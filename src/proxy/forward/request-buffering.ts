@@ -25,6 +25,12 @@ export interface BodyReadLimits extends BodyRateLimits {
  */
 export type BodyRead = { readonly whole: Buffer } | { readonly over: true } | Failure;
 
+/** Bytes held against a bound: a connection's BufferBudget, the process's ReaderMemory (`limits.buffer_total`). */
+export interface MemoryBound {
+  readonly room: number;
+  add(bytes: number): void;
+}
+
 /**
  * How much of a body to read whole before the first attempt (0: stream it). Request buffering
  * reads up to the route's buffer, a body of unannounced length included (past the buffer it
@@ -51,8 +57,10 @@ export function bufferWanted(
  *
  * With a `budget` (the client connection's, shared by its HTTP/2 streams) what is read counts
  * against it too: a body that would take the connection past it streams, as a longer one
- * does. A body read whole stays counted (the caller gives it back when the exchange is over);
- * any other outcome gives back what it took.
+ * does. `total` (the process's, `limits.buffer_total`) the same way: a hundred uploads at once,
+ * each held until its exchange ends, would otherwise hold max_connections × the buffer together.
+ * A body read whole stays counted (the caller gives it back when the exchange is over); any other
+ * outcome gives back what it took.
  */
 export function readBodyWhole(
   req: Readable,
@@ -61,6 +69,7 @@ export function readBodyWhole(
   limits: BodyReadLimits,
   done: (read: BodyRead) => void,
   budget?: BufferBudget,
+  total?: MemoryBound,
 ): () => void {
   const chunks: Buffer[] = [];
   let received = 0;
@@ -68,6 +77,7 @@ export function readBodyWhole(
   let charged = 0;
   const giveBack = () => {
     budget?.add(-charged);
+    total?.add(-charged);
     charged = 0;
   };
   const finish = (read: BodyRead) => {
@@ -84,11 +94,17 @@ export function readBodyWhole(
       received += chunk.length;
       rate.received(chunk.length);
       chunks.push(chunk);
-      if (budget !== undefined) {
-        budget.add(chunk.length);
+      if (budget !== undefined || total !== undefined) {
+        budget?.add(chunk.length);
+        total?.add(chunk.length);
         charged += chunk.length;
       }
-      if (received <= cap && (budget === undefined || budget.room >= 0)) continue;
+      if (
+        received <= cap &&
+        (budget === undefined || budget.room >= 0) &&
+        (total === undefined || total.room >= 0)
+      )
+        continue;
       if (unannounced && received > limits.body)
         return finish(
           new Failure(

@@ -244,6 +244,7 @@ export class UpstreamRequest implements ExchangeOptions {
           readTimeout: limits.bodyReadTimeout,
           minRate: limits.bodyMinRate,
         },
+        total: this.#gateway.readerMemory,
       },
       (body) => {
         this.#bodyReady(body);

@@ -1,6 +1,11 @@
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
 import { fieldPosition } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import {
+  connectionsPastOpenFiles,
+  OPEN_FILES_TOO_FEW,
+  openFileLimit,
+} from '../../core/limits/open-file-limit.ts';
 import { spoolShareTooSmall } from '../../core/limits/spool-share.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -65,6 +70,8 @@ async function supervise(
   // `candor check` could only guess the worker count (worker-share.ts splits max_total by it).
   const spool = spoolShareTooSmall(config.limits.spool.maxTotal, workers);
   if (spool !== undefined) logger.warn({ field: 'limits.spool.max_total', workers }, spool);
+  const pastOpenFiles = connectionsPastOpenFiles(config.listen, workers, openFileLimit());
+  if (pastOpenFiles !== undefined) logger.warn(pastOpenFiles, OPEN_FILES_TOO_FEW);
   const control = new ClusterControl(path, config, logger);
   const wide = await startGatewayWide(path, config, workers, logger, control);
   if (wide === undefined) return EXIT.unavailable;
