@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
 import { loadConfigFile } from '../../../src/core/config/load.ts';
@@ -26,15 +26,15 @@ function folder(files: Record<string, string | Buffer>): string {
   return join(dir, 'candor.yaml');
 }
 
-/** Each problem as `file:line:column path: message`, the file as its name. */
+/** Each problem as `file:line:column path: message`, each file (in the message too) named from the folder. */
 async function problems(path: string, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
   try {
     await loadConfigFile(path, env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
+    const dir = `${dirname(path)}/`;
     return error.problems.map(
-      (p) =>
-        `${p.file.slice(p.file.indexOf('/', root.length + 1) + 1)}:${p.line}:${p.column} ${p.path}: ${p.message}`,
+      (p) => `${p.file.replace(dir, '')}:${p.line}:${p.column} ${p.path}: ${p.message.replaceAll(dir, '')}`,
     );
   }
   assert.fail('the config loaded');
@@ -53,5 +53,21 @@ test('a value a variable gave that its field refuses names the variable: empty, 
     'candor.yaml:2:14 listen[0].address: expected host:port like 127.0.0.1:8080 or [::1]:8080, got "127.0.0.1:" (environment variable PORT is empty)',
     'candor.yaml:3:22 listen[0].max_connections: expected open client connections, a whole number from 1 to 10000000, got "abc" (from environment variable CONNS)',
     'candor.yaml:4:12 listen[0].http2: expected true or false, got "${H2}"',
+  ]);
+});
+
+test('an upstream or plugin two files define is refused in the later, naming the file and line of the other', async () => {
+  const path = folder({
+    'candor.yaml': `listen: [{ address: "127.0.0.1:0" }]\ninclude: [conf.d/*.yaml]\n${ROUTE}${UPSTREAM}`,
+    'conf.d/a.yaml':
+      '# the team\'s upstream\nupstreams:\n  api: { targets: [{ url: "http://127.0.0.1:3001" }] }\nplugins:\n  tag: { module: ./tag.mjs }\n',
+    'conf.d/b.yaml':
+      'upstreams:\n  site: { targets: [{ url: "http://127.0.0.1:3002" }] }\n  api: { targets: [{ url: "http://127.0.0.1:3003" }] }\nplugins:\n  tag: { module: ./tag.mjs }\n',
+    'conf.d/tag.mjs': 'export default { name: "tag" };\n',
+  });
+  assert.deepEqual(await problems(path), [
+    "conf.d/b.yaml:2:3 upstreams.site: upstream 'site' is defined in candor.yaml too, at line 7: an upstream has one name in the whole config",
+    "conf.d/b.yaml:3:3 upstreams.api: upstream 'api' is defined in conf.d/a.yaml too, at line 3: an upstream has one name in the whole config",
+    "conf.d/b.yaml:5:3 plugins.tag: plugin 'tag' is defined in conf.d/a.yaml too, at line 5: a plugin has one name in the whole config",
   ]);
 });
