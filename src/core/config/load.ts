@@ -31,7 +31,7 @@ import type { PathSegment, RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import { checkTracingPackages } from './tracing-checks.ts';
 import type { GatewayConfig } from './types.ts';
-import { firstUndecodable, NOT_UTF8, type Undecodable } from './utf8.ts';
+import { firstUndecodable, isNotUtf8, NOT_UTF8, type Undecodable } from './utf8.ts';
 import { checkSchema } from './validate.ts';
 import { fieldWarnings } from './warnings.ts';
 import { readYamlSource } from './yaml-source.ts';
@@ -265,6 +265,7 @@ function problemList(
 ): { problems: ConfigProblem[]; toProblem: ToProblem } {
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
+  const undecoded = new Set<string>();
   const toProblem: ToProblem = (path, line, column, message, file = source) => {
     const formatted = formatPath(path);
     // One problem per field: a value that failed to expand would otherwise also fail its type.
@@ -272,6 +273,11 @@ function problemList(
     // folder, one a cycle): told one a run, a conf.d/ of them took as many runs to see.
     const key = path[0] === 'include' ? `${file}\n${formatted}\n${message}` : `${file}\n${formatted}`;
     if (formatted !== '' && seen.has(key)) return;
+    // A file's first byte that is not UTF-8 is told first, at its field: a problem that would
+    // quote that field's U+FFFD is not told after it. The document's own ('', a file of one line
+    // of Latin-1 text, "expected a mapping … got") is no field the line above keeps once.
+    if (message.includes('\ufffd') && undecoded.has(`${file}\n${formatted}`)) return;
+    if (isNotUtf8(message)) undecoded.add(`${file}\n${formatted}`);
     seen.add(key);
     problems.push({ file, line, column, path: formatted, message: told(`${file}\n${formatted}`, message) });
   };

@@ -71,3 +71,23 @@ test('an upstream or plugin two files define is refused in the later, naming the
     "conf.d/b.yaml:5:3 plugins.tag: plugin 'tag' is defined in conf.d/a.yaml too, at line 5: a plugin has one name in the whole config",
   ]);
 });
+
+test('a file that is not UTF-8 and no mapping either is told at its byte alone, never quoted with a U+FFFD in place of it', async () => {
+  // A Latin-1 or binary file (a stray archive a glob matched) read as one line of text: its
+  // "expected a mapping …, got" quoted the text with U+FFFD, which docs/configuration.md rules out.
+  const latin1 = Buffer.from('caf\xe9 au lait\n', 'latin1');
+  assert.deepEqual(
+    await problems(
+      folder({
+        'candor.yaml': `listen: [{ address: "127.0.0.1:0" }]\ninclude: [conf.d/*.yaml]\n${ROUTE}${UPSTREAM}`,
+        'conf.d/a.yaml': latin1,
+      }),
+    ),
+    [
+      'conf.d/a.yaml:1:4 : the file is not UTF-8 here: byte 0xe9 is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8',
+    ],
+  );
+  assert.deepEqual(await problems(folder({ 'candor.yaml': latin1 })), [
+    'candor.yaml:1:4 : the file is not UTF-8 here: byte 0xe9 is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8',
+  ]);
+});
