@@ -91,3 +91,25 @@ test('a file that is not UTF-8 and no mapping either is told at its byte alone, 
     'candor.yaml:1:4 : the file is not UTF-8 here: byte 0xe9 is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8',
   ]);
 });
+
+test('a default that is wrong for a route it reached is told once, at the default, naming that route', async () => {
+  // route_defaults.timeouts.total is fine for /fast, below /slow's upstream's response timeout:
+  // the problem, told at the default, said "for the requests this route sends", and no route.
+  const path = folder({
+    'candor.yaml': `listen: [{ address: "127.0.0.1:0" }]
+include: [conf.d/*.yaml]
+route_defaults:
+  timeouts: { total: 10s }
+routes:
+  - { match: { path: /fast }, upstream: fast }
+upstreams:
+  fast: { targets: [{ url: "http://127.0.0.1:3001" }], timeouts: { response: 5s } }
+  slow: { targets: [{ url: "http://127.0.0.1:3002" }], timeouts: { response: 30s } }
+`,
+    'conf.d/slow.yaml':
+      'routes:\n  - { match: { path: /slow }, upstream: slow }\n  - { match: { path: /slower }, upstream: slow }\n',
+  });
+  assert.deepEqual(await problems(path), [
+    "candor.yaml:4:22 route_defaults.timeouts.total: for routes[0] of conf.d/slow.yaml, timeouts.total (10s, route_defaults.timeouts.total at line 4 of candor.yaml) must be at least timeouts.response (30s, the upstream's) for the requests this route sends to upstream 'slow': the whole exchange cannot end before its response head is allowed to arrive",
+  ]);
+});
