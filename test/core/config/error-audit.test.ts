@@ -309,3 +309,14 @@ for (const { name, files, env, problems: expected } of HELD)
     const fields = expected.every((e) => !e.includes(' '));
     assert.deepEqual(fields ? told.map((p) => p.split(' ')[1]?.slice(0, -1)) : told, expected);
   });
+
+test('a whole number past 2^53 − 1 is refused as written, never quoted as the number it rounds to', async () => {
+  // 9007199254740993 reads as 9007199254740992: the problem quoted a number the file does not hold.
+  const path = folder({
+    'candor.yaml': MAIN(`${ROUTE}    limits: { body: 9007199254740993, buffer: 0x20000000000001 }\n`),
+  });
+  assert.deepEqual(await problems(path), [
+    'candor.yaml:7:21 routes[0].limits.body: 9007199254740993 is no exact number: a whole number past 9007199254740991 (2^53 − 1) is read rounded, as 9007199254740992',
+    'candor.yaml:7:47 routes[0].limits.buffer: 0x20000000000001 is no exact number: a whole number past 9007199254740991 (2^53 − 1) is read rounded, as 9007199254740992',
+  ]);
+});
