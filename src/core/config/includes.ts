@@ -100,7 +100,7 @@ export function applyIncludes(
   unset: UnsetVariable,
   valueErrors: readonly { readonly path: readonly PathSegment[] }[] = [],
 ): Included {
-  const inclusion = new Inclusion(source, env, unset);
+  const inclusion = new Inclusion(source, locate, env, unset);
   if (isMapping(document) && document.include !== undefined)
     inclusion.walk(document, { file: source, value: document, locate, told: patternsTold(valueErrors) }, [
       linkTo(resolve(source)),
@@ -141,11 +141,14 @@ class Inclusion implements Included {
   readonly #files = new Map<string, { readonly by: string; readonly as: string }>();
   #bytes = 0;
   readonly #source: string;
+  /** Where the main file writes a field: the line of an upstream or plugin an included file defines again. */
+  readonly #locate: Locate;
   readonly #env: NodeJS.ProcessEnv;
   readonly #unset: UnsetVariable;
 
-  constructor(source: string, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
+  constructor(source: string, locate: Locate, env: NodeJS.ProcessEnv, unset: UnsetVariable) {
     this.#source = source;
+    this.#locate = locate;
     this.#env = env;
     this.#unset = unset;
   }
@@ -280,12 +283,14 @@ class Inclusion implements Included {
     const all = document[key] as Record<string, unknown>;
     const at = this.#namedAt[key];
     for (const [name, value] of Object.entries(named)) {
-      const there = at.get(name)?.file ?? (name in all ? this.#source : undefined);
-      if (there !== undefined) {
+      // The other file and its line: a reader of the later file is sent to the one to keep.
+      const first = at.get(name) ?? (name in all ? { file: this.#source, locate: this.#locate } : undefined);
+      if (first !== undefined) {
+        const { line } = first.locate([key, name], 'key');
         this.#problem(
           from,
           [key, name],
-          `${noun} '${name}' is defined in ${there} too: ${one} has one name in the whole config`,
+          `${noun} '${name}' is defined in ${first.file} too, at line ${line}: ${one} has one name in the whole config`,
           'key',
         );
         continue;

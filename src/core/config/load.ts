@@ -31,7 +31,7 @@ import type { PathSegment, RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import { checkTracingPackages } from './tracing-checks.ts';
 import type { GatewayConfig } from './types.ts';
-import { firstUndecodable, NOT_UTF8, type Undecodable } from './utf8.ts';
+import { firstUndecodable, isNotUtf8, NOT_UTF8, type Undecodable } from './utf8.ts';
 import { checkSchema } from './validate.ts';
 import { fieldWarnings } from './warnings.ts';
 import { readYamlSource } from './yaml-source.ts';
@@ -187,18 +187,14 @@ function parseText(
     lenient ? 'empty' : 'refuse',
     yaml.valueErrors,
   );
-  const unsetAt = tellVariables(
-    source,
-    yaml.variables,
-    included.variables,
-    lenient ? env : undefined,
-    options,
-  );
+  const variablesAt = tellVariables(source, yaml.variables, included.variables, options);
   const fromEnvironment = [...yaml.fromEnvironment, ...included.fromEnvironment];
   // A problem quotes what it found, and a value the environment gave is a secret as often as not
   // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
   const asWritten = problemTemplates(fromEnvironment);
-  const { problems, toProblem } = problemList(source, unsetAt, asWritten);
+  const { problems, toProblem } = problemList(source, (key, said) =>
+    variableNotes(variablesAt.get(key) ?? [], asWritten(said), env, lenient),
+  );
   // Before any check: a route that took a default is checked as if it had written it, and a
   // problem in it is told where it is written, once (`seen`), not once per route.
   const taken = applyRouteDefaults(yaml.value);
@@ -265,11 +261,11 @@ type ToProblem = (
 /** The problems found so far, and how each is added. */
 function problemList(
   source: string,
-  unsetAt: ReadonlyMap<string, string>,
-  asWritten: (message: string) => string,
+  told: (key: string, message: string) => string,
 ): { problems: ConfigProblem[]; toProblem: ToProblem } {
   const problems: ConfigProblem[] = [];
   const seen = new Set<string>();
+  const undecoded = new Set<string>();
   const toProblem: ToProblem = (path, line, column, message, file = source) => {
     const formatted = formatPath(path);
     // One problem per field: a value that failed to expand would otherwise also fail its type.
@@ -277,13 +273,13 @@ function problemList(
     // folder, one a cycle): told one a run, a conf.d/ of them took as many runs to see.
     const key = path[0] === 'include' ? `${file}\n${formatted}\n${message}` : `${file}\n${formatted}`;
     if (formatted !== '' && seen.has(key)) return;
+    // A file's first byte that is not UTF-8 is told first, at its field: a problem that would
+    // quote that field's U+FFFD is not told after it. The document's own ('', a file of one line
+    // of Latin-1 text, "expected a mapping … got") is no field the line above keeps once.
+    if (message.includes('\ufffd') && undecoded.has(`${file}\n${formatted}`)) return;
+    if (isNotUtf8(message)) undecoded.add(`${file}\n${formatted}`);
     seen.add(key);
-    const unset = unsetAt.get(`${file}\n${formatted}`);
-    const said =
-      unset === undefined
-        ? message
-        : `${message} (environment variable ${unset} is not set here: read as empty)`;
-    problems.push({ file, line, column, path: formatted, message: asWritten(said) });
+    problems.push({ file, line, column, path: formatted, message: told(`${file}\n${formatted}`, message) });
   };
   return { problems, toProblem };
 }
@@ -315,24 +311,54 @@ function checkDocument(
 
 /**
  * Tells each `${NAME}` without a default to `onVariable` (an included file's with its file), and
- * returns, where a variable may be unset (`env` given), the fields that read one as empty, keyed
- * `file\nfield` (the main file's and the included files', each field as its file writes it).
+ * returns the variables each field names, keyed `file\nfield` (the main file's and the included
+ * files', each field as its file writes it): a problem at the field names them (variableNotes).
  */
 function tellVariables(
   source: string,
   variables: readonly { readonly name: string; readonly path: readonly PathSegment[] }[],
   included: Included['variables'],
-  env: NodeJS.ProcessEnv | undefined,
   options: LoadOptions,
-): Map<string, string> {
-  const unsetAt = new Map<string, string>();
+): Map<string, string[]> {
+  const namedAt = new Map<string, string[]>();
+  const add = (key: string, name: string) => {
+    const names = namedAt.get(key);
+    if (names === undefined) namedAt.set(key, [name]);
+    else if (!names.includes(name)) names.push(name);
+  };
   for (const { name, path } of variables) {
     options.onVariable?.(name, formatPath(path));
-    if (env !== undefined && env[name] === undefined) unsetAt.set(`${source}\n${formatPath(path)}`, name);
+    add(`${source}\n${formatPath(path)}`, name);
   }
   for (const { name, file, path } of included) {
     options.onVariable?.(name, `${file}: ${formatPath(path)}`);
-    if (env !== undefined && env[name] === undefined) unsetAt.set(`${file}\n${formatPath(path)}`, name);
+    add(`${file}\n${formatPath(path)}`, name);
   }
-  return unsetAt;
+  return namedAt;
+}
+
+/**
+ * What a problem at a field adds about the variables the field names, the ones its words do not
+ * name already (a value of 4 characters or more is quoted as `${NAME}`): one unset read as empty
+ * (`lenient`, without its secrets), one set but empty, one whose value is quoted as it is. A value
+ * is never told: a short one is in the quote already, a longer one may be a secret.
+ */
+function variableNotes(
+  names: readonly string[],
+  said: string,
+  env: NodeJS.ProcessEnv,
+  lenient: boolean,
+): string {
+  const notes: string[] = [];
+  for (const name of names) {
+    if (said.includes(`\${${name}}`) || said.includes(`variable ${name} `)) continue;
+    const value = env[name];
+    if (value === undefined) {
+      if (lenient) notes.push(`environment variable ${name} is not set here: read as empty`);
+    } else
+      notes.push(
+        value === '' ? `environment variable ${name} is empty` : `from environment variable ${name}`,
+      );
+  }
+  return notes.length === 0 ? said : `${said} (${notes.join('; ')})`;
 }

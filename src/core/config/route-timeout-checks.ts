@@ -40,17 +40,13 @@ export function checkRouteTimeouts(
       if (!total.route && !answer.route) continue; // the upstream's own: told at the upstream
       // The route's field: total when it wrote total, else the response it wrote.
       const field = total.route ? 'total' : 'response';
-      // Told once at route_defaults against a key the route writes itself: "this route" there
-      // would be none of them, so the route is named first (before any quote: merged-places.ts
-      // then names it as its file writes it).
-      const other = field === 'total' ? 'response' : 'total';
-      const againstOwn =
-        elsewhere(['routes', index, 'timeouts', field]) !== undefined &&
-        (field === 'total' ? answer : total).route &&
-        elsewhere(['routes', index, 'timeouts', other]) === undefined;
+      // Told at route_defaults (once: the first route it is wrong for), "this route" would be none
+      // the reader can find: the route is named first (before any quote: merged-places.ts then
+      // names it as its file writes it), whether the other key is its own or not.
+      const atDefault = elsewhere(['routes', index, 'timeouts', field]) !== undefined;
       report(
         ['routes', index, 'timeouts', field],
-        `${againstOwn ? `for routes[${index}], ` : ''}timeouts.total (${total.text}) must be at least timeouts.response (${answer.text}) for the requests this route sends to upstream '${name}': ` +
+        `${atDefault ? `for routes[${index}], ` : ''}timeouts.total (${total.text}) must be at least timeouts.response (${answer.text}) for the requests this route sends to upstream '${name}': ` +
           'the whole exchange cannot end before its response head is allowed to arrive',
       );
       break; // once a route: the same words for each of its upstreams would say nothing more

@@ -32,6 +32,9 @@ export function firstUndecodable(bytes: Buffer, text: string): Undecodable | und
 export const NOT_UTF8 = (byte: number): string =>
   `the file is not UTF-8 here: byte 0x${byte.toString(16).padStart(2, '0')} is no character in UTF-8 (a file saved as Latin-1 or Windows-1252?); save the file as UTF-8`;
 
+/** Whether a problem is NOT_UTF8's: told first at its field, which then quotes no U+FFFD (load.ts). */
+export const isNotUtf8 = (message: string): boolean => message.startsWith('the file is not UTF-8 here: ');
+
 /**
  * What a fleet's document's first byte that is not UTF-8 is told as (its value under the etcd
  * key, or the file pushed), at its line and field: the same refusal a config file gets.

@@ -126,9 +126,27 @@ export class DocumentWalk {
       this.#walking.delete(node);
       return list;
     }
-    if (isScalar(node))
-      return typeof node.value === 'string' ? this.#text(node.value, node, path) : node.value;
+    if (isScalar(node)) {
+      if (typeof node.value === 'string') return this.#text(node.value, node, path);
+      if (typeof node.value === 'number') this.#inexact(node, path);
+      return node.value;
+    }
     return null;
+  }
+
+  /**
+   * A whole number written past 2^53 − 1 is read rounded (9007199254740993 as ...992): said as
+   * written, once at its field, before a check of the field quotes the number it became.
+   */
+  #inexact(node: Node & { value: unknown; source?: string }, path: PathSegment[]): void {
+    const { value, source } = node;
+    if (typeof value !== 'number' || Number.isSafeInteger(value) || source === undefined) return;
+    if (!/^[-+]?(?:\d+|0x[\da-fA-F]+|0o[0-7]+)$/.test(source)) return;
+    this.valueErrors.push({
+      path,
+      position: this.#positionOf(node)!,
+      message: `${source} is no exact number: a whole number past ${Number.MAX_SAFE_INTEGER} (2^53 − 1) is read rounded, as ${value}`,
+    });
   }
 
   /** An alias to nothing, or to the value that contains it: said, and stood in for by its text. */

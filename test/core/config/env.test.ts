@@ -165,14 +165,15 @@ upstreams:
       - url: http://reader:\${PASSWORD}@127.0.0.1:3001
 `;
   // As JSON (a quote, a backslash, a control character escaped), as written (a URL), and a value
-  // under 4 characters as it is: "on" is no secret, and would be replaced in any word holding it.
+  // under 4 characters as it is: "on" is no secret, and would be replaced in any word holding it
+  // (so the variable is named beside it).
   const env = { TOKEN: 'tok"en\\9f3a\x01', PASSWORD: 's3cret-pw', MODE: 'on' };
   const problems = problemsOf(text, env);
   assert.deepEqual(
     problems.map((p) => [p.path, p.message.slice(p.message.lastIndexOf('got '))]),
     [
       ['routes[0].request_headers.set.Authorization', 'got "Bearer ${TOKEN}"'],
-      ['routes[0].request_headers.set.X-Mode', 'got "on "'],
+      ['routes[0].request_headers.set.X-Mode', 'got "on " (from environment variable MODE)'],
       ['upstreams.api.targets[0].url', 'got "http://reader:${PASSWORD}@127.0.0.1:3001"'],
     ],
   );

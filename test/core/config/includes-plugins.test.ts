@@ -138,7 +138,7 @@ test('a plugin name defined in the main file and an include, or in two includes,
     'teams/a/tag.mjs': TAG,
   });
   assert.deepEqual(await problems(main), [
-    `teams/a/routes.yaml:2 plugins.tag: plugin 'tag' is defined in ${main} too: a plugin has one name in the whole config`,
+    `teams/a/routes.yaml:2 plugins.tag: plugin 'tag' is defined in ${main} too, at line 11: a plugin has one name in the whole config`,
   ]);
   const two = folder({
     'candor.yaml': MAIN(),
@@ -148,6 +148,6 @@ test('a plugin name defined in the main file and an include, or in two includes,
     'teams/b/tag.mjs': TAG,
   });
   assert.deepEqual(await problems(two), [
-    `teams/b/routes.yaml:2 plugins.tag: plugin 'tag' is defined in ${join(two, '../teams/a/routes.yaml')} too: a plugin has one name in the whole config`,
+    `teams/b/routes.yaml:2 plugins.tag: plugin 'tag' is defined in ${join(two, '../teams/a/routes.yaml')} too, at line 2: a plugin has one name in the whole config`,
   ]);
 });

@@ -148,7 +148,7 @@ upstreams:
     ),
     [
       `extra.yaml:1 listen: an included file holds routes, upstreams, plugins and include only: listen is the main file's (${join(root, String(made - 1), 'candor.yaml')})`,
-      `extra.yaml:3 upstreams.app: upstream 'app' is defined in ${join(root, String(made - 1), 'candor.yaml')} too: an upstream has one name in the whole config`,
+      `extra.yaml:3 upstreams.app: upstream 'app' is defined in ${join(root, String(made - 1), 'candor.yaml')} too, at line 10: an upstream has one name in the whole config`,
     ],
   );
 });

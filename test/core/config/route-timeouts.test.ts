@@ -145,7 +145,7 @@ test('a default total below a response timeout is told once, at route_defaults a
     ),
   ).map((p) => `${p.line} ${p.path}: ${p.message}`);
   assert.deepEqual(problems, [
-    "4 route_defaults.timeouts.total: timeouts.total (10s, route_defaults.timeouts.total at line 4) must be at least timeouts.response (30s, the default) for the requests this route sends to upstream 'api': the whole exchange cannot end before its response head is allowed to arrive",
+    "4 route_defaults.timeouts.total: for routes[0], timeouts.total (10s, route_defaults.timeouts.total at line 4) must be at least timeouts.response (30s, the default) for the requests this route sends to upstream 'api': the whole exchange cannot end before its response head is allowed to arrive",
   ]);
 });
 

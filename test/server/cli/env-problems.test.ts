@@ -62,7 +62,7 @@ test('candor check: a problem quotes the value the environment gave as ${NAME}, 
   assert.equal(
     result.stderr,
     `${file}:6:46  routes[0].request_headers.set.Authorization: expected a header value in visible ASCII, spaces and tabs (percent-encode other characters), got "Bearer \${API_TOKEN}"
-${file}:6:77  routes[0].request_headers.set.X-Mode: expected a header value without whitespace at either end (a peer drops it, an HTTP/2 one refuses the field), got "on "
+${file}:6:77  routes[0].request_headers.set.X-Mode: expected a header value without whitespace at either end (a peer drops it, an HTTP/2 one refuses the field), got "on " (from environment variable MODE)
 2 problems in ${file}
 `,
   );
@@ -116,7 +116,7 @@ test('POST /reload: the answer and the "reload refused" line quote the token as 
       problems.map((p) => [p.file, p.line, p.path, p.message.slice(p.message.indexOf('got '))]),
       [
         [file, 7, 'routes[0].request_headers.set.Authorization', 'got "Bearer ${API_TOKEN}"'],
-        [file, 7, 'routes[0].request_headers.set.X-Mode', 'got "on "'],
+        [file, 7, 'routes[0].request_headers.set.X-Mode', 'got "on " (from environment variable MODE)'],
       ],
     );
 
@@ -128,7 +128,7 @@ test('POST /reload: the answer and the "reload refused" line quote the token as 
       ((line?.problems ?? []) as { path: string; message: string }[]).map((p) =>
         p.message.slice(p.message.indexOf('got ')),
       ),
-      ['got "Bearer ${API_TOKEN}"', 'got "on "'],
+      ['got "Bearer ${API_TOKEN}"', 'got "on " (from environment variable MODE)'],
     );
   } finally {
     await serve.stop();
