@@ -2,16 +2,22 @@
  * A worker that dies while the gateway runs is on the deploy timeline: its death cut every
  * request and tunnel it held, and "what happened at 03:12?" is answered by GET /events and by
  * the log line `candor explain` reads back, not by the primary's warn line alone. On a real
- * `candor serve --workers 2`, with real SIGKILLs; a clean SIGTERM drain records none.
+ * `candor serve --workers 2`, with real SIGKILLs; a clean SIGTERM drain records none; and the
+ * real `candor explain` places a storm that follows a death after it, as it does after a reload.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Report } from '../../src/kits/explain/report.ts';
 import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { startSwitchable } from '../../src/kits/fault-kit/switchable.ts';
 import { readEvent } from '../../src/observe/events/read-event.ts';
+import { request } from '../helpers/http-client.ts';
 import { adminCall, startServe } from '../helpers/serve-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { runExplain } from '../kits/explain/explain-fixture.ts';
 
 const TOKEN = 'worker-timeline-token-abcdefgh';
 
@@ -23,10 +29,8 @@ interface Listed {
   [field: string]: unknown;
 }
 
-test('a worker killed with SIGKILL is one `worker` event on GET /events (its pid, its signal, its replacement), its log line read back as it; a second death soon after waits out its backoff; SIGTERM records none', {
-  timeout: 90_000,
-}, async () => {
-  const echo = await startEcho();
+/** A folder with the admin token and a config proxying `/` to `target` (one attempt: no retry hides a reset). */
+function gatewayConfig(target: string): string {
   const dir = tempDir('candor-worker-timeline-');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
@@ -34,8 +38,17 @@ test('a worker killed with SIGKILL is one `worker` event on GET /events (its pid
   writeFileSync(
     path,
     `listen:\n  - address: 127.0.0.1:0\nadmin: { listen: "127.0.0.1:0", token_file: ${tokenFile} }\n` +
-      `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${echo.url}\n`,
+      `routes:\n  - upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${target}\n` +
+      '    retries: { attempts: 1 }\n',
   );
+  return path;
+}
+
+test('a worker killed with SIGKILL is one `worker` event on GET /events (its pid, its signal, its replacement), its log line read back as it; a second death soon after waits out its backoff; SIGTERM records none', {
+  timeout: 90_000,
+}, async () => {
+  const echo = await startEcho();
+  const path = gatewayConfig(echo.url);
   const candor = await startServe(path, 2, { admin: true });
   const admin = async (url: string) => {
     const { status, body } = await adminCall(candor.adminPort as number, 'GET', url, { token: TOKEN });
@@ -111,5 +124,72 @@ test('a worker killed with SIGKILL is one `worker` event on GET /events (its pid
   } finally {
     if (!stopped) await candor.stop();
     await echo.close();
+  }
+});
+
+test('candor explain places a storm that follows a worker killed with SIGKILL after its death, suspected first with nothing to undo', {
+  timeout: 90_000,
+}, async () => {
+  const target = await startSwitchable();
+  const candor = await startServe(gatewayConfig(target.url), 2, { admin: true });
+  /** Sequential GETs through the gateway, `n` of them, each status kept. */
+  const traffic = async (n: number, statuses: number[]) => {
+    for (let i = 0; i < n; i++) {
+      const res = await request(`http://127.0.0.1:${candor.port}`, { timeoutMs: 5_000 }).catch(
+        () => undefined,
+      );
+      if (res !== undefined) statuses.push(res.status);
+      await sleep(10);
+    }
+  };
+  try {
+    const before: number[] = [];
+    await traffic(100, before);
+    assert.deepEqual(new Set(before), new Set([200]));
+    // A quiet spell: explain's baseline is the median of the 5xx per second over the log's span.
+    await sleep(3000);
+    const status = await adminCall(candor.adminPort as number, 'GET', '/status', { token: TOKEN });
+    const [killed] = (status.body.workers as { pid: number }[]).map((w) => w.pid);
+    process.kill(killed, 'SIGKILL');
+    await candor.waitForLines('listening', 3, 15_000);
+    // What ended the worker ends its upstream too (the OOM killer's next pick, say): a storm.
+    target.setMode('reset');
+    const storm: number[] = [];
+    await traffic(150, storm);
+    assert.ok(storm.filter((s) => s >= 500).length >= 10, `a storm: ${JSON.stringify(storm)}`);
+    target.setMode('ok');
+    await traffic(20, []);
+
+    const events = candor.lines.filter((l) => l.msg === 'event').map((l) => readEvent(l.event));
+    assert.equal(events.length, 1, JSON.stringify(events));
+    const died = events[0];
+    assert.equal(died?.kind === 'worker' && died.pid, killed);
+
+    const log = join(tempDir('candor-worker-explain-'), 'candor.log');
+    writeFileSync(log, `${candor.lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const json = await runExplain(['--json', log]);
+    assert.equal(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout) as Report;
+    assert.equal(report.storms.length, 1, JSON.stringify(report.storms, null, 2));
+    const [placed] = report.storms;
+    const words = new RegExp(
+      `^worker ${killed} ended by SIGKILL \\(its connections cut\\); replaced by worker \\d+$`,
+    );
+    assert.match(String(placed.afterChange?.label), words);
+    assert.equal(placed.afterChange?.source, 'log');
+    assert.equal(placed.afterChange?.workerDeath, true);
+    assert.ok((placed.afterChange?.seconds ?? -1) > 0, JSON.stringify(placed.afterChange));
+    const text = await runExplain([log]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `^ {4}storm began [0-9.]+ m?s after worker ${killed} ended by SIGKILL \\(its connections cut\\); replaced by worker \\d+: suspect this death first`,
+        'm',
+      ),
+    );
+  } finally {
+    await candor.stop();
+    await target.close();
   }
 });
