@@ -135,7 +135,7 @@ export interface HealthEvent extends RecordBase {
 
 /**
  * A change the gateway wrote down as it made it (Candor's event lines: a reload, an admin
- * change, a DNS answer, a target's health transition, a canary's step): what a storm is placed
+ * change, a DNS answer, a target's health transition, a canary's step, a worker's death): what a storm is placed
  * against, with the deploys of `--deploys`.
  */
 export interface ChangeLine extends RecordBase {
@@ -144,6 +144,8 @@ export interface ChangeLine extends RecordBase {
   readonly label: string;
   /** A canary's event: its route and action (a later rollback of the route undoes it: storms.ts). */
   readonly canary?: CanaryMove;
+  /** A worker of the gateway died (its `worker` event): nothing to undo, what it held was cut. */
+  readonly workerDeath?: true;
 }
 
 /** What a canary's event did, for telling which change a rollback undid. */

@@ -43,6 +43,10 @@ function placed(after: StormRow['afterChange'], undone: StormRow['undoneBy']): s
       : `with ${what} (${readableDuration(-after.seconds * 1000)} before it, within the log's time resolution)`;
   if (after.seconds > SUSPECT_WITHIN_S)
     return `storm began ${when}, the nearest change before it: too long before to suspect it first`;
+  // A worker's death is no change to undo: its requests and tunnels were cut, and what ended it
+  // (a crash, the OOM killer) may end the next one too.
+  if (after.workerDeath === true)
+    return `storm began ${when}: suspect this death first (what the worker held was cut, and nothing is to be undone: look for what ended it, the log's "worker crashed" line or the kernel's OOM killer, and whether its replacement dies too)`;
   if (undone !== undefined)
     return `storm began ${when}: suspect this change first; it was rolled back ${readableDuration(undone.seconds * 1000)} after it (${undone.label}), so there is nothing left to undo: if the storm ended then, it was the change`;
   return after.source === 'deploys'

@@ -95,6 +95,8 @@ interface ChangeRow {
   readonly label: string;
   readonly at: string;
   readonly source: Change['source'];
+  /** A worker of the gateway died (its `worker` event line): nothing to undo. */
+  readonly workerDeath?: true;
 }
 
 /** Requests over one protocol, from the lines that name it (Candor's `protocol`). */
@@ -233,7 +235,16 @@ function shapeRows(tally: Tally): ShapeRow[] {
 
 /** A change as a storm's row names it: `seconds` (its `ms`) before the storm, or after the change it undid. */
 function changeRow(c: Change & { readonly ms: number }): ChangeRow & { readonly seconds: number } {
-  return { label: c.label, at: iso(c.at), source: c.source, seconds: Math.round(c.ms) / 1000 };
+  return { ...changeOnly(c), seconds: Math.round(c.ms) / 1000 };
+}
+
+function changeOnly(c: Change): ChangeRow {
+  return {
+    label: c.label,
+    at: iso(c.at),
+    source: c.source,
+    ...(c.workerDeath === undefined ? {} : { workerDeath: c.workerDeath }),
+  };
 }
 
 /**
@@ -293,7 +304,13 @@ export function buildReport(
 function stormRows(tally: Tally, deploys: readonly Deploy[]): StormRow[] {
   const changes: Change[] = [
     ...deploys.map((d) => ({ ...d, source: 'deploys' as const })),
-    ...tally.changes.map((c) => ({ at: c.time, label: c.label, source: 'log' as const, canary: c.canary })),
+    ...tally.changes.map((c) => ({
+      at: c.time,
+      label: c.label,
+      source: 'log' as const,
+      canary: c.canary,
+      workerDeath: c.workerDeath,
+    })),
   ];
   return findStorms(tally.storms, changes).map(
     (s): StormRow => ({
@@ -307,7 +324,7 @@ function stormRows(tally: Tally, deploys: readonly Deploy[]): StormRow[] {
       baselinePerSecond: s.baselinePerSecond,
       types: s.types.map(([type, count]) => ({ type, count })),
       afterChange: s.afterChange && changeRow(s.afterChange),
-      changesDuring: s.changesDuring.map((c) => ({ label: c.label, at: iso(c.at), source: c.source })),
+      changesDuring: s.changesDuring.map(changeOnly),
       ...(s.undoneBy === undefined ? {} : { undoneBy: changeRow(s.undoneBy) }),
       health: healthNear(tally.health, s.upstream, s.began, s.ended),
     }),

@@ -11,7 +11,7 @@ const MIN_STORM_TOTAL = 10;
 /**
  * A change that can start a storm: a deploy of the deploys file (`--deploys`), or one the
  * gateway wrote to its log as it made it (a reload, an admin change, a DNS answer, a target's
- * health transition, a canary's step).
+ * health transition, a canary's step, a worker's death).
  */
 export interface Change {
   readonly at: number;
@@ -20,6 +20,8 @@ export interface Change {
   readonly source: 'deploys' | 'log';
   /** A canary's step, start, rollback… (its route and action), from the gateway's event line. */
   readonly canary?: CanaryMove;
+  /** A worker of the gateway died (its event line): a change nobody made, and none to undo. */
+  readonly workerDeath?: true;
 }
 
 export interface Storm {

@@ -1,8 +1,9 @@
-import type { GatewayEvent, NameChanges, TargetMoves } from './gateway-event.ts';
+import type { GatewayEvent, NameChanges, TargetMoves, WorkerEvent } from './gateway-event.ts';
 
 /**
  * An event in a few words, for `candor explain` and the status page: "reload sha256:1f2e3d4c5b6a
- * (upstream api: targets http://10.0.0.7:80 joined)", "canary api-next moved to 25%".
+ * (upstream api: targets http://10.0.0.7:80 joined)", "canary api-next moved to 25%", "worker 4242
+ * ended by SIGKILL (its connections cut); replaced by worker 4250".
  */
 export function describeEvent(event: GatewayEvent): string {
   switch (event.kind) {
@@ -60,9 +61,31 @@ export function describeEvent(event: GatewayEvent): string {
         case 'hold':
           return `canary ${event.upstream} held at ${event.weight}% ${where}`;
       }
+      break;
     }
+    case 'worker':
+      return workerWords(event);
   }
   return 'change';
+}
+
+/**
+ * "worker 4242 ended by SIGKILL (its connections cut); replaced by worker 4250", or "worker 4242
+ * exited with code 1 (its connections cut); replaced in 0.4 s (4 short-lived workers in a row)".
+ */
+function workerWords(event: WorkerEvent): string {
+  const who = event.pid === null ? 'a worker' : `worker ${event.pid}`;
+  const how = typeof event.exit === 'string' ? `ended by ${event.exit}` : `exited with code ${event.exit}`;
+  const inARow =
+    event.short_lived_in_a_row > 1 ? ` (${event.short_lived_in_a_row} short-lived workers in a row)` : '';
+  const next =
+    event.restart_in_ms > 0
+      ? `replaced in ${event.restart_in_ms / 1000} s`
+      : event.replacement_pid === undefined
+        ? 'replaced'
+        : `replaced by worker ${event.replacement_pid}`;
+  const cut = event.served ? 'its connections cut' : 'before it served';
+  return `${who} ${how} (${cut}); ${next}${inARow}`;
 }
 
 function names(what: string, changes: NameChanges): string[] {

@@ -1,14 +1,20 @@
 /**
  * The deploy timeline's vocabulary: every change that can start a storm, with the time it was
  * made (issue 36). A change is recorded once, by the process that makes it (the cluster primary
- * for reloads, admin calls, DNS answers and health checks; a gateway run in-process for its
- * own), kept in a bounded ring (event-ring.ts), written to the log as a line `candor explain`
+ * for reloads, admin calls, DNS answers, health checks and workers that died; a gateway run
+ * in-process for its own), kept in a bounded ring (event-ring.ts), written to the log as a line `candor explain`
  * reads (timeline.ts), and served merged by the admin API's GET /events.
  *
  * Every event is plain JSON: it crosses the IPC channel and the admin API as is, and is read
  * back from a log line by `readEvent`, which trusts nothing in it.
  */
-export type GatewayEvent = ReloadEvent | AdminEvent | DiscoveryEvent | HealthEvent | CanaryEvent;
+export type GatewayEvent =
+  | ReloadEvent
+  | AdminEvent
+  | DiscoveryEvent
+  | HealthEvent
+  | CanaryEvent
+  | WorkerEvent;
 
 /** What each event has: its kind and when it was made (an ISO wall-clock time, as /status's). */
 interface EventBase {
@@ -128,7 +134,32 @@ export interface CanaryEvent extends EventBase {
 export const CANARY_ACTIONS = ['start', 'step', 'pause', 'hold', 'rollback', 'promote'] as const;
 export type CanaryAction = (typeof CANARY_ACTIONS)[number];
 
-export const EVENT_KINDS = ['reload', 'admin', 'discovery', 'health', 'canary'] as const;
+/**
+ * A worker of `--workers N` died while the gateway ran (a crash, a SIGKILL, the kernel's OOM
+ * killer; not one that ended in a drain or a stop): every request and tunnel it held was cut,
+ * its clients saw resets. The primary records it as it starts the replacement (workers.ts),
+ * with what its log line `worker exited: starting another` says.
+ */
+export interface WorkerEvent extends EventBase {
+  readonly kind: 'worker';
+  /** The worker that died (null: it had none, its process could not be spawned). */
+  readonly pid: number | null;
+  /** Its exit code, or the signal that ended it ("SIGKILL"). */
+  readonly exit: number | string;
+  /**
+   * It had listened, so it had connections to cut; false: it died before (a replacement that
+   * could not start, its certificate file gone for the moment of a renewal's move).
+   */
+  readonly served: boolean;
+  /** Workers that died soon after they started, in a row, this one included: what the backoff doubles by. */
+  readonly short_lived_in_a_row: number;
+  /** How long its replacement waits before it is forked, in ms (0: forked at once). */
+  readonly restart_in_ms: number;
+  /** The replacement's pid, when it was forked at once (one that waits out a backoff has none yet). */
+  readonly replacement_pid?: number;
+}
+
+export const EVENT_KINDS = ['reload', 'admin', 'discovery', 'health', 'canary', 'worker'] as const;
 
 /**
  * An event as a timeline recorded it: with its `id`, which only goes up within the recording

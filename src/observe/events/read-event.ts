@@ -21,6 +21,15 @@ const texts = (value: unknown): value is string[] =>
   Array.isArray(value) && value.length <= MAX_LIST && value.every(text);
 const percent = (value: unknown): value is number =>
   typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 100;
+const integer = (value: unknown, min: number, max: number): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;
+/** A process id, as Linux gives them (pid_max is at most 2^22). */
+const pid = (value: unknown): value is number => integer(value, 1, 4_194_304);
+/** How a process ended: its exit code (0 to 255), or a signal's name ("SIGKILL"). */
+const exitOf = (value: unknown): value is number | string =>
+  integer(value, 0, 255) || (typeof value === 'string' && /^SIG[A-Z0-9]{2,10}$/.test(value));
+/** A worker's replacement waits at most half a minute (workers.ts's cap): a day is no delay Candor gave. */
+const MAX_RESTART_MS = 86_400_000;
 
 /**
  * An event as a log line or a worker wrote it, checked field by field: the event, or undefined
@@ -82,6 +91,8 @@ export function readEvent(value: unknown): GatewayEvent | undefined {
         ...(reason === undefined ? {} : { reason }),
       };
     }
+    case 'worker':
+      return workerEvent(value, at);
   }
   return undefined;
 }
@@ -154,4 +165,28 @@ function adminChange(value: unknown): AdminChange | undefined {
     }
   }
   return undefined;
+}
+
+/** A worker's death: every field as the primary writes it, or undefined. */
+function workerEvent(value: Json, at: string): GatewayEvent | undefined {
+  const {
+    pid: died,
+    exit,
+    short_lived_in_a_row: inARow,
+    restart_in_ms: waits,
+    replacement_pid: next,
+  } = value;
+  if ((died !== null && !pid(died)) || !exitOf(exit) || typeof value.served !== 'boolean') return undefined;
+  if (!integer(inARow, 1, Number.MAX_SAFE_INTEGER) || !integer(waits, 0, MAX_RESTART_MS)) return undefined;
+  if (next !== undefined && !pid(next)) return undefined;
+  return {
+    kind: 'worker',
+    at,
+    pid: died,
+    exit,
+    served: value.served,
+    short_lived_in_a_row: inARow,
+    restart_in_ms: waits,
+    ...(next === undefined ? {} : { replacement_pid: next }),
+  };
 }

@@ -142,6 +142,8 @@ async function supervise(
     onRestarting: (waiting) => {
       control.restarting = waiting;
     },
+    // Its death cut what it held: on the deploy timeline (GET /events, the status page, explain).
+    onDied: (died) => control.timeline.record({ kind: 'worker', ...died }),
     logger,
   });
   stopTrimming();

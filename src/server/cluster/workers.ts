@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { withoutInspectorSignal } from '../../core/config/no-inspector-signal.ts';
 import { WORKERS_ENV } from '../../core/limits/worker-share.ts';
 import { listeningInodes } from '../../core/net/socket-tables.ts';
+import type { WorkerEvent } from '../../observe/events/gateway-event.ts';
 import { keepStdioNonBlocking } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import {
@@ -63,6 +64,9 @@ export interface WorkerRestarting {
   readonly starts_at: string;
 }
 
+/** A worker that died while the gateway ran, as the deploy timeline records it (its `worker` event). */
+export type WorkerDied = Omit<WorkerEvent, 'kind' | 'at'>;
+
 interface SuperviseOptions {
   /** drain.timeout of the config in force: a worker still alive this long (plus a grace) after a drain began is killed. */
   readonly drainTimeout: () => number;
@@ -83,6 +87,11 @@ interface SuperviseOptions {
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** The replacements waiting out their backoff, each time they change (none: an empty list). */
   readonly onRestarting?: (waiting: readonly WorkerRestarting[]) => void;
+  /**
+   * A worker died while the gateway ran (not in a drain, not one that could not start and stops
+   * the gateway): told once, as its replacement is forked or set to wait, for the deploy timeline.
+   */
+  readonly onDied?: (died: WorkerDied) => void;
 }
 
 export function superviseWorkers(count: number, options: SuperviseOptions): Promise<number> {
@@ -127,6 +136,8 @@ class Supervision {
   readonly #waiting = new Map<NodeJS.Timeout, WorkerRestarting>();
   /** Some worker has served since the start: a replacement that cannot start is no reason to stop the others. */
   #served = false;
+  /** The workers (by id) that said they serve: one that dies had connections to cut. */
+  readonly #serving = new Set<number>();
   #backstop: NodeJS.Timeout | undefined;
   /** Workers the backstop killed: their exit was already told, with its cause. */
   readonly #killed = new Set<number | undefined>();
@@ -142,7 +153,6 @@ class Supervision {
   }
 
   start(count: number): void {
-    cluster.on('message', this.#onServing);
     cluster.on('exit', (worker, code, signal) => this.#exited(worker, code, signal));
     const offSignals = onSignals((action) => {
       if (action !== 'reopen-logs') return this.#stopAll(action);
@@ -163,19 +173,21 @@ class Supervision {
     for (let i = 0; i < count; i++) this.#fork();
   }
 
-  readonly #onServing = (_worker: Worker, message: unknown): void => {
-    if (!isServing(message)) return;
-    this.#served = true;
-    cluster.off('message', this.#onServing);
-  };
-
   #livingWorkers(): number {
     return Object.values(cluster.workers ?? {}).filter((w) => w?.isDead() === false).length;
   }
 
-  #fork(): void {
+  #fork(): Worker {
     this.#alive++;
     const worker = cluster.fork(this.#env);
+    // Until it serves: a worker's later messages (a shared limit's asks, one per request) pass by.
+    const onServing = (message: unknown): void => {
+      if (!isServing(message)) return;
+      this.#served = true;
+      this.#serving.add(worker.id);
+      worker.off('message', onServing);
+    };
+    worker.on('message', onServing);
     // A connection the primary accepted for it and it died before taking: closed, not held for good.
     closeUntakenAtExit(worker);
     // The fork made the stdout and stderr every process shares blocking (LineWriter.keepNonBlocking):
@@ -195,6 +207,7 @@ class Supervision {
       process.stderr.write(`candor: worker ${worker.process.pid}: ${err.message}\n`);
     });
     this.#options.onFork(worker);
+    return worker;
   }
 
   #send(action: GatewayAction): void {
@@ -235,7 +248,6 @@ class Supervision {
   }
 
   #finish(): void {
-    cluster.off('message', this.#onServing);
     this.#offSignals();
     clearTimeout(this.#backstop);
     this.#done(this.#exitCode);
@@ -245,7 +257,8 @@ class Supervision {
     this.#alive--;
     const lived = process.uptime() * 1000 - (this.#bornAt.get(worker.id) ?? 0);
     this.#bornAt.delete(worker.id);
-    if (!this.#stopping) this.#died(worker, code, signal, lived);
+    const served = this.#serving.delete(worker.id);
+    if (!this.#stopping) this.#died(worker, code, signal, lived, served);
     // A worker that did not end its drain with 0 (killed by the backstop above, or by the
     // kernel's OOM killer, or crashed) cut what it held: the stop was not clean, and the
     // primary's exit says so to its supervisor (systemd marks the unit failed).
@@ -264,7 +277,7 @@ class Supervision {
   }
 
   /** A worker died while the gateway runs: replaced, or the gateway stops if none could start. */
-  #died(worker: Worker, code: number, signal: string, lived: number): void {
+  #died(worker: Worker, code: number, signal: string, lived: number, served: boolean): void {
     countWorkerExit(signal ?? code);
     // A worker that could not start (port in use, bad certificate) would fail again at once:
     // the gateway stops, unless it was a replacement and other workers serve. Those go on
@@ -298,7 +311,19 @@ class Supervision {
       },
       'worker exited: starting another',
     );
-    if (delay === 0) return this.#fork();
+    const died: WorkerDied = {
+      pid: worker.process.pid ?? null,
+      exit: signal ?? code,
+      served,
+      short_lived_in_a_row: this.#crashesInARow,
+      restart_in_ms: delay,
+    };
+    if (delay === 0) {
+      const next = this.#fork().process.pid;
+      this.#options.onDied?.(next === undefined ? died : { ...died, replacement_pid: next });
+      return;
+    }
+    this.#options.onDied?.(died);
     // Counted alive while it waits, so the primary does not exit for want of workers.
     this.#alive++;
     const timer = setTimeout(() => {

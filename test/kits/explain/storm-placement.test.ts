@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { candorReader } from '../../../src/kits/explain/readers/candor-reader.ts';
+import { storm as renderStorm } from '../../../src/kits/explain/render-storms.ts';
 import { buildReport } from '../../../src/kits/explain/report.ts';
 import { StormCounter } from '../../../src/kits/explain/storm-counter.ts';
 import { type Change, findStorms, nearestBefore } from '../../../src/kits/explain/storms.ts';
@@ -113,6 +114,72 @@ test("Candor's event lines are read as changes; a line made to look like one is 
     'reload',
   ])
     assert.equal(candorReader.read(line(forged)), undefined, JSON.stringify(forged)?.slice(0, 80));
+});
+
+test("a worker's death is read as a change and a storm after it is placed after it, suspected with nothing to undo; a line made to look like one is not", () => {
+  const line = (event: unknown) =>
+    JSON.stringify({ level: 'info', time: '2026-11-23T10:00:05.000Z', gateway: 'edge', event, msg: 'event' });
+  const died = {
+    kind: 'worker',
+    at: '2026-11-23T10:00:05.000Z',
+    pid: 4242,
+    exit: 'SIGKILL',
+    served: true,
+    short_lived_in_a_row: 1,
+    restart_in_ms: 0,
+    replacement_pid: 4250,
+  };
+  const words = 'worker 4242 ended by SIGKILL (its connections cut); replaced by worker 4250';
+  assert.deepEqual(candorReader.read(line(died)), {
+    kind: 'change',
+    time: Date.parse(died.at),
+    label: words,
+    workerDeath: true,
+  });
+  for (const forged of [
+    { ...died, pid: '4242' },
+    { ...died, exit: 'KILL' },
+    { ...died, served: 1 },
+    { ...died, restart_in_ms: -1 },
+  ])
+    assert.equal(candorReader.read(line(forged)), undefined, JSON.stringify(forged));
+
+  const [storm] = findStorms(counter([0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 0, 0, 0, 0, 0, 0, 0]), [
+    change(2, 'reload sha256:aaaa (route api changed)'),
+    { ...change(7.5, words), workerDeath: true },
+  ]);
+  assert.equal(storm.afterChange?.label, words);
+  assert.equal(storm.afterChange?.workerDeath, true);
+  const row = {
+    upstream: 'api',
+    began: '2026-11-23T10:00:08.000Z',
+    ended: '2026-11-23T10:00:10.900Z',
+    seconds: 2.9,
+    errors: 45,
+    requests: 60,
+    peakPerSecond: 15,
+    baselinePerSecond: 0,
+    types: [{ type: 'connection_refused', count: 45 }],
+    afterChange: {
+      label: words,
+      at: '2026-11-23T10:00:07.500Z',
+      source: 'log' as const,
+      seconds: 0.5,
+      workerDeath: true as const,
+    },
+    changesDuring: [],
+    health: [],
+  };
+  assert.equal(
+    renderStorm(row, false).split('\n')[1],
+    `    storm began 500 ms after ${words}: suspect this death first (what the worker held was cut, and nothing is to be undone: look for what ended it, the log's "worker crashed" line or the kernel's OOM killer, and whether its replacement dies too)`,
+  );
+  // A reload placed alike is still a change to undo.
+  const { workerDeath: _death, ...reload } = row.afterChange;
+  assert.match(
+    renderStorm({ ...row, afterChange: { ...reload, label: 'reload sha256:aaaa' } }, false),
+    /suspect this change first \(undo it/,
+  );
 });
 
 test('changes are kept up to a bound, and the report says when some were left out', () => {

@@ -166,6 +166,27 @@ test('every kind of change in words', () => {
       { kind: 'canary', at, route: 'api', upstream: 'api-next', action: 'hold', weight: 50 },
       'canary api-next held at 50% (route api)',
     ],
+    [
+      {
+        kind: 'worker',
+        at,
+        pid: 4242,
+        exit: 'SIGKILL',
+        served: true,
+        short_lived_in_a_row: 1,
+        restart_in_ms: 0,
+        replacement_pid: 4250,
+      },
+      'worker 4242 ended by SIGKILL (its connections cut); replaced by worker 4250',
+    ],
+    [
+      { kind: 'worker', at, pid: 4250, exit: 1, served: true, short_lived_in_a_row: 4, restart_in_ms: 400 },
+      'worker 4250 exited with code 1 (its connections cut); replaced in 0.4 s (4 short-lived workers in a row)',
+    ],
+    [
+      { kind: 'worker', at, pid: 4260, exit: 69, served: false, short_lived_in_a_row: 2, restart_in_ms: 100 },
+      'worker 4260 exited with code 69 (before it served); replaced in 0.1 s (2 short-lived workers in a row)',
+    ],
   ];
   for (const [event, words] of cases) assert.equal(describeEvent(event), words);
 });
@@ -189,4 +210,47 @@ test("a fleet's reload read back from its log line keeps its revision and author
   const same = { ...line, same_document: true };
   assert.deepEqual(readEvent(JSON.parse(JSON.stringify(same))), same);
   assert.deepEqual(readEvent({ ...line, same_document: 'yes' }), line);
+});
+
+test("a worker's death read back from its log line is the event recorded; a field Candor never writes is not read", () => {
+  const died = {
+    kind: 'worker',
+    at,
+    pid: 4242,
+    exit: 'SIGKILL',
+    served: true,
+    short_lived_in_a_row: 1,
+    restart_in_ms: 0,
+    replacement_pid: 4250,
+  };
+  assert.deepEqual(readEvent(JSON.parse(JSON.stringify(died))), died);
+  const waiting = { ...died, exit: 1, short_lived_in_a_row: 3, restart_in_ms: 200 };
+  delete (waiting as { replacement_pid?: number }).replacement_pid;
+  assert.deepEqual(readEvent(JSON.parse(JSON.stringify(waiting))), waiting);
+  assert.deepEqual(readEvent({ ...died, pid: null }), { ...died, pid: null });
+  for (const forged of [
+    { ...died, pid: 0 },
+    { ...died, pid: -1 },
+    { ...died, pid: 1.5 },
+    { ...died, pid: '4242' },
+    { ...died, pid: 2 ** 40 },
+    { ...died, pid: undefined },
+    { ...died, exit: 256 },
+    { ...died, exit: -1 },
+    { ...died, exit: 'KILL' },
+    { ...died, exit: 'SIGKILL; rm -rf /' },
+    { ...died, exit: null },
+    { ...died, served: 'yes' },
+    { ...died, served: undefined },
+    { ...died, short_lived_in_a_row: 0 },
+    { ...died, short_lived_in_a_row: 2.5 },
+    { ...died, restart_in_ms: -100 },
+    { ...died, restart_in_ms: Number.POSITIVE_INFINITY },
+    { ...died, restart_in_ms: 10 ** 12 },
+    { ...died, restart_in_ms: '0' },
+    { ...died, replacement_pid: 0 },
+    { ...died, replacement_pid: '4250' },
+    { ...died, at: 'at 03:12' },
+  ])
+    assert.equal(readEvent(forged), undefined, JSON.stringify(forged));
 });

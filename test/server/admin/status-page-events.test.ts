@@ -3,6 +3,7 @@
  * playwright-core) against a real `candor serve --workers 2` (issue 36): after a reload, the
  * failure chart carries a marker for it, with its words on hover, and the changes list names it.
  * Before any answer, the chart's peak says 0 a second (it said 1, the scale of its empty bars).
+ * A worker killed with SIGKILL is such a change too, in its own colour.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -59,6 +60,48 @@ test('the status page: a reload is a marker on the failure chart and a row of th
     const row = page.locator('#events tr[data-kind="reload"]');
     await row.waitFor({ state: 'visible' });
     assert.equal(await row.locator('td.summary').textContent(), `reload ${hash} (route extra added)`);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await serve?.stop();
+    await echo.close();
+  }
+});
+
+test('the status page: a worker killed with SIGKILL is a marker on the failure chart and a row of the changes list, its pid and signal in words', {
+  timeout: 90_000,
+  skip: noChromium,
+}, async () => {
+  const { dir, tokenFile, configPath: path } = timelineDir('candor-page-worker-', TOKEN);
+  const echo: Fault = await startEcho();
+  const adminPort = await freePort();
+  writeFileSync(path, configText(adminPort, tokenFile, echo.url, false));
+  let serve: ServeProcess | undefined;
+  const browser = await launchChromium(join(dir, 'chromium-profile'), { width: 1280, height: 1000 });
+  try {
+    serve = await startServe(path, 2, { admin: true });
+    const { page, pageErrors } = await openStatusPage(browser, adminPort, TOKEN);
+    await page.locator('#events td.empty').waitFor({ state: 'visible' });
+    const pids = async () =>
+      (
+        (await adminCall(adminPort, 'GET', '/status', { token: TOKEN })).body.workers as { pid: number }[]
+      ).map((w) => w.pid);
+    const [killed, other] = await pids();
+    process.kill(killed, 'SIGKILL');
+    await serve.waitForLines('listening', 3, 15_000);
+    const replacement = (await pids()).find((pid) => pid !== other);
+    const words = `worker ${killed} ended by SIGKILL (its connections cut); replaced by worker ${replacement}`;
+
+    const row = page.locator('#events tr[data-kind="worker"]');
+    await row.waitFor({ state: 'visible' });
+    assert.equal(await row.count(), 1);
+    assert.equal(await row.locator('td.summary').textContent(), words);
+    const marker = page.locator('#chart line.event[data-kind="worker"]');
+    assert.equal(await marker.count(), 1);
+    const hover = (await marker.locator('title').textContent()) ?? '';
+    assert.ok(hover.endsWith(` ${words}`), hover);
+    // Its own colour, not the grey of a kind the page does not know.
+    assert.notEqual(await marker.getAttribute('stroke'), '#57606a');
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();

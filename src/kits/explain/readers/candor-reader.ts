@@ -208,7 +208,6 @@ function changeOf(value: unknown): LogRecord | undefined {
   const event = readEvent(value);
   if (event === undefined) return undefined;
   const change = { kind: 'change', time: Date.parse(event.at), label: describeEvent(event) } as const;
-  return event.kind === 'canary'
-    ? { ...change, canary: { route: event.route, action: event.action } }
-    : change;
+  if (event.kind === 'canary') return { ...change, canary: { route: event.route, action: event.action } };
+  return event.kind === 'worker' ? { ...change, workerDeath: true } : change;
 }

@@ -28,6 +28,8 @@ const EVENT_COLOURS = {
   discovery: '#1a7f37',
   health: '#cf222e',
   canary: '#bf8700',
+  // A worker of --workers N that died: what it held was cut.
+  worker: '#24292f',
 };
 
 export function renderActivity(activity, events) {
