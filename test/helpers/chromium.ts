@@ -17,12 +17,15 @@ export const noChromium: string | false = existsSync(CHROMIUM)
 export async function launchChromium(
   profile: string,
   viewport?: { width: number; height: number },
+  /** Take any server certificate (a gateway on the fault kit's test CA, which Chromium does not trust). */
+  anyCertificate = false,
 ): Promise<BrowserContext> {
   const { chromium } = await import('playwright-core');
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     ...(viewport === undefined ? {} : { viewport }),
+    ...(anyCertificate ? { ignoreHTTPSErrors: true } : {}),
     args: [
       '--headless',
       '--no-sandbox',
