@@ -13,7 +13,7 @@ import { parse, stringify } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../../src/core/config/config-error.ts';
 import { parseConfig } from '../../src/core/config/load.ts';
 import { ConfigSchema } from '../../src/core/config/schema.ts';
-import { docsSection } from '../helpers/docs-text.ts';
+import { DOCS_TEXT, docsSection } from '../helpers/docs-text.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const EXAMPLE = join(ROOT, 'docs/examples/complete.yaml');
@@ -103,7 +103,10 @@ function locate(document: unknown, field: string): Place | undefined {
 }
 
 /** The problems of the complete example with `field` set to `value`. */
-function problemsWith(field: string, value: number): { path: string; problems: readonly ConfigProblem[] } {
+function problemsWith(
+  field: string,
+  value: number | string,
+): { path: string; problems: readonly ConfigProblem[] } {
   const document = parse(readExample());
   const place = locate(document, field);
   assert.ok(place, `${field} is set somewhere in the complete example`);
@@ -210,4 +213,40 @@ test("every list of values the config reference gives is the schema's, each of t
       `${field}: the docs list what the schema takes`,
     );
   }
+});
+
+/**
+ * docs/configuration.md, Durations: zero is refused, and so is one past 596h, but for the rows
+ * whose type says `0s` is allowed and the fields the paragraph names as no timer's wait.
+ */
+const NO_TIMER = /, but for\s+([^;()]*?), which no timer waits for/.exec(DOCS_TEXT)?.[1] ?? '';
+function durationFields(): [field: string, type: string][] {
+  const rows: [string, string][] = [];
+  for (const line of docsSection('Configuration').split('\n')) {
+    const m = /^\| `([^`]+)` \| (duration[^|]*?) \|/.exec(line);
+    if (m && !m[1].startsWith('route_defaults.')) rows.push([m[1], m[2]]);
+  }
+  return rows;
+}
+
+test('every duration row: 0s refused unless its type allows it, past 596h refused unless no timer waits for it', () => {
+  assert.notEqual(NO_TIMER, '', 'the Durations paragraph names the durations no timer waits for');
+  const rows = durationFields();
+  assert.ok(rows.length >= 50, `found ${rows.length}`);
+  const wrong: string[] = [];
+  for (const [field, type] of rows) {
+    const zeroAllowed = /`0s`/.test(type);
+    const zero = problemsWith(field, '0s');
+    if (zero.problems.some((p) => p.path === zero.path) === zeroAllowed)
+      wrong.push(
+        `${zero.path}: 0s ${zeroAllowed ? 'refused, though its type allows it' : 'loads, though its type is "duration"'}`,
+      );
+    const unbounded = NO_TIMER.includes(`\`${field}\``);
+    const long = problemsWith(field, '597h');
+    if (long.problems.some((p) => p.path === long.path && p.message.includes('596h')) === unbounded)
+      wrong.push(
+        `${long.path}: 597h ${unbounded ? 'refused, though no timer waits for it' : 'loads, past the longest timer'}`,
+      );
+  }
+  assert.deepEqual(wrong, []);
 });

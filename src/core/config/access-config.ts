@@ -98,8 +98,8 @@ export interface OidcAuthConfig {
   readonly scopes: readonly string[];
   readonly redirectPath: string;
   readonly logoutPath: string;
-  /** Where a user goes after the logout (a URL, or a path on the request's host); absent: `/`. */
-  readonly postLogoutRedirect?: string;
+  /** Where a user goes after the logout (a URL, or a path on the request's host). */
+  readonly postLogoutRedirect: string;
   readonly cookieName: string;
   /** The variable holding the secret the session cookie's key is derived from. */
   readonly cookieSecretEnv: string;

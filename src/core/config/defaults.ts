@@ -154,6 +154,8 @@ export const DEFAULTS = {
       scopes: ['openid'],
       redirectPath: '/oauth2/callback',
       logoutPath: '/oauth2/sign_out',
+      // Where the user lands after the sign-out: the site's front page, on the request's host.
+      postLogoutRedirect: '/',
       cookieName: '_candor_session',
       timeout: '5s',
       // Longer than the rate limit store's 50 ms: a session not read is a 503, not a request let through.

@@ -173,7 +173,7 @@ function toOidc(raw: NonNullable<NonNullable<RawRoute['auth']>['oidc']>): OidcAu
     scopes: [...new Set(['openid', ...(raw.scopes ?? fallback.scopes)])],
     redirectPath: raw.redirect_path ?? fallback.redirectPath,
     logoutPath: raw.logout_path ?? fallback.logoutPath,
-    ...(raw.post_logout_redirect === undefined ? {} : { postLogoutRedirect: raw.post_logout_redirect }),
+    postLogoutRedirect: raw.post_logout_redirect ?? fallback.postLogoutRedirect,
     cookieName: raw.cookie.name ?? fallback.cookieName,
     cookieSecretEnv: raw.cookie.secret_env,
     allowed: Object.entries(raw.allowed ?? {}).map(([claim, values]) => ({ claim, values: [...values] })),

@@ -28,6 +28,7 @@ test('auth.oidc with its defaults: openid asked, oauth2-proxy’s paths, the JWT
     scopes: ['openid'],
     redirectPath: '/oauth2/callback',
     logoutPath: '/oauth2/sign_out',
+    postLogoutRedirect: '/',
     cookieName: '_candor_session',
     cookieSecretEnv: 'OIDC_COOKIE',
     allowed: [],

@@ -294,7 +294,7 @@ export class OidcAuth {
    */
   #logout(request: SignInRequest, session: Session | undefined, secure: boolean): OidcVerdict {
     const base = `${secure ? 'https' : 'http'}://${request.host}`;
-    const after = new URL(this.#config.postLogoutRedirect ?? '/', base).href;
+    const after = new URL(this.#config.postLogoutRedirect, base).href;
     const end = this.#issuer.lastGood?.end_session_endpoint;
     let location = after;
     if (end !== undefined) {
