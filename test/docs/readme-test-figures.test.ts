@@ -44,13 +44,15 @@ for (const [command, script] of [
   ['npm test', 'test'],
   ['npm run test:unit', 'test:unit'],
 ] as const) {
-  test(`the README's test count for ${command} is what its files declare, give or take their loops`, () => {
+  test(`the README's test count for ${command} is what its files declare, give or take their tables`, () => {
     const said = /([\d,]+) tests/.exec(row(command));
     assert.ok(said, `the ${command} row says how many tests`);
     const declared = declaredTests(filesOf(scripts[script]));
+    // A table-driven file declares one test a table and runs one a row (the config reference's
+    // defaults: 360 rows behind one declaration): the count run may be up to twice the declared.
     assert.ok(
-      number(said[1]) >= declared && number(said[1]) <= declared * 1.5,
-      `the README says ${said[1]} tests; the files declare ${declared} (the count run is between that and half as many again)`,
+      number(said[1]) >= declared && number(said[1]) <= declared * 2,
+      `the README says ${said[1]} tests; the files declare ${declared} (the count run is between that and twice as many)`,
     );
   });
 }
