@@ -129,7 +129,8 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
  */
 export function parseServerName(text: string): Parsed<string> {
   const expected = `expected a host name like api.internal, got ${describeValue(text)}`;
-  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  // "127.0.0.1." is an address too: the SNI goes without an absolute name's dot (connector.ts).
+  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text.replace(/\.$/, '');
   if (isIP(bare) !== 0 || isIP(canonicalHost(bare.toLowerCase())) !== 0)
     return {
       problem: `${expected} (an IP address is never a TLS server name, RFC 6066 §3: without servername, an IP-literal target sends none and its certificate is checked against its address)`,

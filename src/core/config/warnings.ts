@@ -9,6 +9,7 @@ import { templateHasRequestId } from '../failure/page-template.ts';
 import { CLIENTS_DOING, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
 import { entriesOverlap } from '../net/address-list.ts';
+import { hostPort } from '../net/host-port.ts';
 import { isLoopbackHost } from '../net/loopback-host.ts';
 import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { blockOfLooseCidr } from './addresses.ts';
@@ -283,8 +284,7 @@ const REACHED_FROM: Readonly<Record<string, ReadonlySet<string>>> = {
 };
 
 /** host:port as a URL writes it. */
-const authority = (target: { hostname: string; port: number }) =>
-  `${target.hostname.includes(':') ? `[${target.hostname}]` : target.hostname}:${target.port}`;
+const authority = (target: { hostname: string; port: number }) => hostPort(target.hostname, target.port);
 
 /** Whether host:port reaches one of the gateway's listeners: the same address, or loopback to one it reaches. */
 function gatewayListener(config: GatewayConfig, hostname: string, port: number): boolean {

@@ -54,3 +54,21 @@ export function isSfList(value: string): boolean {
 export function appendSfMember(theirs: string | undefined, member: string): string {
   return theirs !== undefined && isSfList(theirs) ? `${theirs}, ${member}` : member;
 }
+
+/**
+ * A flat field list with this hop's `member` after the ones the hops behind wrote in the field
+ * `name` (lower-cased; its lines joined, as appendSfMember keeps them: before the member when a
+ * List, dropped when not), as the field's last line.
+ */
+export function withSfMember(headers: readonly string[], name: string, member: string): string[] {
+  const out: string[] = [];
+  let theirs: string | undefined;
+  for (let i = 0; i < headers.length; i += 2)
+    // Its length first: no lower-cased copy of a field of another name (core/http1's nameIs is not
+    // this layer's to import: test/docs/layout.test.ts).
+    if (headers[i].length === name.length && headers[i].toLowerCase() === name)
+      theirs = theirs === undefined ? headers[i + 1] : `${theirs}, ${headers[i + 1]}`;
+    else out.push(headers[i], headers[i + 1]);
+  out.push(name, appendSfMember(theirs, member));
+  return out;
+}

@@ -1,5 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { sliceOf } from './worker-share.ts';
+
+// node:fs through process.getBuiltinModule, not an import: as an ES module it loads fs/promises
+// and readline as well, which the primary (which reads this at its start) does not otherwise
+// (test/server/cli/lean-processes.test.ts).
+const fs = process.getBuiltinModule('node:fs');
 
 /**
  * The descriptors a worker's listeners may want against the ones its process may open. libuv
@@ -17,7 +21,7 @@ import { sliceOf } from './worker-share.ts';
 export function openFileLimit(limitsFile = '/proc/self/limits'): number | undefined {
   let text: string;
   try {
-    text = readFileSync(limitsFile, 'utf8');
+    text = fs.readFileSync(limitsFile, 'utf8');
   } catch {
     return undefined;
   }

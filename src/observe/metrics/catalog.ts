@@ -329,7 +329,7 @@ export const METRICS = {
     name: 'candor_reader_held_bytes',
     type: 'gauge',
     labels: [],
-    help: 'Response bytes held in memory now for clients that have not taken them (limits.buffer_total bounds it).',
+    help: 'Response bytes held in memory now for clients that have not taken them, and request bodies read whole whose exchange is not over (limits.buffer_total bounds it).',
     aggregator: 'sum',
   },
   eventLoopDelayP99: {

@@ -1,7 +1,6 @@
 import type { CompressionConfig, SplitSide } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { appendSfMember } from '../../core/failure/structured-field.ts';
-import { nameIs } from '../../core/http1/syntax.ts';
+import { withSfMember } from '../../core/failure/structured-field.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
@@ -162,15 +161,7 @@ export class PassingRun implements StageHooks {
    * make a strict reader drop this gateway's member with it (RFC 9651 §4.2).
    */
   editAnswer(headers: readonly string[], failed: boolean): string[] {
-    if (failed) return [...headers];
-    const out: string[] = [];
-    let theirs: string | undefined;
-    for (let i = 0; i < headers.length; i += 2)
-      if (nameIs(headers[i], 'cache-status'))
-        theirs = theirs === undefined ? headers[i + 1] : `${theirs}, ${headers[i + 1]}`;
-      else out.push(headers[i], headers[i + 1]);
-    out.push('cache-status', appendSfMember(theirs, this.status));
-    return out;
+    return failed ? [...headers] : withSfMember(headers, 'cache-status', this.status);
   }
 
   onEnd(record: RequestRecord, _finished: boolean): void {

@@ -5,7 +5,7 @@
 
 import type { Failure } from '../../core/failure/failure.ts';
 import { failureProxyStatus } from '../../core/failure/proxy-status.ts';
-import { appendSfMember } from '../../core/failure/structured-field.ts';
+import { withSfMember } from '../../core/failure/structured-field.ts';
 import { isStorageField } from '../../core/http1/storage-fields.ts';
 import { type AnswerEdit, OwnAnswer, RefusalAnswer, StreamedAnswer } from '../../core/net/own-answer.ts';
 import { keptOwn } from './error-answer.ts';
@@ -41,14 +41,7 @@ export function ownFields(
     undefined,
     gateway.config.errors.detail === 'minimal',
   );
-  const out: string[] = [];
-  let theirs: string | undefined;
-  for (let i = 0; i < answer.headers.length; i += 2)
-    if (answer.headers[i].toLowerCase() === 'proxy-status')
-      theirs = theirs === undefined ? answer.headers[i + 1] : `${theirs}, ${answer.headers[i + 1]}`;
-    else out.push(answer.headers[i], answer.headers[i + 1]);
-  out.push('proxy-status', appendSfMember(theirs, member));
-  return out;
+  return withSfMember(answer.headers, 'proxy-status', member);
 }
 
 /**

@@ -86,7 +86,7 @@ export function buildDownstreamHead(
     out[n++] = appendSfMember(upstreamStatus, proxyStatus);
   } else if (upstreamStatus !== undefined && isSfList(upstreamStatus)) {
     // Passed on only as a List (RFC 9651 §4.2: a reader ignores a field it cannot parse; this
-    // hop sends none it cannot), last in the head: appendOwnProxyStatus finds it there.
+    // hop sends none it cannot), last in the head: relayedHead finds it there.
     out[n++] = 'proxy-status';
     out[n++] = upstreamStatus;
   }

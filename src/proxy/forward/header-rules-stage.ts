@@ -1,17 +1,17 @@
 import type { HeaderRules, RouteConfig } from '../../core/config/types.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { RouteStage, StageHooks, StageRequest } from '../stages/stage.ts';
-import { applyHeaderRules, withoutRemoved } from './header-rules.ts';
+import { applyHeaderRules, withoutRuled } from './header-rules.ts';
 
 /**
  * The route's header rules as a stage. Its request rules (`routes[].request_headers`) edit the
  * fields every attempt sends (stage.ts's requestEdit: after the access stages' edit and the
  * stages' own, as the upstream's request is made); its response rules (`response_headers`) edit
  * every answer's head, the upstream's, the gateway's own and its error responses alike (a rule's
- * HSTS goes on a 502 too), before the CORS fields; of an upstream's interim (1xx) answer, `remove`
- * alone takes its fields out (`set` and `add` are the answer's). A rule's {variables} are facts every stage
- * reads (StageRequest's requestId, clientIp and host). A side the route has no rules for has no
- * hook: nothing of it runs.
+ * HSTS goes on a 502 too), before the CORS fields; of an upstream's interim (1xx) answer, the
+ * fields `remove` and `set` name are taken out (what `set` and `add` write is the final answer's).
+ * A rule's {variables} are facts every stage reads (StageRequest's requestId, clientIp and host).
+ * A side the route has no rules for has no hook: nothing of it runs.
  */
 export function headerRulesStage(route: RouteConfig): RouteStage | undefined {
   const { requestHeaders: request, responseHeaders: answer } = route;
@@ -43,7 +43,7 @@ class AnswerRulesRun extends RulesRun {
   }
 
   editInterim(headers: readonly string[]): readonly string[] {
-    return withoutRemoved(headers, this.rules.remove);
+    return withoutRuled(headers, this.rules);
   }
 }
 
@@ -68,6 +68,6 @@ class HeaderRulesRun extends RequestRulesRun {
   }
 
   editInterim(headers: readonly string[]): readonly string[] {
-    return withoutRemoved(headers, this.#answer.remove);
+    return withoutRuled(headers, this.#answer);
   }
 }

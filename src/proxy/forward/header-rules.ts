@@ -32,15 +32,19 @@ export function applyHeaderRules(headers: readonly string[], rules: HeaderRules,
 }
 
 /**
- * `headers` without the fields a `remove` rule names, every spelling of them as applyHeaderRules
- * reads it: what an interim (1xx) answer keeps of the route's response rules. A new list when
- * any is named.
+ * `headers` without the fields a `remove` or a `set` rule names, every spelling of them as
+ * applyHeaderRules reads it: what an interim (1xx) answer keeps of the route's response rules (a
+ * field `set` writes is the route's, and the upstream's value of it goes as from the final
+ * answer; `set` and `add` write nothing here). A new list when any is named.
  */
-export function withoutRemoved(headers: readonly string[], remove: readonly string[]): readonly string[] {
-  if (remove.length === 0) return headers;
+export function withoutRuled(headers: readonly string[], rules: HeaderRules): readonly string[] {
+  if (rules.remove.length === 0 && rules.set.length === 0) return headers;
   const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2)
-    if (!isNamed(cgiSpelling(headers[i].toLowerCase()), remove)) out.push(headers[i], headers[i + 1]);
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = cgiSpelling(headers[i].toLowerCase());
+    if (!isNamed(name, rules.remove) && !rules.set.some((rule) => cgiSpelling(rule.lower) === name))
+      out.push(headers[i], headers[i + 1]);
+  }
   return out;
 }
 

@@ -41,8 +41,9 @@ export class InterimAnswers {
       return;
     }
     // Hop-by-hop fields out, Via in, as for the final head; then the route's stages' edits (its
-    // header rules' `remove`: an upstream's X-Powered-By or Server in a 103 is what the route
-    // hides in the 200). An edit that failed: the interim answer is dropped, not sent unedited.
+    // header rules' `remove` and `set` names: an upstream's X-Powered-By or Server in a 103 is what
+    // the route hides or replaces in the 200). An edit that failed: the interim answer is
+    // dropped, not sent unedited.
     const built = buildDownstreamHead(head.headers, this.#record.id, via, undefined, false);
     const headers = this.#stages === undefined ? built : this.#stages.editInterim(built);
     if (headers === undefined) {

@@ -163,7 +163,7 @@ export interface StageHooks {
   /**
    * The fields of an upstream's interim (1xx) answer on its way to the client (a `103 Early
    * Hints`), which is no answer of the route's: what must never reach the client leaves it too.
-   * Met for a `trusted` stage only (Candor's own: the header rules' `remove`).
+   * Met for a `trusted` stage only (Candor's own: the header rules' `remove` and `set` names).
    */
   editInterim?(headers: readonly string[]): readonly string[];
   /** `finished`: the answer went out whole (false: cut, or the client left); a promise is told once settled. */

@@ -101,7 +101,11 @@ export function createConnector(options: ConnectorOptions): Connector {
     if (https) {
       // Never a name from the client's Host header: a client must not choose the name the
       // upstream's certificate is checked against.
-      const name = options.servername ?? (net.isIP(hostname) ? undefined : hostname);
+      // An absolute name's trailing dot ("api.internal.") is no part of the SNI (RFC 6066 §3: "without
+      // a trailing dot"; Go's crypto/tls refuses a hello with one), as curl and Go's client drop it;
+      // the certificate is checked against the name either way (node:tls drops it there).
+      const named = options.servername ?? (net.isIP(hostname) ? undefined : hostname);
+      const name = named?.endsWith('.') ? named.slice(0, -1) : named;
       const sessionKey = `${name ?? hostname}:${portNumber}`;
       socket = tls.connect({
         host: hostname,

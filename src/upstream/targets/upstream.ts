@@ -216,8 +216,12 @@ function buildTargets(
   // health verdicts and ejections were earned in it (an h2c-only target ejected for failing
   // HTTP/1.1 must not stay out once the config says h2c).
   const sameProtocol = previous?.config.protocol === config.protocol;
-  const kept = new Map(sameProtocol ? previous?.targets.map((t) => [t.config.origin, t]) : []);
-  if (!sameProtocol) for (const old of previous?.targets ?? []) old.pool.retire();
+  // One server written twice (a check's warning) keeps its first entry's state: the later one,
+  // new at each rebuild, is retired with the targets gone.
+  const kept = new Map<string, Target>();
+  for (const old of previous?.targets ?? [])
+    if (sameProtocol && !kept.has(old.config.origin)) kept.set(old.config.origin, old);
+    else old.pool.retire();
   // A target new beside kept ones (a reload's, a discovery answer's: a new instance, its caches
   // cold) comes into rotation now, through slow start as one coming back does; the targets of a
   // new upstream (or of one started afresh) are all new alike and take their shares at once.

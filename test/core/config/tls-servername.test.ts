@@ -40,10 +40,12 @@ test('tls.servername: an IP address in any spelling, or no host name, is refused
   assert.deepEqual(problemsOf(withServername('"::1"')), ip('::1'));
   assert.deepEqual(problemsOf(withServername('"[::1]"')), ip('[::1]'));
   assert.deepEqual(problemsOf(withServername('127.0.0.1')), ip('127.0.0.1'));
+  // An absolute name's dot, which the SNI goes without (connector.ts): an address still.
+  assert.deepEqual(problemsOf(withServername('127.0.0.1.')), ip('127.0.0.1.'));
   assert.deepEqual(problemsOf(withServername('"fe80::1%eth0"')), ip('fe80::1%eth0'));
   assert.deepEqual(problemsOf(withServername('"api internal"')), [
     'upstreams.api.tls.servername: expected a host name like api.internal, got "api internal"',
   ]);
-  for (const name of ['api.internal', 'localhost', 'web-1.example.com'])
+  for (const name of ['api.internal', 'localhost', 'web-1.example.com', 'api.internal.'])
     assert.equal(problemsOf(withServername(name)), 'accepted', name);
 });

@@ -87,6 +87,9 @@ routes:
   - match: { path: /small }
     upstream: app
     limits: { body: 16 }
+  - match: { path: /set }
+    upstream: app
+    response_headers: { set: { Server: edge } }
   - match: { path: / }
     upstream: app
     response_headers: { remove: [X-Powered-By, Server] }
@@ -121,6 +124,15 @@ upstreams:
       assert.ok(!names.includes('server'), `no Server: ${raw}`);
     }
     assert.ok(raw.endsWith('\r\n\r\nfinal'));
+  });
+
+  test("a field the route's `set` writes is the route's: the upstream's is out of every 103 too, the 200 says the route's", async () => {
+    const { raw } = await rawRequest(gw.port, 'GET /set HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const heads = raw.split(/\r\n\r\n/).filter((part) => /^HTTP\/1\.1 \d{3}/.test(part));
+    assert.equal(heads.length, 4);
+    for (const head of heads.slice(0, 3)) assert.doesNotMatch(head, /\r\nserver:/i, head);
+    assert.match(heads[3], /\r\nServer: edge(\r\n|$)/);
+    assert.doesNotMatch(heads[3], /internal/);
   });
 
   test('an HTTP/1.0 client gets no 1xx (RFC 9110 §15.2): the 200 alone', async () => {

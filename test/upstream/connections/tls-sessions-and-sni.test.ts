@@ -67,6 +67,7 @@ before(async () => {
     done(null, cache.get(id.toString('hex')) ?? null);
   });
   const tls13 = await serve('tls13', names);
+  const dotted = await serve('dotted', names);
   const upstreams: Record<string, string> = {
     byName: `https://localhost:${local}`,
     byAddress: `https://127.0.0.1:${local}`,
@@ -74,12 +75,14 @@ before(async () => {
     other12: `https://127.0.0.1:${tls12}`,
     up13: `https://localhost:${tls13}`,
     other13: `https://localhost:${tls13}`,
+    dotted: `https://127.0.0.1:${dotted}`,
   };
   const servername: Record<string, string> = {
     up12: 'up.test',
     other12: 'other.test',
     up13: 'up.test',
     other13: 'other.test',
+    dotted: 'up.test.',
   };
   let yaml = 'name: edge-1\nroutes:\n';
   for (const name of Object.keys(upstreams)) yaml += `  - match: { path: /${name} }\n    upstream: ${name}\n`;
@@ -109,6 +112,11 @@ test('a host name target sends its name; an IP-literal target sends none', async
     seen.local.map((s) => s.split(' ')[0]),
     ['localhost', '-'],
   );
+});
+
+test('a name written with its trailing dot (an absolute name) is sent without it: RFC 6066 §3, and a Go server refuses the hello', async () => {
+  await ok('/dotted');
+  assert.deepEqual(seen.dotted, ['up.test full']);
 });
 
 for (const version of ['12', '13'] as const) {
