@@ -5,6 +5,7 @@
  * (after `fall` checks in a row), so "none needed" would be untrue there: the verdict says so.
  */
 import type { UpstreamConfig } from '../../core/config/types.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 import { describeRanges, serviceHost, startProbe } from '../../upstream/health/probe.ts';
 import { connectorOf } from '../../upstream/targets/upstream.ts';
 import type { ProbePlan } from './plan.ts';
@@ -22,8 +23,7 @@ export async function withHealthCheck(
   const check = upstream?.healthCheck;
   // A probe that failed already names what the check would meet first.
   if (upstream === undefined || check === undefined || report.verdict.outcome === 'failure') return report;
-  const host = plan.hostname.includes(':') ? `[${plan.hostname}]` : plan.hostname;
-  const origin = `${plan.protocol}//${host}:${plan.port}`;
+  const origin = `${plan.protocol}//${hostPort(plan.hostname, plan.port)}`;
   const target = upstream.targets.find((one) => one.origin === origin) ?? {
     url: origin,
     protocol: plan.protocol,

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { UpstreamProtocol } from '../../core/config/types.ts';
 import type { HeadClockName } from '../../core/config/upstream-config.ts';
+import { hostPort } from '../../core/net/host-port.ts';
 
 /**
  * What one probe sends and how long it waits: built from a URL and the command line, or from
@@ -88,8 +89,7 @@ export function serverNameOf(authority: string): string | undefined {
 
 /** "scheme://host:port/path" of a plan, for headings and reports. */
 export function planUrl(plan: ProbePlan): string {
-  const host = plan.hostname.includes(':') ? `[${plan.hostname}]` : plan.hostname;
-  return `${plan.protocol}//${host}:${plan.port}${plan.path}`;
+  return `${plan.protocol}//${hostPort(plan.hostname, plan.port)}${plan.path}`;
 }
 
 /** Durations as the failure details write them: "0.3 ms", "12 ms". */

@@ -205,14 +205,15 @@ function planFor(
     tls: {
       ca: caFile === undefined ? undefined : readCa(caFile),
       // For an upstream of the config, the name the gateway sends (connector.ts): its
-      // tls.servername, or the target's host name, whatever Host says, so that the probe meets
-      // the certificate the gateway meets. For a URL of no upstream, the host the request
-      // names (--host, or the URL's), as a client sends it: an SNI-routed server picks its
-      // certificate by it, and the certificate is checked against it, not the address dialled.
+      // tls.servername, or the target's host name, either without a trailing dot, whatever Host
+      // says, so that the probe meets the certificate the gateway meets. For a URL of no
+      // upstream, the host the request names (--host, or the URL's), as a client sends it: an
+      // SNI-routed server picks its certificate by it, and the certificate is checked against
+      // it, not the address dialled.
       servername:
         upstream === undefined
           ? serverNameOf(host)
-          : (upstream.tls.servername ?? serverNameOf(endpoint.authority)),
+          : serverNameOf(upstream.tls.servername ?? endpoint.authority),
       insecureSkipVerify: upstream?.tls.insecureSkipVerify ?? false,
       ...(upstream?.tls.crl === undefined ? {} : { crl: readTlsFile(upstream.tls.crl, 'revocation list') }),
       ...(upstream?.tls.cert === undefined || upstream.tls.key === undefined

@@ -162,4 +162,11 @@ upstreams:
     assert.equal(tlsStep(report).facts.servername, 'api.test');
     assert.deepEqual(sni, ['api.test']);
   });
+
+  test("sends the upstream's tls.servername without a trailing dot, as the gateway does (RFC 6066 §3)", async () => {
+    const { report, sni } = await probe({ target: 'app', config: config(', servername: api.test.') });
+    assert.equal(report.verdict.outcome, 'ok');
+    assert.equal(tlsStep(report).facts.servername, 'api.test');
+    assert.deepEqual(sni, ['api.test']);
+  });
 });
