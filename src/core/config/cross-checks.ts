@@ -326,6 +326,13 @@ const MAX_SETTING = 2 ** 32 - 1;
 function checkHttp2Settings(limits: unknown, report: Report): void {
   const http2 = isMapping(limits) ? mappingAt(limits, 'http2') : undefined;
   if (http2 === undefined) return;
+  // node:http2 takes the bound in whole MiB, at least 1: written 0, it was 1 MiB unsaid.
+  const memory = http2.max_session_memory;
+  if ((typeof memory === 'string' || typeof memory === 'number') && parseSize(memory) === 0)
+    report(
+      ['limits', 'http2', 'max_session_memory'],
+      'limits.http2.max_session_memory must be above zero: node:http2 holds a connection to whole MiB, 1 at least, so 0 would be 1MiB, not "nothing"; write the bound meant, 1MiB or more',
+    );
   for (const field of ['max_header_list_size', 'header_table_size']) {
     const value = http2[field];
     const bytes = typeof value === 'string' || typeof value === 'number' ? parseSize(value) : undefined;

@@ -1017,6 +1017,15 @@ test('limits.http2.max_header_list_size of 0 is refused: every HTTP/2 request wo
       'limits.http2.max_header_list_size must be above zero: every request has a header list (its pseudo-fields at least), so at 0 every HTTP/2 request would be refused with 431',
     ),
   ]);
+  assert.deepEqual(
+    problemsOf(`${base}limits: { http2: { max_session_memory: 0 } }\n`).map((p) => [p.path, p.message]),
+    [
+      [
+        'limits.http2.max_session_memory',
+        'limits.http2.max_session_memory must be above zero: node:http2 holds a connection to whole MiB, 1 at least, so 0 would be 1MiB, not "nothing"; write the bound meant, 1MiB or more',
+      ],
+    ],
+  );
   // header_table_size 0 is HTTP/2's own "no dynamic table": allowed.
   assert.equal(
     parseConfig(`${base}limits: { http2: { header_table_size: 0 } }\n`, SOURCE, {}).limits.http2
