@@ -3,6 +3,7 @@
  * sentence naming the field.
  */
 
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { isGrpcContentType } from '../failure/grpc-answer.ts';
 import { templateHasRequestId } from '../failure/page-template.ts';
@@ -10,6 +11,7 @@ import { CLIENTS_DOING, type FailureType } from '../failure/taxonomy.ts';
 import { spoolShareTooSmall } from '../limits/spool-share.ts';
 import { entriesOverlap } from '../net/address-list.ts';
 import { hostPort } from '../net/host-port.ts';
+import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { isLoopbackHost } from '../net/loopback-host.ts';
 import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { blockOfLooseCidr } from './addresses.ts';
@@ -286,14 +288,35 @@ const REACHED_FROM: Readonly<Record<string, ReadonlySet<string>>> = {
 /** host:port as a URL writes it. */
 const authority = (target: { hostname: string; port: number }) => hostPort(target.hostname, target.port);
 
+/** The wildcard listeners another address of IPv4's loopback (127.0.0.2) reaches: its own aside. */
+const WILDCARDS_V4: ReadonlySet<string> = new Set(['0.0.0.0', '::', '']);
+
 /** Whether host:port reaches one of the gateway's listeners: the same address, or loopback to one it reaches. */
 function gatewayListener(config: GatewayConfig, hostname: string, port: number): boolean {
-  const host = hostname.toLowerCase();
-  return config.listen.some(
-    (listener) =>
-      listener.port === port &&
-      (listener.host.toLowerCase() === host || REACHED_FROM[host]?.has(listener.host.toLowerCase()) === true),
-  );
+  const host = canonicalAddress(hostname);
+  const reached =
+    REACHED_FROM[host] ?? (isIP(host) === 4 && host.startsWith('127.') ? WILDCARDS_V4 : undefined);
+  return config.listen.some((listener) => {
+    if (listener.port !== port) return false;
+    const bound = canonicalAddress(listener.host);
+    return bound === host || reached?.has(bound) === true;
+  });
+}
+
+/**
+ * An address as one spelling: an IPv6 one in its RFC 5952 form (`0::1` is `::1`), one mapping an
+ * IPv4 address (`::ffff:127.0.0.1`, which a URL writes `::ffff:7f00:1`) as that IPv4 address; a
+ * name in lower case. A listener and a target that spell one address apart are one loop.
+ */
+function canonicalAddress(host: string): string {
+  const lower = host.toLowerCase();
+  if (isIP(lower) !== 6) return canonicalHost(lower);
+  const canonical = canonicalIpLiteral(`[${lower}]`)?.slice(1, -1) ?? lower;
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (mapped === null) return canonical;
+  const high = Number.parseInt(mapped[1], 16);
+  const low = Number.parseInt(mapped[2], 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
 
 /** Failures that exist only once the response head went downstream: the retry rule says `after_head`. */

@@ -204,6 +204,26 @@ upstreams:
   assert.deepEqual(configWarnings(selfish('[::1]:18080', 'http://localhost:18080', 'http://10.0.0.5:1/a')), [
     `upstreams.app.targets[0].url: localhost:18080 ${loop}`,
   ]);
+  // One address spelt apart is one loop: an IPv6 one in another form, an IPv4 one mapped, another
+  // address of IPv4's loopback at a wildcard listener (but not at 127.0.0.1's).
+  assert.deepEqual(configWarnings(selfish('[0::1]:18080', 'http://[::1]:18080', 'http://10.0.0.5:1/a')), [
+    `upstreams.app.targets[0].url: [::1]:18080 ${loop}`,
+  ]);
+  assert.deepEqual(
+    configWarnings(selfish('127.0.0.1:18080', 'http://[::ffff:127.0.0.1]:18080', 'http://10.0.0.5:1/a')),
+    [`upstreams.app.targets[0].url: [::ffff:7f00:1]:18080 ${loop}`],
+  );
+  assert.deepEqual(
+    configWarnings(selfish('0.0.0.0:18080', 'http://127.0.0.2:18080', 'http://127.0.0.3:18080/auth')),
+    [
+      `upstreams.app.targets[0].url: 127.0.0.2:18080 ${loop}`,
+      `routes[0].auth.forward.url: 127.0.0.3:18080 ${loop}`,
+    ],
+  );
+  assert.deepEqual(
+    configWarnings(selfish('127.0.0.1:18080', 'http://127.0.0.2:18080', 'http://10.0.0.5:1/a')),
+    [],
+  );
 });
 
 test('trust_forwarded_from that takes every address as a proxy is warned of: every client would speak for itself', () => {
