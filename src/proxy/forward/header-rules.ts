@@ -19,13 +19,7 @@ type RuleVars = Pick<StageRequest, 'requestId' | 'clientIp' | 'host'>;
  */
 export function applyHeaderRules(headers: readonly string[], rules: HeaderRules, vars: RuleVars): string[] {
   const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    // Every spelling of a named field: a client's X_Tenant is X-Tenant to a CGI-style app
-    // (cgi-spelling.ts), and would stand beside the value `set` wrote, or outlive `remove`.
-    const name = cgiSpelling(headers[i].toLowerCase());
-    if (isNamed(name, rules.remove) || rules.set.some((rule) => cgiSpelling(rule.lower) === name)) continue;
-    out.push(headers[i], headers[i + 1]);
-  }
+  keepUnruled(headers, rules, out);
   for (const rule of rules.set) out.push(rule.name, render(rule.value, vars));
   for (const rule of rules.add) out.push(rule.name, render(rule.value, vars));
   return out;
@@ -40,17 +34,25 @@ export function applyHeaderRules(headers: readonly string[], rules: HeaderRules,
 export function withoutRuled(headers: readonly string[], rules: HeaderRules): readonly string[] {
   if (rules.remove.length === 0 && rules.set.length === 0) return headers;
   const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = cgiSpelling(headers[i].toLowerCase());
-    if (!isNamed(name, rules.remove) && !rules.set.some((rule) => cgiSpelling(rule.lower) === name))
-      out.push(headers[i], headers[i + 1]);
-  }
+  keepUnruled(headers, rules, out);
   return out;
 }
 
-/** Whether `name` (lower-cased, in its CGI spelling) is one of `names` (lower-cased). */
-function isNamed(name: string, names: readonly string[]): boolean {
-  return names.some((named) => cgiSpelling(named) === name);
+/**
+ * Pushes to `out` the fields of `headers` no `remove` or `set` rule names. Every spelling of a
+ * named field: a client's X_Tenant is X-Tenant to a CGI-style app (cgi-spelling.ts), and would
+ * stand beside the value `set` wrote, or outlive `remove`.
+ */
+function keepUnruled(headers: readonly string[], rules: HeaderRules, out: string[]): void {
+  for (let i = 0; i < headers.length; i += 2)
+    if (!isRuled(cgiSpelling(headers[i].toLowerCase()), rules)) out.push(headers[i], headers[i + 1]);
+}
+
+/** Whether a `remove` or a `set` rule names `name` (lower-cased, in its CGI spelling); loops, not a closure a field. */
+function isRuled(name: string, rules: HeaderRules): boolean {
+  for (let i = 0; i < rules.remove.length; i++) if (cgiSpelling(rules.remove[i]) === name) return true;
+  for (let i = 0; i < rules.set.length; i++) if (cgiSpelling(rules.set[i].lower) === name) return true;
+  return false;
 }
 
 function render(parts: readonly TemplatePart[], vars: RuleVars): string {
