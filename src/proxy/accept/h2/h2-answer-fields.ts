@@ -83,6 +83,22 @@ export function joinRepeatedFields(head: readonly string[]): string[] {
 }
 
 /**
+ * A final head (h2Head's, `:status` first) as an object, for a node:http2 whose respond() takes
+ * no raw list (h2-stream-writes.ts): a repeated field as an array, in its order.
+ */
+export function headObject(head: readonly string[]): OutgoingHttpHeaders {
+  const fields: OutgoingHttpHeaders = Object.create(null);
+  for (let i = 0; i < head.length; i += 2) {
+    const name = head[i];
+    const present = fields[name];
+    if (present === undefined) fields[name] = head[i + 1];
+    else if (Array.isArray(present)) present.push(head[i + 1]);
+    else fields[name] = [String(present), head[i + 1]];
+  }
+  return fields;
+}
+
+/**
  * Flat fields as node:http2 takes them in an object: lower-case names, repeated ones as arrays, no
  * connection-specific ones. The object has no prototype (`into` must have none either): a field
  * named `constructor` or `__proto__` is a field, not a property already there.

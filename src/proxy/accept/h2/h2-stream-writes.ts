@@ -5,7 +5,7 @@
  */
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { withoutLength } from '../../../core/http1/answer-rules.ts';
-import { h2Fields, headerListSize, joinRepeatedFields } from './h2-answer-fields.ts';
+import { h2Fields, headerListSize, headObject, joinRepeatedFields } from './h2-answer-fields.ts';
 
 /** respond()'s options (node:http2 reads them and keeps nothing): one object each, not one a response. */
 export type RespondOptions = { readonly endStream?: boolean; readonly waitForTrailers?: boolean };
@@ -68,16 +68,35 @@ export function sendInterimHead(
  */
 export function respondWith(stream: ServerHttp2Stream, head: string[], options: RespondOptions): boolean {
   try {
-    stream.respond(head, options);
+    respond(stream, head, options);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_HTTP2_HEADER_SINGLE_VALUE')
       try {
-        stream.respond(joinRepeatedFields(head), options);
+        respond(stream, joinRepeatedFields(head), options);
         return true;
       } catch {}
     return false;
   }
+}
+
+/**
+ * Whether this Node's respond() takes a head as a raw list. Node 24 does, and Node 22 since a
+ * later 22.x; the package runs on 22.18, whose respond() refuses one (ERR_INVALID_ARG_TYPE)
+ * before it touches the stream: every HTTP/2 answer was then a stream reset. Found at the first
+ * answer, once for the process.
+ */
+let rawHeads = true;
+
+function respond(stream: ServerHttp2Stream, head: string[], options: RespondOptions): void {
+  if (rawHeads)
+    try {
+      return stream.respond(head, options);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_INVALID_ARG_TYPE') throw err;
+      rawHeads = false;
+    }
+  stream.respond(headObject(head), options);
 }
 
 /** The trailers (none: an empty section); false when node:http2 will not send them (a name HTTP/2 forbids in trailers). */
