@@ -1,5 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
+import { keptFields } from '../stages/gateway-fields.ts';
 import type {
   BeforeAttemptsVerdict,
   BodyCopy,
@@ -274,7 +275,9 @@ export class CacheRun extends StaleOnErrorRun {
   onUpstreamHead(head: UpstreamAnswerHead): HeadVerdict {
     // An earlier failure this request waited out (a hold) is not how its fetch ended.
     this.fetchEnd = undefined;
-    const { status, received: fields } = head;
+    const { status } = head;
+    // A 304's fields freshen the stored answer less those the earlier stages took out (a plugin's onResponse).
+    const fields = status === 304 ? keptFields(head.headers, head.received) : head.received;
     const request = this.cacheRequest;
     const validating = this.#validating;
     const { cache, announce } = this.route;

@@ -9,6 +9,7 @@ import type {
   ExchangeHandler,
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
+import { keptFields } from '../stages/gateway-fields.ts';
 import type { BodyCopy } from '../stages/stage.ts';
 import type { HeadOutcome } from '../stages/stage-run.ts';
 import { keepRequiredUpgrade, relayedHead, speaksWebSocket, upgradeOf } from './answer-headers.ts';
@@ -109,6 +110,9 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     // The head, the body and the end of a small response arrive in one read: held until the
     // end of the turn (turn-end.ts), they leave in one write, with the turn's other responses.
     sink.deferToTurnEnd();
+    // What a stage keeps of the answer is the upstream's, less the fields the stages took out.
+    const { stages } = this.options;
+    const kept = stages?.relays ? keptFields(head, answer.headers) : undefined;
     try {
       const headers = this.options.editHeaders?.(head) ?? head;
       // An answer received over HTTP/2 has no reason phrase: an HTTP/1.1 client gets the standard one.
@@ -129,10 +133,9 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     }
     this.stage = 'body_streaming';
     this.relayed?.headSent();
-    const { stages } = this.options;
-    if (stages?.relays) {
-      const { reason, headers: fields, version } = answer;
-      this.copy = stages.onRelayed({ status: statusCode, reason, fields, version });
+    if (stages !== undefined && kept !== undefined) {
+      const { reason, version } = answer;
+      this.copy = stages.onRelayed({ status: statusCode, reason, fields: kept, version });
     }
     this.owner.settled(respondedWith(statusCode), now);
   }

@@ -43,3 +43,23 @@ export function keepingGatewayFields<S, A, T>(
   keepGatewayFields(headers, own);
   return outcome;
 }
+
+/**
+ * The upstream's answer as a stage that keeps it (the cache) stores it: the fields `received` as
+ * the upstream sent them, but those the route's stages took out of the head they edited in place
+ * (`edited`): a field a plugin's onResponse removed (an internal token) stays out of every later
+ * answer made of it. What a stage wrote is its request's, not the stored answer's (a cookie of
+ * one client's); Candor's own fields (framing, Via, Proxy-Status) are the upstream's as sent.
+ */
+export function keptFields(edited: readonly string[], received: readonly string[]): readonly string[] {
+  const left = new Set<string>();
+  for (let i = 0; i < edited.length; i += 2) left.add(edited[i].toLowerCase());
+  let kept: string[] | undefined;
+  for (let i = 0; i < received.length; i += 2) {
+    const name = received[i].toLowerCase();
+    const taken = !left.has(name) && reservedHeaderProblem(name) === undefined;
+    if (taken) kept ??= received.slice(0, i);
+    else kept?.push(received[i], received[i + 1]);
+  }
+  return kept ?? received;
+}

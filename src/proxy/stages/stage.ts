@@ -371,6 +371,7 @@ export interface AnswerOut {
 export interface RelayedHead {
   readonly status: number;
   readonly reason: string;
+  /** The upstream's fields as it sent them, less those the stages' onUpstreamHead took out (keptFields). */
   readonly fields: readonly string[];
   readonly version: string;
 }
