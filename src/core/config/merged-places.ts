@@ -61,32 +61,40 @@ export function routesAsWritten(
   included: Included,
   source: string,
 ): (message: string, file: string) => string {
-  return (message, file) =>
-    message.replace(/\broutes\[(\d+)\]/g, (mention, index: string, at: number) => {
-      if (quoted(message, at)) return mention;
+  return (message, file) => {
+    // One pass over the message: a warning may name thousands of routes, and reading it from
+    // its start again for each made the loader quadratic in its length.
+    const inside = quotedFrom(message);
+    return message.replace(/\broutes\[(\d+)\]/g, (mention, index: string, at: number) => {
+      if (inside(at)) return mention;
       const written = included.writtenIn(['routes', Number(index)]);
       const where = written?.file ?? source;
       const named = written === undefined ? mention : formatPath(written.path);
       return where === file ? named : `${named} of ${where}`;
     });
+  };
 }
 
 /**
  * Whether message[at] is inside what a message quotes of the config (`'…'`, `"…"`, or a value in
- * parentheses: `(/docs/routes[1])`), a value as written, never renamed.
+ * parentheses: `(/docs/routes[1])`), a value as written, never renamed. Asked of places in
+ * increasing order (as replace meets them), it reads each character once.
  */
-function quoted(message: string, at: number): boolean {
+function quotedFrom(message: string): (at: number) => boolean {
   let quote = '';
   let depth = 0;
-  for (let i = 0; i < at; i++) {
-    const c = message[i];
-    if (quote !== '') {
-      if (c === quote) quote = '';
-    } else if (c === "'" || c === '"') quote = c;
-    else if (c === '(') depth++;
-    else if (c === ')' && depth > 0) depth--;
-  }
-  return quote !== '' || depth > 0;
+  let read = 0;
+  return (at) => {
+    for (; read < at; read++) {
+      const c = message[read];
+      if (quote !== '') {
+        if (c === quote) quote = '';
+      } else if (c === "'" || c === '"') quote = c;
+      else if (c === '(') depth++;
+      else if (c === ')' && depth > 0) depth--;
+    }
+    return quote !== '' || depth > 0;
+  };
 }
 
 /** The main file's problems first, then each included file's, each in the order of its lines. */

@@ -87,8 +87,10 @@ export function checkShadows(claims: readonly Claim[], report: Report, warn: Rep
         triedBefore(a, b) &&
         overlap(a, b) &&
         (sameRank(a, b) || covers(a, b) || !covers(b, a)) &&
-        // A route tried before both that takes every request meeting both leaves B nothing to lose.
-        !near.some((c) => c !== a && c !== b && triedBefore(c, a) && covers(c, both(a, b))),
+        // A route tried before both that takes every request meeting both leaves B nothing to lose
+        // (looked for among the routes near what both take, not all of b's: an any-host route
+        // is near every host's, and weighing each against each again made checks cubic).
+        !coveredBefore(index, a, b),
     );
     if (first.length === 0) continue;
     const whole = first.find((a) => covers(a, b));
@@ -107,7 +109,7 @@ export function checkShadows(claims: readonly Claim[], report: Report, warn: Rep
     if (byHost.length === 0) continue;
     warn(
       b.where,
-      `${byHost.map(describe).join(' and ')} ${byHost.length === 1 ? 'is' : 'are'} tried first (${reasons(byHost, b)}, whatever the path), so this route gets none of the requests that also meet ${byHost.length === 1 ? 'its' : 'their'} conditions`,
+      `${describeSome(byHost)} ${byHost.length === 1 ? 'is' : 'are'} tried first (${reasons(byHost, b)}, whatever the path), so this route gets none of the requests that also meet ${byHost.length === 1 ? 'its' : 'their'} conditions`,
     );
   }
 }
@@ -122,7 +124,24 @@ function fileOrder(tied: readonly Claim[], b: Claim): string {
   const a = tied[0];
   if (sameKinds(a, b))
     return `same host, path and conditions as routes[${a.index}] (${key(b)}): a request could meet both, and only file order would pick`;
-  return `${tied.map(describe).join(' and ')}, earlier in the file with as many conditions on the same host and path, ${tied.length === 1 ? 'takes' : 'take'} the requests of this route that meet ${tied.length === 1 ? 'its' : 'their'} conditions too: only file order picks (make the conditions exclusive, or give the route meant to win one more condition)`;
+  return `${describeSome(tied)}, earlier in the file with as many conditions on the same host and path, ${tied.length === 1 ? 'takes' : 'take'} the requests of this route that meet ${tied.length === 1 ? 'its' : 'their'} conditions too: only file order picks (make the conditions exclusive, or give the route meant to win one more condition)`;
+}
+
+/** Whether a route tried before `a` takes every request that meets both `a` and `b`. */
+function coveredBefore(index: ClaimIndex, a: Claim, b: Claim): boolean {
+  const shared = both(a, b);
+  return index.near(shared).some((c) => c !== a && c !== b && triedBefore(c, a) && covers(c, shared));
+}
+
+/** Routes a message names: the first few, then how many more (one customer's `/` among thousands). */
+const NAMED_AT_MOST = 5;
+
+function describeSome(claims: readonly Claim[]): string {
+  const named = claims.slice(0, NAMED_AT_MOST).map(describe);
+  const more = claims.length - named.length;
+  return more === 0
+    ? named.join(' and ')
+    : `${named.join(' and ')} and ${more} more ${more === 1 ? 'route' : 'routes'}`;
 }
 
 /** "routes[2] (methods GET, POST)": a route and what it tests. */
