@@ -4,11 +4,14 @@
  * through a real gateway and real upstreams, HTTP/1.1 and HTTP/2 where the combination reads either.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { readdirSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
 import type { Plugin } from '../../src/proxy/stages/plugin-api.ts';
 import { hash32 } from '../../src/upstream/targets/hash-ring.ts';
@@ -16,6 +19,7 @@ import { h2Get, request } from '../helpers/http-client.ts';
 import { listenOnLoopback } from '../helpers/loopback-server.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { startTestGateway } from '../helpers/test-gateway.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 /** An upstream whose answer the test changes as it goes; `seen` counts what reached it. */
 async function origin(initial: http.RequestListener) {
@@ -372,6 +376,102 @@ upstreams:
       429,
     );
   } finally {
+    await gw.close();
+    await app.close();
+  }
+});
+
+test('limits.per_client.requests keyed on the user beside a cache hit: the user past it gets the 429, never the stored answer; another user the hit', async () => {
+  const dir = tempDir('candor-combos-');
+  const users = join(dir, 'users.htpasswd');
+  writeFileSync(users, `alice:${bcrypt.hashSync('alice pass', 4)}\nbob:${bcrypt.hashSync('bob pass', 4)}\n`);
+  let release = () => {};
+  const app = await origin((req, res) => {
+    if (req.url === '/slow') release = () => res.end('slow');
+    else cached('page')(req, res);
+  });
+  const gw = await startTestGateway(
+    `name: edge-1
+limits:
+  per_client: { requests: 1, key: identity }
+routes:
+  - { name: api, match: { path: / }, upstream: app, cache: {}, auth: { basic: { users_file: ${users} } } }
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+`,
+    {},
+    'http2: true',
+  );
+  const basic = (user: string) => `Basic ${Buffer.from(`${user}:${user} pass`).toString('base64')}`;
+  try {
+    assert.equal(
+      (await request(gw.url, { path: '/p', headers: { authorization: basic('bob') } })).text,
+      'page',
+    );
+    const slow = request(gw.url, { path: '/slow', headers: { authorization: basic('alice') } });
+    await waitUntil('the slow request at the upstream', () => app.seen.length === 2);
+    for (const r of [
+      await request(gw.url, { path: '/p', headers: { authorization: basic('alice') } }),
+      await h2Get(gw.url, '/p', { authorization: basic('alice') }),
+    ]) {
+      assert.equal(r.status, 429);
+      assert.equal(r.headers['cache-status'], undefined);
+      assert.match(String(r.headers['proxy-status']), /this user holds 1 request in flight already/);
+    }
+    const hit = await request(gw.url, { path: '/p', headers: { authorization: basic('bob') } });
+    assert.match(String(hit.headers['cache-status']), /^edge-1; hit/);
+    release();
+    assert.equal((await slow).text, 'slow');
+  } finally {
+    release();
+    await gw.close();
+    await app.close();
+  }
+});
+
+test("a slow reader's spooled answer outlives total_includes_body once the upstream sent it all: whole, no failure logged, the spool file gone", async () => {
+  const big = Buffer.alloc(8 * 1024 * 1024, 'b');
+  let sent = false;
+  const app = await origin((_req, res) => {
+    res.writeHead(200, { 'content-length': big.length });
+    res.on('finish', () => {
+      sent = true;
+    });
+    res.end(big);
+  });
+  const spool = tempDir('candor-combos-spool-');
+  const gw = await startTestGateway(`limits:
+  spool_dir: ${spool}
+routes:
+  - { match: { path: / }, upstream: app, limits: { buffer: 64KiB } }
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+    retries: { attempts: 2 }
+    timeouts: { response: 300ms, total: 300ms, total_includes_body: true }
+`);
+  const socket = net.connect(gw.port, '127.0.0.1');
+  try {
+    socket.pause();
+    socket.write('GET /big HTTP/1.1\r\nHost: a\r\nX-Request-Id: slow\r\nConnection: close\r\n\r\n');
+    await waitUntil('the upstream done', () => sent);
+    await sleep(600); // past the total, the client still reading nothing
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.resume();
+    await once(socket, 'close');
+    const whole = Buffer.concat(chunks);
+    assert.equal(whole.length - (whole.indexOf('\r\n\r\n') + 4), big.length);
+    const line = await gw.logFor('slow');
+    assert.equal(line.status, 200);
+    assert.equal(line.error, undefined, JSON.stringify(line));
+    assert.deepEqual(
+      readdirSync(spool, { recursive: true }).filter((f) => String(f).includes('spool-')),
+      [],
+    );
+    assert.equal(app.seen.length, 1);
+  } finally {
+    socket.destroy();
     await gw.close();
     await app.close();
   }
