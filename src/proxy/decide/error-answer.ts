@@ -94,9 +94,11 @@ export function buildErrorAnswer(failure: Failure, facts: ErrorAnswerFacts): Err
   if (facts.grpc === true) {
     // A gRPC client reads grpc-status, never the HTTP status or a body (grpc-answer.ts).
     const answer = buildGrpcAnswer(failure, facts);
+    // The route's response rules reach it as any error answer of the route; its gRPC fields stay the gateway's.
+    const edited = facts.editHeaders?.(answer.headers, true);
     return {
       status: answer.status,
-      headers: answer.headers,
+      headers: edited === undefined ? answer.headers : keptOwn(edited, answer.headers, isGrpcOwnField),
       body: { contentType: 'application/grpc', body: '' },
     };
   }
@@ -150,6 +152,9 @@ const isOwnField = (lower: string) =>
   lower === 'allow' ||
   lower === 'x-content-type-options' ||
   isStorageField(lower);
+
+/** A Trailers-Only answer's own fields: an error answer's, and gRPC's (its status, message, pushback). */
+const isGrpcOwnField = (lower: string) => isOwnField(lower) || lower.startsWith('grpc-');
 
 /**
  * The route's response rules applied (`edited`), but for the fields that say what the answer is,
