@@ -16,6 +16,7 @@ import { isLoopbackHost } from '../net/loopback-host.ts';
 import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { blockOfLooseCidr } from './addresses.ts';
 import { steerableCanaryKey } from './canary-key-warning.ts';
+import { certificateShadowWarnings } from './certificate-shadows.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
 import { plainPrefixedCookie, sharedSessionCookies } from './oidc-cookie-warning.ts';
@@ -41,6 +42,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
     ...pageWarnings(config),
     ...trustWarnings(config),
     ...acmeWarnings(config),
+    ...certificateShadowWarnings(config),
     ...Object.entries(config.upstreams).flatMap(([name, upstream]) =>
       upstreamWarnings(config, name, upstream),
     ),

@@ -1,8 +1,8 @@
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { ListenerTlsConfig } from '../../core/config/types.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
+import { servedNames } from '../../core/tls/certificate-names.ts';
 import { type ClientCa, loadClientCa } from './client-ca.ts';
 
 /**
@@ -177,7 +177,7 @@ function sniTable(config: ListenerTlsConfig, clientCa: ClientCa | undefined): Sn
   for (const pair of config.certificates) {
     const options = contextOptions(pair.cert, pair.key, shared);
     const context = tls.createSecureContext(options);
-    const carried = certificateNames(options.cert as Buffer);
+    const carried = servedNames(options.cert as Buffer);
     names.set(context, namesOf(carried));
     // The first certificate in the list that names a host serves it.
     for (const name of carried) {
@@ -186,7 +186,7 @@ function sniTable(config: ListenerTlsConfig, clientCa: ClientCa | undefined): Sn
       } else if (!exact.has(name)) exact.set(name, context);
     }
   }
-  const fallback = namesOf(config.cert === undefined ? [] : certificateNames(readFileSync(config.cert)));
+  const fallback = namesOf(config.cert === undefined ? [] : servedNames(readFileSync(config.cert)));
   return { exact, wildcard, fallback, names, allowMisdirected: config.allowMisdirected, shared };
 }
 
@@ -207,16 +207,4 @@ function contextFor(table: SniTable, servername: string): tls.SecureContext | un
 function sniName(servername: string): string {
   const name = servername.toLowerCase();
   return name.length > 1 && name.endsWith('.') ? name.slice(0, -1) : name;
-}
-
-/** The DNS names a certificate (the first of a PEM chain) is for, lower-cased. */
-function certificateNames(pem: Buffer | string): string[] {
-  const cert = new X509Certificate(pem);
-  const dns = (cert.subjectAltName ?? '')
-    .split(', ')
-    .filter((entry) => entry.startsWith('DNS:'))
-    .map((entry) => entry.slice(4).toLowerCase());
-  if (dns.length > 0) return dns;
-  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
-  return cn === undefined ? [] : [cn.toLowerCase()];
 }
