@@ -78,7 +78,7 @@ test('a load that outlives its deadline is refused and its process stopped', asy
       line: 0,
       column: 0,
       path: '',
-      message: `reading and validating ${path} took longer than 1 ms: refused (a config is read in milliseconds)`,
+      message: `reading and validating ${path} took more than 1 ms of CPU: refused (a config is read in milliseconds)`,
     },
   ]);
 });
@@ -118,21 +118,33 @@ test('the loading process probes the listeners it is asked to: one another proce
   }
 });
 
-test('a SIGUSR1 that reaches the loading process (one sent to the whole process group during a reload) opens no inspector', async () => {
-  // A plugin module whose import waits, its event loop running, until this test lets it go:
-  // the loader is alive and its JavaScript runs (Node has set up its signals) while the signal
-  // comes. (A config named as a FIFO, which held it before, is refused unread now.)
-  const started = join(dir, 'plugin-started');
-  const go = join(dir, 'plugin-go');
+/**
+ * A config whose plugin module's import waits, its event loop running (a look every 10 ms, next
+ * to no CPU), until `release()`: the loader is alive and its JavaScript runs meanwhile.
+ */
+function waitingConfig(name: string) {
+  const started = join(dir, `${name}-started`);
+  const go = join(dir, `${name}-go`);
   file(
-    'waiting-plugin.mjs',
+    `${name}-plugin.mjs`,
     `import { existsSync, writeFileSync } from 'node:fs';
 writeFileSync(${JSON.stringify(started)}, '');
 while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 10));
 export default () => ({});
 `,
   );
-  const path = file('waiting.yaml', `${MINIMAL}plugins:\n  waiting: { module: ./waiting-plugin.mjs }\n`);
+  return {
+    path: file(`${name}.yaml`, `${MINIMAL}plugins:\n  waiting: { module: ./${name}-plugin.mjs }\n`),
+    importing: () => waitUntil('the loading process importing the plugin', () => existsSync(started)),
+    release: () => writeFileSync(go, ''),
+  };
+}
+
+test('a SIGUSR1 that reaches the loading process (one sent to the whole process group during a reload) opens no inspector', async () => {
+  // The loader waits in its plugin's import while the signal comes: alive, its JavaScript
+  // running (Node has set up its signals). (A config named as a FIFO, which held it before, is
+  // refused unread now.)
+  const { path, importing, release } = waitingConfig('waiting');
   // An inspector port of its own (not 9229, which other tests watch), inherited by the loader.
   const port = await freePort();
   const options = process.env.NODE_OPTIONS;
@@ -152,14 +164,40 @@ export default () => ({});
         return false; // gone meanwhile
       }
     });
-  await waitUntil('the loading process importing the plugin', () => existsSync(started));
+  await importing();
   const [loader] = loaders();
   assert.ok(loader !== undefined, 'the loading process is there');
   process.kill(Number(loader), 'SIGUSR1');
   // Node opens it from a thread of its own, the loader's JavaScript blocked or not.
   await new Promise((r) => setTimeout(r, 300));
   const refused = await connectRefused(port);
-  writeFileSync(go, '');
+  release();
   assert.equal(refused, true, 'the loading process opened the inspector');
   assert.deepEqual(await load, await loadConfigFile(path, {}));
+});
+
+// The deadline is of CPU time: a gateway whose workers keep every core busy is where a reload is
+// asked for, and there a file read in a second of CPU takes ten of wall time.
+test('a load given little CPU is not refused at the deadline in wall time: its deadline is of the CPU it ran', async () => {
+  const { path, importing, release } = waitingConfig('idle');
+  const started = performance.now();
+  const load = loadConfigIsolated(path, {}, { deadlineMs: 3000, heapMb: 256 });
+  await importing();
+  // Past the deadline in wall time, waiting, next to no CPU run.
+  await new Promise((r) => setTimeout(r, Math.max(0, 3500 - (performance.now() - started))));
+  release();
+  assert.deepEqual(await load, await loadConfigFile(path, {}));
+});
+
+test('a load past its wall time is refused whatever CPU it was given, saying how much', async () => {
+  const { path, importing, release } = waitingConfig('stalled');
+  const load = refusal(loadConfigIsolated(path, {}, { deadlineMs: 3000, heapMb: 256, wallMs: 1500 }));
+  await importing().catch(() => {}); // a loader slower to start than 1.5 s is refused before its plugin
+  const [only] = await load;
+  release();
+  assert.deepEqual([only.file, only.line, only.path], [path, 0, '']);
+  assert.match(
+    only.message,
+    /^reading and validating \S+ took longer than 1500 ms, given \d+ ms of CPU \(a busy machine, or a stopped process\): refused \(a config is read in milliseconds\)$/,
+  );
 });
