@@ -12,6 +12,7 @@ import { parseConfig } from '../../../../src/core/config/load.ts';
 import type { Fault } from '../../../../src/kits/fault-kit/fault.ts';
 import { startHugeHeader, startSshBanner } from '../../../../src/kits/fault-kit/garbage-faults.ts';
 import {
+  dropH2Connection,
   type H2Behaviour,
   type H2RawAnswer,
   h2Answer,
@@ -634,7 +635,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
           stream.respond({ ':status': 200, 'content-type': 'text/plain' });
           stream.write('first part', () => {
             if (goaway) stream.session?.goaway(0, stream.id ?? 0);
-            setTimeout(() => stream.session?.socket?.destroy(), 20);
+            setTimeout(() => dropH2Connection(stream), 20);
           });
         }),
       );
@@ -662,7 +663,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       },
       closed: (stream) => {
         stream.respond({ ':status': 200 });
-        stream.end('part rest', () => stream.session?.socket?.destroy());
+        stream.end('part rest', () => dropH2Connection(stream));
       },
     };
     for (const [name, behaviour] of Object.entries(behaviours)) {
