@@ -6,6 +6,23 @@
 import { codeOf, describeDrop, ms, tlsAlertFailure } from './classify.ts';
 import { Failure } from './failure.ts';
 
+/**
+ * Whether this Node's nghttp2 answers a stream's own breach of HTTP/2 with a reset of that
+ * stream, as RFC 9113 asks (RST_STREAM: PROTOCOL_ERROR for DATA past its content-length, §8.1.1,
+ * the code it sends for an END_STREAM short of it too; FLOW_CONTROL_ERROR for a WINDOW_UPDATE
+ * past 2^31 - 1, §6.9.1): nghttp2 before 1.67 (Node 22's) does, and says nothing else; from 1.67
+ * (Node 24's) it closes the connection for them, a session error of its own. Where true, such a
+ * reset may be nghttp2's or the peer's, and a PROTOCOL_ERROR with fewer bytes taken than
+ * announced either breach: the details say so. Read once.
+ */
+export const NGHTTP2_RESETS_STREAM_ERRORS = nghttp2Before(process.versions.nghttp2, 1, 67);
+
+function nghttp2Before(version: string | undefined, major: number, minor: number): boolean {
+  const [a, b] = (version ?? '').split('.').map(Number);
+  if (a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b)) return false;
+  return a < major || (a === major && b < minor);
+}
+
 /** HTTP/2 error codes (RFC 9113 §7), by number, for failure details. */
 const H2_ERROR_NAMES = [
   'NO_ERROR',
@@ -179,7 +196,9 @@ function afterHead(end: H2StreamEnd, reset: Reset): Failure {
   // the upstream ended the body, nobody reset it.
   const short =
     rstCode === 1 && body?.announced !== undefined && body.received < body.announced
-      ? `the upstream ended it after ${body.received} of the ${body.announced} bytes its content-length announced`
+      ? NGHTTP2_RESETS_STREAM_ERRORS
+        ? `nghttp2 reset it PROTOCOL_ERROR after ${body.received} of the ${body.announced} bytes its content-length announced: the upstream ended it short of them, or sent DATA past them (this Node's nghttp2 resets the stream for either, and says not which)`
+        : `the upstream ended it after ${body.received} of the ${body.announced} bytes its content-length announced`
       : undefined;
   // Otherwise nghttp2 resets a stream PROTOCOL_ERROR, with no event of its own, for what the
   // upstream sent after its head that HTTP/2 forbids (a trailer section with a pseudo-field or a

@@ -6,7 +6,7 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { createServer as createNetServer, type Server } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { type Fault, FaultRecorder, listenLoopback } from './fault.ts';
 import { pairHeaders, type RecordedRequest } from './recorded-request.ts';
 import { testCertificates } from './tls-certs.ts';
@@ -87,9 +87,24 @@ export const h2ResetAfterHead: H2Behaviour = (stream) => {
   stream.write('first part', () => setTimeout(() => stream.destroy(new Error('crash mid-body')), 20));
 };
 
+/**
+ * The TCP sockets startH2's servers accepted, by the client's port: a session's `socket` is
+ * node:http2's proxy of it, whose `destroy()` throws ERR_HTTP2_NO_SOCKET_MANIPULATION on Node 22.
+ */
+const accepted = new Map<number, Socket>();
+
+/**
+ * Closes the connection a stream of startH2's came on (FIN, no GOAWAY): the upstream's crash.
+ * The accepted socket is destroyed, which every Node allows, not the session's proxy of it.
+ */
+export function dropH2Connection(stream: ServerHttp2Stream): void {
+  const port = stream.session?.socket?.remotePort;
+  (port === undefined ? undefined : accepted.get(port))?.destroy();
+}
+
 /** Closes the whole connection (no GOAWAY) on the first stream, before any head: a crash. */
 export const h2DropConnection: H2Behaviour = (stream) => {
-  stream.session?.socket?.destroy();
+  dropH2Connection(stream);
 };
 
 /** Resets the whole TCP connection (RST, no GOAWAY) on the first stream, before any head. */
@@ -143,7 +158,15 @@ export async function startH2(behaviour: H2Behaviour, options: H2FaultOptions = 
     : http2.createServer({ settings });
   let open = 0;
   let peak = 0;
-  server.on('connection', (socket) => recorder.track(socket));
+  server.on('connection', (socket: Socket) => {
+    recorder.track(socket);
+    const port = socket.remotePort;
+    if (port === undefined) return;
+    accepted.set(port, socket);
+    socket.once('close', () => {
+      if (accepted.get(port) === socket) accepted.delete(port);
+    });
+  });
   server.on('secureConnection', (socket) => recorder.destroyOnClose(socket));
   server.on('sessionError', () => {});
   (server as http2.Http2Server).on(

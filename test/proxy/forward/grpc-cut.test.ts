@@ -11,7 +11,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { candorReader } from '../../../src/kits/explain/readers/candor-reader.ts';
-import { type H2Behaviour, type H2Fault, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
+import {
+  dropH2Connection,
+  type H2Behaviour,
+  type H2Fault,
+  startH2,
+} from '../../../src/kits/fault-kit/h2-faults.ts';
 import { scriptedH2Upstream } from '../../helpers/scripted-h2-upstream.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { ERROR, FRAME, frame, headerBlock, headers, rstStream } from '../accept/h2/h2-frames.ts';
@@ -32,7 +37,7 @@ function cutAfter(sent: Buffer, then?: 'drop'): H2Behaviour {
     stream.on('data', () => {});
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
     stream.write(sent, () => {
-      if (then === 'drop') setTimeout(() => stream.session?.socket?.destroy(), 30);
+      if (then === 'drop') setTimeout(() => dropH2Connection(stream), 30);
     });
   };
 }
@@ -72,7 +77,7 @@ before(async () => {
       'content-type': 'application/grpc',
       'content-length': String(twoMessages.length),
     });
-    stream.write(message('item 1'), () => setTimeout(() => stream.session?.socket?.destroy(), 30));
+    stream.write(message('item 1'), () => setTimeout(() => dropH2Connection(stream), 30));
   });
   faults.midMessage = await startH2(
     cutAfter(Buffer.concat([message('item 1'), message('item 2').subarray(0, 8)]), 'drop'),

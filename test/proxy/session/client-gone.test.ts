@@ -383,6 +383,33 @@ test('an HTTP/2 client whose connection breaks HTTP/2 while its request is in fl
   }
 });
 
+// nghttp2 before 1.67 (Node 22's) resets only the stream (RST_STREAM FLOW_CONTROL_ERROR, its own):
+// whichever Node, the log never says the client reset a stream it did not.
+test("a WINDOW_UPDATE past 2^31 - 1 on a stream in flight, on any Node the package runs on: 499 naming the flow-control breach, never only a reset of the client's", async () => {
+  const upstream = await startRawFault(async (c) => {
+    await c.nextRequest();
+  });
+  const gw = await startTestGateway(
+    `name: edge-1\nroutes:\n  - match: { path: / }\n    upstream: app\nupstreams:\n  app:\n    targets:\n      - url: ${upstream.url}\n`,
+    {},
+    'http2: true',
+  );
+  const client = await RawH2Client.connect(gw.port);
+  try {
+    client.send(headers(1, headerBlock(requestFields('/slow', 'GET', [['x-request-id', 'window-past']]))));
+    while (upstream.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    client.send(windowUpdate(1, 2 ** 31 - 1));
+    const line = await gw.logFor('window-past');
+    assert.deepEqual([line.status, line.error, line.stage], [499, 'client_closed', 'sent']);
+    assert.match(String(line.details), /Flow control error|WINDOW_UPDATE .*past 2\^31 - 1/);
+    assert.doesNotMatch(String(line.details), /^client reset the stream/);
+  } finally {
+    client.close();
+    await gw.close();
+    await upstream.close();
+  }
+});
+
 test('an HTTP/2 client that closes its connection with a GOAWAY error code while its request is in flight: 499 naming its GOAWAY and code', async () => {
   const upstream = await startRawFault(async (c) => {
     await c.nextRequest();

@@ -132,6 +132,8 @@ test("an upstream's half-close is passed on, and what the client sends after it 
       'upstream',
       'the upstream closed first: its FIN, then the client ended its side',
     );
+    // Read by the upstream a turn or two after the log line on Node 22: waited for, not assumed.
+    await waitUntil("the client's bytes after the upstream's FIN at the upstream", () => upstreamRead !== '');
     assert.equal(upstreamRead, 'client-last', "the client's bytes after the upstream's FIN reached it");
   } finally {
     await gw.close();

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startHugeHeader, startSshBanner } from '../../../src/kits/fault-kit/garbage-faults.ts';
 import {
+  dropH2Connection,
   h2DropConnection,
   h2Hang,
   h2InterimFlood,
@@ -145,7 +146,7 @@ const cases: ReadonlyArray<readonly [string, Start | undefined, Start, Outcome]>
     () =>
       startH2((stream) => {
         stream.additionalHeaders({ ':status': 103, link: '</a.css>; rel=preload' });
-        setTimeout(() => stream.session?.socket?.destroy(), 20);
+        setTimeout(() => dropH2Connection(stream), 20);
       }),
     {
       status: 502,

@@ -16,7 +16,7 @@
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import type { Failure } from '../../../core/failure/failure.ts';
-import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
+import { h2ErrorName, NGHTTP2_RESETS_STREAM_ERRORS } from '../../../core/failure/h2-stream-end.ts';
 import type { DrainCut } from '../../../core/net/downstream.ts';
 import {
   type AnswerSink,
@@ -157,7 +157,11 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   get leftHow(): string {
     if (this.#breach !== undefined) return this.#breach;
     const code = this.#resetByClient;
-    if (code !== undefined) return `client reset the stream (${h2ErrorName(code)})`;
+    if (code !== undefined)
+      return NGHTTP2_RESETS_STREAM_ERRORS && code === constants.NGHTTP2_FLOW_CONTROL_ERROR
+        ? // nghttp2 before 1.67 resets so itself for a WINDOW_UPDATE past 2^31 - 1 (Node 24's closes the connection).
+          "the stream was reset FLOW_CONTROL_ERROR: the client's own reset, or nghttp2's for a WINDOW_UPDATE of the client's that pushed the stream's window past 2^31 - 1 (RFC 9113 §6.9.1; this Node's nghttp2 resets the stream for it, and says not which)"
+        : `client reset the stream (${h2ErrorName(code)})`;
     // Not the client's leaving either: the gateway closed its connection for a bound it passed.
     const cut = this.#owner.closedFor(this.#stream.errored);
     if (cut !== undefined) return cut;

@@ -4,7 +4,7 @@
  */
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Readable } from 'node:stream';
-import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
+import { h2ErrorName, NGHTTP2_RESETS_STREAM_ERRORS } from '../../../core/failure/h2-stream-end.ts';
 import { fieldBreak } from '../../../core/http1/request-rules.ts';
 import type { H2BodyOwner } from './h2-answer-owner.ts';
 import { protocolBreach } from './h2-request.ts';
@@ -120,7 +120,7 @@ export class H2Body extends Readable {
       this.destroy(
         Object.assign(
           new Error(
-            `its stream was reset PROTOCOL_ERROR after ${this.#received} bytes of its body: malformed (a trailer section with a pseudo-field or a connection-specific field, RFC 9113 §8.1), or the client's own reset with that code`,
+            `its stream was reset PROTOCOL_ERROR after ${this.#received} bytes of its body: malformed (${NGHTTP2_RESETS_STREAM_ERRORS ? 'DATA past its content-length (RFC 9113 §8.1.1), or ' : ''}a trailer section with a pseudo-field or a connection-specific field, RFC 9113 §8.1), or the client's own reset with that code`,
           ),
           { status: 400 },
         ),
@@ -142,7 +142,8 @@ export class H2Body extends Readable {
   /**
    * nghttp2 reset the stream for a body shorter than its content-length (at its END_STREAM):
    * the client's malformed request, not its leaving, in the words of its 400. (A body longer than
-   * it makes node:http2 close the whole connection, logged as a protocol error of the connection.)
+   * it makes node:http2 close the whole connection, logged as a protocol error of the connection,
+   * where nghttp2 is 1.67 or later; an older one resets the stream for it too, said so.)
    * The DATA the paused stream still holds counts: a head, its DATA and its END_STREAM in one read
    * (a new connection's first request) are reset before a byte is handed over. Undefined: not so.
    */
@@ -152,6 +153,9 @@ export class H2Body extends Readable {
       return undefined;
     const received = this.#received + this.#stream.readableLength;
     if (received >= announced) return undefined;
+    // An nghttp2 before 1.67 (Node 22's) resets DATA past the length so too, the frame dropped.
+    if (NGHTTP2_RESETS_STREAM_ERRORS)
+      return `its stream was reset PROTOCOL_ERROR after ${received} bytes, short of its content-length of ${announced}: malformed, its DATA ended short of it or went past it (RFC 9113 §8.1.1; this Node's nghttp2 resets the stream for either, and says not which)`;
     return `its DATA ended after ${received} bytes, short of its content-length of ${announced}: malformed, the stream was reset PROTOCOL_ERROR (RFC 9113 §8.1.1)`;
   }
 

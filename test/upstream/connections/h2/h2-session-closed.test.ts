@@ -6,7 +6,7 @@
  * connection though the upstream never saw it). Against real h2c servers and a real session.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { classifyExchangeError } from '../../../../src/core/failure/classify.ts';
 import type { Failure } from '../../../../src/core/failure/failure.ts';
@@ -18,8 +18,15 @@ import { waitUntil } from '../../../helpers/wait.ts';
 
 const keep = closeAfterAll();
 
-/** A session to `port` whose one slot is reserved, then `end` takes it away before the dispatch: the failure the exchange places (at `sent`, as onResponseError does). */
-async function dispatchOnEnded(port: number, end: (session: H2Session) => void): Promise<Failure> {
+/**
+ * A session to `port` whose one slot is reserved, then `end` takes it away before the dispatch
+ * (given the socket itself: node:http2 on Node 22 refuses destroy() on the session's proxy of
+ * it): the failure the exchange places (at `sent`, as onResponseError does).
+ */
+async function dispatchOnEnded(
+  port: number,
+  end: (session: H2Session, socket: Socket) => void,
+): Promise<Failure> {
   const socket = connect(port, '127.0.0.1');
   await new Promise((resolve) => socket.once('connect', resolve));
   const owner = { streamEnded() {}, sessionEnded() {} };
@@ -34,7 +41,7 @@ async function dispatchOnEnded(port: number, end: (session: H2Session) => void):
   session.session.on('error', () => {});
   const slot = session.reserve();
   await waitUntil('the upstream speaks', () => session.prefaceCame || session.isEnded);
-  end(session);
+  end(session, socket);
   await waitUntil('the session ends', () => session.isEnded);
   const failure = await new Promise<Failure>((resolve) => {
     const handler = {
@@ -62,7 +69,7 @@ test('the upstream sent GOAWAY (last stream 0) before the dispatch: connection_t
 
 test('the connection closed (no GOAWAY) before the dispatch: connection_terminated, not_sent, never a reset by the upstream', async () => {
   const upstream = await keep(startH2(h2Answer));
-  const failure = await dispatchOnEnded(upstream.port, (session) => session.session.socket.destroy());
+  const failure = await dispatchOnEnded(upstream.port, (_session, socket) => socket.destroy());
   assert.equal(failure.type, 'connection_terminated');
   assert.match(failure.details, /^the HTTP\/2 connection closed before the request went out/);
   assert.equal(failure.stage, 'not_sent');

@@ -1,0 +1,19 @@
+/**
+ * The cipher list the gateway's TLS connections to upstreams are made with: Node's own, at
+ * OpenSSL's security level 2 where this Node's OpenSSL defaults below it. OpenSSL before 3.2
+ * (Node 22's 3.0) defaults to level 1, which takes a certificate with a 1024-bit RSA key that
+ * Node 24's (3.2 and later, level 2) refuses, as docs/hostile-peers.md says Candor does.
+ * Undefined where the default is level 2 already: Node's default list, and a higher level an
+ * OpenSSL config sets, stay as they are. Read once.
+ */
+import tls from 'node:tls';
+
+export const UPSTREAM_CIPHERS: string | undefined = opensslBefore(process.versions.openssl, 3, 2)
+  ? `${tls.DEFAULT_CIPHERS}:@SECLEVEL=2`
+  : undefined;
+
+function opensslBefore(version: string | undefined, major: number, minor: number): boolean {
+  const [a, b] = (version ?? '').split('.').map((part) => Number.parseInt(part, 10));
+  if (a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b)) return false;
+  return a < major || (a === major && b < minor);
+}
