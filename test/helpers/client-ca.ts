@@ -52,6 +52,8 @@ export interface IssueOptions {
   readonly endDate?: string;
   /** A TLS server's certificate (`serverAuth`, SAN `san`): what an upstream presents, with the CRL of this CA. */
   readonly server?: boolean;
+  /** Its key: an RSA one of 1024 bits (OpenSSL's level 2 refuses it), not the P-256 one. */
+  readonly weakRsa?: boolean;
 }
 
 export interface ClientCa {
@@ -123,7 +125,8 @@ export function makeClientCa(): ClientCa {
               '-enddate',
               options.endDate ?? '20991231000000Z',
             ];
-      openssl(['req', '-new', ...ec, '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
+      const key = options.weakRsa ? ['-newkey', 'rsa:1024', '-nodes'] : ec;
+      openssl(['req', '-new', ...key, '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
       openssl(
         ['ca', '-config', 'ca.cnf', '-batch', '-notext', '-cert', 'ca.pem', '-keyfile', 'ca.key']
           .concat(dates)

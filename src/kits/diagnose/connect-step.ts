@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { classifyConnectError } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { hostPort } from '../../core/net/host-port.ts';
-import { UPSTREAM_CIPHERS } from '../../core/net/tls-floor.ts';
+import { LEVEL2_CIPHERS } from '../../core/net/tls-floor.ts';
 import { alpnNotH2, selfConnectFailure } from '../../upstream/connections/connector.ts';
 import { formatMs, type ProbePlan, since } from './plan.ts';
 import { describeCertificate, tlsNotes } from './tls-facts.ts';
@@ -58,7 +58,7 @@ function openSocket(plan: ProbePlan, addresses: readonly LookupAddress[]): net.S
           cert: plan.tls.cert,
           key: plan.tls.key,
           // As the gateway connects (tls-floor.ts).
-          ciphers: UPSTREAM_CIPHERS,
+          ciphers: LEVEL2_CIPHERS,
           rejectUnauthorized: false,
           ALPNProtocols: [plan.httpVersion === 'h2' ? 'h2' : 'http/1.1'],
         })

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { ListenerTlsConfig } from '../../core/config/types.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
+import { LEVEL2_CIPHERS } from '../../core/net/tls-floor.ts';
 import { servedNames } from '../../core/tls/certificate-names.ts';
 import { type ClientCa, loadClientCa } from './client-ca.ts';
 
@@ -170,7 +171,12 @@ function contextOptions(
 }
 
 function sniTable(config: ListenerTlsConfig, clientCa: ClientCa | undefined): SniTable {
-  const shared = { minVersion: config.minVersion, ...clientCa?.contextOptions };
+  const shared = {
+    minVersion: config.minVersion,
+    // A client's certificate with a 1024-bit RSA key refused on Node 22 as on 24 (tls-floor.ts).
+    ...(LEVEL2_CIPHERS === undefined ? {} : { ciphers: LEVEL2_CIPHERS }),
+    ...clientCa?.contextOptions,
+  };
   const exact = new Map<string, tls.SecureContext>();
   const wildcard = new Map<string, tls.SecureContext>();
   const names = new Map<tls.SecureContext, CertificateNames>();

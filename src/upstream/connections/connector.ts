@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { type ConnectPhase, classifyConnectError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { connectDirectReads } from '../../core/net/direct-reads.ts';
-import { UPSTREAM_CIPHERS } from '../../core/net/tls-floor.ts';
+import { LEVEL2_CIPHERS } from '../../core/net/tls-floor.ts';
 import { sharedLookup } from './shared-lookup.ts';
 
 interface ConnectorOptions {
@@ -119,7 +119,7 @@ export function createConnector(options: ConnectorOptions): Connector {
         cert: options.cert,
         key: options.key,
         // OpenSSL's security level 2 on a Node whose OpenSSL defaults lower (tls-floor.ts).
-        ciphers: UPSTREAM_CIPHERS,
+        ciphers: LEVEL2_CIPHERS,
         ALPNProtocols: [options.alpn ?? 'http/1.1'],
         session: sessions.get(sessionKey),
       });
