@@ -80,8 +80,8 @@ export function etcdCertificate(): { certPath: string; keyPath: string } {
  * etcd cannot listen on port 0 (it must advertise its URLs), so both ports are ones that were
  * free a moment ago (freePort). Fast to start: one member, no fsync worth waiting for on tmpfs.
  */
-export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
-  const [member] = await startEtcdCluster(1, tls);
+export async function startEtcd(tls?: EtcdTls, flags: readonly string[] = []): Promise<EtcdProcess> {
+  const [member] = await startEtcdCluster(1, tls, flags);
   return member;
 }
 
@@ -90,13 +90,18 @@ export async function startEtcd(tls?: EtcdTls): Promise<EtcdProcess> {
  * the others before it answers). A member killed keeps its data folder, so start() brings it back
  * into the cluster; close() removes it.
  */
-export async function startEtcdCluster(size: number, tls?: EtcdTls): Promise<EtcdProcess[]> {
+export async function startEtcdCluster(
+  size: number,
+  tls?: EtcdTls,
+  /** More of etcd's flags for every member (`--auth-token-ttl`, ...). */
+  flags: readonly string[] = [],
+): Promise<EtcdProcess[]> {
   const ports: { client: number; peer: number }[] = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), peer: await freePort() });
   const scheme = tls === undefined ? 'http' : 'https';
   const cluster = ports.map(({ peer }, i) => `m${i}=http://127.0.0.1:${peer}`).join(',');
   const members = ports.map(({ client, peer }, i) =>
-    member(`m${i}`, `${scheme}://127.0.0.1:${client}`, `http://127.0.0.1:${peer}`, cluster, tls),
+    member(`m${i}`, `${scheme}://127.0.0.1:${client}`, `http://127.0.0.1:${peer}`, cluster, tls, flags),
   );
   try {
     await Promise.all(members.map((m) => m.start()));
@@ -113,6 +118,7 @@ function member(
   peerUrl: string,
   cluster: string,
   tls: EtcdTls | undefined,
+  flags: readonly string[],
 ): EtcdProcess {
   const dir = tempDir('candor-etcd-');
   const tlsFlags =
@@ -155,6 +161,7 @@ function member(
           '--log-level',
           'error',
           ...tlsFlags,
+          ...flags,
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );

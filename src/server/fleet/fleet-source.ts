@@ -23,7 +23,7 @@ import { pushRecordAt } from './config-push.ts';
 import { type Canary, type GatewayRecord, NO_PUSH_RECORD } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
-import { keptOrWhy, runningFile, writeRunning } from './last-good.ts';
+import { keptOrWhy, runningFile, writeRunning, writtenOrWhy } from './last-good.ts';
 import { gatewayRecord, type RunningState, sourceGauges, sourceStatus } from './running-view.ts';
 import { SourceReach, type SourceStatus } from './source-reach.ts';
 
@@ -299,7 +299,9 @@ export class FleetSource {
     const label = documentLabel(bootstrap.etcd.key, revision);
     const composed = composeConfig(document, bootstrap, label, wanted.undecodable);
     if ('problems' in composed) return this.#refuse(revision, composed.problems);
-    const file = writeRunning(bootstrap.state, composed.text);
+    // A state folder that cannot take it (full, read-only): it cannot run, a refusal shown as any is.
+    const file = writtenOrWhy(bootstrap.state, composed.text);
+    if (typeof file !== 'string') return this.#refuse(revision, [{ ...file, file: label }]);
     const answer = await this.#reload({ revision, author });
     // Draining: nothing more is applied.
     if (!('config_hash' in answer)) return;

@@ -5,7 +5,7 @@
  * reached. Each file is written whole to a temporary name and renamed over the old one, so a
  * crash mid-write leaves the previous file, never half of one.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStateFile } from '../../core/state-file.ts';
 
@@ -46,6 +46,22 @@ export function writeRunning(state: string, text: string): string {
   const file = runningFile(state);
   writeWhole(file, text);
   return file;
+}
+
+/**
+ * writeRunning for a revision to apply: the file, or why the state folder cannot take it (full,
+ * read-only) as a problem of no line, for the refusal that revision is (fleet-source.ts).
+ */
+export function writtenOrWhy(
+  state: string,
+  text: string,
+): string | { line: 0; column: 0; path: ''; message: string } {
+  try {
+    return writeRunning(state, text);
+  } catch (err) {
+    const message = `the state folder cannot take it (${runningFile(state)}, which its reload reads): ${(err as Error).message}; pushed again once there is room, it is applied`;
+    return { line: 0, column: 0, path: '', message };
+  }
 }
 
 export function keepLastGood(state: string, good: LastGood): void {
@@ -114,6 +130,16 @@ export function readLastGood(state: string): LastGood | { readonly unusable: str
 
 function writeWhole(file: string, text: string): void {
   const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, text, { mode: 0o600 });
-  renameSync(temporary, file);
+  try {
+    writeFileSync(temporary, text, { mode: 0o600 });
+    renameSync(temporary, file);
+  } catch (err) {
+    // A disk that filled mid-write: the half written is not left to hold what space there is.
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // Not removable either (the folder read-only): the error said is the write's.
+    }
+    throw err;
+  }
 }

@@ -4,7 +4,7 @@
  * below 2^53).
  */
 import { firstUndecodable, type Undecodable } from '../../core/config/utf8.ts';
-import { type EtcdOptions, EtcdTransport, errorOf } from './etcd-transport.ts';
+import { EtcdError, type EtcdOptions, EtcdTransport, errorOf, UNAUTHENTICATED } from './etcd-transport.ts';
 
 export { EtcdError, type EtcdOptions } from './etcd-transport.ts';
 
@@ -168,10 +168,36 @@ export class EtcdClient {
     await this.#transport.call('/v3/lease/revoke', { ID: lease });
   }
 
-  /** Watches `key` from `fromRevision` (inclusive); resolves once the stream is open, with its stop. */
+  /**
+   * Watches `key` from `fromRevision` (inclusive); resolves once the stream is open, with its stop.
+   * A watch etcd refuses for the token it was opened with (expired: a simple token after its TTL
+   * of disuse, a JWT after its TTL however used) is opened again at once with a new token, as a
+   * call is: no outage, and the listener hears nothing of it.
+   */
   watch(key: string, fromRevision: number, listener: WatchListener): Promise<() => void> {
+    return this.#watch(key, fromRevision, listener, false);
+  }
+
+  /** watch(), `again` once it was opened again for its token. */
+  async #watch(
+    key: string,
+    fromRevision: number,
+    listener: WatchListener,
+    again: boolean,
+  ): Promise<() => void> {
     let done = false;
-    return this.#transport.stream(
+    /** The watch opened again with a new token, which this one's stop must end too. */
+    let reopened: Promise<() => void> | undefined;
+    const expired = (reason: string, code?: number) =>
+      !again && (code === UNAUTHENTICATED || /invalid auth token|code = Unauthenticated/.test(reason));
+    const reopen = () => {
+      reopened = this.#watch(key, fromRevision, listener, true);
+      reopened.then(
+        () => stop.then((end) => end()),
+        (err: Error) => listener.onEnd(err.message, err instanceof EtcdError && err.kind === 'refused'),
+      );
+    };
+    const stop = this.#transport.stream(
       '/v3/watch',
       { create_request: { key: b64(key), start_revision: String(fromRevision) } },
       (message) => {
@@ -179,6 +205,7 @@ export class EtcdClient {
         const error = errorOf(message);
         if (error !== undefined) {
           done = true;
+          if (expired(error.message, error.code) && this.#transport.tokenRefused()) return reopen();
           return listener.onEnd(`etcd: ${error.message}`, deniedBy(error.message, error.code));
         }
         const result = (message.result ?? {}) as Record<string, unknown>;
@@ -189,6 +216,7 @@ export class EtcdClient {
           // A watch on a key the user may no longer read is answered created and canceled in one
           // message: no watch was made, and etcd refuses this client, which is no outage.
           const reason = String(result.cancel_reason ?? 'no reason given');
+          if (expired(reason) && this.#transport.tokenRefused()) return reopen();
           return listener.onEnd(`etcd canceled the watch: ${reason}`, deniedBy(reason));
         }
         if (result.created === true) listener.onCreated?.(headerRevision(result));
@@ -207,6 +235,15 @@ export class EtcdClient {
         listener.onEnd(why);
       },
     );
+    const end = await stop;
+    return () => {
+      done = true;
+      end();
+      reopened?.then(
+        (next) => next(),
+        () => {},
+      );
+    };
   }
 }
 

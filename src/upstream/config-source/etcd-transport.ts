@@ -38,7 +38,7 @@ const CALL_TIMEOUT_MS = 5_000;
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 
 /** etcd's gRPC code for an expired or unknown auth token (Unauthenticated). */
-const UNAUTHENTICATED = 16;
+export const UNAUTHENTICATED = 16;
 
 export class EtcdTransport {
   readonly #options: EtcdOptions;
@@ -71,6 +71,15 @@ export class EtcdTransport {
         `etcd: ${error.message}`,
       );
     }
+  }
+
+  /**
+   * etcd said the token a stream was opened with is expired or unknown (a watch canceled as
+   * Unauthenticated): the next call takes a new one. Whether there is a user to take it for.
+   */
+  tokenRefused(): boolean {
+    this.#token = undefined;
+    return this.#options.username !== undefined;
   }
 
   /**

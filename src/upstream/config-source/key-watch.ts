@@ -76,6 +76,13 @@ export class KeyFollowing {
   #reachable: boolean;
   /** Told unreachable as refused (etcd answers and refuses this client), not as away. */
   #refused = false;
+  /**
+   * The key's modRevision in the last value given (0: absent), undefined until known: what a
+   * read after a lost watch must find below #next unless etcd's history was rebuilt.
+   */
+  #keyAt: number | undefined;
+  /** A watch was lost since the last one created: the next one created is checked with a read. */
+  #wasLost = false;
 
   constructor(
     client: EtcdClient,
@@ -113,6 +120,7 @@ export class KeyFollowing {
 
   #lost(why: string, refused = false): void {
     this.#stopWatch = undefined;
+    this.#wasLost = true;
     if (this.#stopped) return;
     // Said when it changes: reachable to lost, or etcd away to etcd refusing (and back).
     if (this.#reachable || this.#refused !== refused) {
@@ -147,14 +155,33 @@ export class KeyFollowing {
    * one that gave it (its watch catches up on its own), or etcd's history gone back (data lost,
    * a restore from an older snapshot), where a watch from a revision the store has not reached
    * waits for it and every write to the new etcd would go unseen until its numbers passed the
-   * old ones. A read, which is linearizable, tells which; the watch is left open until it does
-   * (a read that fails says nothing: the watch itself tells of an outage).
+   * old ones. So too a watch opened again after one was lost, whatever the store's revision: a
+   * new etcd written past the revision seen before the watch came back holds the key at a
+   * revision below it that is not the one seen, which no watch from there would ever give. A
+   * read, which is linearizable, tells which; the watch is left open until it does (a read that
+   * fails says nothing: the watch itself tells of an outage).
    */
-  async #checkHistory(seen: number, current: () => boolean, end: () => void): Promise<void> {
+  async #checkHistory(from: number, current: () => boolean, end: () => void): Promise<void> {
     const read = await this.#client.range(this.#key).catch(() => undefined);
-    if (read === undefined || this.#stopped || !current() || read.revision >= seen) return;
+    if (read === undefined || this.#stopped || !current()) return;
+    const at = read.kvs[0]?.modRevision ?? 0;
+    // The key's revision not known yet (followed from a revision given): it is this one, unless
+    // it changed since, which the watch gives.
+    if (this.#keyAt === undefined) {
+      if (at < from) this.#keyAt = at;
+      return;
+    }
+    if (read.revision >= from - 1 && !this.#rewritten(read, from)) return;
     end();
     this.#taken(read);
+  }
+
+  /** The key holds, below `from`, a value other than the one last given: etcd's history was rebuilt under it. */
+  #rewritten(read: { kvs: KeyValue[] }, from: number): boolean {
+    const kv = read.kvs[0];
+    return (
+      kv !== undefined && this.#keyAt !== undefined && kv.modRevision < from && kv.modRevision !== this.#keyAt
+    );
   }
 
   /** What a read of the key found, given to the follower, then watch on from there. */
@@ -162,11 +189,15 @@ export class KeyFollowing {
     if (this.#stopped) return;
     const kv = read.kvs[0];
     const seen = this.#next === undefined ? undefined : this.#next - 1;
-    const wentBack = seen !== undefined && read.revision < seen;
-    if (wentBack) this.#follower.onHistoryLost?.(seen, read.revision);
+    const storeBack = seen !== undefined && read.revision < seen;
+    const rewritten = !storeBack && this.#next !== undefined && this.#rewritten(read, this.#next);
+    const wentBack = storeBack || rewritten;
+    if (seen !== undefined && wentBack)
+      this.#follower.onHistoryLost?.(seen, rewritten ? (kv?.modRevision ?? read.revision) : read.revision);
     if (kv === undefined) this.#follower.onValue(undefined, read.revision);
     else if (this.#next === undefined || wentBack || kv.modRevision >= this.#next)
       this.#follower.onValue(kv, kv.modRevision);
+    this.#keyAt = kv?.modRevision ?? 0;
     this.#next = read.revision + 1;
     this.#found();
     this.open();
@@ -195,13 +226,16 @@ export class KeyFollowing {
         onCreated: (storeRevision) => {
           if (ended || this.#stopped) return;
           this.#found();
-          if (storeRevision < from - 1) void this.#checkHistory(from - 1, () => !ended, end);
+          const check = storeRevision < from - 1 || this.#wasLost || this.#keyAt === undefined;
+          this.#wasLost = false;
+          if (check) void this.#checkHistory(from, () => !ended, end);
         },
         onEvents: (events) => {
           for (const event of events) {
             const revision = event.type === 'put' ? event.kv.modRevision : event.revision;
             if (revision < (this.#next ?? 0)) continue;
             this.#next = revision + 1;
+            this.#keyAt = event.type === 'put' ? event.kv.modRevision : 0;
             this.#follower.onValue(event.type === 'put' ? event.kv : undefined, revision);
           }
         },

@@ -20,6 +20,7 @@ import {
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { childPids } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
 const dir = tempDir('candor-fleet-wiped-');
@@ -87,5 +88,44 @@ test('etcd wiped and started again: the first push to it is applied, and its rev
   // And the next push after that one too.
   const next = await push('three');
   await answers('three');
+  assert.equal((await sourceOf(gateway)).revision, next);
+});
+
+test("etcd wiped, and written past the revision the gateway saw before its watch opens again: the key's value there is still taken", {
+  timeout: 90_000,
+}, async () => {
+  await answers('three');
+  const seen = (await sourceOf(gateway)).revision as number;
+  // The gateway away (a VM paused, a partition) while etcd is rebuilt empty, the config pushed to
+  // it, and the rest of what shares that etcd writes on: its store's revision passes the one the
+  // gateway saw before it watches again, so no watch opens below it to say the history went back.
+  const pids = [gateway.serve?.child.pid as number, ...childPids(gateway.serve?.child.pid)];
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  let revision = 0;
+  try {
+    await etcd.wipe();
+    revision = await push('one');
+    const client = new EtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000 });
+    for (let i = 0; i <= seen; i++) await client.put('/unrelated', String(i));
+    assert.ok((await client.range('/unrelated')).revision > seen);
+  } finally {
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
+  }
+  await answers('one');
+  let source = await sourceOf(gateway);
+  for (const deadline = Date.now() + 10_000; source.revision !== revision && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    source = await sourceOf(gateway);
+  }
+  assert.equal(source.summary, `etcd reachable, running revision ${revision}`);
+  const said = gateway.serve?.lines.filter((l) => String(l.msg).startsWith("etcd's revisions went back"));
+  assert.equal(said?.length, 2);
+  assert.equal(
+    said?.[1].msg,
+    `etcd's revisions went back from ${seen} to ${revision} (its data restored or lost): the key's value there is taken whatever its revision`,
+  );
+  // And the next push after that one too.
+  const next = await push('two');
+  await answers('two');
   assert.equal((await sourceOf(gateway)).revision, next);
 });
