@@ -53,14 +53,17 @@ export function revalidatedStatus(forwarded: string, ttl: number): string {
 /**
  * `Cache-Status` for a stored answer given because the upstream failed (RFC 9211 with RFC 5861's
  * stale-if-error): the status the failure would have been answered with, and what it was —
- * `edge-1; hit; fwd=stale; fwd-status=502; ttl=-30; detail="connection_refused"`.
+ * `edge-1; hit; fwd=stale; fwd-status=502; ttl=-30; detail="connection_refused"`. A stored
+ * answer still fresh (`fresh`) went upstream for the client's own directives (a `max-age=0`):
+ * `fwd=request`, RFC 9211 §2.2's "a fresh response" the request "did not allow", not `stale`.
  */
 export function staleStatus(
   gateway: string,
   fwdStatus: number,
   ttl: number,
   detail: string | undefined,
+  fresh = false,
 ): string {
   const named = detail === undefined ? '' : `; detail=${sfString(detail)}`;
-  return `${gateway}; hit; fwd=stale; fwd-status=${fwdStatus}; ttl=${ttl}${named}`;
+  return `${gateway}; hit; fwd=${fresh ? 'request' : 'stale'}; fwd-status=${fwdStatus}; ttl=${ttl}${named}`;
 }

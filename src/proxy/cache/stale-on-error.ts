@@ -54,7 +54,7 @@ export abstract class StaleOnErrorRun extends PassingRun {
         this.#giveStale(
           stored,
           `upstream_${status}`,
-          staleStatus(gateway, status, stored.ttl(), undefined),
+          staleStatus(gateway, status, stored.ttl(), undefined, stored.fresh()),
           // errors.detail: minimal keeps the upstream's name out, as on the answers it relays.
           receivedStatusProxyStatus(gateway, status, minimalErrors ? undefined : (out.nextHop() as string)),
         ).send(out),
@@ -82,7 +82,7 @@ export abstract class StaleOnErrorRun extends PassingRun {
         this.#giveStale(
           stored,
           failure.type,
-          staleStatus(gateway, failure.status, stored.ttl(), failure.type),
+          staleStatus(gateway, failure.status, stored.ttl(), failure.type, stored.fresh()),
           failureProxyStatus(gateway, failure, out.nextHop(), minimalErrors),
         ).send(out),
     };

@@ -337,6 +337,30 @@ for (const [what, headers, stale] of [
   });
 }
 
+test("a fresh answer the client's max-age=0 sent upstream stands in for the upstream's 503, and its Cache-Status says fwd=request (RFC 9211 §2.2: a fresh response the request's directives did not allow), not fwd=stale", async () => {
+  const origin = await startMoodyOrigin({
+    status: 200,
+    fields: ['Cache-Control', 'max-age=600'],
+    body: 'stored page',
+  });
+  const gw = await startTestGateway(config(origin.url));
+  try {
+    assert.equal((await request(gw.url, { path: '/pages/fresh' })).status, 200);
+    origin.mood = 'status_503';
+    const res = await request(gw.url, { path: '/pages/fresh', headers: { 'cache-control': 'max-age=0' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'stored page');
+    assert.match(
+      String(res.headers['cache-status']),
+      /^edge-1; hit; fwd=request; fwd-status=503; ttl=(599|600)$/,
+    );
+    assert.equal(origin.heads.length, 2, 'the max-age=0 request went upstream');
+  } finally {
+    await gw.close();
+    await origin.stop();
+  }
+});
+
 test("a client's stale-if-error narrows the answer's window, never widens it: an answer past its own stale-if-error is not given for a client's larger one", async () => {
   const origin = await startMoodyOrigin({
     status: 200,
