@@ -158,12 +158,18 @@ export class KeyFollowing {
    * old ones. So too a watch opened again after one was lost, whatever the store's revision: a
    * new etcd written past the revision seen before the watch came back holds the key at a
    * revision below it that is not the one seen, which no watch from there would ever give. A
-   * read, which is linearizable, tells which; the watch is left open until it does (a read that
-   * fails says nothing: the watch itself tells of an outage).
+   * read, which is linearizable, tells which; the watch is left open until it does. A read that
+   * fails (an etcd just started, with no leader yet: the watch opened, the read refused) is asked
+   * again while the watch lasts: given up, the watch waited for a revision the new store might not
+   * reach for days, and its pushes went unseen (an outage the watch itself tells).
    */
   async #checkHistory(from: number, current: () => boolean, end: () => void): Promise<void> {
     const read = await this.#client.range(this.#key).catch(() => undefined);
-    if (read === undefined || this.#stopped || !current()) return;
+    if (this.#stopped || !current()) return;
+    if (read === undefined) {
+      setTimeout(() => void this.#checkHistory(from, current, end), RETRY_CAP_MS).unref();
+      return;
+    }
     const at = read.kvs[0]?.modRevision ?? 0;
     // The key's revision not known yet (followed from a revision given): it is this one, unless
     // it changed since, which the watch gives.
