@@ -95,8 +95,8 @@ const FOLDERS: Readonly<Record<string, ReadonlyArray<readonly string[]>>> = {
     // a field value's optional whitespace (the parsers and the failure's renderings trim alike),
     // an HTTP-date read strictly (Retry-After, a client's conditionals), and a name mistyped's
     // nearest (the config's fields, candor/client's options), a qvalue's weight (Accept's and
-    // Accept-Encoding's alike)
-    ['ows', 'http-date', 'did-you-mean', 'qvalue'],
+    // Accept-Encoding's alike), whether a library this Node bundles is older than a version
+    ['ows', 'http-date', 'did-you-mean', 'qvalue', 'bundled-versions'],
   ],
 };
 

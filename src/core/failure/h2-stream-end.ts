@@ -3,6 +3,7 @@
  * §8.7's rules on what was never processed), and the names of HTTP/2's error codes: apart from
  * classify.ts, whose connection-level shapes it uses.
  */
+import { bundledBefore } from '../bundled-versions.ts';
 import { codeOf, describeDrop, ms, tlsAlertFailure } from './classify.ts';
 import { Failure } from './failure.ts';
 
@@ -15,13 +16,7 @@ import { Failure } from './failure.ts';
  * reset may be nghttp2's or the peer's, and a PROTOCOL_ERROR with fewer bytes taken than
  * announced either breach: the details say so. Read once.
  */
-export const NGHTTP2_RESETS_STREAM_ERRORS = nghttp2Before(process.versions.nghttp2, 1, 67);
-
-function nghttp2Before(version: string | undefined, major: number, minor: number): boolean {
-  const [a, b] = (version ?? '').split('.').map(Number);
-  if (a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b)) return false;
-  return a < major || (a === major && b < minor);
-}
+export const NGHTTP2_RESETS_STREAM_ERRORS = bundledBefore('nghttp2', 1, 67);
 
 /** HTTP/2 error codes (RFC 9113 §7), by number, for failure details. */
 const H2_ERROR_NAMES = [

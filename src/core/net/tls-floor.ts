@@ -7,13 +7,8 @@
  * Node's default list, and a higher level an OpenSSL config sets, stay as they are. Read once.
  */
 import tls from 'node:tls';
+import { bundledBefore } from '../bundled-versions.ts';
 
-export const LEVEL2_CIPHERS: string | undefined = opensslBefore(process.versions.openssl, 3, 2)
+export const LEVEL2_CIPHERS: string | undefined = bundledBefore('openssl', 3, 2)
   ? `${tls.DEFAULT_CIPHERS}:@SECLEVEL=2`
   : undefined;
-
-function opensslBefore(version: string | undefined, major: number, minor: number): boolean {
-  const [a, b] = (version ?? '').split('.').map((part) => Number.parseInt(part, 10));
-  if (a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b)) return false;
-  return a < major || (a === major && b < minor);
-}

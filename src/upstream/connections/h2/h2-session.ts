@@ -1,7 +1,7 @@
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { Failure } from '../../../core/failure/failure.ts';
-import { h2ErrorName } from '../../../core/failure/h2-stream-end.ts';
+import { classifyH2StreamEnd } from '../../../core/failure/h2-stream-end.ts';
 import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
@@ -192,6 +192,7 @@ export class H2Session implements H2CallSession {
   }
 
   private dispatch(request: ExchangeRequest, handler: ExchangeHandler, clocks?: ConnectionTimeouts): void {
+    const dispatched = performance.now();
     const reused = this.requests > 0;
     this.requests++;
     const call = new H2Call(this, handler, request, clocks ?? this.options.timeouts, () => this.callEnded());
@@ -212,19 +213,20 @@ export class H2Session implements H2CallSession {
       stream = this.open(request);
     } catch (err) {
       // The session went away between the pool's choice and now, or Node refused a field.
-      // (node:http2 on Node 22 throws for a session a GOAWAY closed; Node 24's hands back a
-      // stream with no id, whose end names the GOAWAY: so does this.)
+      // Classified as the stream with no id Node 24 hands back for such a session (node:http2 on
+      // Node 22 throws instead): its GOAWAY, if one came, named.
       const closed = this.ended || this.session.closed || this.session.destroyed;
-      const goaway = this.end.goaway;
       return call.abort(
         closed
-          ? new Failure(
-              'connection_terminated',
-              goaway === undefined
-                ? 'the HTTP/2 connection closed before the request went out'
-                : `the upstream sent GOAWAY (${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}) before processing this request`,
-              { cause: err, unprocessed: true },
-            )
+          ? classifyH2StreamEnd({
+              headReceived: false,
+              rstCode: undefined,
+              streamId: undefined,
+              goaway: this.end.goaway,
+              error: err,
+              replayable: true,
+              elapsed: performance.now() - dispatched,
+            })
           : new Failure('proxy_internal_error', 'internal error while proxying', { cause: err }),
       );
     }
