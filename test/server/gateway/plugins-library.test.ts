@@ -8,15 +8,19 @@
  * the start.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, parseConfig } from '../../../src/index.ts';
+import { ConfigError, loadConfigFile, parseConfig } from '../../../src/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { startDnsServer } from '../../helpers/dns-server.ts';
+import { docsSection } from '../../helpers/docs-text.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
 import { waitUntil } from '../../helpers/wait.ts';
 
@@ -165,6 +169,30 @@ describe('plugins given to startGateway', () => {
     );
     assert.equal((await request(gw.url, { path: '/t/z' })).headers['x-seen'], 'two-2');
   });
+});
+
+// The library's usual way in is a file (`loadConfigFile`, the README's first example): a plugin
+// given as an object still has its required `module` there, which that loader imports as
+// `candor check` does. plugins.md says so, and which loaders import none (parseConfig, as the
+// given plugins above, and configFromObject).
+test("a config file read by loadConfigFile imports a given plugin's module too: plugins.md says so, and which loaders read none", async () => {
+  const file = join(tempDir('candor-given-plugin-'), 'candor.yaml');
+  const text = `listen: [{ address: "127.0.0.1:0" }]\n${yaml('http://127.0.0.1:9', 'given', './given-by-the-program')}`;
+  writeFileSync(file, text);
+  await assert.rejects(
+    loadConfigFile(file),
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      /plugins\.tagger\.module: cannot load .*given-by-the-program/.test(err.message),
+  );
+  assert.match(
+    String(parseConfig(text, file).plugins?.tagger?.module),
+    /given-by-the-program$/,
+    'parseConfig reads no module',
+  );
+  const library = docsSection('The API').replace(/\s+/g, ' ');
+  assert.match(library, /give plugins as objects.*`loadConfigFile` imports every module/);
+  assert.match(library, /`parseConfig` or `configFromObject`, which import no module/);
 });
 
 test('hooks that are no functions refuse the start at plugins.NAME.module, naming the hook', async () => {
