@@ -58,7 +58,11 @@ export class SessionTokens {
   refresh(session: Session, spans: RequestSpans | undefined): Promise<Session | Failure | undefined> {
     const token = session.r as string;
     const kept = this.#renewed.get(token);
-    if (kept !== undefined && kept.until > Date.now()) return Promise.resolve(kept.session);
+    const now = Date.now();
+    // Kept for a cookie from before that renewal, and only while it is good itself: one that
+    // ended since (tokens living less than RENEWED_MS) is renewed again, not let in past its end.
+    if (kept !== undefined && kept.until > now && kept.session.e > now && kept.session.a > session.a)
+      return Promise.resolve(kept.session);
     let renewing = this.#renewing.get(token);
     if (renewing === undefined) {
       renewing = this.#renew(session, token, spans).finally(() => this.#renewing.delete(token));
