@@ -19,6 +19,7 @@
  *   node bench/cost.ts --plugin                 # the same route with one no-op plugin beside it without (issue 57)
  *   node bench/cost.ts --features --ref=DIR     # a route with every feature of the request path, here and in DIR (issue 55)
  *   node bench/cost.ts --features=light --ref=DIR  # the route it had before: header rules, CORS and compression only
+ *   node bench/cost.ts --each                   # the plain route with each feature on alone, and beside a route with all of them (issue 61)
  *   node bench/cost.ts --ceiling                # the ceilings (bench/peers/net-proxy.mjs, h2-net-proxy.mjs) as a side too
  *   node bench/cost.ts --ceiling --floor        # and the contract's floors (bench/peers/contract-floor.ts, h2-contract-floor.ts)
  *
@@ -49,6 +50,12 @@
  * /private), so every request crosses the cache stage, misses and is not stored: the cache's
  * per-request cost, not a hit's (bench/cache-hit.ts measures hits). Until issue 55's item on it,
  * the side had header rules, CORS and compression only: `--features=light` runs that route.
+ * `--each` adds a side a feature (EACH below): the plain route with that one feature on, its
+ * requests meeting it as a client of it would (Basic's credentials, CORS's `Origin`, a hit of
+ * `cache` with a lifetime, a miss of one its origin's `private` keeps from storing), and the side
+ * "beside": the plain route in a config whose other route has every feature on and a plugin, which
+ * this route's requests never take (what a feature costs the routes that do not turn it on); then a
+ * table of each side's difference from the plain route ("this").
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,7 +74,28 @@ type PathId = 'keepalive' | 'close' | 'h2c';
  * The gateway's one route: plain; a split between two upstreams (of the same origin) by weight,
  * with no canary; or with a canary, its baseline and canary upstreams of the same origin.
  */
-type RouteKind = 'plain' | 'split' | 'canary' | 'features' | 'features-light' | 'plugin';
+type RouteKind =
+  | 'plain'
+  | 'split'
+  | 'canary'
+  | 'features'
+  | 'features-light'
+  | 'plugin'
+  | 'beside'
+  | EachFeature;
+/** The features `--each` turns on one at a time on the plain route (each a side of its own). */
+const EACH = [
+  'allow',
+  'basic-auth',
+  'request-headers',
+  'response-headers',
+  'cors',
+  'compression',
+  'rate-limit',
+  'cache-hit',
+  'cache-miss',
+] as const;
+type EachFeature = (typeof EACH)[number];
 const PATHS: readonly PathId[] = ['keepalive', 'close', 'h2c'];
 
 interface Options {
@@ -95,6 +123,8 @@ interface Options {
   features: 'features' | 'features-light' | undefined;
   /** Add the side "plugin": the route with one no-op plugin (bench/noop-plugin.ts, issue 57). */
   plugin: boolean;
+  /** Add a side a feature of EACH, with "split", "canary", "plugin" and "beside" (issue 61). */
+  each: boolean;
   /** Add the side "ceiling": the node:net and node:http2 ceilings in place of Candor. */
   ceiling: boolean;
   /** Add the side "floor": the ceilings doing also the contract's musts (contract-floor.ts, h2-contract-floor.ts). */
@@ -119,6 +149,7 @@ function parseOptions(argv: readonly string[]): Options {
     canary: false,
     features: undefined,
     plugin: false,
+    each: false,
     ceiling: false,
     floor: false,
     route: 'plain',
@@ -139,17 +170,10 @@ function parseOptions(argv: readonly string[]): Options {
     else if (key === 'canary') o.canary = true;
     else if (key === 'features') o.features = value === 'light' ? 'features-light' : 'features';
     else if (key === 'plugin') o.plugin = true;
+    else if (key === 'each') o.each = true;
     else if (key === 'ceiling') o.ceiling = true;
     else if (key === 'floor') o.floor = true;
-    else if (key === 'route')
-      o.route =
-        value === 'canary' ||
-        value === 'split' ||
-        value === 'features' ||
-        value === 'features-light' ||
-        value === 'plugin'
-          ? value
-          : 'plain';
+    else if (key === 'route') o.route = value in ROUTES ? (value as RouteKind) : 'plain';
     else throw new Error(`unknown option ${arg} (see the comment at the top of bench/cost.ts)`);
   }
   return o;
@@ -183,9 +207,9 @@ const server = createServer({ noDelay: true }, (s) => {
 const CLIENT = `
 import { connect } from 'node:net';
 import http2 from 'node:http2';
-const AUTHORIZATION = 'Basic ' + Buffer.from('bench:secret').toString('base64');
-// The features route's requests: /private (its origin's answer no cache keeps), with the credentials its Basic authentication asks.
+// The path asked and the fields sent besides the client's own, by the side's route (requestOf).
 let target = '/small';
+let fields = {};
 let extra = '';
 const KEEP = (port) => 'GET ' + target + ' HTTP/1.1\\r\\nhost: 127.0.0.1:' + port + '\\r\\nuser-agent: cost\\r\\naccept: */*\\r\\n' + extra + '\\r\\n';
 const CLOSE = (port) => 'GET ' + target + ' HTTP/1.1\\r\\nhost: 127.0.0.1:' + port + '\\r\\nuser-agent: cost\\r\\naccept: */*\\r\\n' + extra + 'connection: close\\r\\n\\r\\n';
@@ -241,7 +265,7 @@ function h2c(port, n, streams, done) {
   const one = () => {
     if (left <= 0) { if (--running === 0) done(); return; }
     left--;
-    const req = h2.request({ ':path': target, 'user-agent': 'cost', accept: '*/*', ...(extra ? { authorization: AUTHORIZATION } : {}) });
+    const req = h2.request({ ':path': target, 'user-agent': 'cost', accept: '*/*', ...fields });
     req.on('response', (h) => { if (h[':status'] !== 200) throw new Error('h2 ' + h[':status']); });
     req.resume();
     req.on('end', one);
@@ -264,9 +288,10 @@ function openIdle(port, k, hold, done) {
   if (hold) setTimeout(done, 1500);
 }
 const latencies = [];
-process.on('message', ({ path, port, n, features }) => {
-  target = features ? '/private' : '/small';
-  extra = features ? 'authorization: ' + AUTHORIZATION + '\\r\\n' : '';
+process.on('message', ({ path, port, n, request }) => {
+  target = request.target;
+  fields = request.fields;
+  extra = Object.entries(fields).map(([name, value]) => name + ': ' + value + '\\r\\n').join('');
   const done = () => {
     const sorted = latencies.splice(0).sort((a, b) => a - b);
     const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -394,7 +419,41 @@ ${EDITS}    cache: {}
   // The features route before issue 55's item 6: what a plain GET met of header rules, CORS and compression.
   'features-light': `    upstream: origin\n${EDITS}`,
   plugin: '    upstream: origin\n    plugins: [noop]\n',
+  // The plain route; the config's other route (OTHER_ROUTE) has every feature and a plugin.
+  beside: '    upstream: origin\n',
+  allow: '    upstream: origin\n    allow: [127.0.0.0/8]\n',
+  'basic-auth': '    upstream: origin\n    auth:\n      basic: { users_file: USERS_FILE, realm: bench }\n',
+  'request-headers': '    upstream: origin\n    request_headers:\n      set: { X-Env: bench }\n',
+  'response-headers':
+    '    upstream: origin\n    response_headers:\n      set: { Strict-Transport-Security: "max-age=63072000", X-Frame-Options: DENY }\n',
+  cors: '    upstream: origin\n    cors:\n      origins: [https://app.example]\n',
+  compression: '    upstream: origin\n    compression: {}\n',
+  // A bucket no request of the bench empties: what taking a token costs.
+  'rate-limit': '    upstream: origin\n    rate_limit: { rate: 1000000, burst: 1000000 }\n',
+  // The origin's answer to /small says nothing of caching: the route's lifetime keeps it, every request after the first a hit.
+  'cache-hit': '    upstream: origin\n    cache:\n      lifetimes: { 200: 1h }\n',
+  'cache-miss': '    upstream: origin\n    cache: {}\n',
 };
+
+/** The side "beside"'s other route: every feature on, and a plugin; the bench's requests (their Host an address) never take it. */
+const OTHER_ROUTE = `  - name: other
+    match: { host: other.example, path: / }
+${ROUTES.features}    plugins: [noop]
+`;
+
+const AUTHORIZATION = `Basic ${Buffer.from('bench:secret').toString('base64')}`;
+
+/** What the side's client asks: the path, and the fields a client of the route's feature sends besides its own. */
+function requestOf(route: RouteKind): { target: string; fields: Record<string, string> } {
+  // /private: its origin's answer no cache keeps (the features route's and cache-miss's miss every request).
+  const target = route === 'features' || route === 'cache-miss' ? '/private' : '/small';
+  if (route === 'features' || route === 'basic-auth')
+    return { target, fields: { authorization: AUTHORIZATION } };
+  if (route === 'cors') return { target, fields: { origin: 'https://app.example' } };
+  // The origin's 100 bytes are under what compression takes on: the stage decides and passes the answer as it is.
+  if (route === 'compression') return { target, fields: { 'accept-encoding': 'gzip, br' } };
+  return { target, fields: {} };
+}
 
 interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -534,12 +593,12 @@ listen:
 routes:
   - name: cost
     match: { path: / }
-${ROUTES[o.route].replace('USERS_FILE', users)}${o.route === 'plugin' ? `plugins:\n  noop: { module: ${join(import.meta.dirname, 'noop-plugin.ts')} }\n` : ''}upstreams:
+${ROUTES[o.route].replace('USERS_FILE', users)}${o.route === 'beside' ? OTHER_ROUTE.replace('USERS_FILE', users) : ''}${o.route === 'plugin' || o.route === 'beside' ? `plugins:\n  noop: { module: ${join(import.meta.dirname, 'noop-plugin.ts')} }\n` : ''}upstreams:
   origin:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
 ${
-  o.route === 'split' || o.route === 'canary' || o.route === 'features'
+  o.route === 'split' || o.route === 'canary' || o.route === 'features' || o.route === 'beside'
     ? `  origin-next:
     targets: [ { url: "http://127.0.0.1:${originPort}" } ]
     pool: { max_connections: 256, idle_timeout: 30s }
@@ -572,7 +631,7 @@ async function runSide(srcDir: string, o: Options): Promise<void> {
   const session = new Session();
   session.connect();
   const run = async (path: PathId, n: number) => {
-    client.send({ path, port: path === 'h2c' ? h2Port : port, n, features: o.route === 'features' });
+    client.send({ path, port: path === 'h2c' ? h2Port : port, n, request: requestOf(o.route) });
     return await once<Latencies>(client);
   };
   if (o.tail > 0) {
@@ -701,8 +760,9 @@ async function main(): Promise<void> {
   if (o.side !== undefined) return runSide(o.side, o);
   const here = resolve(fileURLToPath(import.meta.url), '../../src');
   const sides: [string, string, RouteKind, string[]?][] = [['this', here, 'plain']];
-  if (o.canary) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
-  if (o.plugin) sides.push(['plugin', here, 'plugin']);
+  if (o.canary || o.each) sides.push(['split', here, 'split'], ['canary', here, 'canary']);
+  if (o.plugin || o.each) sides.push(['plugin', here, 'plugin']);
+  if (o.each) for (const feature of [...EACH, 'beside'] as const) sides.push([feature, here, feature]);
   if (o.ceiling) sides.push(['ceiling', CEILING, 'plain']);
   if (o.floor) sides.push(['floor', FLOOR, 'plain']);
   if (o.ref !== undefined) sides.push(['ref', join(o.ref, 'src'), 'plain', o.refFlags]);
@@ -746,6 +806,7 @@ async function main(): Promise<void> {
     }
   }
   if (o.canary) printCanary(o, got.get('this') ?? [], got.get('split') ?? [], got.get('canary') ?? []);
+  if (o.each) printEach(o, sides, got);
   if (o.cpuProf !== undefined) printSplit(o, sides, got);
   if (o.top > 0) {
     for (const [label] of sides) {
@@ -784,6 +845,37 @@ function printSplit(
       const part = (k: keyof CpuSplit) => (cpu * median(figures.map((f) => f?.split?.[k] ?? 0))).toFixed(1);
       console.log(
         `| ${label} | ${path} | ${cpu.toFixed(1)} | ${part('own')} | ${part('node')} | ${part('native')} | ${part('gc')} |`,
+      );
+    }
+  }
+}
+
+/**
+ * Each side of `--each` against "this" (the plain route), path by path: the medians of the rounds
+ * and their differences. "beside" is the plain route in a config whose other route has every
+ * feature: what the features cost a route that does not turn them on (nothing, within an A/A run's
+ * spread, when they cost it nothing).
+ */
+function printEach(
+  o: Options,
+  sides: [string, string, RouteKind, string[]?][],
+  got: Map<string, SideFigures[][]>,
+): void {
+  const of = (label: string, path: PathId, k: 'cpuUs' | 'bytes' | 'objects') =>
+    median((got.get(label) ?? []).map((r) => r.find((x) => x.path === path)?.[k] ?? Number.NaN));
+  const signed = (x: number, digits: number) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+  console.log(
+    `\nEach feature on the plain route, against the plain route alone (medians of ${o.rounds} rounds, alternated):\n`,
+  );
+  console.log('| side | path | CPU µs | − plain: CPU µs | bytes | objects |');
+  console.log('|---|---|--:|--:|--:|--:|');
+  for (const [label] of sides) {
+    if (label === 'this') continue;
+    for (const path of o.paths) {
+      const more = (k: 'cpuUs' | 'bytes' | 'objects', digits: number) =>
+        signed(of(label, path, k) - of('this', path, k), digits);
+      console.log(
+        `| ${label} | ${path} | ${of(label, path, 'cpuUs').toFixed(1)} | ${more('cpuUs', 1)} | ${more('bytes', 0)} | ${more('objects', 1)} |`,
       );
     }
   }

@@ -37,6 +37,7 @@ export function readRouteStage(route: RouteConfig, reads: ReadRoutes): RouteStag
     timeoutMs: 0,
     failOpen: false,
     trusted: true,
+    meets: invalidates,
     start(request) {
       if (!invalidates(request.head.method, request.fields)) return undefined;
       let invalidate: (() => void) | undefined;

@@ -167,10 +167,11 @@ export class RequestSession implements AttemptsOwner {
 
   /** The route's stages, built when its config loaded (a route with none runs no stage code): their edits go on every answer from here on. */
   #startStages(routed: Routed): Failure | undefined {
-    // (A route with no stages makes no StageRequest: the argument is not evaluated.)
-    const stages = this.#req.runtime.stages
-      .get(routed.route.name)
-      ?.start(stageRequestOf(this.#req, routed, () => this.#stages?.accessEdit));
+    // A route with no stages, or none that meets this request, makes no StageRequest.
+    const { runtime, head, fields } = this.#req;
+    const route = runtime.stages.get(routed.route.name);
+    if (route === undefined || !route.meets(head.method, fields)) return undefined;
+    const stages = route.start(stageRequestOf(this.#req, routed, () => this.#stages?.accessEdit));
     if (stages instanceof Failure) return stages;
     this.#stages = stages;
   }

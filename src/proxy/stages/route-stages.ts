@@ -1,4 +1,5 @@
 import type { Failure } from '../../core/failure/failure.ts';
+import type { FieldMap } from '../../core/net/downstream.ts';
 import type { RouteStage, StageHooks, StageRequest, StageWatch } from './stage.ts';
 import { stageFailure, withDeadline } from './stage-failure.ts';
 import { StageRun, type StartedHooks } from './stage-run.ts';
@@ -12,6 +13,8 @@ export class RouteStages {
   readonly #watch: StageWatch;
   /** How many of the stages, from the first, are access stages (stage.ts's RouteStage.access). */
   readonly #access: number;
+  /** Every stage tells from a request's head whether it meets it (RouteStage.meets); else undefined: all meet every request. */
+  readonly #meets: readonly NonNullable<RouteStage['meets']>[] | undefined;
 
   constructor(stages: readonly RouteStage[], watch: StageWatch) {
     this.stages = stages;
@@ -19,6 +22,16 @@ export class RouteStages {
     let access = 0;
     while (access < stages.length && stages[access].access === true) access++;
     this.#access = access;
+    const meets = stages.map((stage) => stage.meets?.bind(stage));
+    this.#meets = meets.every((meet) => meet !== undefined) ? meets : undefined;
+  }
+
+  /** Whether any stage may have something to do for a request of this method and these fields (start is asked only then). */
+  meets(method: string, fields: FieldMap): boolean {
+    const meets = this.#meets;
+    if (meets === undefined) return true;
+    for (let i = 0; i < meets.length; i++) if (meets[i](method, fields)) return true;
+    return false;
   }
 
   /** This request's run of the stages; undefined when none has anything to do for it. */

@@ -242,6 +242,13 @@ export interface RouteStage {
   readonly hookNames?: Partial<Record<StageHook, string>>;
   /** This request's run of the stage; undefined when it has nothing to do for it. */
   start(request: StageRequest): StageHooks | undefined;
+  /**
+   * Whether the stage may have something to do for a request of this method and these fields,
+   * known from its head alone (absent: it may, for any). A route whose every stage says no to a
+   * request runs it as a plain route's, without the objects a stage run takes (the invalidation a
+   * route keeps for another's cache meets only the unsafe methods: a GET beside it costs nothing).
+   */
+  meets?(method: string, fields: FieldMap): boolean;
   /** The config that built it was replaced, and the requests it served are over (or given up on). */
   close?(): Promise<void> | void;
   /**

@@ -39,6 +39,17 @@ function stage(
 function stagesFor(route: RouteConfig): RouteStage[] {
   built++;
   if (route.name === 'plain') return [];
+  if (route.name === 'meeting')
+    return [
+      stage(
+        'writes-only',
+        (path) => {
+          seen.push(`writes-only:start ${path}`);
+          return undefined;
+        },
+        { meets: (method) => method === 'POST' },
+      ),
+    ];
   const logging = (name: string) =>
     stage(name, (path) => ({
       onRequest: () => {
@@ -148,6 +159,9 @@ describe('the stage contract', () => {
   - name: plain
     match: { path: /plain }
     upstream: app
+  - name: meeting
+    match: { path: /m }
+    upstream: app
 upstreams:
   app:
     targets: [{ url: ${upstream} }]
@@ -187,6 +201,16 @@ upstreams:
     assert.equal(res.headers['x-first'], undefined);
     assert.equal(gw.gateway.runtime().stages.has('plain'), false);
     assert.deepEqual(seen, []);
+  });
+
+  test("a request no stage of its route meets (RouteStage.meets) is run as a plain route's: no stage started", async () => {
+    seen.length = 0;
+    const got = await request(gw.url, { path: '/m/read' });
+    assert.equal(got.status, 200);
+    assert.deepEqual(seen, []);
+    const posted = await request(gw.url, { path: '/m/write', method: 'POST', body: 'x' });
+    assert.equal(posted.status, 200);
+    assert.deepEqual(seen, ['writes-only:start /m/write']);
   });
 
   test('a stage that answers ends the request there: no later stage, no upstream', async () => {
@@ -273,7 +297,7 @@ upstreams:
     await gw.gateway.reload(
       parseConfig(`listen:\n  - address: 127.0.0.1:0\n${config(app.url)}`, '<test>', {}),
     );
-    assert.equal(built, 2);
+    assert.equal(built, 3);
     assert.equal((await request(gw.url, { path: '/s/ok' })).headers['x-first'], 'was-here');
   });
 });
