@@ -174,5 +174,7 @@ export function buildGrpcAnswer(failure: Failure, facts: GrpcAnswerFacts): GrpcA
     headers.push('retry-after', String(failure.retryAfter));
     headers.push('grpc-retry-pushback-ms', String(failure.retryAfter * 1000));
   }
+  // A 401's challenge, as its HTTP answer carries it (RFC 9110 §15.5.2): read by whoever reads HTTP.
+  if (failure.challenge !== undefined) headers.push('www-authenticate', failure.challenge);
   return { status: 200, headers };
 }

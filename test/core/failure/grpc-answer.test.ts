@@ -120,6 +120,18 @@ describe('the Trailers-Only answer', () => {
     assert.equal(field('proxy-status'), 'edge-1; error=http_request_denied; details="over the rate limit"');
   });
 
+  test("a 401's challenge goes on its Trailers-Only answer too (RFC 9110 §15.5.2: a 401 carries WWW-Authenticate), beside UNAUTHENTICATED", () => {
+    const failure = new Failure('http_request_denied', 'no credentials', {
+      status: 401,
+      final: true,
+      challenge: 'Basic realm="rpc", charset="UTF-8"',
+    });
+    const { headers } = buildGrpcAnswer(failure, { proxyName: 'g', requestId: 'r', nextHop: undefined });
+    const field = (name: string) => headers[headers.indexOf(name) + 1];
+    assert.equal(field('grpc-status'), '16');
+    assert.equal(field('www-authenticate'), 'Basic realm="rpc", charset="UTF-8"');
+  });
+
   test('no route is UNIMPLEMENTED, a timeout DEADLINE_EXCEEDED, no healthy target UNAVAILABLE', () => {
     const statusOf = (failure: Failure) => {
       const { headers } = buildGrpcAnswer(failure, { proxyName: 'g', requestId: 'r', nextHop: undefined });
