@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 
 /**
  * A file of the gateway's own state (a canary's verdict kept across restarts, ACME's keys and
@@ -29,4 +30,18 @@ export function readStateFile(path: string, max: number): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * What an opened file holds from its start, into `bytes` until they are full or the file ends
+ * (a read may give less than asked): the bytes read. A bounded read's buffer is its bound.
+ */
+export async function readUpTo(handle: FileHandle, bytes: Buffer): Promise<Buffer> {
+  let filled = 0;
+  while (filled < bytes.length) {
+    const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return bytes.subarray(0, filled);
 }

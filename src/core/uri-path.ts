@@ -164,6 +164,17 @@ function removeDotSegments(path: string, mergeSlashes: boolean): string {
 }
 
 /**
+ * A request target's path, its query (from the first `?`) cut off: what a probe, a route's
+ * message, a plugin read as the path.
+ *
+ * @example withoutQuery('/ready?x=1') // '/ready'
+ */
+export function withoutQuery(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
+}
+
+/**
  * The path as a servlet container (Tomcat, Jetty, Spring) reads it: each segment without its
  * `;` parameters (`/admin;x=1/list` is `/admin/list` to it, `/admin;jsessionid=1` is
  * `/admin`), then the runs of `/` merged, as Tomcat's normalisation and Spring's path helper

@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { readUpTo } from '../state-file.ts';
 import { checkAcme } from './acme-checks.ts';
 import { checkAdmin } from './admin-checks.ts';
 import { coerceExpanded } from './coerce.ts';
@@ -132,14 +133,7 @@ export async function readBoundedBytes(path: string): Promise<Buffer> {
     const stat = await file.stat();
     // A folder is left to the read, which says "is a directory".
     if (!stat.isFile() && !stat.isDirectory()) throw new NotRegularFile(stat);
-    const buffer = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    return buffer.subarray(0, length);
+    return await readUpTo(file, Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1));
   } finally {
     await file.close();
   }

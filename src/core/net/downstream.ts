@@ -315,6 +315,14 @@ export const FIRST_WINS: ReadonlySet<string> = new Set([
 export type FieldMap = Readonly<Record<string, string | string[] | undefined>>;
 
 /**
+ * A FieldMap's value as one line: the lines of a field kept as a list (set-cookie, or a map made
+ * elsewhere: node:http keeps a few so) joined with ", ", as fieldMap joins a repeated field.
+ */
+export function joinedValue(value: string | readonly string[] | undefined): string | undefined {
+  return typeof value === 'object' ? value.join(', ') : value;
+}
+
+/**
  * A field of a flat [name, value, …] list by its lower-case name: its first line's value (where
  * a repeat is not to be read as a list: a stored answer's ETag, Last-Modified, If-Range).
  */

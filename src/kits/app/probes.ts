@@ -5,6 +5,7 @@
  * moment of a shutdown, so that a gateway's health check takes it out before it stops accepting.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { withoutQuery } from '../../core/uri-path.ts';
 import type { AppState } from './lifecycle.ts';
 
 interface ProbePaths {
@@ -19,8 +20,7 @@ function pathOf(url: string | undefined): string {
   // and frameworks route by its path: read as the app would, or a catch-all route's 200 would
   // answer the probe and hide a drain. `*` and anything else that is no URL is no probe.
   if (!url.startsWith('/')) return URL.parse(url)?.pathname ?? '';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
+  return withoutQuery(url);
 }
 
 function answer(

@@ -4,6 +4,7 @@
  * can use `startRawFault` directly for a one-off misbehaviour.
  */
 import { createServer, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ConnectionRecord, type Fault, FaultRecorder, listenLoopback } from './fault.ts';
 import type { ReceivedRequest } from './recorded-request.ts';
 import { RequestStreamParser } from './request-parser.ts';
@@ -102,7 +103,7 @@ export async function startRawFault(script: RawScript, options: RawFaultOptions 
         }),
       reset: async (afterMs = 20) => {
         await new Promise<void>((resolve) => socket.write('', () => resolve()));
-        if (afterMs > 0) await new Promise((resolve) => setTimeout(resolve, afterMs));
+        if (afterMs > 0) await sleep(afterMs);
         if (!socket.destroyed) socket.resetAndDestroy();
       },
     };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ForwardCacheConfig } from '../../core/config/types.ts';
 import { cookieValues } from '../../core/http1/cookie.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { joinedValue } from '../../core/net/downstream.ts';
 
 /**
  * An auth service's verdicts, kept by a key of the request's (a session cookie, a token header)
@@ -50,12 +51,12 @@ export class DecisionCache<V> {
       text = values.length === 1 ? values[0] : values.some((v) => v !== '') ? values.join(';') : undefined;
     } else {
       const value = fields[key.name];
-      text = Array.isArray(value) ? value.join(', ') : value;
+      text = joinedValue(value);
     }
     if (text === undefined || text === '') return undefined;
     const said = (name: string): string => {
       const value = fields[name];
-      return Array.isArray(value) ? value.join(', ') : (value ?? '');
+      return joinedValue(value) ?? '';
     };
     const whence = `${client}\0${said('x-forwarded-for')}\0${said('forwarded')}\0${certificate}`;
     // Joined by a NUL, which no field value, host or address holds.

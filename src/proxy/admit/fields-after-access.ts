@@ -1,4 +1,4 @@
-import { type FieldMap, fieldMap } from '../../core/net/downstream.ts';
+import { type FieldMap, fieldMap, joinedValue } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 
 /**
@@ -18,12 +18,12 @@ export function fieldsAfterAccess(
 ): FieldMap {
   if (edit === undefined) return fields;
   const sent = edit(raw);
-  const authorization = fields.authorization;
+  const authorization = joinedValue(fields.authorization);
   if (
     authorization !== undefined &&
     !sent.some((name, i) => i % 2 === 0 && name.toLowerCase() === 'authorization')
   )
-    sent.push('authorization', Array.isArray(authorization) ? authorization.join(', ') : authorization);
+    sent.push('authorization', authorization);
   const out = fieldMap(sent) as Record<string, string | string[] | undefined>;
   // Host stays the one the request goes to (an absolute-form target's authority: addressedFields),
   // not the field the client wrote beside it, which `raw` still holds.

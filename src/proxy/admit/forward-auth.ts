@@ -5,7 +5,7 @@ import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { connectionNominated, isHopByHop } from '../../core/http1/hop-by-hop.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
-import { type FieldMap, joinedField } from '../../core/net/downstream.ts';
+import { type FieldMap, joinedField, joinedValue } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import type { PassedOnAnswer } from '../decide/own-answer-head.ts';
@@ -171,8 +171,8 @@ export class ForwardAuth {
         : connectionNominated(typeof connection === 'string' ? [connection] : connection);
     for (const name of config.sendHeaders) {
       if (NOT_SENT.has(name) || isHopByHop(name) || nominated?.has(name)) continue;
-      const value = fields[name];
-      if (value !== undefined) headers.push(name, Array.isArray(value) ? value.join(', ') : value);
+      const value = joinedValue(fields[name]);
+      if (value !== undefined) headers.push(name, value);
     }
     for (const name of PROXYS_WORDS) {
       const value = fields[name];

@@ -4,6 +4,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { createFullBucket, refillTime, type TokenBucket, takeToken } from '../../core/limits/token-bucket.ts';
 import { clientBlock } from '../../core/net/client-block.ts';
+import { joinedValue } from '../../core/net/downstream.ts';
 import { hostnameOf } from '../../core/net/hostname.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 
@@ -99,7 +100,7 @@ export function rateLimitKey(
   if (config.key.kind === 'identity' && identity !== undefined) return keyOf('u', identity);
   if (config.key.kind === 'header') {
     const value = fields[config.key.name];
-    const text = Array.isArray(value) ? value.join(', ') : value;
+    const text = joinedValue(value);
     // Host as routes read it: each spelling of one host (its case, a trailing dot, a port) would
     // be a bucket of its own, a per-host limit beaten by respelling the field.
     if (text) return keyOf('h', config.key.name === 'host' ? hostnameOf(text) : text);

@@ -174,8 +174,8 @@ export class AnswerCache {
     fields: readonly string[],
     announce: ((news: CacheNews) => void) | undefined,
   ): void {
-    const stored = key === undefined ? undefined : this.#entries.get(key);
-    if (stored === undefined || request === undefined || !stored.matches(request)) return;
+    const stored = this.#variantOf(key, request);
+    if (stored === undefined || request === undefined) return;
     const head = headersOf(fields);
     const verdict = headVerdict(stored.policy.toObject().resh, stored.body.length, head);
     if (verdict === 'stale') this.invalidateAll([stored.key], announce);
@@ -194,8 +194,8 @@ export class AnswerCache {
     fields: readonly string[],
     announce: ((news: CacheNews) => void) | undefined,
   ): void {
-    const stored = key === undefined ? undefined : this.#entries.get(key);
-    if (stored === undefined || request === undefined || !stored.matches(request)) return;
+    const stored = this.#variantOf(key, request);
+    if (stored === undefined || request === undefined) return;
     const notModified = headersOf(fields);
     if (identifies(stored.policy.toObject().resh, notModified))
       this.revalidated(stored, request, notModified, announce);
@@ -218,8 +218,8 @@ export class AnswerCache {
     fields: readonly string[],
     announce: ((news: CacheNews) => void) | undefined,
   ): void {
-    const stored = key === undefined ? undefined : this.#entries.get(key);
-    if (stored === undefined || request === undefined || !stored.matches(request) || stored.fresh()) return;
+    const stored = this.#variantOf(key, request);
+    if (stored === undefined || request === undefined || stored.fresh()) return;
     // A part speaks of the resource when it names its validator: another one is another representation.
     const part =
       status === 206 && (firstField(fields, 'etag') ?? firstField(fields, 'last-modified')) !== undefined;
@@ -231,6 +231,13 @@ export class AnswerCache {
       return;
     if (!identifies(stored.policy.toObject().resh, headersOf(fields)))
       this.invalidateAll([stored.key], announce);
+  }
+
+  /** The answer stored under `key` for the request's variant (its Vary matches), if any. */
+  #variantOf(key: string | undefined, request: CacheRequest | undefined): StoredAnswer | undefined {
+    if (key === undefined || request === undefined) return undefined;
+    const stored = this.#entries.get(key);
+    return stored?.matches(request) ? stored : undefined;
   }
 
   /** Drops the least recently used answers (but `spare`'s) until `extra` more bytes fit in max_size. */

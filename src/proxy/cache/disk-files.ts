@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { readUpTo } from '../../core/state-file.ts';
 
 /**
  * What is read off a file of `cache.dir` (disk-store.ts): each opened without blocking, so that
@@ -16,14 +17,7 @@ export async function readBounded(file: string, maxFile: number): Promise<Buffer
   try {
     const found = await handle.stat();
     if (!found.isFile() || found.size > maxFile) return undefined;
-    const bytes = Buffer.allocUnsafe(found.size);
-    let filled = 0;
-    while (filled < bytes.length) {
-      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return bytes.subarray(0, filled);
+    return await readUpTo(handle, Buffer.allocUnsafe(found.size));
   } finally {
     await handle.close();
   }

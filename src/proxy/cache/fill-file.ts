@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DiskStore } from './disk-store.ts';
 import type { Fill } from './fill.ts';
 import { FillStream } from './fill-stream.ts';
@@ -213,8 +214,4 @@ async function stillLocked(disk: DiskStore, key: string, ino: number): Promise<b
   const now = await disk.locks.lockNow(key);
   if (now === undefined || now.ino !== ino) return false;
   return now.owner === undefined || !ownerGone(now.owner);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

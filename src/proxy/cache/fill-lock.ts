@@ -1,4 +1,5 @@
 import { link, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readNote } from './disk-files.ts';
 import { ownerGone, ownerOfToken, ownerToken, type StoreOwner } from './store-owner.ts';
 
@@ -187,7 +188,7 @@ export class FillLocks {
         held = { ino: found.ino, owner: text === undefined ? undefined : ownerOfToken(text) };
       }
       if (held?.owner !== undefined && ownerGone(held.owner)) return 'abandoned';
-      await new Promise((resolve) => setTimeout(resolve, Math.min(LOOK_EVERY_MS, left)));
+      await sleep(Math.min(LOOK_EVERY_MS, left));
     }
   }
 
@@ -235,7 +236,7 @@ export class FillLocks {
       // again; a marker left by a taker killed in it goes as a dead lock does.
       const other = await judge(marker, staleMs);
       if (typeof other === 'object') await this.#movedAside(marker, other.ino);
-      else if (other === 'live') await new Promise((resolve) => setTimeout(resolve, 1));
+      else if (other === 'live') await sleep(1);
     }
     try {
       // Under the marker nobody else replaces an abandoned lock (its owner lets go of nothing),

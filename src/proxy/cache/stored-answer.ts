@@ -5,6 +5,7 @@ import { caseless, forbidsSharedStore, outsideQuotes } from './directive-case.ts
 import { type CacheGrants, type Freshness, freshnessOf, type Reuse, reuseOf } from './freshness.ts';
 import { updatedFields } from './not-modified-update.ts';
 import { refusesStale } from './stale-refusal.ts';
+import { varyNames } from './vary-fields.ts';
 
 /** What the cache asks of a request: the stored request it is compared with (RFC 9111 §4). */
 export interface CacheRequest {
@@ -267,10 +268,7 @@ function keepingVariedFields(policy: CachePolicy): CachePolicy {
   if (reqh === null || reqh === undefined) return policy;
   // No prototype: a Vary naming `__proto__` keeps that field, not a property already there.
   const kept: CachePolicy.Headers = Object.create(null);
-  for (const raw of String(stored.resh.vary ?? '').split(',')) {
-    const name = raw.trim().toLowerCase();
-    if (Object.hasOwn(reqh, name)) kept[name] = reqh[name];
-  }
+  for (const name of varyNames(stored.resh.vary)) if (Object.hasOwn(reqh, name)) kept[name] = reqh[name];
   return CachePolicy.fromObject({ ...stored, reqh: kept });
 }
 
@@ -330,13 +328,7 @@ function keptStale(policy: CachePolicy, fresh: Freshness, staleIfError: number, 
 export function mayKeep(policy: CachePolicy): boolean {
   const { resh } = policy.toObject();
   if (!policy.storable() || resh['set-cookie'] !== undefined) return false;
-  const vary = resh.vary;
-  return (
-    vary === undefined ||
-    !String(vary)
-      .split(',')
-      .some((name) => name.trim() === '*')
-  );
+  return resh.vary === undefined || !varyNames(resh.vary).includes('*');
 }
 
 /**
@@ -380,10 +372,7 @@ function oneUsersUnsaid(
   const { resh, rescc } = policy.toObject();
   if ('max-age' in rescc || 's-maxage' in rescc || 'public' in rescc || resh.expires !== undefined)
     return false;
-  return !String(resh.vary ?? '')
-    .toLowerCase()
-    .split(',')
-    .some((name) => name.trim() === 'cookie');
+  return !varyNames(resh.vary).includes('cookie');
 }
 
 /**
@@ -394,11 +383,9 @@ function varyMatches(policy: CachePolicy, request: CacheRequest): boolean {
   const stored = policy.toObject();
   const vary = stored.resh.vary;
   if (vary === undefined) return true;
-  const names = (Array.isArray(vary) ? vary.join(',') : vary).toLowerCase().split(',');
   const { headers } = request;
   const reqh = stored.reqh ?? {};
-  for (const raw of names) {
-    const name = raw.trim();
+  for (const name of varyNames(vary)) {
     if (name === '') continue;
     if (name === '*' || Object.hasOwn(reqh, name) !== Object.hasOwn(headers, name)) return false;
     if (String(reqh[name] ?? '') !== String(headers[name] ?? '')) return false;

@@ -35,6 +35,16 @@ export function varyNormal<T extends Record<string, string | string[] | undefine
   return out ?? fields;
 }
 
+/**
+ * The names a stored answer's Vary lists (its lines joined), each trimmed and in lowercase, in
+ * order; an empty element stays, for the caller to pass over.
+ */
+export function varyNames(vary: unknown): string[] {
+  const names = String(vary ?? '').split(',');
+  for (let i = 0; i < names.length; i++) names[i] = names[i].trim().toLowerCase();
+  return names;
+}
+
 function normalList(value: string, lower: boolean): string {
   const members: string[] = [];
   for (const member of value.split(',')) {

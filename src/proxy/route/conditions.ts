@@ -1,6 +1,6 @@
 import { RE2JS } from 're2js';
 import type { FieldTest, RouteConditions, RouteConfig, ValueTest } from '../../core/config/types.ts';
-import { FIRST_WINS, type FieldMap } from '../../core/net/downstream.ts';
+import { FIRST_WINS, type FieldMap, joinedValue } from '../../core/net/downstream.ts';
 import { hostnameOf } from '../../core/net/hostname.ts';
 
 /**
@@ -29,7 +29,7 @@ export function compileConditions(conditions: RouteConditions): ConditionTest {
     if (listeners !== undefined && !listeners.includes(req.listener ?? '')) return false;
     if (scheme !== undefined && req.scheme !== scheme) return false;
     if (methods !== undefined && !methods.includes(req.method ?? '')) return false;
-    for (const { name, test } of headers) if (!test(headerValue(req.headers[name]))) return false;
+    for (const { name, test } of headers) if (!test(joinedValue(req.headers[name]))) return false;
     if (query.length === 0) return true;
     const q = path.indexOf('?');
     const params = new URLSearchParams(q === -1 ? '' : path.slice(q + 1));
@@ -78,11 +78,6 @@ function compileValueTest(test: ValueTest): (value: string | undefined) => boole
       return (value) => value !== undefined && pattern.test(value);
     }
   }
-}
-
-/** Node joins most repeated request fields with ", "; the few it keeps as lists are read as one line too. */
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /**

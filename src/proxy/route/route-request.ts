@@ -9,6 +9,7 @@ import {
   windowsReading,
   withEscapesDecoded,
   withoutParameters,
+  withoutQuery,
 } from '../../core/uri-path.ts';
 import { lastValuesFirst, repeatReadings } from './conditions.ts';
 import { RedirectAnswer, redirectLocation, redirectStatus } from './redirect.ts';
@@ -79,7 +80,7 @@ export function routeRequest(
   if (!route)
     return new Failure(
       'destination_not_found',
-      `no route for ${clipped(`${hostname || '(no host)'}${pathOnly(path)}`)}`,
+      `no route for ${clipped(`${hostname || '(no host)'}${withoutQuery(path)}`)}`,
     );
   // A servlet container reads `/admin;x` as `/admin` (and `/api;x/admin` as `/api/admin`): a path
   // whose `;` parameters take it past the route its container would pick, and that route's
@@ -166,11 +167,6 @@ export function routeRequest(
     redirect: undefined,
     upstreamPath: rewrittenPath(path, forwarded, paths),
   };
-}
-
-function pathOnly(path: string): string {
-  const q = path.indexOf('?');
-  return q === -1 ? path : path.slice(0, q);
 }
 
 /** Whether Windows's reading of `path` (windowsReading) picks another route than `route`. */

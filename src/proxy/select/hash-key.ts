@@ -1,5 +1,6 @@
 import type { HashKey } from '../../core/config/types.ts';
 import { cookieValue } from '../../core/http1/cookie.ts';
+import { joinedValue } from '../../core/net/downstream.ts';
 import { hostnameOf } from '../../core/net/hostname.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
 
@@ -21,7 +22,7 @@ export function hashKeyOf(
   const { headers } = req;
   if (key.kind === 'header') {
     const value = headers[key.name];
-    const text = Array.isArray(value) ? value.join(', ') : value;
+    const text = joinedValue(value);
     // Host as routes read it (any case, a trailing dot, a port: one host), as a rate limit keys it.
     if (text !== undefined && text !== '') return key.name === 'host' ? hostnameOf(text) : text;
   } else if (key.kind === 'cookie') {

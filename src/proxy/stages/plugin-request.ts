@@ -5,6 +5,7 @@
  * plugin reads `headers` (a plugin that does not pays nothing for it).
  */
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { withoutQuery } from '../../core/uri-path.ts';
 import { checkedFieldValue, checkedHeadBytes, headBytes } from './plugin-answer.ts';
 import type { PluginBodyOptions, PluginLogger, PluginRequest } from './plugin-api.ts';
 import { handOver } from './plugin-promise.ts';
@@ -108,8 +109,7 @@ export class PluginRequestView implements PluginRequest {
   }
 
   get path(): string {
-    const at = this.#request.upstreamPath.indexOf('?');
-    return at === -1 ? this.#request.upstreamPath : this.#request.upstreamPath.slice(0, at);
+    return withoutQuery(this.#request.upstreamPath);
   }
 
   get query(): URLSearchParams {

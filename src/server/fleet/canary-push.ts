@@ -6,6 +6,7 @@
  * the revision under the config key, which nothing but the canary's promotion writes while it
  * runs (a plain push is refused meanwhile): the rest cannot take it before it is judged.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
 import { documentLabel } from '../../core/config/composed-config.ts';
 import type { ConfigProblem } from '../../core/config/config-error.ts';
@@ -115,7 +116,7 @@ export async function canaryVerdict(
     const now = canaryOf((await client.range(canaryKey(key))).kvs[0]);
     if (now === undefined || now.revision !== canary.revision) return undefined;
     if (now.phase !== 'running') return now;
-    await new Promise((resolve) => setTimeout(resolve, every));
+    await sleep(every);
   }
   return undefined;
 }

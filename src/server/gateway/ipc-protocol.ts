@@ -5,6 +5,7 @@ import type { RecordedEvent } from '../../observe/events/gateway-event.ts';
 import type { ActivityReport } from '../../observe/metrics/activity.ts';
 import type { PurgeScope } from '../../proxy/cache/route-caches.ts';
 import type { SideCounts, WindowCounts } from '../../upstream/canary/canary-window.ts';
+import { candorTag } from './message-tag.ts';
 import type { ReloadOutcome } from './reload-outcome.ts';
 import type { RuntimeChange } from './runtime-changes.ts';
 import type { Announcement, DiscoveryReport, HealthVerdict, WorkerShare } from './shared-protocol.ts';
@@ -97,9 +98,7 @@ export interface ServingMessage {
 }
 
 export function isServing(message: unknown): message is ServingMessage {
-  return (
-    typeof message === 'object' && message !== null && (message as { candor?: unknown }).candor === 'serving'
-  );
+  return candorTag(message) === 'serving';
 }
 
 /**
@@ -115,11 +114,7 @@ export interface StartRefusedMessage {
 }
 
 export function isStartRefused(message: unknown): message is StartRefusedMessage {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    (message as { candor?: unknown }).candor === 'start_refused'
-  );
+  return candorTag(message) === 'start_refused';
 }
 
 export function isToWorker(message: unknown): message is ToWorker {
@@ -140,10 +135,5 @@ const ANSWERS = new Set([
 ]);
 
 export function isFromWorker(message: unknown): message is FromWorker {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    ANSWERS.has((message as { candor?: unknown }).candor as string) &&
-    'id' in message
-  );
+  return ANSWERS.has(candorTag(message) as string) && 'id' in (message as object);
 }

@@ -5,7 +5,7 @@
  * and on the main listeners under `admin.probes_path` when set.
  */
 import { Failure } from '../../core/failure/failure.ts';
-import type { PathOptions } from '../../core/uri-path.ts';
+import { type PathOptions, withoutQuery } from '../../core/uri-path.ts';
 import { routedPath } from '../../proxy/route/request-path.ts';
 import { splitTarget } from '../../proxy/route/request-target.ts';
 
@@ -29,8 +29,7 @@ export function probeAnswer(which: 'live' | 'ready', draining: boolean, starting
 /** Which probe a GET path asks for under `prefix` ("/_candor/ready" → ready), if any. */
 export function probeAt(prefix: string, path: string): 'live' | 'ready' | undefined {
   const base = prefix === '/' ? '' : prefix;
-  const q = path.indexOf('?');
-  const bare = q === -1 ? path : path.slice(0, q);
+  const bare = withoutQuery(path);
   if (bare === `${base}/live`) return 'live';
   if (bare === `${base}/ready`) return 'ready';
   return undefined;

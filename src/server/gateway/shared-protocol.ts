@@ -3,6 +3,7 @@ import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
 import type { Announcement, ReturnNews } from '../../upstream/health/report-outcome.ts';
+import { candorTag } from './message-tag.ts';
 
 export type { WorkerShare } from '../../core/limits/worker-share.ts';
 export type { DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
@@ -69,17 +70,9 @@ const FROM_WORKER = new Set([
 ]);
 
 export function isSharedToWorker(message: unknown): message is SharedToWorker {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    TO_WORKER.has((message as { candor?: unknown }).candor as string)
-  );
+  return TO_WORKER.has(candorTag(message) as string);
 }
 
 export function isSharedFromWorker(message: unknown): message is SharedFromWorker {
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    FROM_WORKER.has((message as { candor?: unknown }).candor as string)
-  );
+  return FROM_WORKER.has(candorTag(message) as string);
 }

@@ -1,3 +1,5 @@
+import { candorTag } from './message-tag.ts';
+
 /**
  * What each signal asks of a running gateway, in one table (README "Signals and drain").
  * The worker acts on it; the supervising primary relays the action to its workers as a
@@ -28,9 +30,7 @@ export interface ActionMessage {
 
 function isActionMessage(message: unknown): message is ActionMessage {
   return (
-    typeof message === 'object' &&
-    message !== null &&
-    (message as { candor?: unknown }).candor === 'action' &&
+    candorTag(message) === 'action' &&
     ['drain', 'drain-now', 'reopen-logs'].includes((message as { action?: unknown }).action as string)
   );
 }
