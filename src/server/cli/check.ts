@@ -9,6 +9,7 @@ import {
 import { loadConfigFile } from '../../core/config/load.ts';
 import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
+import { localProblems } from '../fleet/config-push.ts';
 
 /**
  * `candor check FILE`: validate only; every problem is printed with file, line and field, and
@@ -20,7 +21,7 @@ import { EXIT } from '../cluster/exit-codes.ts';
  * variables the file uses without a default, then the secrets.
  */
 export async function runCheck(file: string, withoutSecrets = false): Promise<number> {
-  if (isBootstrapFile(file)) return checkBootstrap(file);
+  if (isBootstrapFile(file)) return checkBootstrap(file, withoutSecrets);
   // Each variable once, with every field that uses it.
   const variables = new Map<string, string[]>();
   const warnings: ConfigProblem[] = [];
@@ -76,13 +77,17 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
 }
 
 /**
- * A bootstrap file is checked on its own (its fields, its TLS files); the document under its key
- * is checked by `candor config push`, with this file's local section.
+ * A bootstrap file is checked on its own (its fields, its TLS files, its local section as far
+ * as it can be without a document); the document under its key is checked by `candor config
+ * push`, with this file's local section.
  */
-function checkBootstrap(file: string): number {
+function checkBootstrap(file: string, withoutSecrets: boolean): number {
   try {
-    const { etcd, state, name, warnings } = readBootstrap(file);
+    const bootstrap = readBootstrap(file);
+    const { etcd, state, name, warnings } = bootstrap;
     for (const warning of warnings) process.stderr.write(`${formatConfigWarning(warning)}\n`);
+    const problems = localProblems(bootstrap, withoutSecrets ? 'may-be-absent' : 'required');
+    if (problems.length > 0) throw new ConfigError(problems);
     process.stdout.write(
       `${file}: ok (bootstrap of gateway "${name}": etcd ${etcd.key} on ${etcd.endpoints.length} endpoint(s), state ${state}; its document is checked by candor config push)\n`,
     );

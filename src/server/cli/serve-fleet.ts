@@ -14,6 +14,7 @@ import {
 } from '../../core/config/config-error.ts';
 import { loadConfigAndProbe, type ProbedLoad, takenProblems } from '../../core/config/load-isolated.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
+import { localProblems } from '../fleet/config-push.ts';
 import { onLastGood, type Prepared, placeStartProblem, prepareFleetStart } from '../fleet/fleet-start.ts';
 import { lastGoodFile } from '../fleet/last-good.ts';
 
@@ -25,6 +26,9 @@ export async function runFleetServe(
   let bootstrap: Bootstrap;
   try {
     bootstrap = readBootstrap(bootstrapFile);
+    // A problem of the file itself stops the start whatever etcd holds, never told as its revision's.
+    const problems = localProblems(bootstrap, 'required');
+    if (problems.length > 0) throw new ConfigError(problems);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${formatConfigProblems(err.problems)}\n`);

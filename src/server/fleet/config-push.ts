@@ -9,6 +9,7 @@ import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
 import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { parseConfig } from '../../core/config/load.ts';
+import type { SecretPresence } from '../../core/config/secrets.ts';
 import type { Undecodable } from '../../core/config/utf8.ts';
 import {
   type Compare,
@@ -51,18 +52,39 @@ export function validateDocument(
   label: string,
   /** Where the file's (or revision's) bytes stop being UTF-8: refused there, as `candor check` refuses it. */
   undecodable?: Undecodable,
+  secrets: SecretPresence = 'may-be-absent',
 ): ConfigProblem[] {
   const composed = composeConfig(document, bootstrap, label, undecodable);
   if ('problems' in composed) return composed.problems;
   // Read as if it were the state folder's file: a relative path in it is taken from there, as on a gateway.
   const file = join(bootstrap.state, 'config.yaml');
   try {
-    parseConfig(composed.text, file, process.env, { secrets: 'may-be-absent' });
+    parseConfig(composed.text, file, process.env, { secrets });
     return [];
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return err.problems.map((p) => placeProblem(p, file, bootstrap, label, composed));
   }
+}
+
+/** A document that composes with any `local`: it names nothing `local` could be checked against. */
+const PLACEHOLDER =
+  'routes:\n  - match: { path: / }\n    upstream: u\nupstreams:\n  u:\n    targets:\n      - url: http://127.0.0.1:1\n';
+/**
+ * Fields of `local` whose check reads the document too (`client_certificates_from: forwarded`
+ * its `trust_forwarded_from`, `tls.acme` its `acme` section): left to the composed config.
+ */
+const READS_THE_DOCUMENT = /^listen\[\d+\]\.(client_certificates_from|tls\.acme)\b/;
+
+/**
+ * The problems of the bootstrap's `local` section on its own (`candor check BOOTSTRAP`, and
+ * `serve` before etcd is asked): composed with a placeholder document, what is told at the
+ * bootstrap file's lines, but for a field whose check depends on the document.
+ */
+export function localProblems(bootstrap: Bootstrap, secrets: SecretPresence): ConfigProblem[] {
+  return validateDocument(PLACEHOLDER, bootstrap, '(placeholder)', undefined, secrets).filter(
+    (problem) => problem.file === bootstrap.file && !READS_THE_DOCUMENT.test(problem.path),
+  );
 }
 
 /**

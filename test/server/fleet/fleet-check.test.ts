@@ -88,3 +88,38 @@ test("etcd's user and password to another machine over plain http: a warning at 
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.equal(quiet.stderr, '');
 });
+
+test("a problem in the bootstrap's local section: check and serve refuse it at its line (exit 78) before etcd is asked; what the document can settle is left to it", async () => {
+  const file = join(dir, 'bad-local.yaml');
+  // etcd's port refuses: the problems are the file's, whatever etcd holds.
+  writeFileSync(
+    file,
+    `source:\n  etcd:\n    endpoints: [http://127.0.0.1:1]\n    key: /candor/config\nstate: ${dir}/state\nlocal:\n  name: edge-1\n  listen:\n    - address: 127.0.0.1:99999\n    - address: 127.0.0.1:0\n      tls: { cert: ${dir}/none.pem, key: ${dir}/none-key.pem }\n  admin: { listen: 127.0.0.1:70000, token_env: CANDOR_TEST_ADMIN_TOKEN }\n`,
+  );
+  const checked = await candor(['check', file]);
+  assert.equal(checked.code, 78, checked.stdout);
+  const problems = [
+    `${file}:9:16  listen[0].address: expected host:port like 127.0.0.1:8080 or [::1]:8080, got "127.0.0.1:99999" (a port is a number from 0 to 65535)`,
+    `${file}:11:20  listen[1].tls.cert: cannot read "${dir}/none.pem": no such file`,
+    `${file}:11:${36 + dir.length}  listen[1].tls.key: cannot read "${dir}/none-key.pem": no such file`,
+    `${file}:12:20  admin.listen: expected host:port like 127.0.0.1:8080 or [::1]:8080, got "127.0.0.1:70000" (a port is a number from 0 to 65535)`,
+    `${file}:12:48  admin.token_env: the environment variable CANDOR_TEST_ADMIN_TOKEN is not set`,
+  ];
+  assert.equal(checked.stderr, `${problems.join('\n')}\n${problems.length} problems in ${file}\n`);
+  // Without its secrets (CI): the private key and the admin token that are not there are no problem.
+  const lax = await candor(['check', '--without-secrets', file]);
+  assert.equal(lax.code, 78);
+  assert.equal(lax.stderr, `${[problems[0], problems[1], problems[3]].join('\n')}\n3 problems in ${file}\n`);
+  const serve = await candor(['serve', '--config', file]);
+  assert.equal(serve.code, 78, serve.stderr);
+  assert.equal(serve.stderr, checked.stderr);
+  // A listener that takes its client certificates from a proxy named in the document
+  // (trust_forwarded_from): a question for the document, never a problem of the bootstrap alone.
+  const forwarded = join(dir, 'forwarded-local.yaml');
+  writeFileSync(
+    forwarded,
+    `source:\n  etcd:\n    endpoints: [http://127.0.0.1:1]\n    key: /candor/config\nstate: ${dir}/state\nlocal:\n  name: edge-1\n  listen:\n    - address: 127.0.0.1:0\n      client_certificates_from: forwarded\n`,
+  );
+  const ok = await candor(['check', forwarded]);
+  assert.equal(ok.code, 0, ok.stderr);
+});
