@@ -67,12 +67,12 @@ interface FailureInit {
   readonly receivedStatus?: number;
 }
 
-/** The kind of `type`, with the words of its `variant` (whose type must be `type`: a variant of another type is a bug). */
+/** The kind of `type`, with the words (explanation and fix) of its `variant` (whose type must be `type`: a variant of another type is a bug). */
 function kindOf(type: FailureType, variant: VariantName | undefined): FailureKind {
   if (variant === undefined) return FAILURES[type];
   const words = VARIANTS[variant];
   if (words.type !== type) throw new TypeError(`the variant ${variant} is of ${words.type}, not ${type}`);
-  return { ...FAILURES[type], explanation: words.explanation };
+  return { ...FAILURES[type], explanation: words.explanation, fix: words.fix };
 }
 
 /** The log's flag of a plugin's hop that failed after the route's upstream answered (Failure.flag). */

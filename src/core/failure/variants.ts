@@ -13,6 +13,8 @@ interface Variant {
   readonly type: FailureType;
   /** In place of the kind's explanation: the detail's words (wording.ts describeFailure). */
   readonly explanation: string;
+  /** In place of the kind's fix: what to do about this case (`candor explain`'s check, `candor diagnose`'s fix). */
+  readonly fix: string;
 }
 
 export const VARIANTS = {
@@ -20,22 +22,26 @@ export const VARIANTS = {
   static_file_not_found: {
     type: 'destination_not_found',
     explanation: "no file under the route's root answers this path",
+    fix: "Check the path against the files under the route's static.root (a file missing or not deployed, a dotfile, a link out of the root); the route matched, so no route is missing.",
   },
   /** A static route out of descriptors opening a file: the kind's own words are of an upstream connection. */
   static_file_descriptors: {
     type: 'proxy_resources_exhausted',
     explanation: 'the gateway could not open the file: it ran out of its own file descriptors',
+    fix: "Raise the gateway's open-file limit (ulimit -n, systemd's LimitNOFILE); the route's files are not at fault.",
   },
   /** A file the gateway sends itself that could not be read whole (changed, unreadable): no upstream cut it. */
   own_file_cut: {
     type: 'http_response_incomplete',
     explanation: 'the file being sent could not be read whole',
+    fix: 'The file changed, shrank or could not be read while it was sent (the details say which): deploy files by writing a new one and renaming it over the old, never in place; no upstream was involved.',
   },
   /** The Redis that OIDC sessions are kept in did not answer (oidc/session-store.ts). */
   session_store_unavailable: {
     type: 'destination_unavailable',
     explanation:
       'the Redis the signed-in sessions are kept in did not answer, so the session could not be read or written',
+    fix: "Bring back the Redis the route's OpenID Connect sessions are kept in (auth.oidc.session.redis), or mend the gateway's way to it; the route's upstream was not asked.",
   },
   /**
    * An auth hop's answer that is good HTTP but none the gateway can use (unusable-answer.ts): its
@@ -44,6 +50,7 @@ export const VARIANTS = {
   unusable_answer: {
     type: 'http_protocol_error',
     explanation: 'the upstream answered in HTTP, but not with an answer the gateway can use',
+    fix: "Make the auth hop answer as the gateway reads it (an auth service: 2xx to let in, 401 or 403 to refuse; a JWKS endpoint: a JSON key set), or fix its URL in the route's auth.",
   },
 } as const satisfies Readonly<Record<string, Variant>>;
 

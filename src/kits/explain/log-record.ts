@@ -1,4 +1,5 @@
 import type { FailureType } from '../../core/failure/taxonomy.ts';
+import type { VariantName } from '../../core/failure/variants.ts';
 
 /**
  * What a log format reader makes of one line: a finished request (an access-log line), or a
@@ -102,7 +103,26 @@ export interface RequestLine extends RecordBase {
    * failure's type, or `upstream_503` (`_500`…) for the upstream's own status the client never saw.
    */
   readonly staleCause?: string;
+  /**
+   * Who made the failure's answer, where the line tells (Candor's): absent, an upstream (or a
+   * format that does not say). The failure table's words are of an upstream; the others' are
+   * their own (case-words.ts).
+   */
+  readonly maker?: Maker;
+  /** The case of the failure's type the line names (Candor's `variant`, variants.ts): its words are the case's. */
+  readonly variant?: VariantName;
+  /** A plugin that answered the request itself (Candor's `answered_by`: `plugin:NAME`), with no failure. */
+  readonly answeredBy?: string;
 }
+
+/**
+ * Who made a failure's answer when it was not an upstream: the route's auth hop (`auth: failed`),
+ * a plugin (its bug, or its own answer), the route's own files (a static route), the session
+ * store of OpenID Connect, or the gateway's own decision (maintenance, load shedding, a
+ * refusal) with no attempt made. Each is counted at a place of its own (placeOf), never at the
+ * route's upstream, which was not asked.
+ */
+export type Maker = 'auth-hop' | 'plugin' | 'files' | 'session-store' | 'gateway';
 
 /**
  * Where a client's own deadline cut a request: before anything of it was sent (Candor's
@@ -163,6 +183,33 @@ export const AUTH_HOP_PLACE = 'auth hop';
 /** The auth hop's place for a route: "auth hop (route app)". */
 export const authHopPlace = (route: string | undefined): string =>
   route === undefined ? AUTH_HOP_PLACE : `${AUTH_HOP_PLACE} (route ${route})`;
+
+/** The route's own files' place: "files (route assets)". */
+export const filesPlace = (route: string | undefined): string =>
+  route === undefined ? 'files' : `files (route ${route})`;
+
+/** The gateway's own decisions' place (maintenance, a refusal): "gateway (route app)". */
+export const gatewayPlace = (route: string | undefined): string =>
+  route === undefined ? 'gateway' : `gateway (route ${route})`;
+
+/** The OpenID Connect session store's place: "session store (route app)". */
+export const sessionStorePlace = (route: string | undefined): string =>
+  route === undefined ? 'session store' : `session store (route ${route})`;
+
+/**
+ * What a place a report names is, for advice that sends the operator to it ("look at … itself"):
+ * an upstream unless it is one of the places above or a plugin.
+ */
+export function placeWords(place: string): string {
+  if (place.startsWith(AUTH_HOP_PLACE))
+    return "the route's auth hop (its forward-auth service or JWKS endpoint)";
+  if (place === 'files' || place.startsWith('files (')) return "the route's own files";
+  if (place === 'gateway' || place.startsWith('gateway ('))
+    return "the route's own settings at the gateway (maintenance, limits)";
+  if (place.startsWith('session store')) return 'the Redis the sessions are kept in';
+  if (place.startsWith('plugin:')) return 'the plugin';
+  return 'the upstream';
+}
 
 /** A line of a file, numbered from 1 as an editor does (blank lines count). */
 export interface NumberedLine {

@@ -15,7 +15,8 @@ export function checks(report: Report): string {
     for (const t of shape.alsoCheck) {
       const named = t.upstreams.filter((u) => u !== '-');
       const where = named.length > 3 ? [...named.slice(0, 3), '…'] : named;
-      lines.push(`    also:   ${[`${t.type} (${t.count}`, ...where].join(', ')}): ${t.check}`);
+      const label = t.case === '' ? t.type : `${t.type} ${t.case}`;
+      lines.push(`    also:   ${[`${label} (${t.count}`, ...where].join(', ')}): ${t.check}`);
     }
     const hops = new Map<string, number>();
     for (const t of shape.types)
@@ -51,6 +52,12 @@ export function checks(report: Report): string {
     lines.push(
       '    check:  the upstream still failed: its own logs at these times; the cache hid it from the clients, it did not mend it',
     );
+  }
+  for (const p of report.pluginOwn5xx) {
+    lines.push(
+      `  ${p.plugin}'s own 5xx (${p.count}): the plugin answered these requests itself (the log's answered_by), before any upstream was asked; nothing failed`,
+    );
+    lines.push("    check:  the plugin's code: why its onRequest answers with a 5xx");
   }
   if (report.upstreamOwn5xx > 0) {
     lines.push(

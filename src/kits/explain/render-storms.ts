@@ -1,4 +1,5 @@
 import type { StormHealth } from './health-report.ts';
+import { placeWords } from './log-record.ts';
 import type { Report, StormRow } from './report.ts';
 import { clock, limited, rate, readableDuration, table } from './text-table.ts';
 
@@ -15,7 +16,7 @@ export function storm(s: StormRow, withDate: boolean): string {
   const lines = [
     `${s.upstream}: ${clock(s.began, withDate)} → ${clock(s.ended, withDate)} (${readableDuration(s.seconds * 1000)}), ${s.errors} 5xx of ${s.requests} requests, peak ${rate(s.peakPerSecond)} (usually ${rate(s.baselinePerSecond)}): ${types}`,
   ];
-  lines.push(`  ${placed(s.afterChange, s.undoneBy)}`);
+  lines.push(`  ${placed(s.afterChange, s.undoneBy, s.upstream)}`);
   for (const c of s.changesDuring)
     lines.push(`  ${changeWords(c)} at ${clock(c.at, withDate)}, during the storm`);
   for (const h of s.health) lines.push(`  ${stormHealth(h, s, withDate)}`);
@@ -32,9 +33,9 @@ const changeWords = (c: { label: string; source: 'deploys' | 'log' }) =>
  * "storm began 47 s after reload sha256:… (upstream api: targets … joined): suspect it first …";
  * a change rolled back since (a canary's, by its verdict or an operator) is not to be undone again.
  */
-function placed(after: StormRow['afterChange'], undone: StormRow['undoneBy']): string {
+function placed(after: StormRow['afterChange'], undone: StormRow['undoneBy'], place: string): string {
   if (after === undefined)
-    return 'no change recorded before it (no deploy in --deploys, no event line of a Candor log): look at the upstream itself first';
+    return `no change recorded before it (no deploy in --deploys, no event line of a Candor log): look at ${placeWords(place)} itself first`;
   const what = changeWords(after);
   // A deploy stamped just after the first 5xx of a log with 1 s resolution still started it.
   const when =

@@ -65,6 +65,8 @@ function failures(report: Report): string {
       '',
       '',
     ]);
+  for (const p of report.pluginOwn5xx)
+    rows.push([`${p.plugin}'s own 5xx answer (no failure)`, String(p.count), '', '', p.plugin]);
   if (report.unexplained5xx > 0)
     rows.push(['5xx, cause unknown (no failure in these logs)', String(report.unexplained5xx), '', '', '']);
   if (report.unknownTypes.length > 0) {

@@ -1,6 +1,7 @@
 import { grpcStatusText } from '../../core/failure/grpc-codes.ts';
 import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
-import { answeredStatuses, firstCheck, pluginsAtFault } from './denials.ts';
+import { type CaseRow, caseCheck, caseLikely, makersHeadline } from './case-words.ts';
+import { answeredStatuses } from './denials.ts';
 import type { Deploy } from './deploys.ts';
 import { READERS } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
@@ -39,6 +40,15 @@ interface TypeRow {
   /** gRPC statuses its Trailers-Only answers carried (Candor's `grpc_status`), when any. */
   readonly grpcStatuses: ReadonlyArray<{ status: number; count: number }>;
   readonly upstreams: ReadonlyArray<{ upstream: string; count: number }>;
+  /**
+   * Its cases by who made the answer (case-words.ts): a variant's name, a maker's (`auth-hop`,
+   * `plugin`, `gateway`), or '' (an upstream's, or a log that does not say), each with its places.
+   */
+  readonly cases: ReadonlyArray<{
+    case: string;
+    count: number;
+    upstreams: ReadonlyArray<{ upstream: string; count: number }>;
+  }>;
 }
 
 interface ShapeRow {
@@ -46,12 +56,14 @@ interface ShapeRow {
   readonly headline: string;
   readonly count: number;
   readonly types: readonly TypeRow[];
-  /** The likely cause and the first thing to check: those of its most frequent type. */
+  /** The likely cause and the first thing to check: those of its most frequent case of a type (who made the answer). */
   readonly likelyCause: string;
   readonly firstCheck: string;
-  /** The shape's other types whose check is not the first's: each its own, and where it failed. */
+  /** The shape's other cases whose check is not the first's: each its own, and where it failed. */
   readonly alsoCheck: ReadonlyArray<{
     readonly type: string;
+    /** The case of the type (see TypeRow.cases); '' for the failure table's own. */
+    readonly case: string;
     readonly count: number;
     readonly upstreams: readonly string[];
     readonly check: string;
@@ -137,6 +149,8 @@ export interface Report {
    * for: the failure's type, or `upstream_503` (`_500`…) for the upstream's own status.
    */
   readonly staleAnswers: ReadonlyArray<{ cause: string; count: number }>;
+  /** 5xx a plugin answered itself (Candor's `answered_by`), by plugin: neither the upstream's nor a failure. */
+  readonly pluginOwn5xx: ReadonlyArray<{ plugin: string; count: number }>;
   /** 5xx with no failure that the upstream is not known to have sent (an nginx access log without its error log). */
   readonly unexplained5xx: number;
   /** Requests whose line names an error type this version does not know (a log of another version), by type. */
@@ -202,30 +216,47 @@ function shapeRows(tally: Tally): ShapeRow[] {
           .sort((a, b) => a[0] - b[0])
           .map(([status, count]) => ({ status, count })),
         upstreams: sortedCounts(t.upstreams).map(([upstream, count]) => ({ upstream, count })),
+        cases: [...t.cases]
+          .sort((a, b) => b[1].count - a[1].count)
+          .map(([kase, c]) => ({
+            case: kase,
+            count: c.count,
+            upstreams: sortedCounts(c.places).map(([upstream, count]) => ({ upstream, count })),
+          })),
       });
     }
     if (types.length === 0) continue;
     types.sort((a, b) => b.count - a.count);
-    const main = FAILURES[types[0].type];
-    const mainCheck = firstCheck(types[0]);
-    const alsoCheck = types
+    // Advice is by case, not by type: who made the answer decides what it means and what to do.
+    const cases: CaseRow[] = types
+      .flatMap((t) =>
+        t.cases.map((c) => ({
+          type: t.type,
+          case: c.case,
+          count: c.count,
+          loggedStatuses: t.loggedStatuses,
+          upstreams: c.upstreams,
+        })),
+      )
+      .sort((a, b) => b.count - a.count);
+    const main = cases[0];
+    const mainCheck = caseCheck(main);
+    const alsoCheck = cases
       .slice(1)
-      .map((t) => ({
-        type: t.type,
-        count: t.count,
-        upstreams: t.upstreams.map((u) => u.upstream),
-        check: firstCheck(t),
+      .map((c) => ({
+        type: c.type,
+        case: c.case,
+        count: c.count,
+        upstreams: c.upstreams.map((u) => u.upstream),
+        check: caseCheck(c),
       }))
-      .filter((t) => t.check !== mainCheck);
+      .filter((c) => c.check !== mainCheck);
     rows.push({
       shape,
-      headline:
-        shape === 'internal' && types.every((t) => pluginsAtFault(t) !== undefined)
-          ? "a plugin's bug"
-          : SHAPE_HEADLINES[shape],
+      headline: makersHeadline(shape, cases) ?? SHAPE_HEADLINES[shape],
       count: types.reduce((sum, t) => sum + t.count, 0),
       types,
-      likelyCause: main.explanation,
+      likelyCause: caseLikely(main.type, main.case),
       firstCheck: mainCheck,
       alsoCheck,
     });
@@ -278,6 +309,7 @@ export function buildReport(
     upstreamOwn5xx: tally.upstreamOwn5xx,
     upstreamOwn5xxStale: tally.upstreamOwn5xxStale,
     staleAnswers: sortedCounts(tally.staleAnswers).map(([cause, count]) => ({ cause, count })),
+    pluginOwn5xx: sortedCounts(tally.pluginOwn5xx).map(([plugin, count]) => ({ plugin, count })),
     unexplained5xx: tally.unexplained5xx,
     unknownTypes: sortedCounts(tally.unknownTypes).map(([type, count]) => ({ type, count })),
     untypedRetries: tally.untypedRetries,

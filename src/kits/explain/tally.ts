@@ -41,7 +41,23 @@ interface TypeTally {
   /** gRPC statuses the clients read for it (the gateway's Trailers-Only answers). */
   readonly grpcStatuses: Map<number, number>;
   readonly upstreams: Map<string, number>;
+  /** Its cases by who made the answer (caseOf): each one's count and places. */
+  readonly cases: Map<string, CaseTally>;
 }
+
+/** One case of a type (caseOf): how many, and where. */
+export interface CaseTally {
+  count: number;
+  readonly places: Map<string, number>;
+}
+
+/**
+ * The case of a line's failure: its variant (the case's own words: variants.ts), else who made
+ * the answer when no upstream did (log-record.ts Maker), else '' (an upstream's, or a log that
+ * does not say: the failure table's words).
+ */
+export const caseOf = (line: Pick<RequestLine, 'variant' | 'maker'>): string =>
+  line.variant ?? line.maker ?? '';
 
 const place = (): PlaceTally => ({
   requests: 0,
@@ -96,6 +112,8 @@ export class Tally {
   readonly staleAnswers = new Map<string, number>();
   /** The upstream's own 5xx no client saw: a stored answer went instead (counted in staleAnswers too). */
   upstreamOwn5xxStale = 0;
+  /** 5xx a plugin answered itself (Candor's `answered_by`), by plugin: no failure, and no upstream's. */
+  readonly pluginOwn5xx = new Map<string, number>();
   /** 5xx with no failure whose maker the logs do not tell (or the proxy's, with no cause given). */
   unexplained5xx = 0;
   /** Requests whose line names an error type this version does not know, by that name. */
@@ -171,11 +189,13 @@ export class Tally {
       is5xx && (failure === undefined || !isClientsDoing(failure)),
       failure ??
         line.unknownFailure ??
-        (producer === 'upstream'
-          ? `upstream's own ${line.status}`
-          : is5xx
-            ? `${line.status}, cause unknown`
-            : undefined),
+        (line.answeredBy !== undefined && is5xx
+          ? `${line.answeredBy}'s own ${line.status}`
+          : producer === 'upstream'
+            ? `upstream's own ${line.status}`
+            : is5xx
+              ? `${line.status}, cause unknown`
+              : undefined),
     );
   }
 
@@ -184,11 +204,12 @@ export class Tally {
     const failure = line.failure;
     const is5xx = line.status >= 500;
     if (failure !== undefined) {
-      const type = this.#type(failure, line.upstream);
+      const type = this.#type(failure, line.upstream, caseOf(line));
       type.requests++;
       bump(type.statuses, line.status);
       if (line.grpc?.producedBy === 'proxy') bump(type.grpcStatuses, line.grpc.status);
     } else if (line.unknownFailure !== undefined) bump(this.unknownTypes, line.unknownFailure);
+    else if (line.answeredBy !== undefined && is5xx) bump(this.pluginOwn5xx, line.answeredBy);
     else if (producer === 'upstream') this.upstreamOwn5xx++;
     else if (is5xx) this.unexplained5xx++;
     if (is5xx) {
@@ -205,7 +226,7 @@ export class Tally {
       this.attempts++;
     }
     for (const [type, count] of line.retriedOmitted ?? []) {
-      this.#type(type, line.upstream).attempts += count;
+      this.#type(type, line.upstream, '', count).attempts += count;
       this.attempts += count;
     }
     if (line.untypedRetries) {
@@ -266,7 +287,7 @@ export class Tally {
     if (time > p.last5xx) p.last5xx = time;
   }
 
-  #type(type: FailureType, upstream: string | undefined): TypeTally {
+  #type(type: FailureType, upstream: string | undefined, kase = '', by = 1): TypeTally {
     let tally = this.byType.get(type);
     if (tally === undefined) {
       tally = {
@@ -275,10 +296,18 @@ export class Tally {
         statuses: new Map(),
         grpcStatuses: new Map(),
         upstreams: new Map(),
+        cases: new Map(),
       };
       this.byType.set(type, tally);
     }
     bump(tally.upstreams, upstream ?? NO_UPSTREAM);
+    let counted = tally.cases.get(kase);
+    if (counted === undefined) {
+      counted = { count: 0, places: new Map() };
+      tally.cases.set(kase, counted);
+    }
+    counted.count += by;
+    bump(counted.places, upstream ?? NO_UPSTREAM);
     return tally;
   }
 

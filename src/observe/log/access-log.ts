@@ -53,6 +53,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['error', (r) => r.failure?.type],
   ['shape', (r) => r.failure?.kind.shape],
   ['flag', (r) => r.failure?.flag],
+  ['variant', (r) => r.failure?.variant],
   ['stage', stageOf],
   ['details', (r) => r.failure?.details],
   ['bytes_in', (r) => r.bytesIn],
@@ -284,6 +285,7 @@ function putMembers(r: RequestRecord, totalMs: number): void {
     putText(MEMBER.error, failure.type);
     putText(MEMBER.shape, failure.kind.shape);
     putText(MEMBER.flag, failure.flag);
+    if (failure.variant !== undefined) putText(MEMBER.variant, failure.variant);
   }
   const stage = stageOf(r);
   if (stage !== undefined) putText(MEMBER.stage, stage);

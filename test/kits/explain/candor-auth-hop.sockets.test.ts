@@ -81,6 +81,6 @@ test("what to check first says which of the failures were the auth hop's, not an
   const text = renderText(report);
   assert.match(
     text,
-    /unreachable \(4\): the upstream is not there\n.*\n.*\n {4}where: {2}3 at the auth hop \(route app\): the route's forward-auth service or JWKS endpoint failed, not its upstream \(see the route's auth\)\n/,
+    /unreachable \(4\): the upstream is not there\n {4}likely: the route's auth hop \(its forward-auth service or JWKS endpoint\), not its upstream: .*\n {4}check: {2}The route's auth hop failed, not its upstream .*\n {4}also: {3}connection_refused \(1, down\): Start the upstream process.*\n {4}where: {2}3 at the auth hop \(route app\): the route's forward-auth service or JWKS endpoint failed, not its upstream \(see the route's auth\)\n/,
   );
 });

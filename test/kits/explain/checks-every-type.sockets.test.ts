@@ -74,6 +74,12 @@ test('what to check first gives the second type of a shape its own check, with w
   );
   const unreachable = report.shapes.find((s) => s.shape === 'unreachable');
   assert.deepEqual(unreachable?.alsoCheck, [
-    { type: 'tls_protocol_error', count: 2, upstreams: ['plain'], check: FAILURES.tls_protocol_error.fix },
+    {
+      type: 'tls_protocol_error',
+      case: '',
+      count: 2,
+      upstreams: ['plain'],
+      check: FAILURES.tls_protocol_error.fix,
+    },
   ]);
 });

@@ -93,6 +93,7 @@ test('--json: the whole report for machines', async () => {
     'upstreamOwn5xx',
     'upstreamOwn5xxStale',
     'staleAnswers',
+    'pluginOwn5xx',
     'unexplained5xx',
     'unknownTypes',
     'untypedRetries',
@@ -135,6 +136,7 @@ test('--json: the whole report for machines', async () => {
     'loggedStatuses',
     'grpcStatuses',
     'upstreams',
+    'cases',
   ]);
   assert.equal(report.storms[0].afterChange?.label, 'v42');
   assert.match(report.storms[0].began, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

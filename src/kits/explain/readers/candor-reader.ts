@@ -1,8 +1,18 @@
 import { FAILURES, type FailureType } from '../../../core/failure/taxonomy.ts';
+import { VARIANTS, type VariantName } from '../../../core/failure/variants.ts';
 import { describeEvent } from '../../../observe/events/event-words.ts';
 import { readEvent } from '../../../observe/events/read-event.ts';
 import type { LogReader } from '../log-reader.ts';
-import { authHopPlace, type ClientDeadlineAt, type LogRecord, type RequestLine } from '../log-record.ts';
+import {
+  authHopPlace,
+  type ClientDeadlineAt,
+  filesPlace,
+  gatewayPlace,
+  type LogRecord,
+  type Maker,
+  type RequestLine,
+  sessionStorePlace,
+} from '../log-record.ts';
 
 /** A type the taxonomy knows, or undefined (a line from another version may name others). */
 export function knownType(value: unknown): FailureType | undefined {
@@ -144,18 +154,19 @@ export const candorReader: LogReader = {
       .map((attempt) => knownType(attempt?.error))
       .filter((type): type is FailureType => type !== undefined);
     const omitted = omittedTries(earlier);
+    const route = typeof entry.route === 'string' ? entry.route : undefined;
+    const answeredBy =
+      typeof entry.answered_by === 'string' && entry.answered_by.startsWith('plugin:')
+        ? entry.answered_by
+        : undefined;
+    const variant = variantOf(entry, failure);
+    const maker = makerOf(entry, failure, variant, answeredBy);
     return {
       kind: 'request',
       time,
       status,
-      // The auth hop's failure (`auth: failed: <type>`) answered the request before any upstream;
-      // a plugin's hop's (`plugin_hop`) is the failure of the upstream the plugin asked.
-      upstream:
-        typeof entry.auth === 'string' && entry.auth.startsWith('failed: ')
-          ? authHopPlace(typeof entry.route === 'string' ? entry.route : undefined)
-          : typeof entry.plugin_hop === 'string'
-            ? entry.plugin_hop
-            : (pluginAtFault(entry) ?? (typeof entry.upstream === 'string' ? entry.upstream : undefined)),
+      // Counted where the answer was made: the route's upstream only when it was (placeOf).
+      upstream: placeOf(entry, maker, route, answeredBy),
       target: typeof entry.target === 'string' ? entry.target : undefined,
       failure,
       unknownFailure: failure === undefined ? unknownType(entry.error) : undefined,
@@ -172,7 +183,13 @@ export const candorReader: LogReader = {
         : withoutIdleWaits(finite(entry.ttfb_ms), entry),
       clientAborted: entry.client_aborted === true || entry.client_aborted === 'true' || undefined,
       // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
-      producedBy: status >= 500 ? (entry.error === undefined ? 'upstream' : 'proxy') : undefined,
+      // A plugin's own answer (answered_by) is the gateway's, not the upstream's.
+      producedBy:
+        status >= 500
+          ? entry.error === undefined && answeredBy === undefined
+            ? 'upstream'
+            : 'proxy'
+          : undefined,
       requestId: typeof entry.req_id === 'string' ? entry.req_id : undefined,
       protocol:
         typeof entry.protocol === 'string' && PROTOCOL.test(entry.protocol) ? entry.protocol : undefined,
@@ -180,7 +197,7 @@ export const candorReader: LogReader = {
       method: typeof entry.method === 'string' ? entry.method : undefined,
       deniedBy:
         status === 401 || status === 403
-          ? typeof entry.auth === 'string' && entry.auth.startsWith('denied')
+          ? (typeof entry.auth === 'string' && entry.auth.startsWith('denied')) || answeredBy !== undefined
             ? 'proxy'
             : 'upstream'
           : undefined,
@@ -188,9 +205,95 @@ export const candorReader: LogReader = {
       clientDeadlineMs: deadlineMs,
       clientDeadlineAt: deadlineMs === undefined ? undefined : cutAt(unsent, entry.stage),
       staleCause: typeof entry.stale_cause === 'string' ? staleCause(entry.stale_cause) : undefined,
+      maker,
+      variant,
+      answeredBy,
     };
   },
 };
+
+/**
+ * The case of the line's failure type (`variant`, written since the access log carries it). A
+ * line of an earlier version has none: a static route's failure is told there by its route with
+ * no upstream (a static route has none; a request no route matched has no route).
+ */
+function variantOf(
+  entry: Record<string, unknown>,
+  failure: FailureType | undefined,
+): VariantName | undefined {
+  if (failure === undefined) return undefined;
+  if (typeof entry.variant === 'string' && Object.hasOwn(VARIANTS, entry.variant)) {
+    const named = entry.variant as VariantName;
+    return VARIANTS[named].type === failure ? named : undefined;
+  }
+  if (entry.variant !== undefined || typeof entry.route !== 'string' || entry.upstream !== undefined)
+    return undefined;
+  if (entry.auth !== undefined || entry.plugin_hop !== undefined || entry.answered_by !== undefined)
+    return undefined;
+  return STATIC_CASES[failure];
+}
+
+/** A static route's failures, by type, for a line that names no variant (see variantOf). */
+const STATIC_CASES: Partial<Record<FailureType, VariantName>> = {
+  destination_not_found: 'static_file_not_found',
+  http_response_incomplete: 'own_file_cut',
+  proxy_resources_exhausted: 'static_file_descriptors',
+};
+
+/** The gateway's own decisions, made with no attempt: maintenance, load shedding, a refusal. */
+const GATEWAY_DECIDES: ReadonlySet<FailureType> = new Set<FailureType>([
+  'proxy_internal_response',
+  'http_request_denied',
+]);
+
+/** Who made the line's answer when no upstream did (log-record.ts Maker); undefined: an upstream. */
+function makerOf(
+  entry: Record<string, unknown>,
+  failure: FailureType | undefined,
+  variant: VariantName | undefined,
+  answeredBy: string | undefined,
+): Maker | undefined {
+  if (failure === undefined) return answeredBy === undefined ? undefined : 'plugin';
+  if (variant === 'session_store_unavailable') return 'session-store';
+  if (typeof entry.auth === 'string' && entry.auth.startsWith('failed: ')) return 'auth-hop';
+  if (typeof entry.plugin_hop === 'string') return undefined;
+  if (pluginAtFault(entry) !== undefined) return 'plugin';
+  if (variant !== undefined && VARIANT_MAKERS[variant] !== undefined) return VARIANT_MAKERS[variant];
+  // Candor writes `attempts` on every line: one that does not say is not guessed to have made none.
+  return finite(entry.attempts) === 0 && GATEWAY_DECIDES.has(failure) ? 'gateway' : undefined;
+}
+
+const VARIANT_MAKERS: Partial<Record<VariantName, Maker>> = {
+  static_file_not_found: 'files',
+  static_file_descriptors: 'files',
+  own_file_cut: 'files',
+};
+
+/**
+ * Where a line is counted: the route's auth hop, a plugin's hop (the upstream a plugin asked), a
+ * plugin, the route's files, the session store, the gateway's own decision, or the upstream.
+ */
+function placeOf(
+  entry: Record<string, unknown>,
+  maker: Maker | undefined,
+  route: string | undefined,
+  answeredBy: string | undefined,
+): string | undefined {
+  switch (maker) {
+    case 'auth-hop':
+      return authHopPlace(route);
+    case 'plugin':
+      return pluginAtFault(entry) ?? answeredBy;
+    case 'files':
+      return filesPlace(route);
+    case 'session-store':
+      return sessionStorePlace(route);
+    case 'gateway':
+      return gatewayPlace(route);
+  }
+  if (typeof entry.plugin_hop === 'string') return entry.plugin_hop;
+  return typeof entry.upstream === 'string' ? entry.upstream : undefined;
+}
 
 /**
  * A plugin's own bug (it threw or overran in a hook: the gateway's 500, its details "plugin:NAME
