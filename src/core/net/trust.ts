@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { trimOws } from '../ows.ts';
-import { blockListOf } from './address-list.ts';
+import { blockListOf, rememberedByAddress } from './address-list.ts';
 import type { FieldMap } from './downstream.ts';
 import { forwardedForNodes, joinedLines, withoutPort } from './forwarded-for.ts';
 import { unmapIPv4 } from './ip-address.ts';
@@ -13,7 +13,7 @@ export interface TrustList {
 export function createTrustList(entries: readonly string[]): TrustList {
   if (entries.length === 0) return { has: () => false };
   const list = blockListOf(entries);
-  return { has: (address) => checkAddress(list, address) };
+  return { has: rememberedByAddress((address) => checkAddress(list, address)) };
 }
 
 function checkAddress(list: net.BlockList, address: string): boolean {

@@ -33,3 +33,22 @@ test('the first entry that holds the address is the one named', () => {
   assert.equal(list.match('8.8.8.8'), '0.0.0.0/0');
   assert.equal(list.match('::2'), undefined, 'an IPv4 block holds no IPv6 address');
 });
+
+test('answers asked again, and past the addresses a list remembers, are those asked first', () => {
+  const list = createAddressList(['10.0.0.0/24', '2001:db8::/64']);
+  const expected = (i: number) => (i % 2 === 0 ? '10.0.0.0/24' : undefined);
+  const address = (i: number) => (i % 2 === 0 ? `10.0.0.${i % 256}` : `10.0.1.${i % 256}`);
+  // 600 addresses (more than the 256 remembered), asked twice over in the same and in reverse order.
+  for (const order of [1, 1, -1])
+    for (let n = 0; n < 600; n++) {
+      const i = order === 1 ? n : 599 - n;
+      assert.equal(list.match(address(i)), expected(i), address(i));
+    }
+  for (let i = 0; i < 300; i++) {
+    assert.equal(list.match(`2001:db8::${i.toString(16)}`), '2001:db8::/64');
+    assert.equal(list.match(`2001:db9::${i.toString(16)}`), undefined);
+  }
+  assert.equal(list.match('10.0.0.7'), '10.0.0.0/24');
+  assert.equal(list.match('not an address'), undefined);
+  assert.equal(list.match('not an address'), undefined, 'asked again');
+});
