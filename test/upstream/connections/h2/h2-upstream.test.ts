@@ -176,6 +176,22 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal((await gw.logFor('h2-cert-required')).stage, 'not_sent');
   });
 
+  test('h2 to a TLS 1.3 server that requires a client certificate: every request after the first is told the same 502, none left waiting', async () => {
+    const upstream = await keep(startH2(h2Answer, { tls: true, requireClientCertificate: true }));
+    const gw = await gatewayTo(
+      'h2',
+      [upstream.url.replace('127.0.0.1', 'localhost')],
+      `    tls: { ca: ${upstream.caPath} }\n    retries: { attempts: 1 }\n`,
+    );
+    for (let i = 1; i <= 4; i++) {
+      const id = `h2-cert-required-${i}`;
+      const res = await request(gw.url, { path: '/mtls', headers: { 'x-request-id': id }, timeoutMs: 4_000 });
+      assertGatewayError(res, 502, 'tls_alert_received', /^TLS alert certificate_required received/);
+      assert.equal((await gw.logFor(id)).stage, 'not_sent');
+    }
+    assert.equal(upstream.received.length, 0);
+  });
+
   test('h2 to a certificate for another host: 502 tls_certificate_error, as over HTTP/1.1, nothing sent', async () => {
     const upstream = await keep(startH2(h2Answer, { tls: true, wrongHost: true }));
     const gw = await gatewayTo('h2', [upstream.url], `    tls: { ca: ${upstream.caPath} }\n`);
