@@ -827,7 +827,13 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     ],
     // (DATA on a 204 is no part of it: the 204 is whole at its head, h2-bodyless.test.ts.)
   ] as const) {
-    test(`${label}: the gateway's HTTP/2 client refuses it, and the log says the upstream broke HTTP/2, not that it reset`, async () => {
+    // nghttp2 before 1.67 (Node 22's) resets such a stream PROTOCOL_ERROR, the frame dropped, and
+    // says nothing else (docs/http2-and-grpc.md): the test after these holds on every Node.
+    const skip =
+      NGHTTP2_RESETS_STREAM_ERRORS && "this Node's nghttp2 resets the stream for it, and says not why";
+    test(`${label}: the gateway's HTTP/2 client refuses it, and the log says the upstream broke HTTP/2, not that it reset`, {
+      skip,
+    }, async () => {
       const upstream = await keep(startH2Raw(answer));
       const gw = await gatewayTo('h2c', [upstream.url]);
       const res = await request(gw.url, { path: '/over', headers: { 'x-request-id': 'over' } });
