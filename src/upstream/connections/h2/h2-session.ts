@@ -83,6 +83,12 @@ export class H2Session implements H2CallSession {
       // word and the answer goes on without it; off, H2Call refuses the answer (paddedField).
       strictFieldWhitespaceValidation: false,
     });
+    // node:tls emits an error of its own (an alert after the handshake: a TLS 1.3 server that
+    // requires a client certificate, bytes that are no TLS record) without destroying the socket;
+    // node:http2 then ends it and waits for the end to be written, which it never is: the session
+    // stayed destroyed without its 'close', and the requests waiting on it waited with it (until
+    // its idle close, 30 s), no timeout of theirs running. A net socket is destroyed by its error already.
+    socket.once('error', () => socket.destroy());
     this.session.on('goaway', (code, lastStreamId) => {
       (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };
       this.gone();

@@ -176,6 +176,22 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     assert.equal((await gw.logFor('h2-cert-required')).stage, 'not_sent');
   });
 
+  test('h2 to a TLS 1.3 server that requires a client certificate: every request after the first is told the same 502, none left waiting', async () => {
+    const upstream = await keep(startH2(h2Answer, { tls: true, requireClientCertificate: true }));
+    const gw = await gatewayTo(
+      'h2',
+      [upstream.url.replace('127.0.0.1', 'localhost')],
+      `    tls: { ca: ${upstream.caPath} }\n    retries: { attempts: 1 }\n`,
+    );
+    for (let i = 1; i <= 4; i++) {
+      const id = `h2-cert-required-${i}`;
+      const res = await request(gw.url, { path: '/mtls', headers: { 'x-request-id': id }, timeoutMs: 4_000 });
+      assertGatewayError(res, 502, 'tls_alert_received', /^TLS alert certificate_required received/);
+      assert.equal((await gw.logFor(id)).stage, 'not_sent');
+    }
+    assert.equal(upstream.received.length, 0);
+  });
+
   test('h2 to a certificate for another host: 502 tls_certificate_error, as over HTTP/1.1, nothing sent', async () => {
     const upstream = await keep(startH2(h2Answer, { tls: true, wrongHost: true }));
     const gw = await gatewayTo('h2', [upstream.url], `    tls: { ca: ${upstream.caPath} }\n`);
@@ -811,7 +827,13 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     ],
     // (DATA on a 204 is no part of it: the 204 is whole at its head, h2-bodyless.test.ts.)
   ] as const) {
-    test(`${label}: the gateway's HTTP/2 client refuses it, and the log says the upstream broke HTTP/2, not that it reset`, async () => {
+    // nghttp2 before 1.67 (Node 22's) resets such a stream PROTOCOL_ERROR, the frame dropped, and
+    // says nothing else (docs/http2-and-grpc.md): the test after these holds on every Node.
+    const skip =
+      NGHTTP2_RESETS_STREAM_ERRORS && "this Node's nghttp2 resets the stream for it, and says not why";
+    test(`${label}: the gateway's HTTP/2 client refuses it, and the log says the upstream broke HTTP/2, not that it reset`, {
+      skip,
+    }, async () => {
       const upstream = await keep(startH2Raw(answer));
       const gw = await gatewayTo('h2c', [upstream.url]);
       const res = await request(gw.url, { path: '/over', headers: { 'x-request-id': 'over' } });
