@@ -88,7 +88,7 @@ export class H2Session implements H2CallSession {
     // node:http2 then ends it and waits for the end to be written, which it never is: the session
     // stayed destroyed without its 'close', and the requests waiting on it waited with it (until
     // its idle close, 30 s), no timeout of theirs running. A net socket is destroyed by its error already.
-    socket.once('error', () => socket.destroy());
+    socket.on('error', () => socket.destroy());
     this.session.on('goaway', (code, lastStreamId) => {
       (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };
       this.gone();
