@@ -13,10 +13,11 @@ export function describeEvent(event: GatewayEvent): string {
         ...names('upstream', event.upstreams).filter((p) => !isTargetsOnly(p, event)),
         ...Object.entries(event.targets).map(([upstream, moves]) => `upstream ${upstream}: ${moved(moves)}`),
       ];
-      const pushed =
-        event.revision === undefined ? '' : ` of etcd revision ${event.revision} by ${event.author}`;
+      const back = event.rollback_of === undefined ? '' : `, a rollback to revision ${event.rollback_of}`;
+      const by = `etcd revision ${event.revision} by ${event.author}${back}`;
+      const pushed = event.revision === undefined ? '' : ` of ${by}`;
       if (event.same_document === true)
-        return `etcd revision ${event.revision} by ${event.author}: the document running already (${event.config_hash}), nothing reloaded`;
+        return `${by}: the document running already (${event.config_hash}), nothing reloaded`;
       return `reload ${event.config_hash}${pushed}${parts.length === 0 ? ' (nothing routed changed)' : ` (${parts.join('; ')})`}`;
     }
     case 'admin': {

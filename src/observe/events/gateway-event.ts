@@ -43,6 +43,8 @@ export interface ReloadEvent extends EventBase {
   /** A push taken from etcd: its revision and author. */
   readonly revision?: number;
   readonly author?: string;
+  /** A rollback's push (`candor config rollback`): the revision whose document it wrote again. */
+  readonly rollback_of?: number;
   /**
    * A revision that holds the document running already (pushed again, rolled back to): taken
    * without a reload, since nothing would change; in the timeline as every push is.

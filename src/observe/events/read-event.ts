@@ -51,7 +51,13 @@ export function readEvent(value: unknown): GatewayEvent | undefined {
         config_hash: value.config_hash,
         via: value.via,
         ...(typeof value.revision === 'number' && Number.isSafeInteger(value.revision) && text(value.author)
-          ? { revision: value.revision, author: value.author }
+          ? {
+              revision: value.revision,
+              author: value.author,
+              ...(typeof value.rollback_of === 'number' && Number.isSafeInteger(value.rollback_of)
+                ? { rollback_of: value.rollback_of }
+                : {}),
+            }
           : {}),
         ...(value.same_document === true ? { same_document: true } : {}),
         routes,

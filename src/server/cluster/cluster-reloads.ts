@@ -11,6 +11,7 @@ import type { ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { keptFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import type { ReloadEvent } from '../../observe/events/gateway-event.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { reloadChanges } from '../gateway/reload-plan.ts';
@@ -219,9 +220,7 @@ export abstract class ClusterReloads {
         kind: 'reload',
         config_hash: configHash(next),
         via: caller.via,
-        ...(caller.pushed === undefined
-          ? {}
-          : { revision: caller.pushed.revision, author: caller.pushed.author }),
+        ...(caller.pushed === undefined ? {} : pushedFields(caller.pushed)),
         ...reloadChanges(previous, next),
       });
       for (const what of this.prunedChanges(next))
@@ -286,4 +285,12 @@ export abstract class ClusterReloads {
     this.#queue = done.catch(() => {});
     return done;
   }
+}
+
+/** A push's fields of the timeline's reload event: its revision, author, and a rollback's revision. */
+function pushedFields(
+  pushed: NonNullable<Caller['pushed']>,
+): Pick<ReloadEvent, 'revision' | 'author' | 'rollback_of'> {
+  const { revision, author, rollback_of } = pushed;
+  return { revision, author, ...(rollback_of === undefined ? {} : { rollback_of }) };
 }

@@ -2,6 +2,7 @@ import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { hostPort } from '../../core/net/host-port.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import type { Pushed } from '../fleet/applied-line.ts';
 import type { FleetCanary } from '../fleet/fleet-canary.ts';
 import type { FleetSource } from '../fleet/fleet-source.ts';
 import type { FleetStart } from '../fleet/fleet-start.ts';
@@ -35,10 +36,9 @@ export async function followSource(
     start,
     configHash(config),
     address,
-    (pushed) =>
-      control.reload({ via: 'etcd', who: `etcd revision ${pushed.revision} by ${pushed.author}`, pushed }),
+    (pushed) => control.reload({ via: 'etcd', who: pushedWho(pushed), pushed }),
     // Every push is in the timeline, one of the document running too (nothing reloaded for it).
-    ({ revision, author, config_hash }) => {
+    ({ revision, author, rollback_of, config_hash }) => {
       const none = { added: [], removed: [], changed: [] };
       control.timeline.record({
         kind: 'reload',
@@ -46,6 +46,7 @@ export async function followSource(
         config_hash,
         revision,
         author,
+        ...(rollback_of === undefined ? {} : { rollback_of }),
         same_document: true,
         routes: none,
         upstreams: none,
@@ -69,4 +70,10 @@ export async function followSource(
     logger,
   );
   into.canary.start();
+}
+
+/** Who asked for a push's reload, for its log line: the revision, its author, and a rollback's revision. */
+function pushedWho({ revision, author, rollback_of }: Pushed): string {
+  const back = rollback_of === undefined ? '' : `, a rollback to revision ${rollback_of}`;
+  return `etcd revision ${revision} by ${author}${back}`;
 }

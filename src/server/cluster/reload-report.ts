@@ -10,8 +10,8 @@ import { WORKER_ANSWER_MS, type WorkerAnswer } from './worker-requests.ts';
 export interface Caller {
   readonly via: 'SIGHUP' | 'admin' | 'canary' | 'etcd';
   readonly who: string;
-  /** A reload of a revision taken from etcd: which, and who pushed it (the deploy timeline says so). */
-  readonly pushed?: { readonly revision: number; readonly author: string };
+  /** A reload of a revision taken from etcd: which, who pushed it, and a rollback's revision (the deploy timeline says so). */
+  readonly pushed?: { readonly revision: number; readonly author: string; readonly rollback_of?: number };
 }
 
 /** The last reload's result, as GET /status shows it. */

@@ -38,10 +38,17 @@ export type ReloadAnswer =
   | { readonly result: string };
 
 /** What applies a revision: the primary's reload (ClusterControl.reload), told who asked. */
-export type ApplyReload = (who: { revision: number; author: string }) => Promise<ReloadAnswer>;
+export type ApplyReload = (who: Pushed) => Promise<ReloadAnswer>;
+
+/** A revision taken from etcd as the timeline names it: its number, who pushed it, and the revision it rolled back to (a rollback's). */
+export interface Pushed {
+  readonly revision: number;
+  readonly author: string;
+  readonly rollback_of?: number;
+}
 
 /** What records a revision taken without a reload (the document running already) in the deploy timeline. */
-export type NoteRevision = (taken: { revision: number; author: string; config_hash: string }) => void;
+export type NoteRevision = (taken: Pushed & { config_hash: string }) => void;
 
 export function appliedLine(
   revision: number,

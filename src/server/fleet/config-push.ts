@@ -19,12 +19,14 @@ import {
 } from '../../upstream/config-source/etcd-client.ts';
 import {
   type Canary,
+  COMPACTED_AWAY,
   canaryKey,
   canaryOf,
   NO_PUSH_RECORD,
   type PushRecord,
   pushKey,
   readJson,
+  UNREAD_PUSH,
 } from './fleet-keys.ts';
 
 export type PushResult =
@@ -197,10 +199,10 @@ export async function configHistory(
     const kv = read.kvs[0];
     if (kv === undefined) break;
     const record = await pushRecordAt(client, key, kv.modRevision);
-    const own = record !== undefined;
+    const own = typeof record !== 'string';
     entries.push({
       revision: kv.modRevision,
-      author: own ? record.author : NO_PUSH_RECORD,
+      author: pushAuthor(record),
       at: own ? record.at : 'unknown',
       ...(own && record.rollback_of !== undefined ? { rollbackOf: record.rollback_of } : {}),
       bytes: Buffer.byteLength(kv.value),
@@ -212,17 +214,37 @@ export async function configHistory(
 }
 
 /**
- * The push record written with `revision` (undefined: none, such as for a document written by
- * hand with etcdctl, or etcd did not answer).
+ * The push record written with `revision`, or why there is none to tell: `none`, a document
+ * written by hand (`etcdctl put`: no record written with it); `compacted`, etcd no longer holds
+ * the revision and a later push's record replaced the one it may have had; `unread`, etcd did
+ * not answer. Past a compaction the record's latest version still tells: written at `revision`
+ * (in the push's own transaction), it is that revision's; written before it, the revision had none.
  */
 export async function pushRecordAt(
   client: EtcdClient,
   key: string,
   revision: number,
-): Promise<PushRecord | undefined> {
-  const push = await client.range(pushKey(key), { revision }).catch(() => undefined);
-  const record = readJson<PushRecord>(push?.kvs[0]?.value ?? '');
-  return record !== undefined && push?.kvs[0]?.modRevision === revision ? record : undefined;
+): Promise<PushRecord | 'none' | 'compacted' | 'unread'> {
+  let push: KeyValue | undefined;
+  try {
+    push = (await client.range(pushKey(key), { revision })).kvs[0];
+  } catch (err) {
+    if (!(err instanceof EtcdError && err.kind === 'compacted')) return 'unread';
+    try {
+      push = (await client.range(pushKey(key))).kvs[0];
+    } catch {
+      return 'unread';
+    }
+    if (push !== undefined && push.modRevision > revision) return 'compacted';
+  }
+  const record = readJson<PushRecord>(push?.value ?? '');
+  return record !== undefined && push?.modRevision === revision ? record : 'none';
+}
+
+/** Who pushed a revision, as the timeline, /status and the history say it, from pushRecordAt's answer. */
+export function pushAuthor(found: Awaited<ReturnType<typeof pushRecordAt>>): string {
+  if (typeof found !== 'string') return found.author;
+  return found === 'none' ? NO_PUSH_RECORD : found === 'compacted' ? COMPACTED_AWAY : UNREAD_PUSH;
 }
 
 /** The document as it was written at `revision` (that revision must be one that wrote it). */

@@ -87,6 +87,13 @@ export interface CountsRecord {
 
 /** The author of a revision written without `candor config push` (no record beside it). */
 export const NO_PUSH_RECORD = 'unknown (no push record)';
+/**
+ * The author of a revision etcd compacted away before it was read, whose push record (if it had
+ * one) a later push's replaced: not known, and not to be taken for a hand write.
+ */
+export const COMPACTED_AWAY = 'unknown (its revision was compacted away)';
+/** The author of a revision whose push record etcd did not give (it did not answer). */
+export const UNREAD_PUSH = 'unknown (etcd did not answer)';
 
 /** What a push records beside the document. */
 export interface PushRecord {

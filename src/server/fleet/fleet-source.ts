@@ -19,8 +19,8 @@ import {
   type Wanted,
   workersRefused,
 } from './applied-line.ts';
-import { pushRecordAt } from './config-push.ts';
-import { type Canary, type GatewayRecord, NO_PUSH_RECORD } from './fleet-keys.ts';
+import { pushAuthor, pushRecordAt } from './config-push.ts';
+import type { Canary, GatewayRecord } from './fleet-keys.ts';
 import type { FleetStart, RevisionRefused } from './fleet-start.ts';
 import { GatewayLease, toldNameTaken } from './gateway-lease.ts';
 import { keptOrWhy, runningFile, writeRunning, writtenOrWhy } from './last-good.ts';
@@ -289,20 +289,26 @@ export class FleetSource {
   async #apply(wanted: Wanted): Promise<void> {
     const { bootstrap } = this.#start;
     const { revision, document, how } = wanted;
-    const author =
-      wanted.author ??
-      (await pushRecordAt(this.#start.client, bootstrap.etcd.key, revision))?.author ??
-      NO_PUSH_RECORD;
+    const record =
+      wanted.author === undefined
+        ? await pushRecordAt(this.#start.client, bootstrap.etcd.key, revision)
+        : undefined;
+    const author = wanted.author ?? pushAuthor(record ?? 'none');
+    // A rollback (candor config rollback) is said as one on the timeline, as the history says it.
+    const rollback =
+      typeof record === 'object' && record.rollback_of !== undefined
+        ? { rollback_of: record.rollback_of }
+        : {};
     // Bytes that are not UTF-8 are never the document running, whatever they decode to.
     if (document === this.#running.document && wanted.undecodable === undefined)
-      return this.#sameDocument(wanted, author);
+      return this.#sameDocument(wanted, author, rollback);
     const label = documentLabel(bootstrap.etcd.key, revision);
     const composed = composeConfig(document, bootstrap, label, wanted.undecodable);
     if ('problems' in composed) return this.#refuse(revision, composed.problems);
     // A state folder that cannot take it (full, read-only): it cannot run, a refusal shown as any is.
     const file = writtenOrWhy(bootstrap.state, composed.text);
     if (typeof file !== 'string') return this.#refuse(revision, [{ ...file, file: label }]);
-    const answer = await this.#reload({ revision, author });
+    const answer = await this.#reload({ revision, author, ...rollback });
     // Draining: nothing more is applied.
     if (!('config_hash' in answer)) return;
     if (answer.result === 'invalid') {
@@ -352,7 +358,7 @@ export class FleetSource {
    * /status, the metrics and the record, and kept on disk with it, so that neither the fleet's
    * status nor a restart takes the gateway for one behind.
    */
-  #sameDocument(wanted: Wanted, author: string): void {
+  #sameDocument(wanted: Wanted, author: string, rollback: { rollback_of?: number }): void {
     const { bootstrap } = this.#start;
     const { revision, document, how } = wanted;
     const { hash } = this.#running;
@@ -365,7 +371,7 @@ export class FleetSource {
       const unkept = keptOrWhy(bootstrap.state, { document, revision, hash, at: since, author });
       if (unkept !== undefined) this.#logger.error({ source: bootstrap.etcd.key, revision }, unkept);
     }
-    this.#note({ revision, author, config_hash: hash });
+    this.#note({ revision, author, ...rollback, config_hash: hash });
     this.#logger.info(
       { source: bootstrap.etcd.key, revision, author, config_hash: hash },
       `config revision ${revision} taken: it holds the document running already, so nothing was reloaded`,

@@ -58,6 +58,37 @@ test('every kind of change in words', () => {
         kind: 'reload',
         at,
         config_hash: 'sha256:0123456789abcdef',
+        via: 'etcd',
+        revision: 44,
+        author: 'frank',
+        rollback_of: 6,
+        routes: none,
+        upstreams: { added: [], removed: [], changed: ['api'] },
+        targets: {},
+      },
+      'reload sha256:0123456789abcdef of etcd revision 44 by frank, a rollback to revision 6 (upstream api changed)',
+    ],
+    [
+      {
+        kind: 'reload',
+        at,
+        config_hash: 'sha256:0123456789abcdef',
+        via: 'etcd',
+        revision: 45,
+        author: 'frank',
+        rollback_of: 6,
+        same_document: true,
+        routes: none,
+        upstreams: none,
+        targets: {},
+      },
+      'etcd revision 45 by frank, a rollback to revision 6: the document running already (sha256:0123456789abcdef), nothing reloaded',
+    ],
+    [
+      {
+        kind: 'reload',
+        at,
+        config_hash: 'sha256:0123456789abcdef',
         via: 'admin',
         routes: none,
         upstreams: none,
@@ -210,6 +241,11 @@ test("a fleet's reload read back from its log line keeps its revision and author
   const same = { ...line, same_document: true };
   assert.deepEqual(readEvent(JSON.parse(JSON.stringify(same))), same);
   assert.deepEqual(readEvent({ ...line, same_document: 'yes' }), line);
+  // A rollback's revision is read back with its push, and only as a revision.
+  const rollback = { ...line, rollback_of: 6 };
+  assert.deepEqual(readEvent(JSON.parse(JSON.stringify(rollback))), rollback);
+  assert.deepEqual(readEvent({ ...line, rollback_of: '6' }), line);
+  assert.deepEqual(readEvent({ ...plain, rollback_of: 6 }), plain);
 });
 
 test("a worker's death read back from its log line is the event recorded; a field Candor never writes is not read", () => {
