@@ -48,7 +48,7 @@ export function firstCheck(row: {
 }
 
 /** The plugins an internal error's places name when every one is a plugin's ("plugin:NAME"), else undefined. */
-export function pluginsAtFault(row: {
+function pluginsAtFault(row: {
   readonly type: FailureType;
   readonly upstreams?: ReadonlyArray<{ readonly upstream: string }>;
 }): string[] | undefined {

@@ -5,6 +5,16 @@ import type { GatewayEvent, NameChanges, TargetMoves, WorkerEvent } from './gate
  * (upstream api: targets http://10.0.0.7:80 joined)", "canary api-next moved to 25%", "worker 4242
  * ended by SIGKILL (its connections cut); replaced by worker 4250".
  */
+/** A revision taken from etcd as the timeline and the reload's log line name it: "etcd revision 7 by alice, a rollback to revision 3". */
+export function pushedBy(
+  revision: number | undefined,
+  author: string | undefined,
+  rollbackOf?: number,
+): string {
+  const back = rollbackOf === undefined ? '' : `, a rollback to revision ${rollbackOf}`;
+  return `etcd revision ${revision} by ${author}${back}`;
+}
+
 export function describeEvent(event: GatewayEvent): string {
   switch (event.kind) {
     case 'reload': {
@@ -13,8 +23,7 @@ export function describeEvent(event: GatewayEvent): string {
         ...names('upstream', event.upstreams).filter((p) => !isTargetsOnly(p, event)),
         ...Object.entries(event.targets).map(([upstream, moves]) => `upstream ${upstream}: ${moved(moves)}`),
       ];
-      const back = event.rollback_of === undefined ? '' : `, a rollback to revision ${event.rollback_of}`;
-      const by = `etcd revision ${event.revision} by ${event.author}${back}`;
+      const by = pushedBy(event.revision, event.author, event.rollback_of);
       const pushed = event.revision === undefined ? '' : ` of ${by}`;
       if (event.same_document === true)
         return `${by}: the document running already (${event.config_hash}), nothing reloaded`;

@@ -288,7 +288,7 @@ export abstract class ClusterReloads {
 }
 
 /** A push's fields of the timeline's reload event: its revision, author, and a rollback's revision. */
-function pushedFields(
+export function pushedFields(
   pushed: NonNullable<Caller['pushed']>,
 ): Pick<ReloadEvent, 'revision' | 'author' | 'rollback_of'> {
   const { revision, author, rollback_of } = pushed;

@@ -1,12 +1,13 @@
 import { configHash } from '../../core/config/config-hash.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { hostPort } from '../../core/net/host-port.ts';
+import { pushedBy } from '../../observe/events/event-words.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import type { Pushed } from '../fleet/applied-line.ts';
 import type { FleetCanary } from '../fleet/fleet-canary.ts';
 import type { FleetSource } from '../fleet/fleet-source.ts';
 import type { FleetStart } from '../fleet/fleet-start.ts';
 import type { ClusterControl } from './cluster-control.ts';
+import { pushedFields } from './cluster-reloads.ts';
 
 /** What a fleet's gateway follows once it serves; empty until then, and on a standalone one. */
 export interface FleetFollowing {
@@ -36,17 +37,20 @@ export async function followSource(
     start,
     configHash(config),
     address,
-    (pushed) => control.reload({ via: 'etcd', who: pushedWho(pushed), pushed }),
+    (pushed) =>
+      control.reload({
+        via: 'etcd',
+        who: pushedBy(pushed.revision, pushed.author, pushed.rollback_of),
+        pushed,
+      }),
     // Every push is in the timeline, one of the document running too (nothing reloaded for it).
-    ({ revision, author, rollback_of, config_hash }) => {
+    ({ config_hash, ...pushed }) => {
       const none = { added: [], removed: [], changed: [] };
       control.timeline.record({
         kind: 'reload',
         via: 'etcd',
         config_hash,
-        revision,
-        author,
-        ...(rollback_of === undefined ? {} : { rollback_of }),
+        ...pushedFields(pushed),
         same_document: true,
         routes: none,
         upstreams: none,
@@ -70,10 +74,4 @@ export async function followSource(
     logger,
   );
   into.canary.start();
-}
-
-/** Who asked for a push's reload, for its log line: the revision, its author, and a rollback's revision. */
-function pushedWho({ revision, author, rollback_of }: Pushed): string {
-  const back = rollback_of === undefined ? '' : `, a rollback to revision ${rollback_of}`;
-  return `etcd revision ${revision} by ${author}${back}`;
 }

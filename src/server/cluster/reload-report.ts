@@ -3,6 +3,7 @@
  * last one), the two reloads refused before the file is read, and the workers' answers read.
  */
 import type { ConfigProblem } from '../../core/config/config-error.ts';
+import type { Pushed } from '../fleet/applied-line.ts';
 import type { ReloadOutcome } from '../gateway/reload-outcome.ts';
 import { WORKER_ANSWER_MS, type WorkerAnswer } from './worker-requests.ts';
 
@@ -11,7 +12,7 @@ export interface Caller {
   readonly via: 'SIGHUP' | 'admin' | 'canary' | 'etcd';
   readonly who: string;
   /** A reload of a revision taken from etcd: which, who pushed it, and a rollback's revision (the deploy timeline says so). */
-  readonly pushed?: { readonly revision: number; readonly author: string; readonly rollback_of?: number };
+  readonly pushed?: Pushed;
 }
 
 /** The last reload's result, as GET /status shows it. */
