@@ -371,3 +371,29 @@ upstreams:
     await service.close();
   }
 });
+
+test("a gRPC call without the route's Basic credentials is UNAUTHENTICATED in a Trailers-Only answer that carries the 401's challenge; nothing reaches the upstream", async () => {
+  const echo = await startEcho();
+  const users = new URL('../../../docs/examples/users.htpasswd', import.meta.url).pathname;
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - name: rpc
+    match: { path: / }
+    upstream: app
+    auth: { basic: { users_file: ${users}, realm: rpc } }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  try {
+    const answer = await viaH2(gw, { 'content-type': 'application/grpc', te: 'trailers' }, message);
+    assert.equal(answer.headers[':status'], 200);
+    assert.equal(answer.headers['grpc-status'], '16');
+    assert.match(String(answer.headers['www-authenticate']), /^Basic realm="rpc"/);
+    assert.equal(echo.received.length, 0);
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
