@@ -8,7 +8,7 @@
  * root that is `/` itself.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { rawRequest } from '../../helpers/http-client.ts';
@@ -31,6 +31,10 @@ before(async () => {
   writeFileSync(join(root, '.htpasswd'), 'SECRET');
   writeFileSync(join(root, 'docs', 'index.html'), 'DOCS');
   writeFileSync(join(root, 'docs', 'a.txt'), 'A');
+  // A time in the past: a file system whose clock is not the gateway's can stamp a new file a
+  // second ahead, sent as the gateway's now, which then moves under the conditionals below.
+  const past = new Date('2026-05-01T12:00:00Z');
+  utimesSync(join(root, 'docs', 'a.txt'), past, past);
   writeFileSync(join(root, 'with space.txt'), 'SPACE');
   writeFileSync(join(root, '100%.txt'), 'PERCENT');
   writeFileSync(join(root, 'café.txt'), 'CAFE');
