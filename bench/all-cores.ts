@@ -6,9 +6,7 @@
  * so the numbers are below what the machine could do and only the ratios count. The Node peers
  * are single-process servers and are left out.
  */
-import type { Cell } from './measure.ts';
 import type { BenchOptions } from './options.ts';
-import type { ReportSystem } from './report.ts';
 import { SCENARIOS, type Scenario } from './scenarios.ts';
 import type { SystemDefinition } from './systems.ts';
 
@@ -16,19 +14,6 @@ import type { SystemDefinition } from './systems.ts';
 export const ALL_CORES_SYSTEMS: readonly string[] = ['direct', 'candor', 'nginx', 'haproxy'];
 /** The scenarios of the section, among those selected with --scenarios: the cheap, CPU-bound ones. */
 export const ALL_CORES_SCENARIOS: readonly string[] = ['small-c50', 'small-c200'];
-
-export interface AllCoresSection {
-  /** Workers (threads for HAProxy) per proxy: the number of CPUs. */
-  readonly workers: number;
-  /** The CPU list (taskset -c) the proxies ran on. */
-  readonly cpus: string;
-  readonly scenarios: readonly Scenario[];
-  readonly systems: readonly ReportSystem[];
-  readonly cells: readonly Cell[];
-}
-
-/** The section as measured, or why it was not. */
-export type AllCoresResult = AllCoresSection | { readonly skipped: string };
 
 export interface AllCoresPlan {
   readonly definitions: readonly SystemDefinition[];

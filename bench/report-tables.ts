@@ -1,7 +1,6 @@
 /** The tables of RESULTS.md: the summary, one per scenario, memory, and the all-cores section. */
-import type { AllCoresSection } from './all-cores.ts';
 import * as fmt from './format.ts';
-import type { ReportInput } from './report.ts';
+import type { AllCoresSection, ReportInput } from './report-input.ts';
 import type { Scenario } from './scenarios.ts';
 import { type Row, references, summarise } from './summary.ts';
 

@@ -1,36 +1,11 @@
 /** RESULTS.md: the tables, the ratios, the machine, the versions and the exact command. */
-import type { AllCoresResult } from './all-cores.ts';
 import * as fmt from './format.ts';
-import type { MachineInfo } from './machine.ts';
 import type { Cell } from './measure.ts';
-import type { BenchOptions } from './options.ts';
+import type { ReportInput, ReportSystem } from './report-input.ts';
 import { soakSection } from './report-soak.ts';
 import { allCoresTables, memoryTable, rowsOf, scenarioTable, summaryTable } from './report-tables.ts';
-import type { Scenario } from './scenarios.ts';
-import type { SoakOutcome } from './soak.ts';
 import { spread } from './stats.ts';
-import type { SystemDefinition, SystemGroup } from './systems.ts';
-
-export interface ReportSystem {
-  readonly id: string;
-  readonly label: string;
-  readonly group: SystemGroup;
-  readonly setup: string;
-  readonly skipped: string | undefined;
-}
-
-export interface ReportInput {
-  readonly command: string;
-  readonly options: BenchOptions;
-  readonly machine: MachineInfo;
-  readonly startedAt: Date;
-  readonly finishedAt: Date;
-  readonly systems: readonly ReportSystem[];
-  readonly scenarios: readonly Scenario[];
-  readonly cells: readonly Cell[];
-  readonly allCores: AllCoresResult;
-  readonly soak: SoakOutcome;
-}
+import type { SystemDefinition } from './systems.ts';
 
 /** The systems as the report names them; one is skipped when no scenario has a single run of it. */
 export function reportSystems(

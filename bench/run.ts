@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { type AllCoresResult, planAllCores } from './all-cores.ts';
+import { planAllCores } from './all-cores.ts';
 import { candor } from './candor.ts';
 import { SYSTEMS } from './catalog.ts';
 import { installNodePeers, installSystemTools } from './install.ts';
@@ -19,6 +19,7 @@ import { BENCH_DIR, openDir, REPO_DIR, runDir } from './paths.ts';
 import { freePorts } from './ports.ts';
 import { allowedCpus, type PinnedProcess } from './process.ts';
 import { renderReport, reportSystems } from './report.ts';
+import type { AllCoresResult } from './report-input.ts';
 import { SCENARIOS, type Scenario } from './scenarios.ts';
 import { planSoak, runSoak, type SoakOutcome } from './soak.ts';
 import type { SystemDefinition } from './systems.ts';
