@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type ClientResponse, request } from './http-client.ts';
 import { startMoodyOrigin } from './moody-origin.ts';
 import { cachedPages, startTestGateway } from './test-gateway.ts';
@@ -26,4 +27,23 @@ export async function cachedTwice(
   } finally {
     await origin.stop();
   }
+}
+
+/**
+ * `again` is a hit whose ttl and Age make `lifetime` (seconds; each rounded, so one either way),
+ * Age no more than the test's clock says since the answer's `date`: the lifetime read, whatever
+ * the second `date` fell in and the machine's pace (a ttl alone moved with both: `Date` counts
+ * from the end of its second, and the gateway's start came between it and the store).
+ */
+export function assertHitOf(again: ClientResponse, lifetime: number, date: string): void {
+  const status = /^edge-1; hit; ttl=(\d+)$/.exec(String(again.headers['cache-status']));
+  assert.ok(status, String(again.headers['cache-status']));
+  assert.match(String(again.headers.age), /^\d+$/);
+  const age = Number(again.headers.age);
+  const since = (Date.now() - Date.parse(date)) / 1000;
+  assert.ok(age <= Math.ceil(since), `Age ${age}, ${since} s since ${date}`);
+  assert.ok(
+    Math.abs(Number(status[1]) + age - lifetime) <= 1,
+    `${status[0]}, Age ${age}: ${lifetime} s of freshness`,
+  );
 }

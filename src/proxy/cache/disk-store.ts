@@ -311,6 +311,11 @@ export class DiskStore {
       const files: { file: string; size: number; time: number }[] = [];
       let total = 0;
       const names = await readdir(this.#dir).catch(() => [] as string[]);
+      // A temporary file's age on the file system's clock, which stamped it: the folder's own time
+      // is its last file made, renamed or removed (this scan follows a write, or a note, of its
+      // own). Against Date.now(), a folder whose clock runs a minute behind the process's (a
+      // share, NFS) had every write under way, every fill streaming in, a dead worker's.
+      const now = (await stat(this.#dir).catch(() => undefined))?.mtimeMs ?? Date.now();
       for (const name of names) {
         const orphan = TMP_NAME.test(name);
         if (!orphan && !FILE_NAME.test(name)) continue;
@@ -319,7 +324,7 @@ export class DiskStore {
         if (found === undefined) continue;
         // A dead worker's temporary file was never counted nor removed: each crash left its writes.
         if (orphan) {
-          if (Date.now() - found.mtimeMs > ORPHAN_AGE_MS) await unlink(file).catch(() => {});
+          if (now - found.mtimeMs > ORPHAN_AGE_MS) await unlink(file).catch(() => {});
           continue;
         }
         files.push({ file, size: found.size, time: found.mtimeMs });

@@ -221,7 +221,7 @@ export class FillLocks {
    * then, a fetch over, after which it fetched alone. A lock not abandoned costs no marker.
    */
   async #takenOver(lock: string, made: string, staleMs: number): Promise<boolean | number> {
-    const judged = await judge(lock, staleMs);
+    const judged = await judge(lock, staleMs, made);
     // Gone meanwhile (its fetch over: try again), or a live fetch's (wait for it).
     if (typeof judged !== 'object') return judged === 'gone';
     const marker = `${lock}.takeover`;
@@ -234,14 +234,14 @@ export class FillLocks {
       if (code !== 'EEXIST') return false;
       // Another's takeover under way (a few file operations): once over, the lock is judged
       // again; a marker left by a taker killed in it goes as a dead lock does.
-      const other = await judge(marker, staleMs);
+      const other = await judge(marker, staleMs, made);
       if (typeof other === 'object') await this.#movedAside(marker, other.ino);
       else if (other === 'live') await sleep(1);
     }
     try {
       // Under the marker nobody else replaces an abandoned lock (its owner lets go of nothing),
       // but one past `staleMs` whose owner lived: let go of, another's linked meanwhile (a hint).
-      const again = await judge(lock, staleMs);
+      const again = await judge(lock, staleMs, made);
       if (typeof again !== 'object') return again === 'gone';
       const { ino } = await stat(made);
       // A directory is not renamed over (EISDIR): moved aside, then this one linked in its place,
@@ -281,14 +281,24 @@ export class FillLocks {
 /**
  * A lock (or takeover marker) as a taker sees it: `gone`; `live`; or abandoned, with the inode
  * judged: its owner certainly gone, older than `staleMs`, or no lock of ours (a FIFO, a device,
- * a file that cannot be read: no fetch's).
+ * a file that cannot be read: no fetch's). Its age is counted on the file system's clock, which
+ * stamped it: from the time of `own`, the taker's file written a moment ago in the same folder.
+ * Against Date.now(), a folder whose clock runs behind the process's (a share, NFS) made every
+ * lock older than lock_timeout at once, taken over by each worker's miss: a fetch each.
  */
-async function judge(file: string, staleMs: number): Promise<'gone' | 'live' | { ino: number }> {
-  const [text, facts] = await Promise.all([readNote(file), stat(file).catch(() => undefined)]);
+async function judge(file: string, staleMs: number, own: string): Promise<'gone' | 'live' | { ino: number }> {
+  const [text, facts, now] = await Promise.all([
+    readNote(file),
+    stat(file).catch(() => undefined),
+    stat(own).then(
+      (facts) => facts.mtimeMs,
+      () => Date.now(),
+    ),
+  ]);
   if (facts === undefined) return 'gone';
   const owner = text === undefined ? undefined : ownerOfToken(text);
   const abandoned =
-    text === undefined || (owner !== undefined && ownerGone(owner)) || Date.now() - facts.mtimeMs > staleMs;
+    text === undefined || (owner !== undefined && ownerGone(owner)) || now - facts.mtimeMs > staleMs;
   return abandoned ? { ino: facts.ino } : 'live';
 }
 

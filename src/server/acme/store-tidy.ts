@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../observe/log/logger.ts';
 import { type AcmeStore, TEMPORARY } from './acme-store.ts';
@@ -11,7 +20,7 @@ import { type AcmeStore, TEMPORARY } from './acme-store.ts';
  * in by hand), made owner-only.
  */
 export function tidyStore(store: AcmeStore, logger: Logger): void {
-  const { removed, finished } = sweepTemporaries(store.root, Date.now() - process.uptime() * 1000);
+  const { removed, finished } = sweepTemporaries(store.root, startOnItsClock(store.root));
   if (removed.length > 0)
     logger.warn({ files: removed }, 'acme.storage held temporary files a crash left: removed');
   if (finished.length > 0)
@@ -55,6 +64,26 @@ function tighten(root: string): { tightened: string[]; failed: string[] } {
     }
   }
   return { tightened, failed };
+}
+
+/**
+ * This process's start on the clock of the file system under `root`, which stamps the files the
+ * sweep judges: the time of a file written there now, less the process's uptime. Against
+ * Date.now(), a storage whose clock runs behind the gateway's (a share, NFS) had a live writer's
+ * file written since the start look older than it, and swept; one ahead left a crash's for the
+ * next start. Date.now()'s where nothing can be written there (the sweep then fails as well).
+ */
+function startOnItsClock(root: string): number {
+  const probe = join(root, `.clock.${process.pid}`);
+  try {
+    writeFileSync(probe, '', { mode: 0o600 });
+    // The uptime read after the write: a start judged a little early, never late.
+    return statSync(probe).mtimeMs - process.uptime() * 1000;
+  } catch {
+    return Date.now() - process.uptime() * 1000;
+  } finally {
+    rmSync(probe, { force: true });
+  }
 }
 
 /**

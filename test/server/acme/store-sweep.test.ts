@@ -122,3 +122,55 @@ upstreams:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a live writer's temporary file is judged on the file system's clock: with the gateway's clock two minutes ahead of it, it is left, and a crash's is still swept", {
+  timeout: 30_000,
+}, async () => {
+  const dir = tempDir('candor-acme-sweep-clock-');
+  const root = join(dir, 'acme');
+  const [http, tls, nowhere] = await Promise.all([freePort(), freePort(), freePort()]);
+  const directory = `https://127.0.0.1:${nowhere}/dir`;
+  const store = new AcmeStore(root);
+  store.open();
+  store.saveAccountKey(directory, newKey());
+  const accountKey = store.accountKeyFile(directory);
+  const crashed = `${accountKey}.0123456789ab.tmp`;
+  writeFileSync(crashed, newKey(), { mode: 0o600 });
+  leftByACrash(crashed);
+  const live = `${accountKey}.ba9876543210.tmp`;
+  writeFileSync(live, newKey(), { mode: 0o600 });
+  // The files are stamped by the kernel's clock (a share's, NFS's, behind the gateway's): the
+  // gateway's clock moved on two minutes while it starts and sweeps.
+  const now = Date.now;
+  Date.now = () => now() + 120_000;
+  let gw: Awaited<ReturnType<typeof startGatewayFromText>> | undefined;
+  try {
+    gw = await startGatewayFromText(`listen:
+  - address: 127.0.0.1:${http}
+  - address: 127.0.0.1:${tls}
+    tls:
+      acme: { names: [clock.shop.test] }
+acme:
+  directory: ${directory}
+  ca: ${testCertificates().caPath}
+  challenges: [http-01]
+  storage: ${root}
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`);
+  } finally {
+    Date.now = now;
+  }
+  try {
+    assert.equal(existsSync(crashed), false, crashed);
+    assert.equal(existsSync(live), true, 'a temporary file younger than the process is left');
+    const removed = gw.logs.find((l) => l.msg === 'acme.storage held temporary files a crash left: removed');
+    assert.deepEqual(removed?.files, [crashed]);
+  } finally {
+    await gw.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
