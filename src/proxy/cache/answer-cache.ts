@@ -36,6 +36,12 @@ export class AnswerCache {
   readonly config: CacheConfig;
   /** Map order is recency: a hit moves its entry to the end, eviction takes from the front. */
   readonly #entries = new Map<string, StoredAnswer>();
+  /**
+   * The key last in #entries' order (the most recently used), or undefined when not known: a hit
+   * of it is already where a hit moves its entry, and a Map's delete and set again (which may
+   * shrink its table and grow it back) are spared, the hit of one hot key's every request.
+   */
+  #newest: string | undefined;
   readonly #fills = new Map<string, Fill>();
   #bytes = 0;
   /** Bytes the copies of answers on their way here hold (boundedCopy's), together at most max_size: past it, one is dropped. */
@@ -93,8 +99,10 @@ export class AnswerCache {
       this.delete(key);
       return undefined;
     }
+    if (key === this.#newest) return entry;
     this.#entries.delete(key);
     this.#entries.set(key, entry);
+    this.#newest = key;
     return entry;
   }
 
@@ -114,6 +122,7 @@ export class AnswerCache {
     this.delete(entry.key);
     this.#evictFor(entry.size);
     this.#entries.set(entry.key, entry);
+    this.#newest = entry.key;
     this.#bytes += entry.size;
     return true;
   }
@@ -252,6 +261,7 @@ export class AnswerCache {
     const entry = this.#entries.get(key);
     if (entry === undefined) return false;
     this.#entries.delete(key);
+    if (key === this.#newest) this.#newest = undefined;
     this.#bytes -= entry.size;
     return true;
   }

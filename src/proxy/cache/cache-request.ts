@@ -1,5 +1,4 @@
-import type { FieldMap } from '../../core/net/downstream.ts';
-import { fieldsAfterAccess } from '../admit/fields-after-access.ts';
+import { type FieldMap, fieldMap, joinedValue } from '../../core/net/downstream.ts';
 import type { ForwardedRequest, StageRequest } from '../stages/stage.ts';
 import type { ForwardReason } from './cache-status.ts';
 import { outsideQuotes } from './directive-case.ts';
@@ -30,7 +29,7 @@ export function cacheRequestOf(
   // Its host as the key holds it: a stored answer compares it with the one it was stored for.
   const host = keyAuthority(sent.authority, scheme);
   // Vary compares the lists a variant is chosen by as their syntax reads them (vary-fields.ts).
-  const headers = varyNormal({ ...fieldsAfterAccess(sent.headers, fields, (each) => [...each]), host });
+  const headers = varyNormal(sentFields(sent.headers, fields, host));
   return {
     method: 'GET',
     url: sent.path,
@@ -41,6 +40,21 @@ export function cacheRequestOf(
       return asked.askedAt;
     },
   };
+}
+
+/**
+ * The fields the upstream gets (flat) by lowercase name, as fieldsAfterAccess reads them (the
+ * client's Authorization in when they lack one), Host the key's: one map, made once, with
+ * Object's prototype, as the spread copy of one was that it replaces (a copy of the fields, their
+ * map and the map's copy were 2.6 KB of a cache hit's allocations).
+ */
+function sentFields(raw: readonly string[], fields: FieldMap, host: string): FieldMap {
+  const out = fieldMap(raw) as Record<string, string | string[] | undefined>;
+  const authorization = joinedValue(fields.authorization);
+  if (authorization !== undefined && out.authorization === undefined) out.authorization = authorization;
+  Object.setPrototypeOf(out, Object.prototype);
+  out.host = host;
+  return out;
 }
 
 /**

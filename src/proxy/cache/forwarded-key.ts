@@ -65,23 +65,25 @@ export function forwardedKeyPart(headers: readonly string[], authority: string, 
 
 /** How many Forwarded values' parts are kept (forwardedPart): emptied when full. */
 const FORWARDED_KEPT = 256;
-const forwardedParts = new Map<string, string>();
+const forwardedParts = new Map<
+  string,
+  { readonly own: string; readonly scheme: string; readonly part: string }
+>();
 
 /**
  * Forwarded's part of the key: its `host=` and `proto=` that are not the key's own. Kept by the
- * value, the Host and the scheme: most requests' Forwarded is this hop's element alone, the same
+ * value, with the Host and the scheme it was read for: most requests' Forwarded is this hop's element alone, the same
  * string for a client's every request to a host (request-headers.ts keeps it), and read afresh it
  * was the largest of a cache hit's allocations (4.6 KB, `bench/cost.ts --each --top`).
  */
 function forwardedPart(value: string, own: string, scheme: string): string {
-  const key = `${scheme} ${own} ${value}`;
-  let part = forwardedParts.get(key);
-  if (part === undefined) {
-    const elements = joinedLines(value);
-    part = hosts(forwardedParams(elements, 'host='), own, scheme, 'host') + protos(elements, scheme);
-    if (forwardedParts.size >= FORWARDED_KEPT) forwardedParts.clear();
-    forwardedParts.set(key, part);
-  }
+  // By the value alone, the Host and scheme beside it (no key string made a request).
+  const kept = forwardedParts.get(value);
+  if (kept !== undefined && kept.own === own && kept.scheme === scheme) return kept.part;
+  const elements = joinedLines(value);
+  const part = hosts(forwardedParams(elements, 'host='), own, scheme, 'host') + protos(elements, scheme);
+  if (forwardedParts.size >= FORWARDED_KEPT && kept === undefined) forwardedParts.clear();
+  forwardedParts.set(value, { own, scheme, part });
   return part;
 }
 

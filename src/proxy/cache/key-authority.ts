@@ -8,12 +8,19 @@ const DEFAULT_PORT: Readonly<Record<string, string>> = { http: '80', https: '443
  * `a.test:443` on http is another resource, and kept as written.
  */
 export function keyAuthority(authority: string, scheme: string): string {
+  // A request's key, its forwarded part and its cache request each read its authority: the latest kept.
+  if (authority === latest.authority && scheme === latest.scheme) return latest.normal;
   const lower = authority.toLowerCase();
   const colon = lower.lastIndexOf(':');
-  if (colon === -1 || colon < lower.lastIndexOf(']')) return lower;
-  const port = lower.slice(colon + 1);
-  return port === '' || port === DEFAULT_PORT[scheme] ? lower.slice(0, colon) : lower;
+  const port = colon === -1 || colon < lower.lastIndexOf(']') ? undefined : lower.slice(colon + 1);
+  const normal =
+    port !== undefined && (port === '' || port === DEFAULT_PORT[scheme]) ? lower.slice(0, colon) : lower;
+  latest = { authority, scheme, normal };
+  return normal;
 }
+
+/** keyAuthority's latest answer. */
+let latest = { authority: '', scheme: '', normal: '' };
 
 /**
  * Whether a stored answer's key falls under a purge's prefix: from the key's start (`host[:port]

@@ -32,6 +32,52 @@ export const SHARED = { shared: true, immutableMinTimeToLive: 0 } as const;
 const HEURISTIC_WARNING = '113 - "rfc7234 5.5.4"';
 
 /**
+ * What every hit reads of a stored answer, made once for its policy (the store's, a 304's update)
+ * rather than read through the library's CachePolicy at each request: its freshness lifetime
+ * (the library's maxAge() of the freshness policy, which reads no clock) and what its age counts
+ * from (age() is the Age field's seconds plus the time since the answer came), its fields as
+ * they go out with the place of Age's value, and what the library's request matching compares.
+ * The figures are the library's own, read once: a hit's verdict, ttl and Age are what it gave.
+ */
+interface HitView {
+  /** Seconds of freshness (maxAge()): constant for a policy. */
+  readonly lifetime: number;
+  /** The Age field's seconds as the library reads them (toNumberOrZero), and when it came (ms): age() = ageValue + (now − came) / 1000. */
+  readonly ageValue: number;
+  readonly came: number;
+  /** Its stale-while-revalidate (seconds, the library's reading), 0 for none. */
+  readonly swr: number;
+  /**
+   * fields() with the Age value at `ageAt` still to set; undefined for one that came with a
+   * Warning (the library's "113", which fields() takes out again, depends on the age): read afresh.
+   */
+  readonly fields: string[] | undefined;
+  readonly ageAt: number;
+  /**
+   * evaluateRequest's matching of a request (its url, Host, method and Vary's fields), for a
+   * request without Cache-Control or Pragma; undefined when the library reads it (a Vary not one
+   * string, no stored request fields, a `must-revalidate` the freshness policy kept).
+   */
+  readonly match: RequestMatch | undefined;
+}
+
+/** What http-cache-semantics's _requestMatches compares a request with (the policy's u, h, m; Vary's names as it splits them). */
+interface RequestMatch {
+  readonly url: string | undefined;
+  readonly host: string | undefined;
+  readonly method: string | undefined;
+  /** Vary's names, or undefined without a Vary; `reqh` the stored request's fields. */
+  readonly vary: readonly string[] | undefined;
+  readonly reqh: CachePolicy.Headers;
+}
+
+/** The library's toNumberOrZero: parseInt's number, 0 for none. */
+function numberOrZero(value: unknown): number {
+  const n = Number.parseInt(value as string, 10);
+  return Number.isFinite(n) ? n : 0;
+}
+
+/**
  * One stored answer: its status, the upstream's own fields, its whole body, and the policy
  * (http-cache-semantics) that says, for each later request, whether it may be reused as it is,
  * after a revalidation, or in place of a failed upstream.
@@ -54,6 +100,8 @@ export class StoredAnswer {
   readonly #grants: CacheGrants;
   /** How long past its freshness it is kept (seconds): its stale-if-error window, or the cap for one a 304 may renew. */
   #keptStale: number;
+  /** What a hit reads (HitView), made with the policy. */
+  #hit: HitView;
 
   constructor(
     key: string,
@@ -75,6 +123,7 @@ export class StoredAnswer {
     this.#size = sizeOf(body, policy);
     this.#staleIfError = staleIfErrorWindow(policy, this.#fresh, grants.staleIfError);
     this.#keptStale = keptStale(policy, this.#fresh, this.#staleIfError, grants.staleIfError);
+    this.#hit = this.#hitView();
   }
 
   get policy(): CachePolicy {
@@ -104,17 +153,63 @@ export class StoredAnswer {
     const cap = this.#grants.staleIfError;
     this.#staleIfError = staleIfErrorWindow(this.#policy, this.#fresh, cap);
     this.#keptStale = keptStale(this.#policy, this.#fresh, this.#staleIfError, cap);
+    this.#hit = this.#hitView();
     return true;
+  }
+
+  /** The HitView of the policy now held: the library's readings, once. */
+  #hitView(): HitView {
+    const fresh = this.#fresh.policy;
+    const stored = fresh.toObject();
+    const lifetime = fresh.maxAge();
+    const { resh, reqh } = stored;
+    const vary = resh.vary;
+    const match: RequestMatch | undefined =
+      stored.rescc['must-revalidate'] ||
+      (vary && (typeof vary !== 'string' || typeof reqh !== 'object' || reqh === null))
+        ? undefined
+        : {
+            url: stored.u,
+            host: stored.h,
+            method: stored.m,
+            vary: vary
+              ? vary
+                  .trim()
+                  .toLowerCase()
+                  .split(/\s*,\s*/)
+              : undefined,
+            reqh: reqh ?? {},
+          };
+    const own = this.#policy.toObject().resh;
+    const fields = Object.hasOwn(own, 'warning') ? undefined : this.#fieldsRead();
+    let ageAt = -1;
+    if (fields !== undefined)
+      for (let i = 0; i < fields.length && ageAt === -1; i += 2) if (fields[i] === 'age') ageAt = i + 1;
+    return {
+      lifetime,
+      ageValue: numberOrZero(resh.age),
+      came: stored.t,
+      swr: numberOrZero(stored.rescc['stale-while-revalidate']),
+      fields: ageAt === -1 ? undefined : fields,
+      ageAt,
+      match,
+    };
+  }
+
+  /** Its age now (seconds, fractional), as the library's age() counts it. */
+  #age(): number {
+    const hit = this.#hit;
+    return hit.ageValue + (Date.now() - hit.came) / 1000;
   }
 
   /** Seconds of freshness left (negative: stale for that long). */
   ttl(): number {
-    return Math.round(this.#fresh.policy.maxAge() - this.#fresh.policy.age());
+    return Math.round(this.#hit.lifetime - this.#age());
   }
 
   /** Still within its freshness lifetime (must-revalidate or not: freshness.ts). */
   fresh(): boolean {
-    return !this.#fresh.policy.stale();
+    return !(this.#hit.lifetime <= this.#age());
   }
 
   /** A shared cache may keep it (mayKeep), with what the route grants read in (keptPolicy). */
@@ -134,7 +229,17 @@ export class StoredAnswer {
 
   /** Whether it answers this request as it is: fresh, stale while it is refreshed, or not (freshness.ts). */
   reuse(request: CacheRequest): Reuse {
-    return reuseOf(this.#fresh, request as CachePolicy.Request);
+    const { match, lifetime, swr } = this.#hit;
+    const { headers } = request;
+    // A request with directives of its own is read by the library (freshness.ts's reuseOf).
+    if (match === undefined || headers['cache-control'] !== undefined || headers.pragma !== undefined)
+      return reuseOf(this.#fresh, request as CachePolicy.Request);
+    // reuseOf's verdict for such a request, from the readings made once: fresh, or stale within
+    // its stale-while-revalidate (unless bound to revalidate once stale), or none.
+    if (!requestMatches(match, request)) return undefined;
+    const age = this.#age();
+    if (!(lifetime <= age)) return 'fresh';
+    return swr > 0 && lifetime + swr > age && !this.#fresh.bound ? 'while-revalidating' : undefined;
   }
 
   /** The request names this answer's variant (the fields its Vary names have the stored values). */
@@ -163,22 +268,32 @@ export class StoredAnswer {
    */
   servableOnError(request: CacheRequest): boolean {
     if (!varyMatches(this.#policy, request)) return false;
-    const staleness = this.#fresh.policy.age() - this.#fresh.policy.maxAge();
+    const staleness = this.#age() - this.#hit.lifetime;
     return staleness < this.#staleIfError && !refusesStale(request.headers, staleness);
   }
 
   /** How long the entry may still be of use (ms): fresh, or kept past it (keptStale: the library's timeToLive counted its own stale-if-error, past the route's cap). */
   usefulFor(): number {
-    return (this.#fresh.policy.maxAge() - this.#fresh.policy.age() + this.#keptStale) * 1000;
+    return (this.#hit.lifetime - this.#age() + this.#keptStale) * 1000;
   }
 
   /**
    * The fields to send with the stored answer, in the order they came: hop-by-hop ones out, Age
    * brought up to date (flat). The library's copy of them (responseHeaders) skips every name its
    * plain table of hop-by-hop fields holds, Object's own among them: a field named `constructor`
-   * or `__proto__` is not in it, so its stored value goes instead.
+   * or `__proto__` is not in it, so its stored value goes instead. Read once (HitView): a hit
+   * copies them and sets its Age.
    */
   fields(): string[] {
+    const { fields, ageAt } = this.#hit;
+    if (fields === undefined) return this.#fieldsRead();
+    const out = fields.slice();
+    out[ageAt] = String(Math.round(this.#age()));
+    return out;
+  }
+
+  /** fields() read through the library's responseHeaders(). */
+  #fieldsRead(): string[] {
     const out: string[] = [];
     const { resh, t } = this.#policy.toObject();
     const headers = this.#policy.responseHeaders();
@@ -206,6 +321,22 @@ export class StoredAnswer {
     out.push('content-length', String(this.body.length));
     return out;
   }
+}
+
+/** http-cache-semantics's _requestMatches(request, false): the same url, Host and method, and the fields Vary names (a `*` none). */
+function requestMatches(match: RequestMatch, request: CacheRequest): boolean {
+  const { headers } = request;
+  if (match.url && match.url !== request.url) return false;
+  if (match.host !== headers.host) return false;
+  if (request.method && match.method !== request.method) return false;
+  if (match.vary === undefined) return true;
+  for (const name of match.vary) {
+    if (name === '*') return false;
+    const asked = Object.hasOwn(headers, name) && headers[name];
+    const kept = Object.hasOwn(match.reqh, name) && match.reqh[name];
+    if (asked !== kept) return false;
+  }
+  return true;
 }
 
 /** What an answer counts against max_size: the body, the fields (as the policy holds them) and a little bookkeeping. */

@@ -24,7 +24,7 @@ const LISTS: Readonly<Record<string, boolean>> = {
  */
 export function varyNormal<T extends Record<string, string | string[] | undefined>>(fields: T): T {
   let out: T | undefined;
-  for (const name of Object.keys(LISTS)) {
+  for (const name of LIST_NAMES) {
     const value = fields[name];
     if (typeof value !== 'string' || value.includes('"')) continue;
     const normal = normalList(value, LISTS[name]);
@@ -45,7 +45,15 @@ export function varyNames(vary: unknown): string[] {
   return names;
 }
 
+/** LISTS' names, made once. */
+const LIST_NAMES = Object.keys(LISTS);
+
 function normalList(value: string, lower: boolean): string {
+  // One member without parameters (`*/*`, `gzip`): itself without OWS, read without the splits.
+  if (!value.includes(',') && !value.includes(';')) {
+    const spelled = trimOws(value);
+    return lower ? spelled.toLowerCase() : spelled;
+  }
   const members: string[] = [];
   for (const member of value.split(',')) {
     const spelled = member
