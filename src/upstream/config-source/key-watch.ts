@@ -170,14 +170,19 @@ export class KeyFollowing {
       setTimeout(() => void this.#checkHistory(from, current, end), RETRY_CAP_MS).unref();
       return;
     }
-    const at = read.kvs[0]?.modRevision ?? 0;
-    // The key's revision not known yet (followed from a revision given): it is this one, unless
-    // it changed since, which the watch gives.
-    if (this.#keyAt === undefined) {
-      if (at < from) this.#keyAt = at;
-      return;
+    if (read.revision >= from - 1) {
+      // The key's revision not known yet (followed from a revision given): it is this one, unless
+      // it changed since, which the watch gives. Only where the store did not go back: a store
+      // below the revision given (etcd restored empty between the read that gave it and this
+      // watch, a gateway's start) would never give the watch a write, and the key's value there
+      // was left untaken for good.
+      if (this.#keyAt === undefined) {
+        const at = read.kvs[0]?.modRevision ?? 0;
+        if (at < from) this.#keyAt = at;
+        return;
+      }
+      if (!this.#rewritten(read, from)) return;
     }
-    if (read.revision >= from - 1 && !this.#rewritten(read, from)) return;
     end();
     this.#taken(read);
   }
