@@ -69,6 +69,7 @@ export class KeyFollowing {
   /** The first revision not yet seen (undefined: the key not read yet). */
   #next: number | undefined;
   #stopped = false;
+  /** Ends the open watch (its `end`: what it still has under way, its history check's read, then acts on nothing). */
   #stopWatch: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #wait = RETRY_FIRST_MS;
@@ -225,10 +226,13 @@ export class KeyFollowing {
     // comes first, and etcd would otherwise keep the canceled stream's connection open.
     let ended = false;
     let stopThis: (() => void) | undefined;
+    // Every end of it goes through here, reopen()'s and stop()'s too: a history check's read
+    // still under way then finds it over. Its stream stopped alone, that read went on to open
+    // a watch of its own beside the one reopen()'s retry opens, and stop() ended one of them.
     const end = () => {
       ended = true;
       stopThis?.();
-      if (this.#stopWatch === stopThis) this.#stopWatch = undefined;
+      if (this.#stopWatch === end) this.#stopWatch = undefined;
     };
     this.#client
       .watch(this.#key, from, {
@@ -242,6 +246,7 @@ export class KeyFollowing {
           if (check) void this.#checkHistory(from, () => !ended, end);
         },
         onEvents: (events) => {
+          if (ended || this.#stopped) return;
           for (const event of events) {
             const revision = event.type === 'put' ? event.kv.modRevision : event.revision;
             if (revision < (this.#next ?? 0)) continue;
@@ -263,7 +268,7 @@ export class KeyFollowing {
         (stop) => {
           stopThis = stop;
           if (this.#stopped || ended) return stop();
-          this.#stopWatch = stop;
+          this.#stopWatch = end;
         },
         (err: Error) => this.#lost(err.message, refusedBy(err)),
       );
