@@ -44,8 +44,12 @@ export function killAtExit<T extends ChildProcess>(child: T): T {
 export async function startServe(
   config: string,
   workers: number,
-  /** `prefix`: a command that execs the gateway with its arguments (`prlimit --nofile=64:64`). */
-  options: { admin?: boolean; env?: NodeJS.ProcessEnv; prefix?: readonly string[] } = {},
+  /**
+   * `prefix`: a command that execs the gateway with its arguments (`prlimit --nofile=64:64`).
+   * `listenMs`: the bound on its workers' listening (30 s by default); a start that cannot use its
+   * compile cache compiles every module afresh, about three times a warm start's CPU.
+   */
+  options: { admin?: boolean; env?: NodeJS.ProcessEnv; prefix?: readonly string[]; listenMs?: number } = {},
 ): Promise<ServeProcess> {
   const stateHome = tempDir('candor-state-');
   const argv = [process.execPath, BIN, 'serve', '--workers', String(workers), '--config', config];
@@ -109,8 +113,8 @@ export async function startServe(
   try {
     // Bounds, not timings: a loaded run (four test files on two cores) has seen a second worker
     // listen more than 15 s after the first.
-    await waitForLines('listening', workers, 30_000);
-    if (options.admin) await waitForLines('admin API listening', 1, 30_000);
+    await waitForLines('listening', workers, options.listenMs ?? 30_000);
+    if (options.admin) await waitForLines('admin API listening', 1, options.listenMs ?? 30_000);
   } catch (err) {
     // A serve that did not start in time is not left running: its pipes would hold the test
     // file's process (and the whole run) open after the failure.

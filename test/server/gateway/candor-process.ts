@@ -97,11 +97,23 @@ export async function startCandor(body: string, workers = 1, listen = '127.0.0.1
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // A bound, not a timing (the one startServe has): the primary and each worker load the
+    // gateway's modules, some 0.2 s and 0.5 s of CPU, which a loaded machine hands out slowly:
+    // `--workers 2` listened after 4-6 s beside three busy loops on two cores, 12 s beside ten (the
+    // workers runnable all along, 0.3 s of CPU each in the first 10 s), and a loaded suite run took
+    // past the 10 s this was. Past the bound, each process's state and CPU time tell a start that
+    // was slow (runnable, its CPU time growing) from one that was stuck.
+    const waitMs = 30_000;
     await Promise.race([
       (async () => {
-        const until = performance.now() + 10_000;
+        const until = performance.now() + waitMs;
         while (lines().filter((l) => l.msg === 'listening').length < workers) {
-          if (performance.now() > until) throw new Error(`candor did not listen; stderr: ${stderr}`);
+          if (performance.now() > until) {
+            const listened = lines().filter((l) => l.msg === 'listening').length;
+            throw new Error(
+              `candor did not listen: ${listened} of ${workers} workers after ${waitMs} ms; processes: ${[primary.pid ?? 0, ...workerPids()].map(processState).join(', ')}; log: ${JSON.stringify(lines())}; stderr: ${stderr}`,
+            );
+          }
           await new Promise((r) => setTimeout(r, 20));
         }
       })(),
@@ -127,6 +139,17 @@ export async function startCandor(body: string, workers = 1, listen = '127.0.0.1
     stderr: () => stderr,
     cleanup,
   };
+}
+
+/** A process as /proc/PID/stat says: its state (R runnable, S sleeping, T stopped…) and CPU time. */
+function processState(pid: number): string {
+  try {
+    // After the command's closing parenthesis: state, then utime and stime at the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return `${pid} ${fields[0]} ${(Number(fields[11]) + Number(fields[12])) * 10} ms of CPU`;
+  } catch {
+    return `${pid} gone`;
+  }
 }
 
 /** Whether a TCP connection to 127.0.0.1:port is refused (true) or accepted (false). */
