@@ -124,6 +124,7 @@ export class FleetSource {
         onHistoryLost: (seen, now) => this.#historyLost(seen, now),
       },
       this.#reach.reachable,
+      this.#start.keyAt,
     );
   }
 

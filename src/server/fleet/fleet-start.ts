@@ -26,6 +26,8 @@ export interface FleetStart {
   readonly author?: string;
   /** The first revision not yet seen: watched from here (undefined: etcd not read, the key read first). */
   readonly watchFrom?: number;
+  /** The key's modRevision (0: none) in the read `watchFrom` came from: what its first watch's read must find unless etcd was rebuilt since. */
+  readonly keyAt?: number;
   /** Set when the gateway started on its last good config because etcd could not be reached. */
   readonly unreachableSince?: string;
   /** Set when it started on its last good config because etcd refused it (a wrong password): since when, and etcd's words. */
@@ -112,6 +114,7 @@ export async function prepareFleetStart(bootstrap: Bootstrap): Promise<Prepared>
         document: kv.value,
         revision: kv.modRevision,
         watchFrom: doc.revision + 1,
+        keyAt: kv.modRevision,
         ...(read.author === undefined ? {} : { author: read.author }),
       };
       return { file, start, layout: layoutOf(composed), notes: [] };

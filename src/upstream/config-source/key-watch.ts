@@ -48,15 +48,21 @@ export function followKey(
   return () => following.stop();
 }
 
-/** As followKey, the following itself returned: its `reopen` for a caller that found etcd silent another way. */
+/**
+ * As followKey, the following itself returned: its `reopen` for a caller that found etcd silent
+ * another way. `keyAt`: the key's modRevision (0: absent) in the read `fromRevision` came from,
+ * when the caller has it (a gateway's start): the first watch's read then tells a key rewritten
+ * below `fromRevision` (etcd rebuilt and written past it before that watch) from the one read.
+ */
 export function startFollowing(
   client: EtcdClient,
   key: string,
   fromRevision: number | undefined,
   follower: KeyFollower,
   reachable = true,
+  keyAt?: number,
 ): KeyFollowing {
-  const following = new KeyFollowing(client, key, fromRevision, follower, reachable);
+  const following = new KeyFollowing(client, key, fromRevision, follower, reachable, keyAt);
   following.open();
   return following;
 }
@@ -82,8 +88,11 @@ export class KeyFollowing {
    * read after a lost watch must find below #next unless etcd's history was rebuilt.
    */
   #keyAt: number | undefined;
-  /** A watch was lost since the last one created: the next one created is checked with a read. */
-  #wasLost = false;
+  /**
+   * The next watch created is checked with a read: one opened again after a watch was lost, and
+   * the first one from a revision given (etcd may have been rebuilt since the read that gave it).
+   */
+  #checkNext: boolean;
 
   constructor(
     client: EtcdClient,
@@ -91,12 +100,15 @@ export class KeyFollowing {
     fromRevision: number | undefined,
     follower: KeyFollower,
     reachable: boolean,
+    keyAt: number | undefined,
   ) {
     this.#client = client;
     this.#key = key;
     this.#next = fromRevision;
     this.#follower = follower;
     this.#reachable = reachable;
+    this.#keyAt = fromRevision === undefined ? undefined : keyAt;
+    this.#checkNext = fromRevision !== undefined;
   }
 
   stop(): void {
@@ -121,7 +133,7 @@ export class KeyFollowing {
 
   #lost(why: string, refused = false): void {
     this.#stopWatch = undefined;
-    this.#wasLost = true;
+    this.#checkNext = true;
     if (this.#stopped) return;
     // Said when it changes: reachable to lost, or etcd away to etcd refusing (and back).
     if (this.#reachable || this.#refused !== refused) {
@@ -167,6 +179,10 @@ export class KeyFollowing {
   async #checkHistory(from: number, current: () => boolean, end: () => void): Promise<void> {
     const read = await this.#client.range(this.#key).catch(() => undefined);
     if (this.#stopped || !current()) return;
+    // The watch gave a write of the key meanwhile (at `from` or after): etcd's store reached it,
+    // and what the watch gave is newer than a read made before it, which would otherwise be taken
+    // for the key rewritten below `from` and give its older value after the newer one.
+    if (this.#next !== from) return;
     if (read === undefined) {
       setTimeout(() => void this.#checkHistory(from, current, end), RETRY_CAP_MS).unref();
       return;
@@ -241,8 +257,8 @@ export class KeyFollowing {
         onCreated: (storeRevision) => {
           if (ended || this.#stopped) return;
           this.#found();
-          const check = storeRevision < from - 1 || this.#wasLost || this.#keyAt === undefined;
-          this.#wasLost = false;
+          const check = storeRevision < from - 1 || this.#checkNext || this.#keyAt === undefined;
+          this.#checkNext = false;
           if (check) void this.#checkHistory(from, () => !ended, end);
         },
         onEvents: (events) => {

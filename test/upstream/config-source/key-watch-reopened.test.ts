@@ -25,30 +25,41 @@ after(async () => {
   await etcd?.close();
 });
 
-/** etcd behind a proxy that can hold its reads (/v3/kv/range) and counts the watch streams open. */
+/**
+ * etcd behind a proxy that can hold the answers of its reads (/v3/kv/range: the read is made at
+ * once, its answer given when released, as a slow network would) and counts the watch streams.
+ */
 async function holdingProxy(target: string) {
   const { hostname, port } = new URL(target);
   const state = { holding: false, held: [] as (() => void)[], watchesOpened: 0, watchesOpen: 0 };
   const server = http.createServer((req, res) => {
-    const forward = () => {
-      const upstream = http.request(
-        { host: hostname, port, path: req.url, method: req.method, headers: req.headers },
-        (answer) => {
+    const held = req.url === '/v3/kv/range' && state.holding;
+    const upstream = http.request(
+      { host: hostname, port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        if (!held) {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      res.on('close', () => upstream.destroy());
-      req.pipe(upstream);
-    };
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () =>
+          state.held.push(() => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(chunks));
+          }),
+        );
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
     if (req.url === '/v3/watch') {
       state.watchesOpened++;
       state.watchesOpen++;
       res.on('close', () => state.watchesOpen--);
     }
-    if (req.url === '/v3/kv/range' && state.holding) state.held.push(forward);
-    else forward();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -98,6 +109,34 @@ test('a watch taken for lost while its history check reads: the read opens nothi
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.deepEqual(seen, ['<deleted>', 'after']);
     assert.deepEqual(lost, [read.revision]);
+  } finally {
+    following.stop();
+    await proxy.close();
+  }
+});
+
+test("a write the watch gives while its history check's read is under way: the read, older, gives nothing after it", async () => {
+  const from = await client.put('/q/config', 'before');
+  const proxy = await holdingProxy(etcd.endpoint);
+  const viaProxy = new EtcdClient({ endpoints: [proxy.endpoint], timeoutMs: 10_000 });
+  proxy.state.holding = true;
+  const seen: string[] = [];
+  const lost: number[] = [];
+  const following = startFollowing(viaProxy, '/q/config', from + 1, {
+    onValue: (kv) => seen.push(kv?.value ?? '<deleted>'),
+    onReachable: () => {},
+    onHistoryLost: (at) => lost.push(at),
+  });
+  try {
+    await waitUntil("the history check's read held", () => proxy.state.held.length === 1, 10_000);
+    await client.put('/q/config', 'after');
+    await waitUntil('the write given by the watch', () => seen.includes('after'), 10_000);
+    proxy.release();
+    await waitUntil('the read answered', () => proxy.state.held.length === 0, 10_000);
+    await client.put('/q/config', 'next');
+    await waitUntil('the next write given', () => seen.includes('next'), 10_000);
+    assert.deepEqual(seen, ['after', 'next']);
+    assert.deepEqual(lost, []);
   } finally {
     following.stop();
     await proxy.close();
