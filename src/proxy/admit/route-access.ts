@@ -5,6 +5,7 @@ import type {
   RouteAccessConfig,
 } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { nameIs } from '../../core/http1/syntax.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
@@ -104,7 +105,7 @@ function refusal(
 function twoAuthorizations(headers: readonly string[]): boolean {
   let seen = false;
   for (let i = 0; i < headers.length; i += 2)
-    if (isAuthorization(headers[i])) {
+    if (nameIs(headers[i], 'authorization')) {
       if (seen) return true;
       seen = true;
     }
@@ -119,11 +120,6 @@ const TWO_AUTHORIZATIONS: AccessDecision = {
   }),
 };
 
-/** A field name, in any case, is Authorization's: its length first, so no other name is lower-cased (a copy when it has capitals). */
-function isAuthorization(name: string): boolean {
-  return name.length === 13 && name.toLowerCase() === 'authorization';
-}
-
 /**
  * The request upstream without the client's Authorization: the credentials were the gateway's to
  * check. One copy of the list, of its size, the field's line taken out of it: pushed name by
@@ -132,7 +128,7 @@ function isAuthorization(name: string): boolean {
  */
 const dropAuthorization: AnswerEdit = (headers) => {
   const out = headers.slice();
-  for (let i = out.length - 2; i >= 0; i -= 2) if (isAuthorization(out[i])) out.splice(i, 2);
+  for (let i = out.length - 2; i >= 0; i -= 2) if (nameIs(out[i], 'authorization')) out.splice(i, 2);
   return out;
 };
 
