@@ -9,6 +9,7 @@ import { H2Call } from './h2-call.ts';
 import type { H2CallSession, SessionEnd } from './h2-call-session.ts';
 import { unheardFailure } from './h2-failure-details.ts';
 import { h2RequestHeaders, joinRepeatedHeaders } from './h2-headers.ts';
+import { freeStreamBeforeSession } from './h2-native-order.ts';
 
 /** Where a session reports: a stream slot freed, or the session gone for good. */
 export interface H2SessionOwner {
@@ -243,12 +244,15 @@ export class H2Session implements H2CallSession {
   private open(request: ExchangeRequest): ClientHttp2Stream {
     const headers = h2RequestHeaders(request, this.options.scheme, this.options.authority);
     const options = { endStream: request.body.kind === 'none' };
+    let stream: ClientHttp2Stream;
     try {
-      return this.session.request(headers, options);
+      stream = this.session.request(headers, options);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_HTTP2_HEADER_SINGLE_VALUE') throw err;
-      return this.session.request(joinRepeatedHeaders(headers), options);
+      stream = this.session.request(joinRepeatedHeaders(headers), options);
     }
+    freeStreamBeforeSession(this.session, stream);
+    return stream;
   }
 
   private callEnded(): void {

@@ -7,11 +7,15 @@
  * past the gateway's `limits.header_size` (the SETTINGS_MAX_HEADER_LIST_SIZE it announced), is
  * a 502 `http_response_header_section_size`: nghttp2 decodes the whole block (the HPACK state
  * stays in step, RFC 9113 §10.5.1), so that stream alone fails and the connection carries the
- * next request.
+ * next request. A flood cut the head in the middle: the fields decoded so far stay with the
+ * stream, and the gateway lives on whichever of the stream and its session the collector frees
+ * first (h2-native-order.ts).
  */
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { request } from '../../../helpers/http-client.ts';
 import { closeAfterAll } from '../../../helpers/keep.ts';
 import { scriptedH2Upstream } from '../../../helpers/scripted-h2-upstream.ts';
@@ -19,6 +23,9 @@ import { singleUpstream, startTestGateway } from '../../../helpers/test-gateway.
 import { FLAG, FRAME, frame, headerBlock } from '../../../proxy/accept/h2/h2-frames.ts';
 
 const keep = closeAfterAll();
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
 
 /** One literal field (h2-frames.ts's header block of one). */
 const literal = (name: string, value: string) => headerBlock([[name, value]]);
@@ -97,4 +104,24 @@ test('a response header list past limits.header_size in CONTINUATIONs: 502 http_
     ],
   );
   assert.equal(upstream.connections(), 1);
+});
+
+test('floods answered one after another, the collector running between them: each a 502, the gateway still up (Node aborted it when a session was freed before its cut stream)', async () => {
+  const upstream = await keep(scriptedH2Upstream(flood));
+  // Neither ejection nor the circuit: every flood reaches the upstream on a connection of its own.
+  const gw = await keep(
+    startTestGateway(
+      singleUpstream(upstream.url, {
+        upstream:
+          '    protocol: h2c\n    outlier_detection: { consecutive_failures: 0 }\n    circuit_breaker: { consecutive_failures: 0 }\n',
+      }),
+    ),
+  );
+  const statuses: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    statuses.push((await request(gw.url, { path: `/${i}` })).status);
+    if (i % 4 === 3) gc();
+  }
+  assert.deepEqual(statuses, Array(60).fill(502));
+  assert.equal(upstream.connections(), 60);
 });
