@@ -38,14 +38,17 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 
 /** Sequential GETs through the gateway until stopped: every status, and the request ids of the 502s. */
 function steadyTraffic(base: string) {
   const state = { done: 0, statuses: [] as number[], failedIds: new Set<string>(), running: true };
+  const one = async () => {
+    const res = await request(base, { path: '/app', timeoutMs: 5_000 }).catch(() => undefined);
+    if (res !== undefined) {
+      state.statuses.push(res.status);
+      if (res.status === 502) state.failedIds.add(String(res.headers['x-request-id']));
+    }
+    state.done++;
+  };
   const loop = (async () => {
     while (state.running) {
-      const res = await request(base, { path: '/app', timeoutMs: 5_000 }).catch(() => undefined);
-      if (res !== undefined) {
-        state.statuses.push(res.status);
-        if (res.status === 502) state.failedIds.add(String(res.headers['x-request-id']));
-      }
-      state.done++;
+      await one();
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   })();
@@ -55,6 +58,10 @@ function steadyTraffic(base: string) {
     async more(n: number) {
       const target = state.done + n;
       await until(`${n} more requests`, async () => (state.done >= target ? true : undefined), 20_000);
+    },
+    /** `n` requests at once, beside the steady ones. */
+    async burst(n: number) {
+      await Promise.all(Array.from({ length: n }, one));
     },
     async stop() {
       state.running = false;
@@ -142,6 +149,10 @@ upstreams:
 
     // Kill one target: it resets every connection, as a crashed process whose port is still held.
     killable.setMode('reset');
+    // At once, before its health checks (two failed, 300 ms apart) take it out: the sequential
+    // traffic alone may send it nothing in that window on a loaded machine, and no failure
+    // would be there to count.
+    await traffic.burst(12);
     await until('the killed target unhealthy on the page', async () =>
       (await health(killable)) === 'unhealthy' ? true : undefined,
     );
