@@ -19,12 +19,12 @@ import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
  */
 const pins = new FinalizationRegistry<object>(() => {});
 
-let handleKey: symbol | null | undefined;
+/** node:http2's `kHandle`, once seen on a stream (searched for until then). */
+let handleKey: symbol | undefined;
 
 function handleOf(owner: object): object | undefined {
-  if (handleKey === undefined)
-    handleKey = Object.getOwnPropertySymbols(owner).find((key) => key.description === 'kHandle') ?? null;
-  if (handleKey === null) return undefined;
+  handleKey ??= Object.getOwnPropertySymbols(owner).find((key) => key.description === 'kHandle');
+  if (handleKey === undefined) return undefined;
   const handle = (owner as Record<symbol, unknown>)[handleKey];
   return typeof handle === 'object' && handle !== null ? handle : undefined;
 }
