@@ -9,12 +9,14 @@
  * (proxy/admit/auth-hop.ts) and candor/client (kits/client/connection-end.ts).
  *
  * One subscription per channel for the process, made with the first call watched: a process that
- * watches none hears nothing. A `fetch` that is no undici publishes nothing: its watcher is told
+ * watches none hears nothing. Every connection a watched call writes on has its parser's end
+ * mended (paused-parser-finish.ts). A `fetch` that is no undici publishes nothing: its watcher is told
  * nothing, which its reader takes as "not known", never as "did not happen".
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
+import { mendPausedFinish } from './paused-parser-finish.ts';
 
 /** What one call's watcher is told, each as it happens (every method optional). */
 export interface FetchWatcher {
@@ -51,7 +53,13 @@ function subscribeOnce(): void {
   });
   subscribe('undici:client:sendHeaders', (message) => {
     const { request, socket } = message as { request: object; socket: Socket };
-    watcherOf.get(request)?.headWritten?.(request, socket);
+    const watcher = watcherOf.get(request);
+    if (watcher === undefined) return;
+    // Before its answer comes: undici before 8 ends the process on a close while a body's reader
+    // is behind (nodejs/undici#5360), the app's with candor/client, the gateway's with an auth
+    // hop's answer; mended on every connection a watched call uses.
+    mendPausedFinish(socket);
+    watcher.headWritten?.(request, socket);
   });
   subscribe('undici:request:headers', (message) => {
     const { request, response } = message as { request: object; response: { headers: Buffer[] } };

@@ -18,7 +18,6 @@
  */
 import type { Socket } from 'node:net';
 import type { FetchWatcher } from '../../core/net/fetch-watch.ts';
-import { mendPausedFinish } from '../../core/net/paused-parser-finish.ts';
 import { type CodingCheck, codingCheckFor } from './coding-check.ts';
 
 export type ConnectionEnd = 'reset' | 'closed';
@@ -49,9 +48,6 @@ export class AttemptConnection implements FetchWatcher {
   headWritten(request: object, socket: Socket): void {
     this.written = true;
     this.#socketOf.set(request, socket);
-    // Before its answer comes: undici before 8 ends the process on a close while a body's reader
-    // is behind (nodejs/undici#5360); mended on every connection an attempt uses.
-    mendPausedFinish(socket);
     // An HTTP/2 connection's bytes are frames: no status line to read.
     if ((socket as { alpnProtocol?: unknown }).alpnProtocol !== 'h2')
       watchStatusVersion(socket, (version) => this.#versionOf.set(request, version));
