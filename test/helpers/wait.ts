@@ -126,3 +126,13 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/**
+ * Lets a gateway's short window of its own run out (a JWKS `jwks_min_refresh` of 1 ms, within
+ * which a failure or the keys at hand stand for every request): a loopback round trip on a fast
+ * machine takes less, so the next request would still be inside it. Waits only for time to pass
+ * (20 ms, past any such window a test sets), never for something to happen.
+ */
+export function pastShortWindow(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 20));
+}

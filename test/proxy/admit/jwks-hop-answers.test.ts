@@ -19,6 +19,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startCloseMidBody, startResetMidBody } from '../../../src/kits/fault-kit/reset-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
+import { pastShortWindow } from '../../helpers/wait.ts';
 
 /**
  * Runs `body` on a gateway whose `routes` (YAML list items, their auth on the `hops`) all send to
@@ -218,7 +219,7 @@ test('a JWKS key that cannot check a signature, named by a token, is the hop’s
     );
     for (const [i, key] of unusable.entries()) {
       keys = [key];
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await pastShortWindow();
       const id = `jwks-unusable-${i}`;
       const res = await request(gw.url, {
         path: '/orders',
@@ -341,6 +342,8 @@ test('an auth hop that answers 5xx is a 503 with Retry-After, as every destinati
         ['/keys', 500],
         ['/service', 503],
       ] as const) {
+        // Past jwks_min_refresh (1 ms), within which the last failure stands for every request.
+        await pastShortWindow();
         const res = await ask(path);
         assert.equal(res.status, 503, path);
         assert.match(

@@ -11,6 +11,7 @@ import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { pastShortWindow } from '../../helpers/wait.ts';
 
 /** A well-formed RS256 token (good till 2100) whose key the JWKS would have to give. */
 const TOKEN = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x","exp":4102444800}').toString('base64url')}.c2ln`;
@@ -52,6 +53,8 @@ upstreams:
     assert.equal((await gw.logFor('jwks-loop')).auth, 'failed: proxy_loop_detected');
 
     proxyStatus = 'keys-lb; error=connection_refused';
+    // Past jwks_min_refresh (1 ms), within which the loop's failure stands for every request.
+    await pastShortWindow();
     const down = await ask('jwks-down');
     assert.equal(down.status, 503);
     assert.equal(down.headers['retry-after'], '5');
