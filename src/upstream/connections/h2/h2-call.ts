@@ -2,6 +2,7 @@ import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import { Failure } from '../../../core/failure/failure.ts';
 import { classifyH2StreamEnd } from '../../../core/failure/h2-stream-end.ts';
+import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
 import { InterimHeads } from '../../../core/limits/interim-heads.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
 import type {
@@ -171,7 +172,7 @@ export class H2Call implements ExchangeController {
   private readonly onInterim = (_headers: IncomingHttpHeaders, _flags: number, raw: string[]): void => {
     if (this.handler === null || this.head !== null) return;
     const size = h2HeaderListSize(raw);
-    if (this.headTooLarge(size, 'header') || this.malformed(raw)) return;
+    if (this.sectionTooLarge(raw, size, 'header') || this.malformed(raw)) return;
     const flood = this.interim.add(size);
     if (flood !== undefined) return this.abort(new Failure('http_protocol_error', flood));
     const head = h2AnswerHead(raw, this.request.method, false);
@@ -181,7 +182,8 @@ export class H2Call implements ExchangeController {
 
   private readonly onAnswer = (_headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
     const handler = this.handler;
-    if (handler === null || this.headTooLarge(h2HeaderListSize(raw), 'header') || this.malformed(raw)) return;
+    if (handler === null || this.sectionTooLarge(raw, h2HeaderListSize(raw), 'header') || this.malformed(raw))
+      return;
     clearTimeout(this.headTimer);
     const head = h2AnswerHead(raw, this.request.method, (flags & END_STREAM_FLAG) !== 0);
     // nghttp2 checks three digits and a final status, not RFC 9110 §15's range: as the HTTP/1.1 parser.
@@ -231,7 +233,7 @@ export class H2Call implements ExchangeController {
     const fields = raw ?? Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
     if (
       this.handler === null ||
-      this.headTooLarge(h2HeaderListSize(fields), 'trailer') ||
+      this.sectionTooLarge(fields, h2HeaderListSize(fields), 'trailer') ||
       this.malformed(fields)
     )
       return;
@@ -252,18 +254,27 @@ export class H2Call implements ExchangeController {
 
   /**
    * Node enforces the SETTINGS_MAX_HEADER_LIST_SIZE this gateway sends only once the upstream has
-   * acknowledged them: a session's first streams would take a head of any size. The bound is the
-   * gateway's, as the HTTP/1.1 parser's is, and so is its failure.
+   * acknowledged them: a session's first streams would take a head of any size. The bounds are the
+   * gateway's, as the HTTP/1.1 parser's are, and so are their failures: the section's size, and its
+   * count of fields (MAX_FIELDS, pseudo-fields not counted), which node:http2's own bound
+   * (`maxHeaderListPairs`, h2-session.ts) would tell only as a reset no one could tell from the
+   * upstream's.
    */
-  private headTooLarge(size: number, section: 'header' | 'trailer'): boolean {
+  private sectionTooLarge(raw: readonly string[], size: number, section: 'header' | 'trailer'): boolean {
     const bound = this.session.maxHeaderSize;
-    if (size <= bound) return false;
-    this.abort(
-      new Failure(
+    let failure: Failure | undefined;
+    if (size > bound)
+      failure = new Failure(
         section === 'header' ? 'http_response_header_section_size' : 'http_response_trailer_section_size',
         `response ${section} section larger than ${bound} bytes`,
-      ),
-    );
+      );
+    else if (fieldCount(raw) > MAX_FIELDS)
+      failure = new Failure(
+        section === 'header' ? 'http_response_header_section_size' : 'http_response_trailer_section_size',
+        `more than ${MAX_FIELDS} ${section} fields`,
+      );
+    if (failure === undefined) return false;
+    this.abort(failure);
     return true;
   }
 
@@ -348,4 +359,11 @@ export class H2Call implements ExchangeController {
     this.released = true;
     this.onEnded();
   }
+}
+
+/** A section's fields, its pseudo-fields (`:status`) not counted: what an HTTP/1.1 head's lines are. */
+function fieldCount(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].charCodeAt(0) !== 0x3a) count++;
+  return count;
 }

@@ -77,8 +77,11 @@ export class H2Session implements H2CallSession {
       createConnection: () => socket,
       // The largest response head the gateway takes, as it says to the upstream in its SETTINGS.
       settings: { enablePush: false, maxHeaderListSize: options.maxHeaderSize },
-      // As many fields as the HTTP/1.1 parser takes (and :status): Node's own bound is 128.
-      maxHeaderListPairs: MAX_FIELDS + 1,
+      // node:http2's bound on a head's fields (its own default 128) resets the stream
+      // ENHANCE_YOUR_CALM, which reads as the upstream's reset: set past any head within the
+      // header list size (32 bytes of overhead a field, RFC 9113 §6.5.2), so that the gateway's
+      // own count (MAX_FIELDS, H2Call.sectionTooLarge) is what refuses one, named as over HTTP/1.1.
+      maxHeaderListPairs: Math.max(MAX_FIELDS, Math.ceil(options.maxHeaderSize / 32)) + 2,
       // RFC 9113 §8.2.1: a field value with whitespace at either end makes the answer
       // malformed. nghttp2's own check (node:http2's default) drops such a field without a
       // word and the answer goes on without it; off, H2Call refuses the answer (paddedField).
