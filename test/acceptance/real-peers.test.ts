@@ -10,7 +10,6 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
@@ -22,7 +21,7 @@ import { request } from '../helpers/http-client.ts';
 import { type Pebble, startPebble } from '../helpers/pebble.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { startGatewayFromText, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
-import { freePort } from '../helpers/wait.ts';
+import { connects, freePort } from '../helpers/wait.ts';
 
 /** Whether `command` is on PATH (pebble has no --version for hasTool to run). */
 function onPath(command: string): boolean {
@@ -99,17 +98,6 @@ class PythonServer {
     this.signal('SIGKILL');
     await exited;
   }
-}
-
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** A GET over HTTP/1.1 that calls `onBytes` once `atBytes` of the body are in; what came, and whether it ended whole. */

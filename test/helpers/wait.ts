@@ -136,3 +136,15 @@ export async function waitUntil(
 export function pastShortWindow(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 20));
 }
+
+/** Whether something listens on loopback `port` now: a connect that succeeds (closed at once). */
+export function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

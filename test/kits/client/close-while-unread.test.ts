@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,7 +22,7 @@ import { createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { hasTool } from '../../helpers/cli-tools.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
-import { freePort } from '../../helpers/wait.ts';
+import { connects, freePort } from '../../helpers/wait.ts';
 
 /** fetch's stream buffer: a body of this size pauses undici's parser on its last byte when unread. */
 const HELD = 64 * 1024;
@@ -277,14 +277,3 @@ describe("Python's http.server (HTTP/1.0, Content-Length, the connection closed 
     }
   });
 });
-
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
