@@ -72,7 +72,19 @@ export function notHttpDetails(first: Buffer): string {
 /** A field line's fault as a response's failure (of its head, or of its trailer section). */
 export function fieldFailure(error: FieldError, inTrailers: boolean): Failure {
   if (error.fault !== 'too-many') return new Failure('http_protocol_error', fieldFaultDetails(error));
+  return tooManyFields(inTrailers);
+}
+
+/** A response head (or trailer section) of more than MAX_FIELDS fields, over HTTP/1.1 or HTTP/2. */
+export function tooManyFields(inTrailers: boolean): Failure {
   return inTrailers
     ? new Failure('http_response_trailer_section_size', `more than ${MAX_FIELDS} trailer fields`)
     : new Failure('http_response_header_section_size', `more than ${MAX_FIELDS} header fields`);
+}
+
+/** A response head (or trailer section) past the gateway's `limits.header_size` (`bound` bytes). */
+export function sectionPastBound(bound: number, inTrailers: boolean): Failure {
+  return inTrailers
+    ? new Failure('http_response_trailer_section_size', `response trailer section larger than ${bound} bytes`)
+    : new Failure('http_response_header_section_size', `response header section larger than ${bound} bytes`);
 }

@@ -2,6 +2,7 @@ import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import { Failure } from '../../../core/failure/failure.ts';
 import { classifyH2StreamEnd } from '../../../core/failure/h2-stream-end.ts';
+import { sectionPastBound, tooManyFields } from '../../../core/http1/answer-faults.ts';
 import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
 import { InterimHeads } from '../../../core/limits/interim-heads.ts';
 import { type BodyPump, pumpRequestBody } from '../body-pump.ts';
@@ -262,17 +263,13 @@ export class H2Call implements ExchangeController {
    */
   private sectionTooLarge(raw: readonly string[], size: number, section: 'header' | 'trailer'): boolean {
     const bound = this.session.maxHeaderSize;
-    let failure: Failure | undefined;
-    if (size > bound)
-      failure = new Failure(
-        section === 'header' ? 'http_response_header_section_size' : 'http_response_trailer_section_size',
-        `response ${section} section larger than ${bound} bytes`,
-      );
-    else if (fieldCount(raw) > MAX_FIELDS)
-      failure = new Failure(
-        section === 'header' ? 'http_response_header_section_size' : 'http_response_trailer_section_size',
-        `more than ${MAX_FIELDS} ${section} fields`,
-      );
+    const inTrailers = section === 'trailer';
+    const failure =
+      size > bound
+        ? sectionPastBound(bound, inTrailers)
+        : fieldsPast(raw, MAX_FIELDS)
+          ? tooManyFields(inTrailers)
+          : undefined;
     if (failure === undefined) return false;
     this.abort(failure);
     return true;
@@ -361,9 +358,13 @@ export class H2Call implements ExchangeController {
   }
 }
 
-/** A section's fields, its pseudo-fields (`:status`) not counted: what an HTTP/1.1 head's lines are. */
-function fieldCount(raw: readonly string[]): number {
+/**
+ * Whether a section has more than `max` fields, its pseudo-fields (`:status`) not counted (what an
+ * HTTP/1.1 head's lines are). A list of no more than `max` pairs is not walked: every answer's.
+ */
+function fieldsPast(raw: readonly string[], max: number): boolean {
+  if (raw.length <= 2 * max) return false;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i].charCodeAt(0) !== 0x3a) count++;
-  return count;
+  return count > max;
 }

@@ -31,11 +31,12 @@ function handleOf(owner: object): object | undefined {
 
 /** Pins `session`'s native handle to `stream`'s, once the stream has one (its 'ready'). */
 export function freeStreamBeforeSession(session: ClientHttp2Session, stream: ClientHttp2Stream): void {
-  const pin = () => {
-    const streamHandle = handleOf(stream);
-    const sessionHandle = handleOf(session);
-    if (streamHandle !== undefined && sessionHandle !== undefined) pins.register(streamHandle, sessionHandle);
-  };
-  if (stream.id !== undefined) pin();
-  else stream.once('ready', pin);
+  if (stream.id !== undefined) pin(session, stream);
+  else stream.once('ready', () => pin(session, stream));
+}
+
+function pin(session: ClientHttp2Session, stream: ClientHttp2Stream): void {
+  const streamHandle = handleOf(stream);
+  const sessionHandle = handleOf(session);
+  if (streamHandle !== undefined && sessionHandle !== undefined) pins.register(streamHandle, sessionHandle);
 }
