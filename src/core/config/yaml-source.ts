@@ -73,6 +73,12 @@ export function readYamlSource(
     if (!outOfStack(err)) throw err;
     return tooDeep(text);
   }
+  // Where the stack runs out depends on how large the parser's frames are, and they shrink once
+  // its code is optimized: the same text read again in a warm process (a reload, the library's
+  // parseConfig, a test) got past the parser and ran the composer out instead, which told it at
+  // the line it had reached, with the syntax errors of the half-read rest beside it. Either way
+  // it is the one problem, where the levels are.
+  if (doc.errors.some((error) => error.code === 'RESOURCE_EXHAUSTION')) return tooDeep(text);
   // A byte-order mark is no column an editor shows: counted, every place on line 1 was one too far.
   const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const at = (offset: number): Position => {
@@ -168,13 +174,8 @@ function laterAnchor(doc: Document, text: string, at: (offset: number) => Positi
 
 /** The parser's errors, said the friendlier way, and a `%YAML 1.1` directive refused. */
 function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number) => Position): SourceIssue[] {
-  // Running out of stack is told once, where it first happened, not again for each frame it unwound.
-  const errors = doc.errors.filter(
-    (error, i) =>
-      error.code !== 'RESOURCE_EXHAUSTION' || doc.errors.findIndex((e) => e.code === error.code) === i,
-  );
   const unclosedAt = unclosedIn(doc);
-  const told = withUnquotedVariables(errors, text).map((error) => ({
+  const told = withUnquotedVariables(doc.errors, text).map((error) => ({
     ...error,
     open: unclosedAt(error.code, error.message, error.pos),
   }));

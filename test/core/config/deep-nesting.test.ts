@@ -29,17 +29,27 @@ test('flow or block nesting past the parser’s stack is one problem saying so, 
 // The composer catches running out of stack, the parser before it did not: 2,000 levels of
 // indentation (or of "- " on one line) followed by a line back at the left made it recurse once a
 // level as it closed them, and the RangeError came out of `check` as an internal error (exit 70).
+// Read again in the same process (a reload, the library's parseConfig), the parser's code is
+// optimized and its frames smaller: it got past those levels and the composer ran out of stack
+// instead, told at the line it had reached (901, 999, 1,077…) beside the half-read rest's own
+// syntax errors. The same text is the same one problem however warm the process is.
 test('block nesting that closes past the parser’s stack is the same one problem, at its deepest line', () => {
   const levels = Array.from({ length: 2_000 }, (_, i) => `${' '.repeat(i)}k:\n`).join('');
   const dashes = `x:\n${'- '.repeat(10_000)}1\n`;
-  for (const [text, line, column] of [
-    [`${levels}routes: []\n`, 2_000, 2_000],
-    [`${dashes}routes: []\n`, 2, 20_001],
-  ] as const) {
-    const problems = problemsOf(text);
-    assert.equal(problems.length, 1);
-    assert.equal(problems[0]?.message, DEEP);
-    assert.deepEqual([problems[0]?.line, problems[0]?.column, problems[0]?.path], [line, column, '']);
+  for (let round = 1; round <= 8; round++) {
+    for (const [text, line, column] of [
+      [`${levels}routes: []\n`, 2_000, 2_000],
+      [`${dashes}routes: []\n`, 2, 20_001],
+    ] as const) {
+      const problems = problemsOf(text);
+      assert.equal(
+        problems.length,
+        1,
+        `round ${round}: ${problems.map((p) => `${p.line}:${p.column} ${p.message}`).join('; ')}`,
+      );
+      assert.equal(problems[0]?.message, DEEP);
+      assert.deepEqual([problems[0]?.line, problems[0]?.column, problems[0]?.path], [line, column, '']);
+    }
   }
 });
 
