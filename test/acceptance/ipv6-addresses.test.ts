@@ -220,7 +220,9 @@ async function adminOnLoopback6(serve: ServeProcess, adminPort: number, token: s
       });
       req.end(text);
     });
-  assert.equal((await call('/ready')).status, 200);
+  // The worker's "listening" line can come before the primary has heard it serves: "starting"
+  // (503) until then, a moment longer on a loaded machine.
+  await waitUntil('ready on [::1]', async () => (await call('/ready')).status === 200);
   // Any spelling of the address names the target: [0:0::1] is [::1], as a reload matches it.
   const drained = await call('/targets/drain', { upstream: 'app', target: `http://[0:0::1]:${app}` });
   assert.equal(drained.status, 200, drained.body);

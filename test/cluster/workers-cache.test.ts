@@ -109,7 +109,11 @@ test("the folder of a primary killed with SIGKILL is removed by the next gateway
   killed.child.kill('SIGKILL');
   await exited;
   await waitUntil("the killed primary's workers exit", () => workers.every((pid) => ended(pid)), 15_000);
-  assert.ok(existsSync(join(killedDir, 'pages')), 'left behind: its primary never ran its removal');
+  // Left behind: its primary never ran its removal. Unless a gateway another test file started
+  // meanwhile swept /dev/shm first, as every primary's start does (a run of many files at once
+  // did): then it is already gone, as it must be after the next start anyway.
+  if (!existsSync(join(killedDir, 'pages')))
+    t.diagnostic('the killed gateway’s folder was swept by another test’s gateway before ours started');
 
   const next = await startServe(path, 2);
   t.after(() => next.stop());

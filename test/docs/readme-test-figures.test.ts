@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { globSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { TEST_FILES } from '../suite.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -22,8 +23,9 @@ function row(command: string): string {
   return line;
 }
 
-/** The files an npm script's quoted globs match, as node:test expands them. */
+/** The files an npm script's quoted globs match, as node:test expands them; `npm test`'s runner, every test file. */
 function filesOf(script: string): string[] {
+  if (script === 'node test/suite.ts') return globSync(TEST_FILES, { cwd: ROOT });
   const globs = [...script.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
   return [...new Set(globs.flatMap((glob) => globSync(glob, { cwd: ROOT })))];
 }

@@ -4,9 +4,11 @@
  * after() threw on the gateway that was never made, the upstream before it stayed listening,
  * and node:test waited for the file's process, which nothing would end (`--test-timeout` bounds
  * a test, not a process kept alive after its tests). Two holds: every npm script that runs
- * node:test ends a file's process once its tests are over (`--test-force-exit`) and bounds each
- * test; and an after() hook closes through closeAll (test/helpers/keep.ts), which passes over
- * what was never made, instead of reaching into a `let` its setup may not have filled.
+ * node:test (and test/suite.ts, `npm test`'s) ends a file's process once its tests are over
+ * (`--test-force-exit`) and bounds each test; and an after() hook closes through closeAll
+ * (test/helpers/keep.ts), which passes over what was never made, instead of reaching into a `let`
+ * its setup may not have filled. Files that `npm test` runs several to a process end the same
+ * way, the others' tests run.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,6 +17,7 @@ import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import ts from 'typescript';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { NODE_TEST_FLAGS } from '../suite.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const scripts: Record<string, string> = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
@@ -26,6 +29,9 @@ test('every npm script that runs node:test ends each file once its tests are ove
     assert.match(command, / --test-force-exit\b/, `npm run ${name}`);
     assert.match(command, / --test-timeout=\d+\b/, `npm run ${name}`);
   }
+  assert.equal(scripts.test, 'node test/suite.ts');
+  assert.ok(NODE_TEST_FLAGS.includes('--test-force-exit'));
+  assert.ok(NODE_TEST_FLAGS.some((flag) => /^--test-timeout=\d+$/.test(flag)));
 });
 
 const work = tempDir('candor-cleanup-');
@@ -48,18 +54,20 @@ after(async () => {
 test('never runs', () => {});
 `;
 
-/** Runs one file with `npm test`'s flags (its globs aside); resolves with its exit code and time, or null if killed at `bound`. */
+/**
+ * Runs one file with `npm test`'s flags, or (`grouped`) the files through test/suite.ts, which
+ * puts files of one folder in one process; resolves with the exit code and time, or null if
+ * killed at `bound`.
+ */
 function runWithTestFlags(
-  file: string,
+  files: readonly string[],
   bound: number,
+  grouped = false,
 ): Promise<{ code: number | null; ms: number; out: string }> {
-  // A flag's path (`--import=./test/…`) is the repository's, whatever folder the file runs in.
-  const flags = (scripts.test.match(/(?<= )--[a-z-]+(?:=\S+)?/g) ?? [])
-    .filter((flag) => flag !== '--test')
-    .map((flag) => flag.replace('=./', `=${ROOT}/`));
+  const args = grouped ? [join(ROOT, 'test/suite.ts'), ...files] : ['--test', ...NODE_TEST_FLAGS, ...files];
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--test', ...flags, file], {
+    const child = spawn(process.execPath, args, {
       cwd: work,
       // Not told it runs inside a test file (node:test would run no file then).
       env: { ...process.env, NODE_TEST_CONTEXT: undefined },
@@ -83,11 +91,27 @@ function runWithTestFlags(
 test('a file whose setup failed, leaving a server open and an after() that throws, ends with its failure under npm test’s flags', async () => {
   const file = join(work, 'setup-fails.test.mjs');
   writeFileSync(file, SETUP_FAILS);
-  const { code, ms, out } = await runWithTestFlags(file, 20_000);
+  const { code, ms, out } = await runWithTestFlags([file], 20_000);
   assert.notEqual(code, null, `still running after 20 s, killed:\n${out}`);
   assert.equal(code, 1, out);
   assert.match(out, /the gateway did not start/);
   assert.ok(ms < 20_000, `${Math.round(ms)} ms`);
+});
+
+test('sharing a process with another file, that file ends with its failure and the other’s tests run', async () => {
+  const failing = join(work, 'a-setup-fails.test.mjs');
+  const beside = join(work, 'b-beside.test.mjs');
+  writeFileSync(failing, SETUP_FAILS);
+  writeFileSync(
+    beside,
+    `import { before, test } from 'node:test';\nlet ready = false;\nbefore(() => { ready = true; });\ntest('runs beside it', () => { if (!ready) throw new Error('its own before() did not run'); });\n`,
+  );
+  const { code, out } = await runWithTestFlags([failing, beside], 20_000, true);
+  assert.notEqual(code, null, `still running after 20 s, killed:\n${out}`);
+  assert.equal(code, 1, out);
+  assert.match(out, /the gateway did not start/);
+  assert.match(out, /✔ runs beside it/);
+  assert.match(out, /ℹ suites 2\n/, 'each file its own suite');
 });
 
 function testFiles(dir: string): string[] {

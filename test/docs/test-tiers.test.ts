@@ -10,6 +10,7 @@ import { existsSync, globSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import ts from 'typescript';
+import { ownProcess, plan, TEST_FILES } from '../suite.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const scripts: Record<string, string> = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
@@ -141,9 +142,20 @@ test('test:unit starts no gateway and no server: every file its globs match, and
   assert.deepEqual(starting, []);
 });
 
-test('npm test runs every test file, test:unit’s among them', () => {
-  const all = filesOf(scripts.test);
-  const everyFile = globSync('test/**/*.test.ts', { cwd: ROOT }).sort();
+test('npm test runs every test file once, test:unit’s among them; several share a process only within a folder', () => {
+  assert.equal(scripts.test, 'node test/suite.ts');
+  const everyFile = globSync(TEST_FILES, { cwd: ROOT }).sort();
+  assert.equal(TEST_FILES, 'test/**/*.test.ts');
+  const runs = plan(everyFile, (file) => readFileSync(join(ROOT, file), 'utf8'));
+  const all = runs.flat().sort();
   assert.deepEqual(all, everyFile);
   for (const file of filesOf(scripts['test:unit'])) assert.ok(all.includes(file), file);
+  for (const run of runs) {
+    assert.ok(run.length <= 6, run.join(' '));
+    assert.equal(new Set(run.map((file) => dirname(file))).size, 1, run.join(' '));
+    // A file that starts processes or changes the process's own state has it to itself.
+    if (run.length > 1)
+      for (const file of run) assert.equal(ownProcess(readFileSync(join(ROOT, file), 'utf8')), false, file);
+  }
+  assert.ok(runs.length < everyFile.length * 0.5, `${runs.length} processes for ${everyFile.length} files`);
 });

@@ -194,6 +194,21 @@ export function childPids(pid: number | undefined): number[] {
 }
 
 /**
+ * Signals each of a gateway's processes. One may have ended since its pid was read (the process
+ * that reads a config lives only while it reads: a fleet change starts one), and a signal to it
+ * fails with ESRCH, which threw out of the test before its SIGCONTs were sent.
+ */
+export function signalEach(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+}
+
+/**
  * The process a reload of `serve` (one worker) starts to read its file, stopped (SIGSTOP) as
  * soon as it runs the reader, before it can answer: call it right after asking for the reload.
  * Not before its exec: the primary's fork waits for that, and would wait for ever.

@@ -11,6 +11,7 @@ import { listenLoopback } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { pastShortWindow } from '../../helpers/wait.ts';
 
 const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"x","exp":4102444800}').toString('base64url')}.c2ln`;
 
@@ -41,6 +42,9 @@ upstreams:
     ];
     for (const [given, said] of cases) {
       answer = given;
+      // The last answer's failure stands for jwks_min_refresh (1 ms): a warm process's next
+      // request came inside it, and was told the last answer's details.
+      await pastShortWindow();
       const res = await request(gw.url, {
         path: '/orders',
         headers: { authorization: `Bearer ${token}`, accept: 'application/json' },

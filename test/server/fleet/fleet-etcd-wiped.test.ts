@@ -20,7 +20,7 @@ import {
   sourceOf,
 } from '../../helpers/fleet-gateways.ts';
 import { closeAll } from '../../helpers/keep.ts';
-import { childPids } from '../../helpers/serve-process.ts';
+import { childPids, signalEach } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
 const dir = tempDir('candor-fleet-wiped-');
@@ -100,7 +100,7 @@ test("etcd wiped, and written past the revision the gateway saw before its watch
   // it, and the rest of what shares that etcd writes on: its store's revision passes the one the
   // gateway saw before it watches again, so no watch opens below it to say the history went back.
   const pids = [gateway.serve?.child.pid as number, ...childPids(gateway.serve?.child.pid)];
-  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  signalEach(pids, 'SIGSTOP');
   let revision = 0;
   try {
     await etcd.wipe();
@@ -109,7 +109,7 @@ test("etcd wiped, and written past the revision the gateway saw before its watch
     for (let i = 0; i <= seen; i++) await client.put('/unrelated', String(i));
     assert.ok((await client.range('/unrelated')).revision > seen);
   } finally {
-    for (const pid of pids) process.kill(pid, 'SIGCONT');
+    signalEach(pids, 'SIGCONT');
   }
   await answers('one');
   let source = await sourceOf(gateway);

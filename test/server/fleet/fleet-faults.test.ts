@@ -26,7 +26,7 @@ import {
 } from '../../helpers/fleet-gateways.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
-import { adminCall, childPids } from '../../helpers/serve-process.ts';
+import { adminCall, childPids, signalEach } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
 const dir = tempDir('candor-fleet-faults-');
@@ -177,7 +177,7 @@ test('a gateway frozen past its lease leaves the fleet, and thawed comes back on
 }, async () => {
   const c = gateways[2];
   const pids = [c.serve?.child.pid as number, ...childPids(c.serve?.child.pid)];
-  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  signalEach(pids, 'SIGSTOP');
   let r = 0;
   try {
     const pushed = await push('four', documentTo(originUrl.four));
@@ -189,7 +189,7 @@ test('a gateway frozen past its lease leaves the fleet, and thawed comes back on
       ['gw-a', 'gw-b'],
     );
   } finally {
-    for (const pid of pids) process.kill(pid, 'SIGCONT');
+    signalEach(pids, 'SIGCONT');
   }
   await answersWith(c, 'four');
   const back = await fleetUntil((f) => f.gateways.length === 3, 20_000);
@@ -338,12 +338,12 @@ test('a canary gateway frozen past its lease: the canary is rolled back as gone,
   assert.equal(pushed.code, 0, pushed.stderr);
   await answersWith(a, 'one');
   const pids = [a.serve?.child.pid as number, ...childPids(a.serve?.child.pid)];
-  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  signalEach(pids, 'SIGSTOP');
   let ended: Awaited<ReturnType<typeof fleetJson>>;
   try {
     ended = await fleetUntil((f) => (f.canary as { phase: string } | null)?.phase !== 'running', 40_000);
   } finally {
-    for (const pid of pids) process.kill(pid, 'SIGCONT');
+    signalEach(pids, 'SIGCONT');
   }
   const canary = ended.canary as { phase: string; verdict: string };
   assert.equal(canary.phase, 'rolled_back');

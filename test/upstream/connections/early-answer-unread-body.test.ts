@@ -16,6 +16,8 @@ import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.t
 
 /** Every connection the upstream got: the bytes it read, in order. */
 const connections: Buffer[][] = [];
+/** Its sockets: one paused with the body unread never reads the gateway's FIN, and would hold app.close() for ever. */
+const sockets: net.Socket[] = [];
 let app: net.Server;
 let gw: TestGateway;
 
@@ -23,6 +25,7 @@ before(async () => {
   app = net.createServer((socket) => {
     const read: Buffer[] = [];
     connections.push(read);
+    sockets.push(socket);
     socket.on('error', () => {});
     socket.on('data', (data) => {
       read.push(data);
@@ -51,7 +54,13 @@ upstreams:
     timeouts: { response: 2s, total: 3s }
 `);
 });
-after(() => closeAll(gw, app));
+after(() =>
+  closeAll(
+    gw,
+    sockets.map((socket) => ({ close: () => socket.destroy() })),
+    app,
+  ),
+);
 
 /** Past what loopback's kernel buffers hold (a few MiB each way): the rest waits in the gateway's socket. */
 const SIZE = 24 * 1024 * 1024;
