@@ -97,12 +97,14 @@ function invalidFramesFlood(stage: 'sent' | 'body_streaming', { after, cause }: 
 
 /**
  * A stream reset ENHANCE_YOUR_CALM after its head: node:http2 resets one with that code, no
- * other sign, for a trailer section past the gateway's bound (its SETTINGS' header list size
- * once acknowledged, its count of fields), as it does for a head; which side reset it cannot be
+ * other sign, for a trailer section past the gateway's bounds (its SETTINGS' header list size
+ * once acknowledged, the session's memory), as it does for a head; which side reset it cannot be
  * known, so both are named (a gRPC server's large trailers, `grpc-status-details-bin`, get here).
+ * Not its count of fields: node:http2's bound on that lies past any section within the size, and
+ * a section of more than 256 fields is H2Call's own 502 (http_response_header_section_size).
  */
 const CALM_AFTER_HEAD =
-  "stream reset (ENHANCE_YOUR_CALM): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bound on size or fields";
+  "stream reset (ENHANCE_YOUR_CALM): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bounds (the header list size it announced, the session's memory)";
 
 /**
  * An HTTP/2 stream that ended without a whole response, classified once. RFC 9113 §8.7: a
@@ -359,12 +361,13 @@ function enhanceYourCalm(end: H2StreamEnd, { after, cause }: Reset): Failure {
   // ENHANCE_YOUR_CALM (RFC 9113 §7): the upstream takes what it is sent for excessive load, a
   // refusal that, unlike REFUSED_STREAM, does not say the request went unprocessed. node:http2
   // resets a stream with the same code, no other sign, for a response head past the bounds
-  // this gateway set (its SETTINGS' header list size once acknowledged, its count of fields,
-  // the session's memory): which side reset it cannot be known, so the details name both, and
+  // this gateway set (its SETTINGS' header list size once acknowledged, the session's memory;
+  // not its count of fields, which H2Call bounds itself): which side reset it cannot be known,
+  // so the details name both, and
   // the type is what both share, a stream that ended before a head the gateway could take.
   return new Failure(
     'connection_terminated',
-    `stream reset (ENHANCE_YOUR_CALM) before the response head: the upstream refusing the request as excessive load (RFC 9113 section 7; it may have processed it), or node:http2 refusing a response head past the gateway's bound on size or fields ${after}`,
+    `stream reset (ENHANCE_YOUR_CALM) before the response head: the upstream refusing the request as excessive load (RFC 9113 section 7; it may have processed it), or node:http2 refusing a response head past the gateway's bounds (the header list size it announced, the session's memory) ${after}`,
     { stage: 'sent', cause },
   );
 }

@@ -113,6 +113,6 @@ test("trailers past the gateway's bound on a used session: the cut names node:ht
   assert.equal(line.error, 'http_response_incomplete');
   assert.match(
     String(line.details),
-    /^response body cut short: stream reset \(ENHANCE_YOUR_CALM\): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bound on size or fields after [0-9.]+ ms$/,
+    /^response body cut short: stream reset \(ENHANCE_YOUR_CALM\): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bounds \(the header list size it announced, the session's memory\) after [0-9.]+ ms$/,
   );
 });

@@ -248,7 +248,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
     const second = await keep(startH2(calm));
     const gw = await gatewayTo('h2c', [first.url, second.url]);
     const details =
-      /^stream reset \(ENHANCE_YOUR_CALM\) before the response head: the upstream refusing the request as excessive load \(RFC 9113 section 7; it may have processed it\), or node:http2 refusing a response head past the gateway's bound on size or fields after /;
+      /^stream reset \(ENHANCE_YOUR_CALM\) before the response head: the upstream refusing the request as excessive load \(RFC 9113 section 7; it may have processed it\), or node:http2 refusing a response head past the gateway's bounds \(the header list size it announced, the session's memory\) after /;
     const post = await request(gw.url, {
       method: 'POST',
       path: '/pay',
@@ -1060,7 +1060,7 @@ upstreams:
       later,
       502,
       'connection_terminated',
-      /^stream reset \(ENHANCE_YOUR_CALM\) before the response head: .* or node:http2 refusing a response head past the gateway's bound on size or fields after /,
+      /^stream reset \(ENHANCE_YOUR_CALM\) before the response head: .* or node:http2 refusing a response head past the gateway's bounds \(the header list size it announced, the session's memory\) after /,
     );
     assert.equal(upstream.received.length, 3);
     assert.equal(new Set(upstream.received.map((r) => r.connection)).size, 1, 'one session carried them');
