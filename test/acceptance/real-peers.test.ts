@@ -301,7 +301,7 @@ upstreams:
   });
 
   test('hung by SIGSTOP: DEADLINE_EXCEEDED (4) naming http_response_timeout; after SIGCONT the next call answers', async () => {
-    etcd.freeze();
+    await etcd.freeze();
     let call: GrpcCall;
     try {
       call = await grpcCall(gw.url, '/etcdserverpb.KV/Range', rangeFrame('k'));

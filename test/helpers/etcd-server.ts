@@ -1,10 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
 import { EtcdClient } from '../../src/upstream/config-source/etcd-client.ts';
 import { tempDir } from './temp-dir.ts';
-import { freePort } from './wait.ts';
+import { freePort, waitUntil } from './wait.ts';
 
 /** PEM files for etcd's client URL: its certificate and key, and the CA its clients must present a certificate of. */
 export interface EtcdTls {
@@ -26,8 +26,12 @@ export interface EtcdProcess {
   start(): Promise<void>;
   /** Kills it, removes its data and starts it again: a member restored empty, its revisions begun afresh. */
   wipe(): Promise<void>;
-  /** SIGSTOP: alive, its connections open, and silent (a hung member, a stalled VM). */
-  freeze(): void;
+  /**
+   * SIGSTOP: alive, its connections open, and silent (a hung member, a stalled VM). Resolves once
+   * every thread of it is stopped: the signal is only queued when kill() returns, and a thread of
+   * Go's running on the other core answered a request sent right after (a loaded run did).
+   */
+  freeze(): Promise<void>;
   /** SIGCONT after freeze(). */
   thaw(): void;
   /** Kills it and removes its data folder. */
@@ -215,11 +219,27 @@ function member(
       rmSync(join(dir, 'data'), { recursive: true, force: true });
       await start();
     },
-    freeze: () => child?.kill('SIGSTOP'),
+    async freeze() {
+      child?.kill('SIGSTOP');
+      const pid = child?.pid;
+      if (pid !== undefined) await waitUntil('every thread of etcd stopped', () => allStopped(pid));
+    },
     thaw: () => child?.kill('SIGCONT'),
     async close() {
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whether every thread of `pid` is stopped (Linux's /proc: state T), or the process is gone. */
+function allStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((task) => {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'latin1');
+      return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+    });
+  } catch {
+    return true;
+  }
 }

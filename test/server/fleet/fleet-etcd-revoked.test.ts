@@ -90,7 +90,7 @@ test('a user whose permission is revoked while the gateway runs: said once as et
   await summarySays(/^etcd reachable, running revision \d+$/);
   await auth('role/revoke', { role: 'fleet', ...PERMISSION }, await rootToken());
   // The watch created before goes on; one frozen member makes the gateway open it again.
-  etcd.freeze();
+  await etcd.freeze();
   await summarySays(/^source unreachable since /);
   const from = gateway.serve?.lines.length ?? 0;
   etcd.thaw();

@@ -60,7 +60,7 @@ test('a frozen etcd is said unreachable (the lease renewal finds it; the watch a
   try {
     await answersWith(gateway, 'one');
     await summarySays(gateway, /^etcd reachable, running revision \d+$/);
-    etcd.freeze();
+    await etcd.freeze();
     await summarySays(gateway, /^source unreachable since \S+, running revision \d+$/);
     const lost = gateway.serve?.lines.find((l) => String(l.msg).startsWith('config source unreachable'));
     assert.match(

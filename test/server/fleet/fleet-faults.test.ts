@@ -259,7 +259,7 @@ test('etcd frozen for 20 s during a canary: the fleet ends on one revision, said
   ]);
   assert.equal(pushed.code, 0, pushed.stderr);
   await answersWith(gateways[0], 'six');
-  etcd.freeze();
+  await etcd.freeze();
   await new Promise((r) => setTimeout(r, 20_000));
   etcd.thaw();
   const done = await fleetUntil((f) => (f.canary as { phase: string } | null)?.phase !== 'running', 60_000);
@@ -368,7 +368,7 @@ test('etcd frozen while a gateway starts: with no last good config it exits 69, 
   for (const file of ['last-good.yaml', 'last-good.json'])
     writeFileSync(join(kept.state, file), readFileSync(join(gateways[1].state, file)));
   const want = (await request(`http://127.0.0.1:${gateways[1].serve?.port}`, { path: '/' })).body.toString();
-  etcd.freeze();
+  await etcd.freeze();
   try {
     const started = await candor(['serve', '--config', fresh.bootstrap]);
     assert.equal(started.code, 69, `${started.stdout}${started.stderr}`);
