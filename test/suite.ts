@@ -8,10 +8,10 @@
  * for it, so its top-level hooks (`before`, `after`, `beforeEach`…) belong to its own tests and
  * run around them, as in a process of its own, and a failure names the file.
  *
- * A file runs in a process of its own, as `node --test` would run it, when it starts processes
- * (its time is theirs, and grouped it would only wait in line) or changes what the whole process
- * shares (its environment, working folder, fetch's dispatcher, mocked timers, its handlers of an
- * uncaught error): `ownProcess` says which.
+ * A file runs in a process of its own (imported by a one-line file that keeps the plan's order)
+ * when it starts processes (its time is theirs, and grouped it would only wait in line) or
+ * changes what the whole process shares (its environment, working folder, fetch's dispatcher,
+ * mocked timers, its handlers of an uncaught error): `ownProcess` says which.
  *
  * Each test is bounded by `--test-timeout` as before, and the whole run by RUN_BOUND_MS.
  * `node test/suite.ts FILE…` runs only those files (the same grouping).
@@ -57,7 +57,7 @@ export function ownProcess(text: string): boolean {
  * The files in the order they run: the processes of one file spread evenly among the groups, so
  * that files that mostly wait on what they started run beside groups that keep the CPU busy. The
  * former in reverse order of their paths: test/server/'s fleet, certificate and canary files,
- * the longest of all, start early rather than last.
+ * the longest of all, start in the first third rather than last.
  */
 export function plan(files: readonly string[], read: (file: string) => string): string[][] {
   const alone: string[][] = [];
@@ -114,19 +114,29 @@ function main(): void {
     writeFileSync(name, runSource(group));
     return name;
   });
+  // A process group of its own: the bound and a signal reach the runner's test processes too,
+  // not the runner alone (its children would be left running).
   const child = spawn(process.execPath, ['--test', ...NODE_TEST_FLAGS, ...runs], {
     cwd: ROOT,
     stdio: 'inherit',
+    detached: true,
   });
+  const signalAll = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
   const bound = setTimeout(() => {
     process.stderr.write(`npm test: still running after ${RUN_BOUND_MS / 60_000} minutes, stopped\n`);
-    child.kill('SIGKILL');
+    signalAll('SIGKILL');
   }, RUN_BOUND_MS);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => signalAll(signal));
+  child.on('exit', (code) => {
     clearTimeout(bound);
     rmSync(dir, { recursive: true, force: true });
-    process.exitCode = code ?? (signal === null ? 1 : 128);
+    process.exitCode = code ?? 1;
   });
 }
 
