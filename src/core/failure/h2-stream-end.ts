@@ -363,8 +363,8 @@ function enhanceYourCalm(end: H2StreamEnd, { after, cause }: Reset): Failure {
   // resets a stream with the same code, no other sign, for a response head past the bounds
   // this gateway set (its SETTINGS' header list size once acknowledged, the session's memory;
   // not its count of fields, which H2Call bounds itself): which side reset it cannot be known,
-  // so the details name both, and
-  // the type is what both share, a stream that ended before a head the gateway could take.
+  // so the details name both, and the type is what both share, a stream that ended before a
+  // head the gateway could take.
   return new Failure(
     'connection_terminated',
     `stream reset (ENHANCE_YOUR_CALM) before the response head: the upstream refusing the request as excessive load (RFC 9113 section 7; it may have processed it), or node:http2 refusing a response head past the gateway's bounds (the header list size it announced, the session's memory) ${after}`,
