@@ -26,7 +26,7 @@ import { rawRequest } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { singleUpstream, startTestGateway, type TestGateway } from '../helpers/test-gateway.ts';
-import { freePort, waitUntil } from '../helpers/wait.ts';
+import { connects, freePort, waitUntil } from '../helpers/wait.ts';
 
 const NGINX = '/usr/sbin/nginx';
 
@@ -145,7 +145,7 @@ http {
     await waitUntil('nginx listening', async () => {
       if (child.exitCode !== null)
         throw new Error(`nginx exited: ${readFileSync(join(dir, 'error.log'), 'utf8')}`);
-      return (await Promise.all(ports.map(listening))).every(Boolean);
+      return (await Promise.all(ports.map(connects))).every(Boolean);
     });
   } catch (error) {
     await close();
@@ -156,17 +156,6 @@ http {
     access: () => (existsSync(accessLog) ? readFileSync(accessLog, 'utf8').split('\n').filter(Boolean) : []),
     close,
   };
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
 }
 
 // ── Helpers ───────────────────────────────────────────────────────────────────────────

@@ -1,8 +1,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { testCertificates } from '../../src/kits/fault-kit/tls-certs.ts';
 import { EtcdClient } from '../../src/upstream/config-source/etcd-client.ts';
+import { stopped } from './process-state.ts';
 import { tempDir } from './temp-dir.ts';
 import { freePort, waitUntil } from './wait.ts';
 
@@ -222,7 +223,7 @@ function member(
     async freeze() {
       child?.kill('SIGSTOP');
       const pid = child?.pid;
-      if (pid !== undefined) await waitUntil('every thread of etcd stopped', () => allStopped(pid));
+      if (pid !== undefined) await waitUntil('every thread of etcd stopped', () => stopped(pid));
     },
     thaw: () => child?.kill('SIGCONT'),
     async close() {
@@ -230,16 +231,4 @@ function member(
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Whether every thread of `pid` is stopped (Linux's /proc: state T), or the process is gone. */
-function allStopped(pid: number): boolean {
-  try {
-    return readdirSync(`/proc/${pid}/task`).every((task) => {
-      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'latin1');
-      return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-    });
-  } catch {
-    return true;
-  }
 }

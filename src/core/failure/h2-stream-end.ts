@@ -95,6 +95,9 @@ function invalidFramesFlood(stage: 'sent' | 'body_streaming', { after, cause }: 
   );
 }
 
+/** What node:http2 still resets a stream ENHANCE_YOUR_CALM for, past the gateway's own bounds. */
+const NODE_H2_BOUNDS = "past the gateway's bounds (the header list size it announced, the session's memory)";
+
 /**
  * A stream reset ENHANCE_YOUR_CALM after its head: node:http2 resets one with that code, no
  * other sign, for a trailer section past the gateway's bounds (its SETTINGS' header list size
@@ -103,8 +106,7 @@ function invalidFramesFlood(stage: 'sent' | 'body_streaming', { after, cause }: 
  * Not its count of fields: node:http2's bound on that lies past any section within the size, and
  * a section of more than 256 fields is H2Call's own 502 (http_response_header_section_size).
  */
-const CALM_AFTER_HEAD =
-  "stream reset (ENHANCE_YOUR_CALM): the upstream's reset, or node:http2 refusing a trailer section past the gateway's bounds (the header list size it announced, the session's memory)";
+const CALM_AFTER_HEAD = `stream reset (ENHANCE_YOUR_CALM): the upstream's reset, or node:http2 refusing a trailer section ${NODE_H2_BOUNDS}`;
 
 /**
  * An HTTP/2 stream that ended without a whole response, classified once. RFC 9113 §8.7: a
@@ -367,7 +369,7 @@ function enhanceYourCalm(end: H2StreamEnd, { after, cause }: Reset): Failure {
   // head the gateway could take.
   return new Failure(
     'connection_terminated',
-    `stream reset (ENHANCE_YOUR_CALM) before the response head: the upstream refusing the request as excessive load (RFC 9113 section 7; it may have processed it), or node:http2 refusing a response head past the gateway's bounds (the header list size it announced, the session's memory) ${after}`,
+    `stream reset (ENHANCE_YOUR_CALM) before the response head: the upstream refusing the request as excessive load (RFC 9113 section 7; it may have processed it), or node:http2 refusing a response head ${NODE_H2_BOUNDS} ${after}`,
     { stage: 'sent', cause },
   );
 }
