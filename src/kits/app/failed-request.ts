@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { messageOf } from './error-message.ts';
 import { dropRepresentationHeaders } from './failure-answer.ts';
 import type { AppEvent } from './options.ts';
+import { propagationFromRequest } from './propagation-from-request.ts';
 
 const BODY = 'Internal Server Error\n';
 
@@ -37,10 +38,14 @@ function answerBug(
   log: (event: AppEvent) => void,
 ) {
   const path = (req.url ?? '').split('?')[0];
+  // The id the request came with (behind a gateway, the one its log line has): without it the
+  // app's line and the gateway's 500 line for the same request could be matched by time alone.
+  const requestId = propagationFromRequest(req).requestId;
   log({
     msg: 'request failed',
     method: req.method,
     path,
+    ...(requestId === undefined ? {} : { request_id: requestId }),
     error: messageOf(error),
     // The client left before its request's body ended (the read's `aborted`): a fact beside
     // the error, so that the line is not taken for the app's bug alone.

@@ -197,3 +197,42 @@ test('a body read that fails because the client left says so on its line (client
     ],
   );
 });
+
+test("the request failed line names the request id the request came with (the gateway's), so that the gateway's line and the app's meet", async () => {
+  const events: AppEvent[] = [];
+  const { app, port, ready } = await serveApp(
+    () => {
+      throw new Error('a bug');
+    },
+    {
+      host: '127.0.0.1',
+      shutdown: { delay: 0 },
+      signals: [],
+      exit: false,
+      log: (event) => events.push(event),
+    },
+  );
+  try {
+    await ready;
+    for (const id of ['edge-7f3a9c', undefined, 'not safe\u00e9']) {
+      const headers: Record<string, string> = id === undefined ? {} : { 'x-request-id': id };
+      const res = await fetch(`http://127.0.0.1:${port}/bug`, {
+        headers,
+        signal: AbortSignal.timeout(5_000),
+      });
+      assert.equal(res.status, 500);
+      await res.text();
+    }
+  } finally {
+    await app.shutdown('test');
+  }
+  assert.deepEqual(
+    events.filter((e) => e.msg === 'request failed').map((e) => [e.path, e.request_id]),
+    [
+      ['/bug', 'edge-7f3a9c'],
+      // None came (or one that could not be passed on as it came): none is made up.
+      ['/bug', undefined],
+      ['/bug', undefined],
+    ],
+  );
+});
