@@ -24,6 +24,8 @@ export interface AnsweredCall {
   readonly url: string;
   readonly attempts: readonly AttemptReport[];
   readonly made: number;
+  /** The answer's `x-request-id` (a gateway's log line's id): the error of a body that broke names it. */
+  readonly requestId?: string;
   /** When the attempt that answered was sent (performance.now()): a cut's "after … ms", as the gateway counts. */
   readonly sentAt: number;
   /** The caller's own signal: its abort is the caller's reason, never a failure of the upstream. */

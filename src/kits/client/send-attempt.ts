@@ -77,6 +77,7 @@ export async function sendAttempt(
       url: sending.request.href,
       attempts: [...sending.reports],
       made: attempt,
+      requestId: framed.headers.get('x-request-id') ?? undefined,
       sentAt,
       callerSignal,
       connection,

@@ -34,6 +34,12 @@ export class UpstreamError extends Error {
   readonly url: string;
   /** The type of the last failure, when known. */
   readonly type: FailureType | undefined;
+  /**
+   * The `x-request-id` of the response whose body broke (UPSTREAM_BODY_TIMEOUT,
+   * UPSTREAM_BODY_INCOMPLETE), else of the last attempt's response, when one came with it: the id
+   * of the gateway's log line for that request, to quote to the people running it.
+   */
+  readonly requestId: string | undefined;
   readonly attempts: readonly AttemptReport[];
   /**
    * For UPSTREAM_CIRCUIT_OPEN: milliseconds until the circuit lets a probe through; for an
@@ -55,6 +61,8 @@ export class UpstreamError extends Error {
       stoppedBy?: NoRetryReason;
       /** Attempts made, when more than the failed ones (a body that stalled or broke: the attempt that answered). */
       made?: number;
+      /** The request id of the response whose body broke (the failed attempts' ids are in `attempts`). */
+      requestId?: string;
     },
   ) {
     const last = init.attempts.at(-1);
@@ -63,14 +71,18 @@ export class UpstreamError extends Error {
     const what = [init.type ?? last?.type, init.detail ?? last?.detail].filter(Boolean).join(': ');
     const why = last?.retry ? init.stoppedBy && reasonText(init.stoppedBy) : last?.why;
     const stopped = why ? `; not retried: ${why}` : '';
+    // A body that broke came with a response the gateway logged: its id is in no attempt's report.
+    const requestId = init.requestId ?? last?.requestId;
+    const quoted = requestId === undefined ? '' : `, request id ${requestId}`;
     super(
-      `${init.method} ${init.url}: ${UPSTREAM_ERROR_CODES[code]} (${tried}${what ? `, ${what}` : ''}${stopped})`,
+      `${init.method} ${init.url}: ${UPSTREAM_ERROR_CODES[code]} (${tried}${what ? `, ${what}` : ''}${quoted}${stopped})`,
       init.cause === undefined ? undefined : { cause: init.cause },
     );
     this.code = code;
     this.method = init.method;
     this.url = init.url;
     this.type = init.type ?? last?.type;
+    this.requestId = requestId;
     this.attempts = init.attempts;
     this.retryAfterMs = init.retryAfterMs;
   }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
-import { type AttemptReport, createFetch } from '../../../src/kits/client/index.ts';
+import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
@@ -22,23 +22,34 @@ let hang: Fault;
 let down: Fault;
 /** The /recover upstream's port: nothing listens there until the test brings the upstream back. */
 let recoveringPort: number;
+/** Announces 4 MiB, sends 2 MiB (past the gateway's buffer: its head goes first), then resets. */
+let cutting: http.Server;
 let gateway: ClientGateway;
 
 before(async () => {
   hang = await startBlackhole();
   down = await startRefusing();
   recoveringPort = await freePort();
+  cutting = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-length': 4 << 20 });
+    res.write(Buffer.alloc(2 << 20), () => setTimeout(() => req.socket.resetAndDestroy(), 50));
+  });
+  await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+  const cuttingPort = (cutting.address() as { port: number }).port;
   gateway = await startClientGateway({
     '/hang': `    targets:\n      - url: ${hang.url}\n    timeouts: { response: 300ms }\n${plain}`,
     '/down': `    targets:\n      - url: ${down.url}\n${plain}`,
     '/recover': `    targets:\n      - url: http://127.0.0.1:${recoveringPort}\n${plain}`,
     '/maint': `    targets:\n      - url: ${hang.url}\n    maintenance: { retry_after: 1s }\n`,
+    '/cut': `    targets:\n      - url: http://127.0.0.1:${cuttingPort}\n${plain}`,
   });
 });
 
 after(async () => {
   await gateway?.stop();
   await Promise.all([hang?.close(), down?.close()]);
+  cutting?.closeAllConnections();
+  cutting?.close();
 });
 
 test('a POST that got a 504 http_response_timeout is not retried: the upstream saw it exactly once', async () => {
@@ -215,4 +226,27 @@ test('a POST that got the gateway’s own 503 (maintenance, nothing forwarded) i
   );
   await waitUntil('three attempts logged', () => gateway.requestsTo('/maint').length === 3);
   assert.equal(hang.received.length, before, 'nothing was forwarded');
+});
+
+test("a body the gateway cut after its head: the UpstreamError names the request id of that answer, the id of the gateway's line", async () => {
+  const api = createFetch();
+  const res = await api(`${gateway.url}/cut/export`);
+  assert.equal(res.status, 200);
+  const id = res.headers.get('x-request-id');
+  assert.ok(id);
+  const error = await res.arrayBuffer().then(
+    () => assert.fail('the body was cut'),
+    (err: unknown) => err,
+  );
+  assert.ok(error instanceof UpstreamError, String(error));
+  assert.equal(error.code, 'UPSTREAM_BODY_INCOMPLETE');
+  assert.equal(error.type, 'http_response_incomplete');
+  // No failed attempt before the one that answered: the id is nowhere else in the error.
+  assert.deepEqual(error.attempts, []);
+  assert.equal(error.requestId, id);
+  assert.match(error.message, new RegExp(`request id ${id}`));
+  await waitUntil('the cut logged', () => gateway.requestsTo('/cut/export').length === 1);
+  const [line] = gateway.requestsTo('/cut/export');
+  assert.equal(line.req_id, id);
+  assert.equal(line.error, 'http_response_incomplete');
 });
