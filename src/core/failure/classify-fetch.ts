@@ -85,6 +85,49 @@ function parserErrorType(message: string): FailureType {
 }
 
 /**
+ * An HTTP/2 stream the server reset (a fetch that speaks HTTP/2: undici's with `allowH2`), node's
+ * `Stream closed with error code NGHTTP2_<NAME>`: its connection is up, none was lost. Refused
+ * (REFUSED_STREAM) before its head, the request was not processed (RFC 9113 §8.7: it may go again
+ * whatever its method, as the gateway takes an upstream's refusal, h2-stream-end.ts; its own HTTP/2
+ * listener refuses streams so, telling the client it may send them again); reset otherwise, it may
+ * have been; after the head, the body was cut.
+ */
+function streamReset(cause: Error, stage: 'sent' | 'head_received', elapsed: number): Failure {
+  const name = /NGHTTP2_([A-Z0-9_]+)/.exec(cause.message)?.[1] ?? 'unknown code';
+  if (stage === 'head_received')
+    return new Failure(
+      'http_response_incomplete',
+      `response body cut short: stream reset (${name}) after ${ms(elapsed)}`,
+      { stage, cause },
+    );
+  if (name === 'REFUSED_STREAM')
+    return new Failure(
+      'connection_terminated',
+      `the server refused the stream (REFUSED_STREAM): it did not process the request after ${ms(elapsed)}`,
+      { stage: 'not_sent', cause, unprocessed: true },
+    );
+  // As the gateway reads these of an upstream (h2-stream-end.ts): an HTTP/2 protocol error of the
+  // exchange, which the same request would meet again (node:http2 resets so a head HTTP/2
+  // forbids, a server so a request it found malformed), or a server that speaks HTTP/1.1 only.
+  if (name === 'PROTOCOL_ERROR' || name === 'HTTP_1_1_REQUIRED')
+    return new Failure(
+      'http_protocol_error',
+      name === 'PROTOCOL_ERROR'
+        ? `the stream was reset PROTOCOL_ERROR before the response head: the server's own reset (it found the request malformed), or node:http2 refusing a head HTTP/2 forbids, after ${ms(elapsed)}`
+        : `the server asks for HTTP/1.1 (HTTP_1_1_REQUIRED) after ${ms(elapsed)}`,
+      { stage: 'sent', cause },
+    );
+  return new Failure(
+    'connection_terminated',
+    `stream reset (${name}) before the response head after ${ms(elapsed)}`,
+    {
+      stage,
+      cause,
+    },
+  );
+}
+
+/**
  * fetch's "fetch failed" TypeError, classified by the gateway's own table: its cause's code
  * says whether the connection was ever made (refused, unreachable, connect timeout, a TLS or
  * certificate failure: nothing was sent). An answer that is not valid HTTP is garbage, as the
@@ -172,6 +215,7 @@ export function classifyFetchError(
           `response body cut short: connection closed by the upstream after ${ms(elapsed)}`,
           { stage, cause },
         );
+  if (code === 'ERR_HTTP2_STREAM_ERROR') return streamReset(cause as Error, stage, elapsed);
   if (code !== '') {
     // A socket's read or write failed: the connection was made, so whatever the code says it was
     // lost, never "not made" (ETIMEDOUT is TCP giving up on a peer gone silent, EHOSTUNREACH an
