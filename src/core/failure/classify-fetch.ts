@@ -1,5 +1,6 @@
 import { classifyConnectError, classifyExchangeError, ms } from './classify.ts';
 import { Failure } from './failure.ts';
+import { h2ErrorName } from './h2-stream-end.ts';
 import type { FailureType } from './taxonomy.ts';
 
 /** Codes of a name that did not resolve: nothing was sent. */
@@ -201,6 +202,31 @@ export function classifyFetchError(
       stage: 'head_received',
       cause,
     });
+  // undici's HTTP/2 client at a GOAWAY: the server closing the connection, no connection lost.
+  // undici 7 ends every request in flight at one, whatever its last stream id (nodejs/undici#5089),
+  // so a request the server said it would process fails too, and may have been processed.
+  const goaway =
+    code === 'UND_ERR_SOCKET'
+      ? /^HTTP\/2: "GOAWAY" frame received with code (\d+)$/.exec((cause as Error).message)
+      : null;
+  if (goaway !== null) {
+    const closed = `the server closed the HTTP/2 connection (GOAWAY ${h2ErrorName(Number(goaway[1]))})`;
+    const undici =
+      'undici 7 ends the requests in flight at any GOAWAY, processed or not (nodejs/undici#5089)';
+    return stage === 'sent'
+      ? new Failure(
+          'connection_terminated',
+          `${closed} before the response head: ${undici}, after ${ms(elapsed)}`,
+          {
+            stage,
+            cause,
+          },
+        )
+      : new Failure('http_response_incomplete', `response body cut short: ${closed} after ${ms(elapsed)}`, {
+          stage,
+          cause,
+        });
+  }
   // undici's "other side closed": the upstream's clean close (FIN), no connection lost (the
   // gateway's words, connection-ended.ts). undici does not say whether part of a head had come.
   if (code === 'UND_ERR_SOCKET' && (cause as Error).message === 'other side closed')
