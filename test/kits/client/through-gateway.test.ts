@@ -22,17 +22,24 @@ let hang: Fault;
 let down: Fault;
 /** The /recover upstream's port: nothing listens there until the test brings the upstream back. */
 let recoveringPort: number;
-/** Announces 4 MiB, sends 2 MiB (past the gateway's buffer: its head goes first), then resets. */
+/** Announces 4 MiB, sends 2 MiB (past the gateway's buffer: its head goes first); the test resets it. */
 let cutting: http.Server;
+/** Resets the cutting upstream's connection, once a request came to it. */
+let cut: Promise<() => void>;
 let gateway: ClientGateway;
 
 before(async () => {
   hang = await startBlackhole();
   down = await startRefusing();
   recoveringPort = await freePort();
+  let resetter: (reset: () => void) => void = () => {};
+  cut = new Promise((resolve) => {
+    resetter = resolve;
+  });
   cutting = http.createServer((req, res) => {
     res.writeHead(200, { 'content-length': 4 << 20 });
-    res.write(Buffer.alloc(2 << 20), () => setTimeout(() => req.socket.resetAndDestroy(), 50));
+    res.write(Buffer.alloc(2 << 20));
+    resetter(() => req.socket.resetAndDestroy());
   });
   await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
   const cuttingPort = (cutting.address() as { port: number }).port;
@@ -232,6 +239,8 @@ test("a body the gateway cut after its head: the UpstreamError names the request
   const api = createFetch();
   const res = await api(`${gateway.url}/cut/export`);
   assert.equal(res.status, 200);
+  // The head came through the gateway: the upstream now resets its connection mid-body.
+  (await cut)();
   const id = res.headers.get('x-request-id');
   assert.ok(id);
   const error = await res.arrayBuffer().then(
