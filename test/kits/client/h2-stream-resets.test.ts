@@ -1,45 +1,47 @@
 /**
- * candor/client over HTTP/2 (a `fetch` that speaks it: undici's with `allowH2`, or one of the
- * app's own), against a real node:http2 server that resets streams. A stream refused with
- * REFUSED_STREAM was not processed (RFC 9113 §8.7: "the request can be safely retried"; the
- * gateway's own HTTP/2 listener refuses streams so past its request rate, telling the client it
- * may send them again): a POST goes again. Any other reset before the head may follow processing:
- * a POST goes once. Either is a stream reset, told as one: its connection was not lost.
+ * candor/client over HTTP/2: Node's own fetch (its bundled undici) with `allowH2`, against a real
+ * node:http2 server over TLS that resets streams or goes away. A stream refused with REFUSED_STREAM
+ * was not processed (RFC 9113 §8.7: "the request can be safely retried"; the gateway's own HTTP/2
+ * listener refuses streams so past its request rate, telling the client it may send them again):
+ * a POST goes again. Any other reset before the head may follow processing: a POST goes once.
+ * Either is a stream reset, told as one, and a GOAWAY as the server closing the connection: none
+ * is a connection lost.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { type AttemptReport, createFetch, UpstreamError } from '../../../src/kits/client/index.ts';
+import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 
 /**
- * A fetch on one node:http2 session, as a caller's own may be: its network failures are fetch's
- * (a TypeError "fetch failed" whose cause is the stream's error, as undici's HTTP/2 gives them).
+ * An Agent of the undici that runs the global fetch, speaking HTTP/2 where ALPN offers it, and
+ * trusting the fault kit's CA. undici keeps its global dispatcher under this symbol for other
+ * copies of itself to find (its setGlobalDispatcher): the one way to reach Node's own without a
+ * dependency (as body-faults.test.ts does).
  */
-function h2Fetch(session: http2.ClientHttp2Session): typeof fetch {
-  return ((input: string | URL | Request, init: RequestInit = {}) =>
-    new Promise<Response>((resolve, reject) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      const stream = session.request({ ':method': init.method ?? 'GET', ':path': url.pathname });
-      stream.once('response', (headers) => {
-        const status = Number(headers[':status']);
-        resolve(new Response(Readable.toWeb(stream) as ReadableStream<Uint8Array>, { status }));
-      });
-      stream.once('error', (error) => reject(new TypeError('fetch failed', { cause: error })));
-      stream.end(typeof init.body === 'string' ? init.body : undefined);
-    })) as typeof fetch;
+async function h2Dispatcher(ca: string): Promise<{ close(): Promise<void> }> {
+  await fetch('data:,').then((res) => res.text()); // the global dispatcher is made at the first fetch
+  const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')];
+  const Agent = (global as { constructor: new (options: object) => { close(): Promise<void> } }).constructor;
+  return new Agent({ allowH2: true, connect: { ca } });
 }
 
 /**
- * An h2c server whose streams to `/refuse-first` are refused until one has been, then answered;
- * `/reset` streams are reset INTERNAL_ERROR, `/malformed` ones PROTOCOL_ERROR.
+ * An HTTP/2 server over TLS: streams to `/refuse-first` are refused until one has been, then
+ * answered; `/reset` streams are reset INTERNAL_ERROR, `/malformed` ones PROTOCOL_ERROR; at a
+ * `/goaway` stream the server sends GOAWAY NO_ERROR naming that stream as the last it processes
+ * (it would answer it: undici gives up on it first).
  */
 async function startResettingServer() {
+  const certificates = testCertificates();
   const seen: string[] = [];
   let refused = false;
-  const server = http2.createServer();
+  const server = http2.createSecureServer({
+    cert: certificates.localhost.cert,
+    key: certificates.localhost.key,
+  });
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
     const path = String(headers[':path']);
@@ -57,21 +59,29 @@ async function startResettingServer() {
       stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
       return;
     }
+    if (path === '/goaway') {
+      stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id);
+      return;
+    }
     stream.respond({ ':status': 201 });
     stream.end('made\n');
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  await once(session, 'connect');
+  const dispatcher = await h2Dispatcher(certificates.ca);
+  const api = (options: Parameters<typeof createFetch>[0] = {}) =>
+    createFetch({
+      fetch: (input, init) => fetch(input, { ...init, dispatcher } as RequestInit),
+      backoff: { base: 10, cap: 10 },
+      ...options,
+    });
   return {
     seen,
-    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    session,
+    origin: `https://localhost:${(server.address() as AddressInfo).port}`,
+    api,
     close: async () => {
-      session.close();
+      await dispatcher.close();
       server.close();
-      await once(server, 'close');
     },
   };
 }
@@ -80,11 +90,7 @@ test('a POST whose stream the server refused (REFUSED_STREAM, not processed) goe
   const server = await startResettingServer();
   try {
     const reports: AttemptReport[] = [];
-    const api = createFetch({
-      fetch: h2Fetch(server.session),
-      backoff: { base: 10, cap: 10 },
-      onAttemptFailed: (report) => reports.push(report),
-    });
+    const api = server.api({ onAttemptFailed: (report) => reports.push(report) });
     const res = await api(`${server.origin}/refuse-first`, { method: 'POST', body: '{"sku":1}' });
     assert.equal(res.status, 201);
     assert.equal(await res.text(), 'made\n');
@@ -105,11 +111,12 @@ test('a POST whose stream the server refused (REFUSED_STREAM, not processed) goe
 test('a POST whose stream was reset otherwise before its head (INTERNAL_ERROR) may have been processed: it goes once, told as a stream reset', async () => {
   const server = await startResettingServer();
   try {
-    const api = createFetch({ fetch: h2Fetch(server.session), backoff: { base: 10, cap: 10 } });
-    const error = await api(`${server.origin}/reset`, { method: 'POST', body: '{"sku":2}' }).then(
-      () => assert.fail('no answer came'),
-      (err: unknown) => err,
-    );
+    const error = await server
+      .api()(`${server.origin}/reset`, { method: 'POST', body: '{"sku":2}' })
+      .then(
+        () => assert.fail('no answer came'),
+        (err: unknown) => err,
+      );
     assert.ok(error instanceof UpstreamError, String(error));
     assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
     assert.equal(error.type, 'connection_terminated');
@@ -125,15 +132,39 @@ test('a POST whose stream was reset otherwise before its head (INTERNAL_ERROR) m
 test('a GET whose stream was reset PROTOCOL_ERROR before its head is an HTTP/2 protocol error, as the gateway calls it: not sent again to meet the same', async () => {
   const server = await startResettingServer();
   try {
-    const api = createFetch({ fetch: h2Fetch(server.session), backoff: { base: 10, cap: 10 } });
-    const error = await api(`${server.origin}/malformed`).then(
-      () => assert.fail('no answer came'),
-      (err: unknown) => err,
-    );
+    const error = await server
+      .api()(`${server.origin}/malformed`)
+      .then(
+        () => assert.fail('no answer came'),
+        (err: unknown) => err,
+      );
     assert.ok(error instanceof UpstreamError, String(error));
     assert.equal(error.type, 'http_protocol_error');
     assert.equal(error.attempts[0].reason, 'not_retryable');
     assert.deepEqual(server.seen, ['GET /malformed']);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a POST undici ended at a GOAWAY is told as the server closing the connection, not a connection lost: it may have been processed, and goes once', async () => {
+  const server = await startResettingServer();
+  try {
+    const error = await server
+      .api()(`${server.origin}/goaway`, { method: 'POST', body: '{"sku":3}' })
+      .then(
+        () => assert.fail('undici 7 gives up on a request in flight at a GOAWAY'),
+        (err: unknown) => err,
+      );
+    assert.ok(error instanceof UpstreamError, String(error));
+    assert.equal(error.type, 'connection_terminated');
+    assert.equal(error.attempts[0].reason, 'not_idempotent');
+    assert.match(
+      error.attempts[0].detail ?? '',
+      /^the server closed the HTTP\/2 connection \(GOAWAY NO_ERROR\) before the response head/,
+    );
+    assert.doesNotMatch(error.message, /connection lost/);
+    assert.deepEqual(server.seen, ['POST /goaway']);
   } finally {
     await server.close();
   }

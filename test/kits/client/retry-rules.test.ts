@@ -43,33 +43,6 @@ test('fetch errors: connect-phase codes are not_sent, the rest may have reached 
   assert.equal(classifyFetchError(eyeballs, 1).type, 'connection_refused');
 });
 
-test('an HTTP/2 GOAWAY that undici ended the request with is told as that, not as a connection lost: the request may have been processed', () => {
-  // undici's SocketError at a GOAWAY (its HTTP/2 client, allowH2): in undici 7 it ends every
-  // request in flight, whatever the GOAWAY's last stream id (nodejs/undici#5089), so a request
-  // the server said it would process fails too: which it was cannot be known.
-  const goaway = classifyFetchError(
-    fetchFailed('UND_ERR_SOCKET', 'HTTP/2: "GOAWAY" frame received with code 0'),
-    3,
-  );
-  assert.equal(goaway.type, 'connection_terminated');
-  assert.equal(goaway.stage, 'sent');
-  assert.match(
-    goaway.details,
-    /^the server closed the HTTP\/2 connection \(GOAWAY NO_ERROR\) before the response head/,
-  );
-  assert.doesNotMatch(goaway.details, /connection lost/);
-  const calm = classifyFetchError(
-    fetchFailed('UND_ERR_SOCKET', 'HTTP/2: "GOAWAY" frame received with code 11'),
-    3,
-    'head_received',
-  );
-  assert.equal(calm.type, 'http_response_incomplete');
-  assert.match(
-    calm.details,
-    /^response body cut short: the server closed the HTTP\/2 connection \(GOAWAY ENHANCE_YOUR_CALM\)/,
-  );
-});
-
 test('judge: type, stage, method, key and body', () => {
   const facts = { method: 'POST', idempotencyKey: false, replayable: true };
   const sent = { status: 504, type: 'http_response_timeout', stage: 'sent' } as const;
