@@ -71,8 +71,9 @@ export class UpstreamError extends Error {
     const what = [init.type ?? last?.type, init.detail ?? last?.detail].filter(Boolean).join(': ');
     const why = last?.retry ? init.stoppedBy && reasonText(init.stoppedBy) : last?.why;
     const stopped = why ? `; not retried: ${why}` : '';
-    // A body that broke came with a response the gateway logged: its id is in no attempt's report.
-    const requestId = init.requestId ?? last?.requestId;
+    // A body that broke came with a response the gateway logged: its id is in no attempt's report
+    // (one the answer did not carry is none, never a failed attempt's before it). Else the last attempt's.
+    const requestId = 'requestId' in init ? init.requestId : last?.requestId;
     const quoted = requestId === undefined ? '' : `, request id ${requestId}`;
     super(
       `${init.method} ${init.url}: ${UPSTREAM_ERROR_CODES[code]} (${tried}${what ? `, ${what}` : ''}${quoted}${stopped})`,

@@ -325,3 +325,30 @@ test("a body the fetch dispatcher's own bodyTimeout ends: UPSTREAM_BODY_TIMEOUT,
     await origin.close();
   }
 });
+
+test('a body cut whose answer carried no x-request-id names none: not the id of a failed attempt before it', async () => {
+  let connections = 0;
+  const origin = await startRawFault(async (connection) => {
+    await readRequest(connection);
+    if (++connections === 1) {
+      await connection.end(
+        'HTTP/1.1 503 Service Unavailable\r\nx-request-id: first-attempt\r\nretry-after: 0\r\ncontent-length: 0\r\nconnection: close\r\n\r\n',
+      );
+      return;
+    }
+    await connection.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n' + 'x'.repeat(100));
+    await connection.reset();
+  });
+  try {
+    const res = await createFetch()(`${origin.url}/`);
+    assert.equal(res.status, 200);
+    const error = await within(res.text(), 5_000);
+    assert.ok(error instanceof UpstreamError, `expected an UpstreamError, got ${String(error)}`);
+    assert.equal(error.code, 'UPSTREAM_BODY_INCOMPLETE');
+    assert.equal(error.attempts[0].requestId, 'first-attempt');
+    assert.equal(error.requestId, undefined);
+    assert.doesNotMatch(error.message, /request id/);
+  } finally {
+    await origin.close();
+  }
+});
