@@ -48,7 +48,7 @@ export interface Circuit {
   probeNow(now: number): void;
   /**
    * Another worker of the gateway opened its circuit on this upstream: open here too, for
-   * the time it has left (an open circuit stays as it is).
+   * the time it has left (a circuit still in its open time stays as it is).
    */
   openedElsewhere(now: number, forMs: number): void;
   /**
@@ -100,7 +100,10 @@ class BreakerCircuit implements Circuit {
   }
 
   openedElsewhere(now: number, forMs: number): void {
-    if (this.#state === 'open' || this.#config.consecutiveFailures === 0) return;
+    // Open and still in its open time: kept. One whose open time ran out with no request since
+    // is half-open (stateAt): another worker's failed probe opens it again, or this worker's next
+    // request went as a second probe to the dead upstream within the same open time.
+    if (this.stateAt(now) === 'open' || this.#config.consecutiveFailures === 0) return;
     this.#open(now);
     this.#openUntil = now + forMs;
   }

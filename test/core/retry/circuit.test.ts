@@ -66,3 +66,27 @@ test('a success resets the count of failures in a row', () => {
   circuit.record(0, true, false);
   assert.equal(circuit.stateAt(0), 'closed');
 });
+
+test("another worker's failed probe opens again a circuit here whose open time ran out with no request since", () => {
+  // Both workers opened at 0 (one by failures, the other told). At 1000 both read half-open; one
+  // worker's probe fails at 1200 and it tells this one, which has sent no probe: its circuit is
+  // open again for what the news says, not half-open, so its next request fails fast (503) rather
+  // than go as a second probe to the dead upstream (a 502 for its client, a second "circuit
+  // opened" line) within the same open time.
+  const circuit = opened();
+  assert.equal(circuit.stateAt(1200), 'half_open');
+  circuit.openedElsewhere(1200, 1000);
+  assert.equal(circuit.stateAt(1300), 'open');
+  assert.deepEqual(circuit.admit(1300), { allowed: false, retryAfterMs: 900, probing: false });
+  assert.deepEqual(
+    circuit.admit(2200),
+    { allowed: true, probe: true },
+    'the next probe comes when the news said',
+  );
+});
+
+test('news of an opening leaves a circuit still open here as it is', () => {
+  const circuit = opened();
+  circuit.openedElsewhere(400, 5000);
+  assert.deepEqual(circuit.admit(400), { allowed: false, retryAfterMs: 600, probing: false });
+});
