@@ -83,7 +83,13 @@ upstreams:
     for (let i = 0; i < 10; i++) {
       const answer = await request(base, { path: `/after${i}`, headers: { accept: 'application/json' } });
       assert.equal(answer.status, 503, `/after${i}: ${answer.text}`);
-      assert.match(String(answer.headers['proxy-status']), /; error=destination_unavailable; /);
+      // The failure that opened it, named by every worker as by the one that opened it: the one
+      // told at the time, and the replacement told by the primary (docs/resilience.md: "whose
+      // details name the targets' last failure"). Told workers said only "… is open after repeated failures".
+      assert.match(
+        String(answer.headers['proxy-status']),
+        /; error=destination_unavailable; details="the circuit of \\"app\\" is open after repeated failures \(the last: connection_refused, \d+\.\d s ago\)"/,
+      );
       assert.match(String(answer.headers['retry-after']), /^[1-9]\d*$/);
     }
     assert.deepEqual(received, [], 'no request reached the upstream whose circuit is open');

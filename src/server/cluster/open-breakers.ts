@@ -1,4 +1,5 @@
 import type { GatewayConfig, UpstreamConfig } from '../../core/config/types.ts';
+import type { FailureType } from '../../core/failure/taxonomy.ts';
 import type { Announcement } from '../../upstream/health/report-outcome.ts';
 
 /**
@@ -13,8 +14,11 @@ import type { Announcement } from '../../upstream/health/report-outcome.ts';
  * changed its protocol or kept none of its targets; an ejection whose target is no longer named.
  */
 export class OpenBreakers {
-  /** Open circuits: the primary's time each closes, by upstream. */
-  readonly #circuits = new Map<string, number>();
+  /** Open circuits: the primary's time each closes, and the failure that opened it (when told), by upstream. */
+  readonly #circuits = new Map<
+    string,
+    { until: number; failure?: { type: FailureType; origin: string; at: number } }
+  >();
   /** Ejections not yet ended by any worker, by `upstream origin`. */
   readonly #ejections = new Map<
     string,
@@ -24,9 +28,16 @@ export class OpenBreakers {
   /** A worker's news, on its way to the others. */
   heard(news: Announcement, now: number): void {
     if (news.candor === 'circuit-closed') this.#circuits.delete(news.upstream);
-    else if (news.candor === 'circuit-opened')
-      this.#circuits.set(news.upstream, Math.max(now + news.forMs, this.#circuits.get(news.upstream) ?? 0));
-    else
+    else if (news.candor === 'circuit-opened') {
+      const was = this.#circuits.get(news.upstream);
+      const told = news.failure;
+      this.#circuits.set(news.upstream, {
+        until: Math.max(now + news.forMs, was?.until ?? 0),
+        // The failure a worker starting now names in its 503s, as the opener does.
+        failure:
+          told === undefined ? was?.failure : { type: told.type, origin: told.origin, at: now - told.ageMs },
+      });
+    } else
       this.#ejections.set(keyOf(news.upstream, news.origin), {
         upstream: news.upstream,
         origin: news.origin,
@@ -56,9 +67,17 @@ export class OpenBreakers {
   /** What a worker starting now is told: each open circuit and ejection with the ms it has left. */
   now(now: number): Announcement[] {
     const news: Announcement[] = [];
-    for (const [upstream, until] of this.#circuits) {
-      if (until > now) news.push({ candor: 'circuit-opened', upstream, forMs: until - now });
-      else this.#circuits.delete(upstream);
+    for (const [upstream, { until, failure }] of this.#circuits) {
+      if (until <= now) this.#circuits.delete(upstream);
+      else
+        news.push({
+          candor: 'circuit-opened',
+          upstream,
+          forMs: until - now,
+          ...(failure === undefined
+            ? {}
+            : { failure: { type: failure.type, origin: failure.origin, ageMs: now - failure.at } }),
+        });
     }
     for (const [key, { upstream, origin, until, ejections }] of this.#ejections) {
       if (until > now) news.push({ candor: 'ejected', upstream, origin, forMs: until - now, ejections });

@@ -94,8 +94,15 @@ export class ClusterLink {
     const kept = this.#startBreakers;
     this.#startBreakers = undefined;
     const news: Announcement[] = [];
-    for (const { news: one, until } of kept?.values() ?? [])
-      if (one.candor !== 'circuit-closed' && until > now) news.push({ ...one, forMs: until - now });
+    for (const { news: one, until } of kept?.values() ?? []) {
+      if (one.candor === 'circuit-closed' || until <= now) continue;
+      // An opening's failure is older by the time since the news came (until − forMs).
+      const failure =
+        one.candor === 'circuit-opened' && one.failure !== undefined
+          ? { failure: { ...one.failure, ageMs: one.failure.ageMs + now - (until - one.forMs) } }
+          : {};
+      news.push({ ...one, forMs: until - now, ...failure });
+    }
     return news;
   }
 

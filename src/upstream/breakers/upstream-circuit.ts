@@ -8,8 +8,26 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
  * the ms it has left (each process has its own clock), or a probe closed it.
  */
 export type CircuitNews =
-  | { readonly candor: 'circuit-opened'; readonly upstream: string; readonly forMs: number }
+  | {
+      readonly candor: 'circuit-opened';
+      readonly upstream: string;
+      readonly forMs: number;
+      readonly failure?: OpeningFailure;
+    }
   | { readonly candor: 'circuit-closed'; readonly upstream: string };
+
+/**
+ * The failure that opened a circuit, told with the opening: a worker told of it has seen no
+ * failure of its own, and its 503s said only "the circuit … is open after repeated failures"
+ * where the opener's named the failure (`(the last: connection_refused, 0.3 s ago)`).
+ */
+export interface OpeningFailure {
+  readonly type: FailureType;
+  /** The target whose attempt met it. */
+  readonly origin: string;
+  /** How long before the news was sent it happened (a worker started later hears of it late). */
+  readonly ageMs: number;
+}
 
 /**
  * An upstream's circuit breaker (`circuit_breaker`), beside its retry budget: the two breakers
@@ -46,6 +64,8 @@ export function judgeCircuit(
   probe: boolean,
   now: number,
   sinks: CircuitSinks,
+  /** The target whose attempt this outcome is, told with an opening. */
+  origin?: string,
 ): void {
   const openUntil = circuit.openUntil;
   const wasClosed = isClosed(circuit, now);
@@ -68,7 +88,12 @@ export function judgeCircuit(
         'circuit opened',
       );
     }
-    sinks.announce?.({ candor: 'circuit-opened', upstream, forMs });
+    sinks.announce?.({
+      candor: 'circuit-opened',
+      upstream,
+      forMs,
+      ...(fault === undefined || origin === undefined ? {} : { failure: { type: fault, origin, ageMs: 0 } }),
+    });
   }
   // Closed by this probe's success: the other workers need not wait for probes of their own.
   else if (!wasClosed && isClosed(circuit, now)) {

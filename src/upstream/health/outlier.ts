@@ -1,5 +1,5 @@
 import type { Failure } from '../../core/failure/failure.ts';
-import { TARGET_FAULT_SHAPES } from '../../core/failure/taxonomy.ts';
+import { type FailureType, TARGET_FAULT_SHAPES } from '../../core/failure/taxonomy.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 
 /** Whether the failure says something about the target (its shape is one of the upstream's). */
@@ -93,6 +93,15 @@ export function ejectedElsewhere(
   target.ejectedUntil = now + forMs;
   target.ejections = Math.max(target.ejections, ejections);
   target.consecutiveFailures = 0;
+}
+
+/**
+ * The failure another worker's attempt met on this target, told with the circuit it opened: the
+ * target's last failure here too, unless this worker saw a later one, so this worker's 503s of
+ * the open circuit name it as the opener's do (select-target.ts, lastFailureOf).
+ */
+export function failedElsewhere(target: Target, type: FailureType, at: number): void {
+  if (target.lastFailure === undefined || target.lastFailure.at < at) target.lastFailure = { type, at };
 }
 
 /**

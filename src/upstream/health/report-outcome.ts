@@ -4,7 +4,13 @@ import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import { applyCircuitNews, type CircuitNews, judgeCircuit } from '../breakers/upstream-circuit.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
-import { ejectedElsewhere, isTargetFault, recordOutcome, recordWholeBody } from './outlier.ts';
+import {
+  ejectedElsewhere,
+  failedElsewhere,
+  isTargetFault,
+  recordOutcome,
+  recordWholeBody,
+} from './outlier.ts';
 
 /**
  * News of one worker for the others of a cluster (through the primary): a target it ejected,
@@ -130,7 +136,7 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   // A straggler's fault is its target's ejection's (sentBeforeEjection); a probe's is always the circuit's.
   const ejectionsFault = fault && straggler && !outcome.circuitProbe;
   if (judged && (fault || failure === undefined) && !waitForBody && !ejectionsFault)
-    judgeCircuit(upstream.circuit, upstream.name, failure?.type, outcome.circuitProbe, now, sinks);
+    judgeCircuit(upstream.circuit, upstream.name, failure?.type, outcome.circuitProbe, now, sinks, origin);
   else if (outcome.circuitProbe) upstream.circuit.releaseProbe();
   outcome.retrySlot?.();
 }
@@ -150,7 +156,7 @@ export function reportBodyFailure(
   const straggler = sentBeforeEjection(target, ejectedUntilAtSend, now);
   judge(sinks, upstream, target, failure, now);
   if (isTargetFault(failure) && !straggler)
-    judgeCircuit(upstream.circuit, upstream.name, failure.type, false, now, sinks);
+    judgeCircuit(upstream.circuit, upstream.name, failure.type, false, now, sinks, target.config.origin);
 }
 
 /**
@@ -164,6 +170,11 @@ export function reportWholeBody(sinks: OutcomeSinks, upstream: Upstream, target:
 
 /** An announcement of another worker's: the circuit or the target it names takes the same state here. */
 export function applyAnnouncement(upstream: Upstream, news: Announcement, now: number): void {
+  if (news.candor === 'circuit-opened' && news.failure !== undefined) {
+    const { origin, type, ageMs } = news.failure;
+    const target = upstream.targets.find((t) => t.config.origin === origin);
+    if (target !== undefined) failedElsewhere(target, type, now - ageMs);
+  }
   if (news.candor !== 'ejected') return applyCircuitNews(upstream.circuit, news, now);
   const target = upstream.targets.find((t) => t.config.origin === news.origin);
   if (target !== undefined) ejectedElsewhere(upstream, target, now, news.forMs, news.ejections);
