@@ -88,3 +88,68 @@ upstreams:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("one worker's failed half-open probe opens the circuit again on the other, which sends no probe of its own", async () => {
+  const [upstreamPort, metricsPort] = [await freePort(), await freePort()];
+  const dir = tempDir('candor-circuit-reopened-');
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `name: circuit-reopened
+listen:
+  - address: 127.0.0.1:0
+metrics:
+  listen: 127.0.0.1:${metricsPort}
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${upstreamPort}
+    outlier_detection: { consecutive_failures: 0 }
+    retries: { attempts: 1 }
+    circuit_breaker: { consecutive_failures: 2, open_time: 3s, half_open_requests: 1 }
+`,
+  );
+  const serve = await startServe(config, 2);
+  const base = `http://127.0.0.1:${serve.port}`;
+  // One kept-alive connection: every request on it goes to the same worker.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const onOne = (path: string) =>
+    new Promise<number>((resolve, reject) => {
+      http
+        .get(`${base}${path}`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+        .on('error', reject);
+    });
+  try {
+    // Nothing listens upstream: two refusals open that worker's circuit, and the news the other's.
+    for (const path of ['/a', '/b']) assert.equal(await onOne(path), 502);
+    await until('open on every worker', async () => (await circuit(metricsPort, 'open')) === 1);
+    // Both read half-open once the open time is over; no request has come to either since.
+    await until('half-open on every worker', async () => (await circuit(metricsPort, 'half_open')) === 1);
+    assert.equal(await onOne('/probe'), 502, 'the probe met the refusal');
+    // The other worker took the news: open again for the time the failed probe set, not half-open.
+    await until('open again on every worker', async () => (await circuit(metricsPort, 'open')) === 1);
+    for (let i = 0; i < 10; i++) {
+      const answer = await request(base, { path: `/fresh${i}` });
+      assert.equal(
+        answer.status,
+        503,
+        `/fresh${i} went as a second probe: ${answer.headers['proxy-status']}`,
+      );
+    }
+    const opened = serve.lines.filter((l) => l.msg === 'circuit opened');
+    assert.deepEqual(
+      opened.map((l) => l.by),
+      ['failures', 'probe'],
+      'one line for the opening and one for the failed probe',
+    );
+  } finally {
+    agent.destroy();
+    await serve.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
