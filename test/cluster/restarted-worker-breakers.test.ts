@@ -17,7 +17,7 @@ import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
 import { startRefusing } from '../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../helpers/http-client.ts';
 import { closeAll } from '../helpers/keep.ts';
-import { childPids, startServe } from '../helpers/serve-process.ts';
+import { adminCall, childPids, startServe } from '../helpers/serve-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { freePort } from '../helpers/wait.ts';
 import { samples, sampleValue, scrape } from '../observe/metrics/scrape.ts';
@@ -35,6 +35,30 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`still not ${what}`);
+}
+
+const TOKEN = 'restarted-breakers-token-abcdefgh';
+
+/** An admin listener for the config, with its token's file in `dir`. */
+function adminLines(dir: string): string {
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  return `admin: { listen: "127.0.0.1:0", token_file: ${tokenFile} }\n`;
+}
+
+/**
+ * Kills one worker and waits until its replacement answers the admin API beside the other: from
+ * then on it is in every scrape (a merged gauge read before is the survivor's alone).
+ */
+async function replaceOne(serve: Awaited<ReturnType<typeof startServe>>): Promise<void> {
+  const [killed] = childPids(serve.child.pid);
+  process.kill(killed, 'SIGKILL');
+  await serve.waitForLines('listening', 3, 30_000);
+  await until('the replacement answering', async () => {
+    const status = await adminCall(serve.adminPort as number, 'GET', '/status', { token: TOKEN });
+    const workers = status.body.workers as { pid: number | null; answered: boolean }[];
+    return workers.length === 2 && workers.every((w) => w.answered && w.pid !== killed);
+  });
 }
 
 test('a worker started after a crash starts on the open circuit: 503 destination_unavailable, nothing sent upstream', async () => {
@@ -155,6 +179,90 @@ upstreams:
       [],
       'no worker tried the ejected target again',
     );
+  } finally {
+    await closeAll(serve, alive, refusing);
+  }
+});
+
+test('a worker started after a crash while the circuit is half-open starts half-open: its first request is the probe, not the first of a new run', async () => {
+  const [upstreamPort, metricsPort] = [await freePort(), await freePort()];
+  const dir = tempDir('candor-restart-half-open-');
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `name: restart-half-open
+listen:
+  - address: 127.0.0.1:0
+${adminLines(dir)}metrics:
+  listen: 127.0.0.1:${metricsPort}
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: http://127.0.0.1:${upstreamPort}
+    outlier_detection: { consecutive_failures: 0 }
+    retries: { attempts: 1 }
+    circuit_breaker: { consecutive_failures: 3, open_time: 1s }
+`,
+  );
+  const serve = await startServe(config, 2, { admin: true });
+  const base = `http://127.0.0.1:${serve.port}`;
+  try {
+    // Nothing listens upstream: refused until a worker's circuit opens, which tells the other.
+    await until('open on every worker', async () => {
+      await request(base, { path: '/down' });
+      return (await state(metricsPort, '', 'open')) === 1;
+    });
+    // Its open time over, with no request since: half-open on both, no probe sent yet.
+    await until('half-open on every worker', async () => (await state(metricsPort, '', 'half_open')) === 1);
+    await replaceOne(serve);
+    // The replacement is half-open too, not closed: a closed one would let three more requests
+    // reach the dead upstream (three 502s) before it opened again on its own.
+    assert.equal(await state(metricsPort, '', 'half_open'), 1, 'the replacement starts half-open');
+    assert.equal(await state(metricsPort, '', 'closed'), 0);
+  } finally {
+    await closeAll(serve);
+  }
+});
+
+test('a worker started after a crash while an ejection has run out, no probe yet, starts with the target half-open, not in full rotation', async () => {
+  const alive = await startEcho();
+  const refusing = await startRefusing();
+  const [metricsPort] = [await freePort()];
+  const dir = tempDir('candor-restart-eject-half-open-');
+  const config = join(dir, 'candor.yaml');
+  writeFileSync(
+    config,
+    `name: restart-eject-half-open
+listen:
+  - address: 127.0.0.1:0
+${adminLines(dir)}metrics:
+  listen: 127.0.0.1:${metricsPort}
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${refusing.url}
+      - url: ${alive.url}
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 1s, max_ejected_percent: 50 }
+`,
+  );
+  const serve = await startServe(config, 2, { admin: true });
+  const base = `http://127.0.0.1:${serve.port}`;
+  try {
+    await until('ejected on every worker', async () => {
+      await request(base, { path: '/first' });
+      return (await state(metricsPort, refusing.url, 'open')) === 1;
+    });
+    await until(
+      'half-open on every worker',
+      async () => (await state(metricsPort, refusing.url, 'half_open')) === 1,
+    );
+    await replaceOne(serve);
+    assert.equal(await state(metricsPort, refusing.url, 'half_open'), 1, 'the replacement has it half-open');
+    assert.equal(await state(metricsPort, refusing.url, 'closed'), 0);
   } finally {
     await closeAll(serve, alive, refusing);
   }

@@ -64,25 +64,26 @@ export class OpenBreakers {
     }
   }
 
-  /** What a worker starting now is told: each open circuit and ejection with the ms it has left. */
+  /**
+   * What a worker starting now is told: each open circuit and ejection with the ms it has left. One
+   * whose time ran out with no probe since (no worker told of a close or a return) is half-open in
+   * the workers: told with 0 ms left, the new worker starts half-open too, its next request the
+   * probe. Forgotten once over, a replacement started it closed (or the target in rotation) while
+   * the others were half-open, and sent a dead upstream `consecutive_failures` requests, each a 502.
+   */
   now(now: number): Announcement[] {
     const news: Announcement[] = [];
-    for (const [upstream, { until, failure }] of this.#circuits) {
-      if (until <= now) this.#circuits.delete(upstream);
-      else
-        news.push({
-          candor: 'circuit-opened',
-          upstream,
-          forMs: until - now,
-          ...(failure === undefined
-            ? {}
-            : { failure: { type: failure.type, origin: failure.origin, ageMs: now - failure.at } }),
-        });
-    }
-    for (const [key, { upstream, origin, until, ejections }] of this.#ejections) {
-      if (until > now) news.push({ candor: 'ejected', upstream, origin, forMs: until - now, ejections });
-      else this.#ejections.delete(key);
-    }
+    for (const [upstream, { until, failure }] of this.#circuits)
+      news.push({
+        candor: 'circuit-opened',
+        upstream,
+        forMs: Math.max(0, until - now),
+        ...(failure === undefined
+          ? {}
+          : { failure: { type: failure.type, origin: failure.origin, ageMs: now - failure.at } }),
+      });
+    for (const { upstream, origin, until, ejections } of this.#ejections.values())
+      news.push({ candor: 'ejected', upstream, origin, forMs: Math.max(0, until - now), ejections });
     return news;
   }
 }

@@ -95,13 +95,14 @@ export class ClusterLink {
     this.#startBreakers = undefined;
     const news: Announcement[] = [];
     for (const { news: one, until } of kept?.values() ?? []) {
-      if (one.candor === 'circuit-closed' || until <= now) continue;
+      if (one.candor === 'circuit-closed') continue;
       // An opening's failure is older by the time since the news came (until − forMs).
       const failure =
         one.candor === 'circuit-opened' && one.failure !== undefined
           ? { failure: { ...one.failure, ageMs: one.failure.ageMs + now - (until - one.forMs) } }
           : {};
-      news.push({ ...one, forMs: until - now, ...failure });
+      // A time run out still says half-open (OpenBreakers.now): 0 ms left, not forgotten.
+      news.push({ ...one, forMs: Math.max(0, until - now), ...failure });
     }
     return news;
   }
