@@ -140,7 +140,7 @@ export const METRICS = {
     name: 'candor_target_ejections_total',
     type: 'counter',
     labels: ['upstream', 'target'],
-    help: 'Times passive health (outlier detection) took a target out of rotation.',
+    help: 'Times passive health (outlier detection) took a target out of rotation (a failed half-open probe keeps it out: the same ejection, not counted again).',
     aggregator: 'sum',
   },
   traceSpans: {

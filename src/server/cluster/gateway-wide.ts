@@ -83,7 +83,8 @@ export class GatewayWide {
           return;
         }
         case 'ejected':
-          this.#returns.ejected(message.upstream, message.origin);
+          // A failed probe's is the ejection going on: its return is still the one to count.
+          if (message.again !== true) this.#returns.ejected(message.upstream, message.origin);
           this.#breakers.heard(message, primaryNow());
           for (const worker of this.#live()) if (worker !== from) worker.send(message);
           return;

@@ -7,8 +7,13 @@ export function isTargetFault(failure: Failure | undefined): boolean {
   return failure !== undefined && TARGET_FAULT_SHAPES.has(failure.kind.shape);
 }
 
-/** What one outcome changed of a target's ejection. */
-export type OutlierChange = 'ejected' | 'returned' | undefined;
+/**
+ * What one outcome changed of a target's ejection: `ejected_again` is a failed half-open probe's,
+ * the target out again for longer without having come back in between (one ejection that goes
+ * on, not a second one for `candor_target_ejections_total`, whose difference with the returns
+ * would otherwise count it as still out once it is back).
+ */
+export type OutlierChange = 'ejected' | 'ejected_again' | 'returned' | undefined;
 
 /**
  * Passive health (outlier detection): the outcome of one attempt against a target. Failures
@@ -66,7 +71,7 @@ export function recordOutcome(
   target.ejections++;
   target.ejectedUntil = now + Math.min(policy.baseEjectionTime * target.ejections, policy.maxEjectionTime);
   target.consecutiveFailures = 0;
-  return 'ejected';
+  return probeFailed ? 'ejected_again' : 'ejected';
 }
 
 /** An answer's body came whole: the target's run of failures in a row is over (see recordOutcome). */

@@ -23,6 +23,8 @@ export type Announcement =
       readonly origin: string;
       readonly forMs: number;
       readonly ejections: number;
+      /** A failed half-open probe's: the same ejection going on (the primary counts no new one for its returns). */
+      readonly again?: true;
     }
   | CircuitNews;
 
@@ -191,7 +193,8 @@ function judge(
   sentEjected = false,
 ): void {
   const change = recordOutcome(upstream, target, failure, now, bodyToCome, sentEjected);
-  if (change === 'ejected') ejected(sinks, upstream, target, failure as Failure, now);
+  if (change === 'ejected' || change === 'ejected_again')
+    ejected(sinks, upstream, target, failure as Failure, now, change === 'ejected_again');
   else if (change === 'returned') tellReturn(sinks, upstream, target, 'request');
 }
 
@@ -218,9 +221,12 @@ function ejected(
   target: Target,
   failure: Failure,
   now: number,
+  again: boolean,
 ): void {
   const origin = target.config.origin;
-  sinks.metrics.ejected(upstream.name, origin);
+  // A failed probe's ejection is the one the target was in, going on: counted, with the return
+  // that ends it, once (increase(ejections) − increase(returns) is what is still out).
+  if (!again) sinks.metrics.ejected(upstream.name, origin);
   sinks.logger.warn(
     {
       upstream: upstream.name,
@@ -229,6 +235,7 @@ function ejected(
       until: new Date(performance.timeOrigin + target.ejectedUntil).toISOString(),
       for_ms: Math.round(target.ejectedUntil - now),
       ejections: target.ejections,
+      ...(again ? { again: true } : {}),
     },
     'target ejected',
   );
@@ -238,5 +245,6 @@ function ejected(
     origin,
     forMs: target.ejectedUntil - now,
     ejections: target.ejections,
+    ...(again ? { again: true as const } : {}),
   });
 }

@@ -105,3 +105,65 @@ upstreams:
     await new Promise((resolve) => upstream.close(resolve));
   }
 });
+
+test('a failed probe that ejects the target again is no new ejection to count: once it returns, ejections less returns is 0', async () => {
+  const upstream = await startSwitchable();
+  upstream.setMode('reset');
+  const gw = await startTestGateway(`name: edge-1
+metrics:
+  listen: 127.0.0.1:0
+routes:
+  - upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${upstream.url}
+    retries: { attempts: 1 }
+    circuit_breaker: { consecutive_failures: 0 }
+    outlier_detection: { consecutive_failures: 2, base_ejection_time: 200ms }
+`);
+  try {
+    const target = new URL(upstream.url).origin;
+    const read = async () => samples((await scrape(gw.gateway.metricsPort() as number)).text);
+    const state = gw.gateway.runtime().upstreams.get('app')?.targets[0];
+    const ranOut = async () => {
+      while (state?.isEjected(performance.now())) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    for (const path of ['/a', '/b']) assert.equal((await request(gw.url, { path })).status, 502);
+    // Its ejection over, the probe meets the reset: out again, for longer, never back in between.
+    await ranOut();
+    assert.equal((await request(gw.url, { path: '/probe' })).status, 502);
+    let all = await read();
+    assert.equal(
+      sampleValue(all, 'candor_target_ejections_total', { upstream: 'app', target }),
+      1,
+      'one ejection, still holding: the difference with the returns (none) says one target out',
+    );
+    const lines = gw.logs.filter((l) => l.msg === 'target ejected');
+    assert.deepEqual(
+      lines.map((l) => [l.ejections, l.again]),
+      [
+        [1, undefined],
+        [2, true],
+      ],
+      'the failed probe is told, as the same ejection again',
+    );
+
+    upstream.setMode('ok');
+    await ranOut();
+    assert.equal((await request(gw.url, { path: '/back' })).status, 200);
+    all = await read();
+    assert.equal(
+      sampleValue(all, 'candor_target_returns_total', { upstream: 'app', target, by: 'request' }),
+      1,
+    );
+    assert.equal(
+      sampleValue(all, 'candor_target_ejections_total', { upstream: 'app', target }),
+      1,
+      'back in rotation: increase(ejections) - increase(returns) reads 0 targets out',
+    );
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
