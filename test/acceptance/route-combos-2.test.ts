@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
+import { keyPoint } from '../../src/proxy/select/split.ts';
 import type { Plugin } from '../../src/proxy/stages/plugin-api.ts';
-import { hash32 } from '../../src/upstream/targets/hash-ring.ts';
 import { h2Get, request } from '../helpers/http-client.ts';
 import { listenOnLoopback } from '../helpers/loopback-server.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -130,7 +130,7 @@ upstreams:
     const onCanary: string[] = [];
     const onStable: string[] = [];
     for (let n = 0; onCanary.length < 3 || onStable.length < 3; n++)
-      (hash32(`u${n}`) < 0x8000_0000 ? onCanary : onStable).push(`u${n}`);
+      (keyPoint(`u${n}`) < 0.5 ? onCanary : onStable).push(`u${n}`);
     const window = gw.gateway.runtime().splits.get('api')?.window;
     assert.ok(window);
     window.take();

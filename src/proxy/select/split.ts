@@ -65,8 +65,9 @@ export class RouteSplit {
    */
   draw(key: string | undefined): UpstreamChoice {
     const hash = key === undefined ? undefined : hash32(key);
-    // The key's hash over 2^32 is its point on [0, 1): uniform over keys, fixed for one key.
-    const i = this.#at(hash === undefined ? Math.random() : hash / 0x1_0000_0000);
+    // The key's point on [0, 1): uniform over keys, fixed for one key, and apart from its hash32,
+    // which `balancer: hash` looks up on a side's ring (pointOf).
+    const i = this.#at(hash === undefined ? Math.random() : pointOf(hash));
     const window = this.window;
     if (hash === undefined || window === undefined) return this.#drawn[i];
     if (!window.countsKey(hash)) return this.#uncounted[i];
@@ -87,6 +88,29 @@ export class RouteSplit {
     }
     return sides.length - 1;
   }
+}
+
+/** Where a key is on the weights' line, [0, 1): the sides are laid on it in their order (a test's way to find a side's keys). */
+export function keyPoint(key: string): number {
+  return pointOf(hash32(key));
+}
+
+/**
+ * A key's point on the weights' line, from its hash32 mixed again (murmur3's finalizer over the
+ * hash with a constant xored in). The side's upstream with `balancer: hash` on the same key
+ * looks the key's hash32 up on its ring: had the point been that hash, a side's keys would be one
+ * arc of the ring (a 1 % canary's, 1 % of it) and go to the few targets owning that arc (a canary
+ * of two targets had every user of its 1 % on one: split-ring.test.ts). Mixed again, the keys of
+ * any share of the line are spread over the whole ring.
+ */
+function pointOf(hash: number): number {
+  let h = hash ^ 0x9e3779b9;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 0x1_0000_0000;
 }
 
 function total(sides: readonly SplitSide[]): number {

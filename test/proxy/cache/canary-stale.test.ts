@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
+import { keyPoint } from '../../../src/proxy/select/split.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startMoodyOrigin } from '../../helpers/moody-origin.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
@@ -36,7 +36,7 @@ upstreams:
     // Four users the hash places on the canary (below its 50 %: it is the split's first side):
     // a key counts one request a step (split.ts), so each stale answer below is another user's.
     const users: string[] = [];
-    for (let n = 0; users.length < 4; n++) if (hash32(`u${n}`) < 0x8000_0000) users.push(`u${n}`);
+    for (let n = 0; users.length < 4; n++) if (keyPoint(`u${n}`) < 0.5) users.push(`u${n}`);
     const first = await request(gw.url, { path: '/page', headers: { 'x-user': users[0] } });
     assert.equal(first.text, 'next', 'a user on the canary; its page stored');
     const window = gw.gateway.runtime().splits.get('api')?.window;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
+import { keyPoint } from '../../../src/proxy/select/split.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -85,11 +85,11 @@ ${DOWN_BY_CHECK}    targets:
 
 /** A user the canary's split (the canary first, at 50 %) places on the canary: its hash in the first half. */
 const CANARY_USER = (() => {
-  for (let n = 0; ; n++) if (hash32(`u${n}`) < 0x8000_0000) return `u${n}`;
+  for (let n = 0; ; n++) if (keyPoint(`u${n}`) < 0.5) return `u${n}`;
 })();
 /** And one it places on the baseline. */
 const STABLE_USER = (() => {
-  for (let n = 0; ; n++) if (hash32(`u${n}`) >= 0x8000_0000) return `u${n}`;
+  for (let n = 0; ; n++) if (keyPoint(`u${n}`) >= 0.5) return `u${n}`;
 })();
 
 const canaryRoute = (

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
+import { keyPoint } from '../../../src/proxy/select/split.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { freePort } from '../../helpers/wait.ts';
 
 /** A user the split's hash places on blue, its first side of two of equal weight. */
 const BLUE_USER = (() => {
-  for (let n = 0; ; n++) if (hash32(`u${n}`) < 0x8000_0000) return `u${n}`;
+  for (let n = 0; ; n++) if (keyPoint(`u${n}`) < 0.5) return `u${n}`;
 })();
 
 test("a request held on the other side of its split when its own side's timeouts.total passes: the 503 names that deadline", async () => {

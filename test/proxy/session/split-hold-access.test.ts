@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
-import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
+import { keyPoint } from '../../../src/proxy/select/split.ts';
 import { startAuthService } from '../../helpers/auth-service.ts';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
@@ -16,7 +16,7 @@ import { freePort, waitUntil } from '../../helpers/wait.ts';
 
 /** A user the split (blue first, 1:1) places on blue: its hash in the first half; and one on green. */
 const userOn = (side: 'blue' | 'green') => {
-  for (let n = 0; ; n++) if (hash32(`user-${n}`) < 0x8000_0000 === (side === 'blue')) return `user-${n}`;
+  for (let n = 0; ; n++) if (keyPoint(`user-${n}`) < 0.5 === (side === 'blue')) return `user-${n}`;
 };
 
 test("a held request of a split keyed on forward auth's X-User-Id wakes on its user's side, not the side a forged copy names", async () => {

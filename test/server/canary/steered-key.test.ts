@@ -14,14 +14,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { clientBlock } from '../../../src/core/net/client-block.ts';
-import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
+import { keyPoint } from '../../../src/proxy/select/split.ts';
 import { type CanaryOrigin, paceLoad, startCanaryOrigin } from '../../helpers/canary-origin.ts';
 import { startServe } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 
 /** Where a key lands: its point on the weights' line, in percent (the canary is first: below its share). */
-const pointOf = (key: string) => (hash32(key) / 0x1_0000_0000) * 100;
+const pointOf = (key: string) => keyPoint(key) * 100;
 
 /** The first of `candidates` whose key lands on the canary at its first step (10 %), so at every step. */
 function onTheCanary(candidates: (i: number) => string, key: (c: string) => string = (c) => c): string {

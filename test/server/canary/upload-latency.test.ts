@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { test } from 'node:test';
-import { hash32 } from '../../../src/upstream/targets/hash-ring.ts';
+import { keyPoint } from '../../../src/proxy/select/split.ts';
 import { rawUpload } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { startGatewayFromText } from '../../helpers/test-gateway.ts';
@@ -23,7 +23,7 @@ const readsThenAnswers =
 
 /** A user the hash places on the canary (the first side, at 50 %), or on the baseline. */
 function userOn(canary: boolean, from: number): string {
-  for (let n = from; ; n++) if (hash32(`user-${n}`) < 0x8000_0000 === canary) return `user-${n}`;
+  for (let n = from; ; n++) if (keyPoint(`user-${n}`) < 0.5 === canary) return `user-${n}`;
 }
 
 test("a canary is judged on its upstream's time, not on the pace of the clients uploading to it", async () => {
