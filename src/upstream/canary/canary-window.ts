@@ -83,7 +83,8 @@ export class CanaryWindow {
   readonly canary: string;
   #sides: WindowCounts = emptyWindow();
   /**
-   * The hash keys (their 32-bit hashes) whose request this process counted in the step: with a
+   * The hash keys (their 32-bit hashes) whose request this process counted in the step (an
+   * outcome of it recorded, not merely its side drawn): with a
    * `hash_key`, a key counts one request a step (split.ts). The tests assume independent
    * requests, and a key's requests are one user's, all on one side: counted one by one, a client
    * that learns which keys land on the canary sends its failing requests there only and rolls
@@ -124,6 +125,14 @@ export class CanaryWindow {
     if (code === undefined) return;
     countOutcome(side, code, 1);
     if (key === undefined) return;
+    // The key has its vote of the step now, with its first outcome counted, not when its side
+    // was drawn: a request drawn and then answered without an attempt (a cache hit, a 429 of the
+    // route's rate limit, a 413) has nothing to count, and had the key's vote gone with it, the
+    // users whose first request of a step was a hit never voted (countsKey).
+    if (!this.#keys.has(key.hash)) {
+      if (this.#keys.size >= MAX_KEYS) this.#keys.clear();
+      this.#keys.add(key.hash);
+    }
     if (side.keys === undefined) side.keys = [];
     side.keys.push(key.hash, key.request, code);
   }
@@ -142,14 +151,12 @@ export class CanaryWindow {
   }
 
   /**
-   * Whether the request of this key (its hash) is counted: the key's first of the step in this
-   * process, or not (it was counted already); see #keys.
+   * Whether the request of this key (its hash) may count: no request of the key had an outcome
+   * counted in the step in this process yet (see #keys; record marks it). Several in flight at
+   * once may each count: the controller keeps the first whose outcome it meets (key-votes.ts).
    */
   countsKey(hash: number): boolean {
-    if (this.#keys.has(hash)) return false;
-    if (this.#keys.size >= MAX_KEYS) this.#keys.clear();
-    this.#keys.add(hash);
-    return true;
+    return !this.#keys.has(hash);
   }
 
   /** The weights changed (a step, a rollback, a share by hand): every key counts again. */

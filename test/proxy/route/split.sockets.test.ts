@@ -153,19 +153,21 @@ test("a draw makes nothing per request: each side is handed out as the one objec
   assert.equal(plain.draw('user'), plain.draw('other'));
 });
 
-test("a canary's key counts one request a step: its others are drawn to the same side without the counts, and a new step counts it again", () => {
+test("a canary's key counts one request a step, its first with an outcome: its others are drawn to the same side without the counts, and a new step counts it again", () => {
   const window = new CanaryWindow('stable', 'next');
   const split = new RouteSplit(canarySides('stable', 'next', 50), { kind: 'header', name: 'x-user' }, window);
   const first = split.draw('alice');
   assert.ok(first.window, 'counted');
+  // Drawn, but no outcome counted yet (a cache hit answers it, or a 429): the key's vote is not spent.
+  assert.ok(split.draw('alice').window, 'a key whose drawn request had no outcome may still count');
+  // The key's one request counts each of its attempts, the key and the request beside each.
+  first.window.record(first.upstream, undefined, 200, 5);
+  first.window.record(first.upstream, undefined, 200, 5);
   const again = split.draw('alice');
   assert.equal(again.upstream, first.upstream, 'the same side');
   assert.equal(again.window, undefined, 'not counted twice in the step');
   assert.ok(split.draw('bob').window, 'another key counts');
   assert.equal(split.draw(undefined).window, window, 'an unkeyed draw (a refresh) counts as before');
-  // The key's one request counts each of its attempts, the key and the request beside each.
-  first.window.record(first.upstream, undefined, 200, 5);
-  first.window.record(first.upstream, undefined, 200, 5);
   const taken = window.take();
   const side = first.upstream === 'next' ? taken.canary : taken.baseline;
   assert.equal(side.requests, 2);
