@@ -95,7 +95,8 @@ export class ClusterControl extends ClusterReloads {
   ): Promise<{ problem: ChangeProblem } | { confirmed: number[]; failed: { id: number; reason: string }[] }> {
     return this.serial(async () => {
       const { RuntimeChanges, timelineChange } = await runtimeChanges();
-      const problem = RuntimeChanges.check(change, this.withDiscovered(this.config));
+      const now = change.kind === 'split' ? this.#changes?.split(change.route) : undefined;
+      const problem = RuntimeChanges.check(change, this.withDiscovered(this.config), now);
       if (problem) return { problem };
       this.#changes ??= new RuntimeChanges();
       this.#changes.record(change);

@@ -10,7 +10,13 @@ import { type GatewayLive, type GatewayParts, PLUGIN_CLOSE_MS, runtimeOn } from 
 import { createHostCheck } from './host-check.ts';
 import { logListening } from './reload-listeners.ts';
 import { targetMoves } from './reload-plan.ts';
-import { type RuntimeChange, timelineChange, weightProblem } from './runtime-changes.ts';
+import {
+  type RuntimeChange,
+  sidesAfter,
+  silentProblem,
+  timelineChange,
+  weightProblem,
+} from './runtime-changes.ts';
 
 /**
  * Follows the DNS answers: in-process the gateway asks DNS itself (the Discoveries returned); a
@@ -68,13 +74,17 @@ export function applyChange(
   const { changes, metrics } = parts;
   // Checked where it was made; refused here too, whatever sent it (a primary of another
   // release, a program): a negative weight draws every request to the other side.
-  const refused = change.kind === 'split' ? weightProblem(change.sides) : undefined;
+  const split = change.kind === 'split' ? live.runtime.splits.get(change.route) : undefined;
+  const refused =
+    change.kind === 'split'
+      ? (weightProblem(change.sides) ??
+        silentProblem(sidesAfter(changes.split(change.route) ?? split?.sides ?? [], change.sides)))
+      : undefined;
   if (refused !== undefined) throw new Error(`${refused.field}: ${refused.detail}`);
   changes.record(change);
   if (parts.link === undefined) parts.timeline.record({ kind: 'admin', who, change: timelineChange(change) });
   changes.applyTo(live.runtime.upstreams.values());
   if (change.kind === 'split') {
-    const split = live.runtime.splits.get(change.route);
     split?.set(changes.split(change.route) ?? change.sides);
     // Requests held for a side the split no longer draws (a canary rolled back) go where it draws now.
     for (const side of split?.sides ?? [])

@@ -84,9 +84,17 @@ export class RuntimeChanges {
   readonly #routes = new Map<string, MaintenanceConfig | null>();
   readonly #splits = new Map<string, readonly SplitSide[]>();
 
-  /** Whether the change names things this config has; undefined when it does. */
-  static check(change: RuntimeChange, config: GatewayConfig): ChangeProblem | undefined {
-    if (change.kind === 'split') return splitProblem(change.route, change.sides, config);
+  /**
+   * Whether the change names things this config has; undefined when it does. `splitNow`: a
+   * split's weights in force on the route (RuntimeChanges.split), which a split change naming
+   * some sides keeps for the others; the config's without it.
+   */
+  static check(
+    change: RuntimeChange,
+    config: GatewayConfig,
+    splitNow?: readonly SplitSide[],
+  ): ChangeProblem | undefined {
+    if (change.kind === 'split') return splitProblem(change.route, change.sides, config, splitNow);
     if (change.kind === 'maintenance') {
       return config.routes.some((r) => r.name === change.route)
         ? undefined
@@ -123,9 +131,7 @@ export class RuntimeChanges {
   /** Records a change that passed `check`. */
   record(change: RuntimeChange): void {
     if (change.kind === 'split') {
-      const before = this.#splits.get(change.route) ?? [];
-      const kept = before.filter((s) => !change.sides.some((n) => n.upstream === s.upstream));
-      this.#splits.set(change.route, [...kept, ...change.sides]);
+      this.#splits.set(change.route, sidesAfter(this.#splits.get(change.route) ?? [], change.sides));
       return;
     }
     if (change.kind === 'maintenance') {
@@ -260,6 +266,7 @@ function splitProblem(
   route: string,
   sides: readonly SplitSide[],
   config: GatewayConfig,
+  now?: readonly SplitSide[],
 ): ChangeProblem | undefined {
   const found = config.routes.find((r) => r.name === route);
   if (found === undefined) return { field: 'route', detail: `no route named "${route}"` };
@@ -275,7 +282,36 @@ function splitProblem(
         field: `sides[${index}].upstream`,
         detail: `route "${route}" splits between ${allowed.map((a) => `"${a}"`).join(' and ')}, not "${side.upstream}"`,
       };
-  return weightProblem(sides);
+  return weightProblem(sides) ?? silentProblem(sidesAfter(now ?? configSides(found), sides));
+}
+
+/** A route's split weights as its config starts them: its split's, or a canary's baseline alone. */
+function configSides(route: RouteConfig): readonly SplitSide[] {
+  if (route.split !== undefined) return route.split;
+  if (route.canary === undefined || route.upstream === undefined) return [];
+  return [
+    { upstream: route.canary.upstream, weight: 0 },
+    { upstream: route.upstream, weight: 1 },
+  ];
+}
+
+/** The weights a split change leaves: the sides it names, the others as they are. */
+export function sidesAfter(now: readonly SplitSide[], sides: readonly SplitSide[]): SplitSide[] {
+  const kept = now.filter((s) => !sides.some((n) => n.upstream === s.upstream));
+  return [...kept, ...sides];
+}
+
+/**
+ * Weights that would leave no side any: refused, as the config refuses them ("every weight of
+ * the split is 0"). Taken, a draw gave every request to the split's first side, a canary's
+ * being its canary, while GET /canary, the status page and candor_canary_share_percent said 0 %.
+ */
+export function silentProblem(after: readonly SplitSide[]): ChangeProblem | undefined {
+  if (after.length === 0 || after.some((s) => s.weight > 0)) return undefined;
+  return {
+    field: 'sides',
+    detail: 'every weight of the split would be 0: no request could be sent anywhere',
+  };
 }
 
 /**
