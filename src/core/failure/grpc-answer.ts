@@ -178,3 +178,28 @@ export function buildGrpcAnswer(failure: Failure, facts: GrpcAnswerFacts): GrpcA
   if (failure.challenge !== undefined) headers.push('www-authenticate', failure.challenge);
   return { status: 200, headers };
 }
+
+/**
+ * The HTTP status an upstream's own gRPC status stands for where it is the server's failure, as
+ * gRPC's HTTP mappings give it (grpc-gateway's, the inverse of http-grpc-status-mapping.md):
+ * UNKNOWN, INTERNAL and DATA_LOSS 500, UNIMPLEMENTED 501, UNAVAILABLE 503, DEADLINE_EXCEEDED
+ * 504. Undefined for OK and for the codes that say the call was wrong (INVALID_ARGUMENT,
+ * NOT_FOUND, PERMISSION_DENIED…, a 4xx), or refused for load (RESOURCE_EXHAUSTED, a 429). A
+ * canary's judge reads a failed gRPC call by it: every call answered `:status` 200.
+ */
+export function serverErrorOfGrpc(code: number | undefined): number | undefined {
+  switch (code) {
+    case GRPC_CODES.UNKNOWN:
+    case GRPC_CODES.INTERNAL:
+    case 15: // DATA_LOSS
+      return 500;
+    case GRPC_CODES.UNIMPLEMENTED:
+      return 501;
+    case GRPC_CODES.UNAVAILABLE:
+      return 503;
+    case GRPC_CODES.DEADLINE_EXCEEDED:
+      return 504;
+    default:
+      return undefined;
+  }
+}

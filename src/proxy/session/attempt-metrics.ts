@@ -1,5 +1,6 @@
 import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import type { Failure } from '../../core/failure/failure.ts';
+import { serverErrorOfGrpc } from '../../core/failure/grpc-answer.ts';
 import type { RetrySkip } from '../../core/retry/reasons.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -153,9 +154,15 @@ export class AttemptMetrics {
    * The response of the attempt that answered is over: whole (undefined), or cut with this
    * failure; its canary count is made here, at its end, never at its head. `upstreamOwed`: at a
    * cut by the client, every byte the upstream had sent had gone out to it (the client was not
-   * behind): what it waited for was the upstream's next bytes.
+   * behind): what it waited for was the upstream's next bytes. `grpcStatus`: a gRPC call's
+   * status as its upstream gave it (the answer whole).
    */
-  answerOver(cut: Failure | undefined, now = performance.now(), upstreamOwed = false): void {
+  answerOver(
+    cut: Failure | undefined,
+    now = performance.now(),
+    upstreamOwed = false,
+    grpcStatus?: number,
+  ): void {
     const target = this.#respondingTarget;
     if (target === undefined) return;
     this.#respondingTarget = undefined;
@@ -169,7 +176,12 @@ export class AttemptMetrics {
     // (stalled-body.test.ts). A client behind on its reading left for its own pace: the head's.
     const waited = cut?.clientsDoing === true && upstreamOwed;
     const ms = waited ? now - this.#respondingFrom : this.#respondingHeadMs;
-    this.#count(cut?.faultsTarget ? cut : undefined, this.#respondingStatus, ms);
+    // A gRPC call failed by its upstream (UNAVAILABLE, INTERNAL…) comes in a 200: counted as the
+    // 5xx it stands for, or a canary failing every call passed as healthy and was promoted
+    // (grpc-canary.test.ts). The attempt's duration metric keeps the HTTP status it had.
+    const status =
+      this.#respondingStatus === 200 ? (serverErrorOfGrpc(grpcStatus) ?? 200) : this.#respondingStatus;
+    this.#count(cut?.faultsTarget ? cut : undefined, status, ms);
     this.#measured(target, this.#respondingStatus, cut?.type ?? '', this.#respondingSince, now);
   }
 

@@ -228,7 +228,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private answerEnded(now = performance.now()): void {
     this.current?.bodyWhole(now); // one clock reading for the body's end, its metrics' too
     this.finishTimers();
-    this.measure.answerOver(undefined, now);
+    this.measure.answerOver(undefined, now, false, this.req.record.upstreamGrpcStatus);
   }
 
   private tunnelled(status: number): void {
