@@ -129,10 +129,30 @@ export function ranFor(run: Run, now: number): number {
 }
 
 export function sidesOf(run: Run, share: number): SplitSide[] {
+  const [canary, baseline] = wholeWeights(share);
   return [
-    { upstream: run.config.upstream, weight: share },
-    { upstream: run.baseline, weight: 100 - share },
+    { upstream: run.config.upstream, weight: canary },
+    { upstream: run.baseline, weight: baseline },
   ];
+}
+
+/**
+ * Whole weights (0–1000 each, what a split takes: weightProblem) that give `share` percent. A
+ * step's share is a whole percent; one set by hand need not be (weights 1 and 2: 33.33 %, as
+ * byHand rounds it), and sent as it is every worker refused it: a canary paused so and then
+ * restarted (its kept verdict), or one a gateway adopted from its fleet, failed to start and
+ * said "running at 0%". The smallest pair of weights that byHand would show as that share (1
+ * and 2 again), or else parts of 1,000, the nearest the weights can say.
+ */
+function wholeWeights(share: number): [number, number] {
+  if (Number.isInteger(share)) return [share, 100 - share];
+  for (let total = 2; total <= 2000; total++) {
+    const canary = Math.round((share * total) / 100);
+    if (canary > 1000 || total - canary > 1000) continue;
+    if (Math.round((10_000 * canary) / total) / 100 === share) return [canary, total - canary];
+  }
+  const parts = Math.round(share * 10);
+  return [parts, 1000 - parts];
 }
 
 export function lastVerdict(judged: Judgement, look: Look): CanaryStatus['last_verdict'] {

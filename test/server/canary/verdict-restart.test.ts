@@ -100,6 +100,54 @@ ${canaryRoutes(canary, stable.url, next.url)}`,
   }
 });
 
+test('a canary paused at a share set by hand that is no whole percent (weights 1 and 2) comes back paused at it after a restart', {
+  timeout: 120_000,
+}, async () => {
+  const dir = folder();
+  const adminPort = await freePort();
+  writeFileSync(join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+  const path = join(dir, 'candor.yaml');
+  writeFileSync(
+    path,
+    `name: canary-edge
+listen:
+  - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${adminPort}", token_file: token }
+state_dir: ${join(dir, 'state')}
+${canaryRoutes(canary, stable.url, next.url)}`,
+  );
+  const call = (method: string, p: string, body?: unknown) =>
+    adminCall(adminPort, method, p, { token: TOKEN, body });
+  const canaryNow = async () =>
+    ((await call('GET', '/canary')).body.canaries as Record<string, unknown>[])[0];
+  let serve = await startServe(path, 1, { admin: true });
+  try {
+    await serve.waitForLines('canary step', 1, 15_000);
+    const sides = [
+      { upstream: 'next', weight: 1 },
+      { upstream: 'stable', weight: 2 },
+    ];
+    assert.equal((await call('PUT', '/routes/split', { route: 'api', sides })).status, 200);
+    await waitUntil('paused by hand', async () => (await canaryNow()).phase === 'paused');
+    assert.equal((await canaryNow()).share, 33.33);
+  } finally {
+    assert.equal(await serve.stop(), 0);
+  }
+  serve = await startServe(path, 1, { admin: true });
+  try {
+    await serve.waitForLines('canary verdict kept from before the restart', 1, 15_000);
+    // Before, its 33.33 went to the workers as a weight, which they refused: "canary failed to
+    // start", and the canary said running at 0 %, sending nothing to the canary.
+    assert.equal(serve.lines.filter((l) => l.msg === 'canary failed to start').length, 0);
+    const kept = await canaryNow();
+    assert.deepEqual([kept.phase, kept.share], ['paused', 33.33]);
+    const load = await paceLoad(`http://127.0.0.1:${serve.port}`, 400, () => false, 300);
+    assert.ok((load.bodies.next ?? 0) > 50 && (load.bodies.stable ?? 0) > 150, JSON.stringify(load.bodies));
+  } finally {
+    assert.equal(await serve.stop(), 0);
+  }
+});
+
 test("in a fleet the verdict is kept in Redis without expiry: a gateway started after the running canary's time keeps it", {
   timeout: 60_000,
 }, async () => {
