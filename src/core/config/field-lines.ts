@@ -22,9 +22,20 @@ export type FieldLines = Readonly<Record<string, WrittenAt>>;
 /**
  * The sections a reload may refuse a change in, or a start refuse after the load (a plugin's
  * factory, the ACME store), walked this deep: only these, so that a config of many routes costs
- * the primary nothing for them.
+ * the primary nothing for them. `name` too: it is the spans' service name unless
+ * `tracing.service_name` is written, and a reload refuses a rename then (reload-plan.ts).
  */
-const SECTIONS = ['listen', 'admin', 'limits', 'metrics', 'tracing', 'log', 'plugins', 'acme'] as const;
+const SECTIONS = [
+  'name',
+  'listen',
+  'admin',
+  'limits',
+  'metrics',
+  'tracing',
+  'log',
+  'plugins',
+  'acme',
+] as const;
 const DEPTH = 3;
 
 /** Each config's field lines, as configHash keeps its hash (a config is frozen: its fields cannot move). */

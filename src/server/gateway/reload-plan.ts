@@ -83,7 +83,22 @@ export function unchangeableProblems(before: GatewayConfig, after: GatewayConfig
       before.metrics?.address === after.metrics?.address ? 'metrics.allowed_hosts' : 'metrics.listen',
       `cannot change on a reload: the metrics listener is opened at start; restart the gateway to change it`,
     );
-  if (JSON.stringify(before.tracing) !== JSON.stringify(after.tracing))
+  // Without `tracing.service_name` the spans' service.name is the gateway's name: a rename alone
+  // changes it, and was refused as a change to `tracing`, at a section the operator never touched.
+  const renamedOnly =
+    before.tracing !== undefined &&
+    after.tracing !== undefined &&
+    before.name !== after.name &&
+    before.tracing.serviceName === before.name &&
+    after.tracing.serviceName === after.name &&
+    JSON.stringify({ ...before.tracing, serviceName: '' }) ===
+      JSON.stringify({ ...after.tracing, serviceName: '' });
+  if (renamedOnly)
+    problem(
+      'name',
+      `cannot change on a reload while \`tracing.service_name\` is not written (${before.name} → ${after.name}): the spans' \`service.name\` is the gateway's name, given to the span exporter at start; write \`tracing.service_name: ${before.name}\` to keep it, or restart the gateway`,
+    );
+  else if (JSON.stringify(before.tracing) !== JSON.stringify(after.tracing))
     problem(
       'tracing',
       `cannot change on a reload: the span exporter is made at start; restart the gateway to change it`,
