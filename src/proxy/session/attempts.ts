@@ -340,7 +340,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
     this.stopReading?.();
     this.finishTimers();
     this.inFlight = Count.giveBack(this.inFlight);
-    record.stage = this.stage;
+    record.stage = this.stage ?? (current === undefined ? 'not_sent' : undefined); // gone in a backoff or hold: nothing in flight (as its span says)
     record.reusedConnection = this.reused;
     record.heldMs = this.hold?.heldMs;
     record.backoffMs = this.backoff?.waitedMs;
