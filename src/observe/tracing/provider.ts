@@ -21,6 +21,7 @@ import {
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { TracingConfig } from '../../core/config/types.ts';
 import { randomHex } from '../../core/ids/ids.ts';
+import { sharedLookup } from '../../core/net/shared-lookup.ts';
 import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Tracing } from './spans.ts';
@@ -48,7 +49,16 @@ export function startTracing(config: TracingConfig, logger: Logger, metrics: Spa
   for (const result of ['exported', 'failed', 'dropped'] as const) metrics.traceSpans(result, 0);
   const timeoutMs = exportTimeoutMs();
   const exporter = new ReportingExporter(
-    new OTLPTraceExporter({ url: config.otlpEndpoint, timeoutMillis: timeoutMs }),
+    // The collector's name looked up as the upstreams' are, one lookup at a time: getaddrinfo holds
+    // one of libuv's 4 threads until the resolver answers, and each export of a collector whose
+    // name is never answered looked it up anew, until the four were held and the upstreams'
+    // names, file reads and zlib waited behind them: requests failed (dns_timeout) for the
+    // collector's DNS.
+    new OTLPTraceExporter({
+      url: config.otlpEndpoint,
+      timeoutMillis: timeoutMs,
+      httpAgentOptions: { lookup: sharedLookup },
+    }),
     logger,
     metrics,
     timeoutMs,

@@ -3,8 +3,8 @@ import tls from 'node:tls';
 import { type ConnectPhase, classifyConnectError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { connectDirectReads } from '../../core/net/direct-reads.ts';
+import { sharedLookup } from '../../core/net/shared-lookup.ts';
 import { LEVEL2_CIPHERS } from '../../core/net/tls-floor.ts';
-import { sharedLookup } from './shared-lookup.ts';
 
 interface ConnectorOptions {
   /** DNS + TCP + TLS, in milliseconds. */

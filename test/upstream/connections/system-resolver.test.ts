@@ -7,44 +7,14 @@
  * endpoint whose name is never answered is the auth hop's dns_timeout, not a connect timeout.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from '../../helpers/temp-dir.ts';
+import { ownResolverSkip, withOwnResolver } from '../../helpers/own-resolver.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/own-resolver.ts');
 const BUSY_FIXTURE = join(import.meta.dirname, 'fixtures/busy-resolver.ts');
 
-/**
- * Runs `command` with /etc/resolv.conf naming 127.0.0.1 only (no retries, `timeout` seconds per
- * question: 8 by default, longer than a JWKS fetch's 5 s), loopback up. A lookup never answered
- * holds its thread, and the command's exit, that long.
- */
-function withOwnResolver(
-  command: string,
-  timeout = 8,
-): { status: number | null; stdout: string; stderr: string } {
-  const dir = tempDir('candor-resolv-');
-  try {
-    const conf = join(dir, 'resolv.conf');
-    writeFileSync(conf, `nameserver 127.0.0.1\noptions timeout:${timeout} attempts:1\n`);
-    const setup = `ip link set lo up && mount --bind "${conf}" /etc/resolv.conf`;
-    const run = spawnSync('unshare', ['-mn', 'sh', '-c', `${setup} && ${command}`], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const can = withOwnResolver('true');
-const skip =
-  can.status === 0
-    ? false
-    : `needs a mount and network namespace of its own (unshare -mn, as root): ${can.stderr.trim()}`;
+const skip = ownResolverSkip();
 
 test('a name that does not exist and one without address records are both ENOTFOUND: 502 dns_error, no rcode claimed', {
   skip,
