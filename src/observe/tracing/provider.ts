@@ -3,10 +3,18 @@
  * batch processor posts spans to an OTLP/HTTP endpoint (JSON). The gateway imports this
  * module only when tracing is on, so that a gateway without it never loads the SDK.
  */
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { type Context, createTraceState, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode, getNumberFromEnv } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
@@ -25,6 +33,29 @@ import { sharedLookup } from '../../core/net/shared-lookup.ts';
 import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Tracing } from './spans.ts';
+
+/**
+ * What every span of this process says of where it came from: the SDK's defaults; then this
+ * process (a worker's own `service.instance.id`, its host and pid: each worker exports its
+ * own spans, and without them a collector could not tell two gateways' or two workers' apart);
+ * then what the environment says (`OTEL_RESOURCE_ATTRIBUTES`, as every OpenTelemetry SDK reads
+ * it: a deployment's environment, a pod's name, an instance id of its own); and last the
+ * service, named by the config (`service_name`, else the gateway's name) and Candor's version.
+ */
+function resourceOf(config: TracingConfig) {
+  return defaultResource()
+    .merge(
+      resourceFromAttributes({
+        'service.instance.id': randomUUID(),
+        'host.name': hostname(),
+        'process.pid': process.pid,
+      }),
+    )
+    .merge(detectResources({ detectors: [envDetector] }))
+    .merge(
+      resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: VERSION }),
+    );
+}
 
 /** Starts the SDK. Spans are exported in batches, off the request path; `shutdown()` flushes them. */
 /** Spans the batch processor keeps waiting for an export, at most (the SDK's default, set here so that QueueWatch knows it). */
@@ -64,9 +95,7 @@ export function startTracing(config: TracingConfig, logger: Logger, metrics: Spa
     timeoutMs,
   );
   const provider = new BasicTracerProvider({
-    resource: defaultResource().merge(
-      resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: VERSION }),
-    ),
+    resource: resourceOf(config),
     // A client that sent a traceparent decided for its trace; a trace that starts here is
     // recorded at the configured ratio.
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
