@@ -48,7 +48,8 @@ export interface Storm {
 
 /**
  * Storms: runs of buckets (one cold bucket may interrupt a run) where an upstream's 5xx are
- * well above its own baseline, the median per bucket over the whole span of the logs.
+ * well above its own baseline, the median per bucket over the whole span of the logs, or its
+ * rate outside an outage that covers half of it or more (usualRate).
  */
 export function findStorms(counter: StormCounter, changes: readonly Change[]): Storm[] {
   const timeline = [...changes].sort((a, b) => a.at - b.at);
@@ -59,8 +60,13 @@ export function findStorms(counter: StormCounter, changes: readonly Change[]): S
   const storms: Storm[] = [];
   for (const [upstream, series] of counter.series) {
     const errors = new Array<number>(count).fill(0);
-    for (const [index, bucket] of series) errors[index - first] = bucket.errors;
-    const baseline = median(errors);
+    const traffic: Array<boolean | undefined> = new Array(count).fill(undefined);
+    for (const [index, bucket] of series) {
+      errors[index - first] = bucket.errors;
+      // true: most of the bucket's requests failed; false: most did not; undefined: none came.
+      if (bucket.requests > 0) traffic[index - first] = bucket.errors * 2 >= bucket.requests;
+    }
+    const baseline = usualRate(errors, traffic);
     const threshold = Math.max(MIN_STORM_ERRORS, ABOVE_BASELINE * baseline + 1);
     let run: number[] = [];
     let lastEnd = -1;
@@ -90,6 +96,40 @@ export function findStorms(counter: StormCounter, changes: readonly Change[]): S
     close();
   }
   return storms.sort((a, b) => a.began - b.began);
+}
+
+/** Of the buckets outside an outage, at least this share with requests must have failed few of them. */
+const HEALTHY_OUTSIDE = 0.75;
+
+/**
+ * An upstream's usual 5xx per bucket: the median over the span, but for an outage that covers
+ * half of it or more (the last minutes' log of an incident still going, one that began inside
+ * an outage), whose own rate that median would be, so that it was no storm at all. Such an
+ * outage is the longest run of buckets where most requests failed (buckets with none do not
+ * break it); where the upstream failed few of its requests in most of the buckets with requests
+ * outside it (two at least), its usual rate is theirs. An upstream failing all along keeps the
+ * median of the span: no rise, no storm.
+ */
+function usualRate(errors: readonly number[], traffic: ReadonlyArray<boolean | undefined>): number {
+  let best: [number, number] | undefined;
+  let start = -1;
+  let last = -1;
+  for (let i = 0; i <= traffic.length; i++) {
+    const failing = traffic[i];
+    if (failing === true) {
+      if (start === -1) start = i;
+      last = i;
+    } else if (failing === false || i === traffic.length) {
+      if (start !== -1 && (best === undefined || last - start > best[1] - best[0])) best = [start, last];
+      start = -1;
+    }
+  }
+  if (best === undefined) return median(errors);
+  const [from, to] = best;
+  const outside = traffic.filter((t, i) => (i < from || i > to) && t !== undefined);
+  const healthy = outside.filter((t) => t === false).length;
+  if (healthy < 2 || healthy < HEALTHY_OUTSIDE * outside.length) return median(errors);
+  return Math.min(median(errors), median(errors.filter((_, i) => i < from || i > to)));
 }
 
 function describe(

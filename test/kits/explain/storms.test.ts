@@ -63,6 +63,24 @@ test('a storm is well above the usual rate: a steady trickle is not one', () => 
   assert.equal(storms[0].peakPerSecond, 1.2);
 });
 
+test('an outage still going at the end of the log, over half of it, is a storm', () => {
+  // The usual case of a first look: the last minutes' log of an upstream down for most of them
+  // (recorded through two real gateways: 4 s of 200s, then every answer a 502 or 503 for 5 s).
+  // The median bucket is then a failing one; it is no upstream's usual rate.
+  const storms = findStorms(counter([0, 0, 0, 0, 20, 20, 20, 20, 20, 20]), []);
+  assert.equal(storms.length, 1, JSON.stringify(storms));
+  assert.equal(storms[0].errors, 120);
+  assert.equal(storms[0].baselinePerSecond, 0);
+  assert.equal(storms[0].began, Date.UTC(2026, 0, 1) + 40_000);
+  // A log that began inside an outage, which then ended: a storm too.
+  const began = findStorms(counter([20, 20, 20, 20, 20, 20, 0, 0, 0]), []);
+  assert.equal(began.length, 1, JSON.stringify(began));
+  assert.equal(began[0].errors, 120);
+  // An upstream failing a share of its requests, or most of them, all along: no rise, no storm.
+  assert.deepEqual(findStorms(counter([6, 5, 6, 6, 5, 6, 6, 5]), []), []);
+  assert.deepEqual(findStorms(counter([15, 12, 8, 16, 14, 9, 15, 13]), []), []);
+});
+
 test('two storms far apart are two; the deploy before each is named', () => {
   const start = Date.UTC(2026, 0, 1);
   const { deploys } = parseDeploys(
