@@ -100,6 +100,7 @@ export class AttemptMatcher {
     return {
       ...request,
       failure: request.failure ?? last.failure,
+      ...(request.failure === undefined && last.limit ? { limit: true as const } : {}),
       upstream: request.upstream ?? last.upstream,
       target: request.target ?? last.target,
       producedBy: failed ? 'proxy' : request.producedBy,

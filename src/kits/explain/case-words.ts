@@ -8,6 +8,7 @@
 import { FAILURES, type FailureType, type Shape } from '../../core/failure/taxonomy.ts';
 import { VARIANTS, type VariantName } from '../../core/failure/variants.ts';
 import { firstCheck } from './denials.ts';
+import { LIMIT_CASE } from './log-record.ts';
 
 /** A type's case, as the report's rows and checks are made of. */
 export interface CaseRow {
@@ -32,6 +33,7 @@ export function caseLikely(type: FailureType, kase: string): string {
     return `the route's auth hop (its forward-auth service or JWKS endpoint), not its upstream: ${FAILURES[type].explanation}`;
   if (kase === 'plugin' && type === 'proxy_internal_error')
     return 'a plugin threw or overran its time in a hook';
+  if (kase === LIMIT_CASE) return "the proxy's own rate or connection limit refused the client";
   return FAILURES[type].explanation;
 }
 
@@ -39,6 +41,10 @@ export function caseLikely(type: FailureType, kase: string): string {
 export function caseCheck(row: CaseRow): string {
   const kase = row.case;
   if (isVariant(kase)) return VARIANTS[kase].fix;
+  // Whatever status it was logged with (nginx's limit_req and limit_conn answer 503 unless
+  // limit_req_status says otherwise), a limit is waited out: no deny rule to look for.
+  if (kase === LIMIT_CASE)
+    return `The proxy's own rate or connection limit refused these requests (nginx's limit_req or limit_conn, its error log's "limiting requests" or "limiting connections"; logged as ${statusList(row)}): the clients sent more than it allows, and waiting lets them through. If this is legitimate traffic, raise the limit (the zone's rate, burst); to have clients back off, answer 429 (limit_req_status 429, limit_conn_status 429).`;
   const check = firstCheck(row);
   if (kase === 'auth-hop')
     return `The route's auth hop failed, not its upstream (which was never asked); at its forward-auth service or JWKS endpoint (the route's auth): ${check}`;
@@ -65,4 +71,9 @@ function placeGroup(kase: string): string {
   if (kase === 'session_store_unavailable') return 'store';
   if (kase === 'own_file_cut' || kase.startsWith('static_file_')) return 'files';
   return kase;
+}
+
+/** A row's logged statuses, as a check names them ("503", "503, 429"). */
+function statusList(row: CaseRow): string {
+  return row.loggedStatuses.map((s) => s.status).join(', ');
 }

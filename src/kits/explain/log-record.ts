@@ -111,6 +111,12 @@ export interface RequestLine extends RecordBase {
   readonly maker?: Maker;
   /** The case of the failure's type the line names (Candor's `variant`, variants.ts): its words are the case's. */
   readonly variant?: VariantName;
+  /**
+   * The proxy's own rate or connection limit refused it (nginx's "limiting requests" error
+   * line): a refusal the client can wait out, whatever status it was logged with (limit_req and
+   * limit_conn answer 503 unless told otherwise), never a deny rule's.
+   */
+  readonly limit?: true;
   /** A plugin that answered the request itself (Candor's `answered_by`: `plugin:NAME`), with no failure. */
   readonly answeredBy?: string;
 }
@@ -122,6 +128,9 @@ export interface RequestLine extends RecordBase {
  * refusal) with no attempt made. Each is counted at a place of its own (placeOf), never at the
  * route's upstream, which was not asked.
  */
+/** The case of a refusal by the proxy's own rate or connection limit (RequestLine.limit). */
+export const LIMIT_CASE = 'limit';
+
 export type Maker = 'auth-hop' | 'plugin' | 'files' | 'session-store' | 'gateway';
 
 /**
@@ -134,6 +143,8 @@ export type ClientDeadlineAt = 'notSent' | 'head' | 'body';
 export interface FailedAttempt extends RecordBase {
   readonly kind: 'attempt';
   readonly failure: FailureType;
+  /** The proxy's own rate or connection limit refused the request (RequestLine.limit). */
+  readonly limit?: true;
 }
 
 /**

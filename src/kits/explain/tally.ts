@@ -21,6 +21,7 @@ import type {
   Producer,
   RequestLine,
 } from './log-record.ts';
+import { LIMIT_CASE } from './log-record.ts';
 import { RefusalTally } from './refusal-tally.ts';
 import { StormCounter } from './storm-counter.ts';
 
@@ -56,8 +57,8 @@ export interface CaseTally {
  * the answer when no upstream did (log-record.ts Maker), else '' (an upstream's, or a log that
  * does not say: the failure table's words).
  */
-export const caseOf = (line: Pick<RequestLine, 'variant' | 'maker'>): string =>
-  line.variant ?? line.maker ?? '';
+export const caseOf = (line: Pick<RequestLine, 'variant' | 'maker' | 'limit'>): string =>
+  line.variant ?? (line.limit ? LIMIT_CASE : undefined) ?? line.maker ?? '';
 
 const place = (): PlaceTally => ({
   requests: 0,

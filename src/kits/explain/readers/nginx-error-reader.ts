@@ -39,6 +39,9 @@ type Rule = readonly [RegExp, FailureType | ((match: RegExpExecArray) => Failure
 /** How far the exchange got, from nginx's "while …" phrase: the same error means different things. */
 const afterHead = (message: string) => / while reading upstream\b/.test(message);
 
+/** nginx's limit_req and limit_conn refusing a request. */
+const LIMITING = /limiting (?:requests|connections)\b/;
+
 /**
  * nginx's upstream error messages, mapped onto the taxonomy, first match wins. Client-side
  * errors ("while sending to client", "client prematurely closed") are not upstream failures.
@@ -109,7 +112,7 @@ const RULES: readonly Rule[] = [
       return afterHead(phase[0]) ? 'http_response_incomplete' : 'connection_terminated';
     },
   ],
-  [/limiting (?:requests|connections)\b/, 'http_request_denied'],
+  [LIMITING, 'http_request_denied'],
   // nginx's own connection limit per worker, not the upstream's pool.
   [/\bworker_connections are not enough\b/, 'proxy_resources_exhausted'],
 ];
@@ -167,6 +170,8 @@ export const nginxErrorReader: LogReader = {
       kind: 'attempt',
       time,
       failure,
+      // limit_req's and limit_conn's refusals, logged 503 by default: a limit, not a deny rule.
+      ...(failure === 'http_request_denied' && LIMITING.test(text) ? { limit: true as const } : {}),
       upstream: target,
       target,
       joinKey: client !== undefined && request !== undefined ? `${client} ${request}` : undefined,
