@@ -9,6 +9,7 @@ import {
   type ProxyStatusMember,
   readProxyStatusMembers,
 } from '../../core/failure/proxy-status.ts';
+import { FAILURES } from '../../core/failure/taxonomy.ts';
 import { hostPort } from '../../core/net/host-port.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import { fieldValues, INTERIM_FLOOD } from './answer-reader.ts';
@@ -261,6 +262,16 @@ export function adviseAnswer(context: ProbeContext, status: number): string {
       return `${who} that could not reach its own next hop${made.nextHop ? ` "${made.nextHop}"` : ''}: ${made.error}${made.details ? ` (${made.details})` : ''}. Fix that hop (candor diagnose its address), or read ${made.passedOnBy === undefined ? "the proxy's" : `"${made.proxy}"'s`} log for this request${requestIdText(context)}.${later}`;
     }
     return `the upstream itself reports the failure: read its own logs for this request${requestIdText(context)}.${later}`;
+  }
+  // A proxy there answered by a rule of its own (a limit, an access rule, no route): its fix,
+  // never "none needed" of an answer no upstream made.
+  const own = madeByProxy(head, status);
+  if (own?.error) {
+    const fix =
+      own.error === 'http_request_denied'
+        ? deniedFix(status, fieldValues(head, 'retry-after'))
+        : FAILURES[own.error].fix;
+    return `the proxy "${own.proxy}" reports "${own.details ?? '(no details)'}". ${fix}`;
   }
   // nginx answers plain HTTP on its TLS port with this 400, to every request: the scheme is wrong.
   if (

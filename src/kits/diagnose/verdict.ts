@@ -132,7 +132,7 @@ function answerVerdict(
   identified: string | null,
 ): Verdict {
   const { head } = context;
-  const made = status >= 500 && head ? madeByProxy(head, status) : undefined;
+  const made = head ? madeByProxy(head, status) : undefined;
   // A Proxy-Status no reader can parse says nothing: told as such, never guessed at.
   const unread = head ? malformedProxyStatus(head) : undefined;
   const said = unread === undefined ? '' : ` (its Proxy-Status is malformed, not read: ${unread})`;
@@ -145,7 +145,11 @@ function answerVerdict(
     summary:
       status >= 500
         ? `the upstream answers, with its own ${status}${made ? ` (made by the proxy "${made.proxy}" there: ${made.error}${made.nextHop ? ` for its next hop "${made.nextHop}"` : ''}${made.passedOnBy === undefined ? '' : `, passed on by "${made.passedOnBy}"`}, from its Proxy-Status)` : ''}${said} → Candor passes it through (Proxy-Status received-status=${status})`
-        : `the upstream answers ${status}${said} → Candor passes it through`,
+        : made?.error
+          ? // A proxy there (the gateway itself, probed at its public URL) refused the request
+            // by a rule of its own: no upstream answered it, whatever its status.
+            `the target answers ${status}, made by the proxy "${made.proxy}" there (${made.error}${made.passedOnBy === undefined ? '' : `, passed on by "${made.passedOnBy}"`}, from its Proxy-Status), not by an upstream behind it → Candor passes it through`
+          : `the upstream answers ${status}${said} → Candor passes it through`,
     fix: adviseAnswer(context, status),
   };
 }
