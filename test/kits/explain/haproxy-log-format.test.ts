@@ -64,6 +64,7 @@ test('--haproxy-conf reads the recorded mix of access and health lines: the stor
     'upstreams',
     'targets',
     'health',
+    'untypedRetries',
   ] as const)
     assert.deepEqual(custom[key], builtIn[key], key);
   const stormsOf = (r: Report) => r.storms.map((s) => [s.upstream, s.errors, s.health.map((h) => h.state)]);
@@ -80,7 +81,7 @@ test('--haproxy-conf reads the recorded mix of access and health lines: the stor
   assert.equal(types.connection_refused, count(/ SC-- .* rc=2 /));
   assert.equal(types.http_response_timeout, count(/ 504 .* sH-- /));
   assert.equal(types.destination_unavailable, count(/<NOSRV> 503 /));
-  // %rc: the retried attempts, which HAProxy does not name (httplog's copy of them is not read).
+  // %rc: the retried attempts, which HAProxy does not name (httplog's copy of them too).
   assert.equal(custom.untypedRetries, 2 * count(/ rc=2 /));
   assert.ok(custom.untypedRetries > 0);
 });

@@ -9,7 +9,7 @@ import { bsdPrefix, healthEvent, isoPrefix } from './haproxy-health.ts';
 // A backend's name holds no "/" (HAProxy allows letters, digits and "-_.:"): written `\S+` it
 // could end at any "/" of a long run of them, and the line failing after, quadratic.
 const HTTPLOG =
-  /^(\S+):\d+ \[(\d\d)\/(\w{3})\/(\d{4}):(\d\d):(\d\d):(\d\d)\.(\d{3})\] \S+ ([^/\s]+)\/(\S+) (-?\d+)\/(-?\d+)\/(-?\d+)\/(-?\d+)\/\+?(-?\d+) (-?\d+) \+?\d+ \S+ \S+ (\S{4}) /;
+  /^(\S+):\d+ \[(\d\d)\/(\w{3})\/(\d{4}):(\d\d):(\d\d):(\d\d)\.(\d{3})\] \S+ ([^/\s]+)\/(\S+) (-?\d+)\/(-?\d+)\/(-?\d+)\/(-?\d+)\/\+?(-?\d+) (-?\d+) \+?\d+ \S+ \S+ (\S{4}) (?:\d+\/\d+\/\d+\/\d+\/\+?(\d+) )?/;
 
 /**
  * The termination state's first two characters (why the session ended, and at which phase),
@@ -124,6 +124,9 @@ export const haproxyReader: LogReader = {
     const status = logged < 0 ? 0 : logged;
     const state = m[17];
     const tAnswer = +m[14];
+    // %rc: the connections HAProxy retried (on another server after a "+": redispatched), whose
+    // failures it does not name; a dead server behind `option redispatch` shows nowhere else.
+    const retries = m[18] === undefined ? 0 : +m[18];
     const failure = haproxyFailure(state, status, server, tAnswer >= 0);
     const waitMs =
       failure === 'http_response_timeout'
@@ -149,6 +152,7 @@ export const haproxyReader: LogReader = {
             : state[0] === '-'
               ? 'upstream'
               : undefined,
+      untypedRetries: retries > 0 ? retries : undefined,
     };
   },
   blindSpot:
