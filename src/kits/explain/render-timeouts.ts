@@ -75,7 +75,10 @@ export function timeoutText(t: TimeoutFinding): string {
         `  answered requests: ${measured}, close to the timeout: it cuts legitimately slow work`,
         t.suggestedMs === undefined
           ? '  → if the work is meant to take that long, raise the response timeout; otherwise find what makes it slow'
-          : `  → if the work is meant to take that long, set the response timeout to ${suggested}; otherwise find what makes it slow`,
+          : t.suggestedFloor
+            ? // The cut ones are the slowest: the answered ones' p99 leaves them out.
+              `  → if the work is meant to take that long, set the response timeout to at least ${suggested.replace(/^about /, '')}: ${cutWords(t)}, so the upstream's own p99 is above the timeout, and these logs cannot say by how much; otherwise find what makes it slow`
+            : `  → if the work is meant to take that long, set the response timeout to ${suggested}; otherwise find what makes it slow`,
       );
       if (t.suggestedMs === undefined) lines.push(tooFew);
       break;
@@ -100,4 +103,11 @@ export function timeoutText(t: TimeoutFinding): string {
       break;
   }
   return lines.map((l) => `  ${l}`).join('\n');
+}
+
+/** "78 of 300 (26%) were cut": the head timeouts measured among the requests that got a head or timed out. */
+function cutWords(t: TimeoutFinding): string {
+  const cut = t.timeouts;
+  const all = t.answered + cut;
+  return `${cut} of ${all} (${Math.round((100 * cut) / all)}%) were cut`;
 }

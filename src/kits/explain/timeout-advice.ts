@@ -50,6 +50,12 @@ export interface TimeoutFinding {
    * from MIN_FOR_P99 answered requests or more.
    */
   readonly suggestedMs?: number;
+  /**
+   * More than 1% of the requests were cut at the timeout (the slow work it cuts): the answered
+   * ones' p99 leaves out the slowest, so the upstream's own p99 is above the timeout, unmeasured,
+   * and suggestedMs is a floor, not a fit.
+   */
+  readonly suggestedFloor?: true;
 }
 
 const step = (ms: number) => 10 ** Math.max(0, Math.floor(Math.log10(ms)) - 1);
@@ -103,7 +109,7 @@ export function adviseTimeout(upstream: string, tally: UpstreamTally): TimeoutFi
   };
   if (p99 === undefined || answered < MIN_ANSWERED) return { ...base, verdict: 'nothing_to_compare' };
   const verdict = p99 >= 0.8 * configuredMs ? 'timeout_cuts_slow_work' : 'upstream_hangs';
-  return answered < MIN_FOR_P99
-    ? { ...base, verdict }
-    : { ...base, verdict, suggestedMs: roundUp(p99 * 1.5) };
+  if (answered < MIN_FOR_P99) return { ...base, verdict };
+  const floor = verdict === 'timeout_cuts_slow_work' && measured > 0.01 * (answered + measured);
+  return { ...base, verdict, suggestedMs: roundUp(p99 * 1.5), ...(floor ? { suggestedFloor: true } : {}) };
 }

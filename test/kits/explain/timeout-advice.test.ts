@@ -82,3 +82,26 @@ test('14 answered requests: a verdict, but no timeout from their "p99", and the 
   assert.ok(enough);
   assert.match(renderTimeout(enough), /p99 × 1\.5, from 100 answered requests/);
 });
+
+test("a quarter of the requests cut at the timeout: the answered ones' p99 is no fit, and the text says it is a floor", () => {
+  // Through a real gateway (response timeout 1 s): 70% of the upstream's answers took 50 ms, the
+  // rest 0.6–3 s. 222 answered (p99 908 ms), 78 cut: "set the response timeout to about 1.40 s"
+  // would still have cut a fifth of them, the upstream's own p99 being 2.9 s.
+  const finding = adviseTimeout(
+    'api',
+    upstreamWith([...spread(50, 50, 210), ...spread(600, 990, 12)], spread(1000, 1010, 78)),
+  );
+  assert.equal(finding?.verdict, 'timeout_cuts_slow_work');
+  assert.equal(finding.suggestedFloor, true);
+  const text = renderTimeout(finding);
+  assert.doesNotMatch(text, /set the response timeout to about/);
+  assert.match(
+    text,
+    /set the response timeout to at least 1\.\d+ s \(p99 × 1\.5, from 222 answered requests\): 78 of 300 \(26%\) were cut, so the upstream's own p99 is above the timeout, and these logs cannot say by how much/,
+  );
+  // 1% or fewer cut: the answered ones' p99 is the upstream's, and the value a fit.
+  const few = adviseTimeout('api', upstreamWith(spread(200, 1900, 300), spread(2000, 2010, 2)));
+  assert.ok(few);
+  assert.equal(few.suggestedFloor, undefined);
+  assert.match(renderTimeout(few), /set the response timeout to about /);
+});
