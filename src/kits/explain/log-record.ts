@@ -54,6 +54,8 @@ export interface RequestLine extends RecordBase {
   readonly unknownFailure?: string;
   /** Failures of earlier attempts of this request that were retried (Candor's `tries`). */
   readonly retried?: readonly FailureType[];
+  /** The target each of `retried` was sent to, where the log names it (Candor's `tries`). */
+  readonly retriedTargets?: ReadonlyArray<string | undefined>;
   /** Retried ones a long `tries` list counted instead of listing (Candor's `{omitted, errors}`): each type's count. */
   readonly retriedOmitted?: ReadonlyArray<readonly [FailureType, number]>;
   /**

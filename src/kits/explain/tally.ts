@@ -222,9 +222,17 @@ export class Tally {
 
   /** The attempts the line says were retried, by their failure where it names one. */
   #countRetries(line: RequestLine): void {
-    for (const retried of line.retried ?? []) {
+    for (const [i, retried] of (line.retried ?? []).entries()) {
       this.#type(retried, line.upstream).attempts++;
       this.attempts++;
+      // Counted against the target it was sent to, as an error log's attempt is: a target every
+      // retry went around (a dead one beside a good one) ended no request, and showed nowhere.
+      const target = line.retriedTargets?.[i];
+      if (target === undefined || saysNothingOfUpstream(retried)) continue;
+      const place = this.#target(target);
+      place.failures++;
+      bump(place.types, retried);
+      if (!Number.isNaN(line.time)) this.#mark(place, line.time);
     }
     for (const [type, count] of line.retriedOmitted ?? []) {
       this.#type(type, line.upstream, '', count).attempts += count;

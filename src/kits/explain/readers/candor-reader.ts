@@ -147,12 +147,17 @@ export const candorReader: LogReader = {
     const deadlineMs = slowFailure || unsent ? clientDeadline(entry.details) : undefined;
     // The last attempt is the line's own when it ended as the request did; one the gateway
     // answered after (a hold that timed out, a client's deadline in backoff) is counted too.
-    const tries: Array<{ error?: unknown; ms?: unknown }> = Array.isArray(entry.tries) ? entry.tries : [];
+    const tries: Array<{ error?: unknown; ms?: unknown; target?: unknown }> = Array.isArray(entry.tries)
+      ? entry.tries
+      : [];
     const ownLast = tries.length > 0 && tries[tries.length - 1]?.error === entry.error;
     const earlier = tries.slice(0, ownLast ? -1 : undefined);
-    const retried = earlier
-      .map((attempt) => knownType(attempt?.error))
-      .filter((type): type is FailureType => type !== undefined);
+    const retriedTries = earlier.filter((attempt) => knownType(attempt?.error) !== undefined);
+    const retried = retriedTries.map((attempt) => knownType(attempt.error) as FailureType);
+    // Where each went: a target every retry went around ended no request, and is in no other field.
+    const retriedTargets = retriedTries.map((attempt) =>
+      typeof attempt.target === 'string' ? attempt.target : undefined,
+    );
     const omitted = omittedTries(earlier);
     const route = typeof entry.route === 'string' ? entry.route : undefined;
     const answeredBy =
@@ -171,6 +176,7 @@ export const candorReader: LogReader = {
       failure,
       unknownFailure: failure === undefined ? unknownType(entry.error) : undefined,
       retried: retried.length > 0 ? retried : undefined,
+      retriedTargets: retriedTargets.some((target) => target !== undefined) ? retriedTargets : undefined,
       retriedOmitted: omitted.length > 0 ? omitted : undefined,
       // A success waited until its head (ttfb); a timeout waited until it gave up: its own try's
       // `ms` where `tries` lists it (the earlier tries and their backoff are no wait on this one),
