@@ -76,8 +76,10 @@ function failures(report: Report): string {
   }
   if (report.untypedRetries > 0)
     rows.push(['retried attempts, failure not logged', String(report.untypedRetries), '', '', '']);
-  if (report.clientAborted > 0)
-    rows.push(['client left before the answer', String(report.clientAborted), '', '', '']);
+  const leftBefore = report.clientAborted - report.clientAbortedMidAnswer;
+  if (leftBefore > 0) rows.push(['client left before the answer', String(leftBefore), '', '', '']);
+  if (report.clientAbortedMidAnswer > 0)
+    rows.push(["client left during the answer's body", String(report.clientAbortedMidAnswer), '', '', '']);
   const noServer = report.health.noServer;
   if (noServer.length > 0) {
     const times = noServer.reduce((sum, b) => sum + b.count, 0);

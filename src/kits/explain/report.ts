@@ -158,6 +158,8 @@ export interface Report {
   /** Retried attempts the log counts without naming their failure (Traefik's RetryAttempts). */
   readonly untypedRetries: number;
   readonly clientAborted: number;
+  /** Of clientAborted, the clients that left while the answer's body streamed (its status sent). */
+  readonly clientAbortedMidAnswer: number;
   /** Requests read from a format that writes no time: counted, in no storm (storms need times). */
   readonly untimed: number;
   readonly upstreams: readonly PlaceRow[];
@@ -314,6 +316,7 @@ export function buildReport(
     unknownTypes: sortedCounts(tally.unknownTypes).map(([type, count]) => ({ type, count })),
     untypedRetries: tally.untypedRetries,
     clientAborted: tally.clientAborted,
+    clientAbortedMidAnswer: tally.clientAbortedMidAnswer,
     untimed: tally.untimed,
     upstreams: placeRows(tally.byUpstream),
     targets: placeRows(tally.byTarget),

@@ -124,6 +124,8 @@ export class Tally {
   /** Retried attempts whose failure the log does not name (see RequestLine.untypedRetries). */
   untypedRetries = 0;
   clientAborted = 0;
+  /** Of clientAborted, those that left while the answer's body streamed, its head sent. */
+  clientAbortedMidAnswer = 0;
   /** Error-log lines that met their request (the rest are failed attempts of their own). */
   joinedAttempts = 0;
   readonly byStatus = new Map<number, number>();
@@ -164,7 +166,12 @@ export class Tally {
     const producer = is5xx ? producerOf(line, causeKnown) : undefined;
     this.#countCause(line, producer, file);
     this.#countRetries(line);
-    if (line.clientAborted) this.clientAborted++;
+    if (line.clientAborted) {
+      this.clientAborted++;
+      // An answer's status went out (HAProxy's CD, Candor's client_closed mid-body): the client
+      // left during its body. 499 (nginx, Candor), 460 (AWS ALB) and 0 (none) are no answer.
+      if (line.status >= 100 && line.status !== 499 && line.status !== 460) this.clientAbortedMidAnswer++;
+    }
     this.refusals.add(line);
     if (line.staleCause !== undefined) {
       bump(this.staleAnswers, line.staleCause);

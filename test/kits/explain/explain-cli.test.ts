@@ -98,6 +98,7 @@ test('--json: the whole report for machines', async () => {
     'unknownTypes',
     'untypedRetries',
     'clientAborted',
+    'clientAbortedMidAnswer',
     'untimed',
     'upstreams',
     'targets',
