@@ -65,6 +65,12 @@ export interface RequestLine extends RecordBase {
   readonly waitMs?: number;
   /** The client left before the response was complete. */
   readonly clientAborted?: boolean;
+  /**
+   * The client left while the answer's body streamed, its head sent (Candor's `client_closed`
+   * at `body_streaming`, HAProxy's `CD`/`CL` after a head), where the format tells; otherwise a
+   * client that left is told as having left before the answer.
+   */
+  readonly clientLeftMidAnswer?: true;
   /** Who produced the status, when the line says (see Producer). */
   readonly producedBy?: Producer;
   /**

@@ -168,9 +168,7 @@ export class Tally {
     this.#countRetries(line);
     if (line.clientAborted) {
       this.clientAborted++;
-      // An answer's status went out (HAProxy's CD, Candor's client_closed mid-body): the client
-      // left during its body. 499 (nginx, Candor), 460 (AWS ALB) and 0 (none) are no answer.
-      if (line.status >= 100 && line.status !== 499 && line.status !== 460) this.clientAbortedMidAnswer++;
+      if (line.clientLeftMidAnswer) this.clientAbortedMidAnswer++;
     }
     this.refusals.add(line);
     if (line.staleCause !== undefined) {

@@ -3,7 +3,10 @@
  * or while the answer's body streamed (Candor's 200 with `client_closed` at `body_streaming`,
  * HAProxy's `CD` after a 200). The report called all of them "client left before the answer":
  * through a real gateway, three HTTP/2 clients that cancelled their streams 200 ms into a
- * streamed 200 were told as having left before it.
+ * streamed 200 were told as having left before it. And HAProxy 2.6.12 (Debian 12, `option
+ * httplog`, `option abortonclose`), as its syslog receiver wrote them: a client that left while
+ * it waited for the server's head (`CH--`, which HAProxy logs as 400) and one that left 300 ms
+ * into a streamed 200 (`CD--`).
  */
 import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
@@ -48,4 +51,20 @@ test('a client that left mid-body is not told as one that left before the answer
   const text = renderText(report);
   assert.match(text, /\n {2}client left before the answer +1\n/);
   assert.match(text, /\n {2}client left during the answer's body +2\n/);
+});
+
+test("HAProxy's CH is a client gone before the answer, its CD after the head one gone during the body", async (t) => {
+  const dir = tempDir('candor-explain-client-left-haproxy-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'haproxy.log');
+  await writeFile(
+    file,
+    [
+      '<134>Nov 30 20:53:02 haproxy[19499]: 127.0.0.1:59416 [30/Nov/2026:20:53:02.022] fe be_leave/s1 0/0/0/-1/300 400 206 - - CH-- 1/1/0/0/0 0/0 "GET /leave/0 HTTP/1.1"',
+      '<134>Nov 30 20:53:03 haproxy[19499]: 127.0.0.1:59434 [30/Nov/2026:20:53:02.926] fe be_stream/s1 0/0/0/20/301 200 14110 - - CD-- 1/1/0/0/0 0/0 "GET /stream/0 HTTP/1.1"',
+    ].join('\n'),
+  );
+  const report = await explain([file]);
+  assert.equal(report.clientAborted, 2);
+  assert.equal(report.clientAbortedMidAnswer, 1);
 });

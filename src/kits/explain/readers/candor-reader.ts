@@ -188,6 +188,9 @@ export const candorReader: LogReader = {
           : withoutIdleWaits(finite(entry.total_ms), entry)
         : withoutIdleWaits(finite(entry.ttfb_ms), entry),
       clientAborted: entry.client_aborted === true || entry.client_aborted === 'true' || undefined,
+      ...(entry.stage === 'body_streaming' && entry.error === 'client_closed'
+        ? { clientLeftMidAnswer: true as const }
+        : {}),
       // Candor logs every failure it answers for: a 5xx without one is the upstream's own.
       // A plugin's own answer (answered_by) is the gateway's, not the upstream's.
       producedBy:

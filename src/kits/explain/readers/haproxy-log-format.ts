@@ -147,6 +147,13 @@ export function haproxyFormatReader(format: HaproxyFormat, id: string, title: st
         failure,
         waitMs,
         clientAborted: state?.[0] === 'C' || state?.[0] === 'c' || undefined,
+        // In the data phase after the server's head came (a D with no head is the upload's).
+        ...((state?.[0] === 'C' || state?.[0] === 'c') &&
+        (state[1] === 'D' || state[1] === 'L') &&
+        tr !== undefined &&
+        tr >= 0
+          ? { clientLeftMidAnswer: true as const }
+          : {}),
         // As the httplog reader: the termination state names every answer HAProxy made itself.
         producedBy:
           status < 500 || state === undefined

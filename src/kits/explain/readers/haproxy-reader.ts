@@ -143,6 +143,10 @@ export const haproxyReader: LogReader = {
       failure,
       waitMs,
       clientAborted: state[0] === 'C' || state[0] === 'c' || undefined,
+      // In the data phase after the server's head came (a D with no head is the upload's).
+      ...((state[0] === 'C' || state[0] === 'c') && (state[1] === 'D' || state[1] === 'L') && tAnswer >= 0
+        ? { clientLeftMidAnswer: true as const }
+        : {}),
       // The termination state names every answer HAProxy made itself; "--" is the server's.
       producedBy:
         status < 500
