@@ -129,6 +129,9 @@ export interface RequestLine extends RecordBase {
   readonly answeredBy?: string;
 }
 
+/** The case of a refusal by the proxy's own rate or connection limit (RequestLine.limit). */
+export const LIMIT_CASE = 'limit';
+
 /**
  * Who made a failure's answer when it was not an upstream: the route's auth hop (`auth: failed`),
  * a plugin (its bug, or its own answer), the route's own files (a static route), the session
@@ -136,9 +139,6 @@ export interface RequestLine extends RecordBase {
  * refusal) with no attempt made. Each is counted at a place of its own (placeOf), never at the
  * route's upstream, which was not asked.
  */
-/** The case of a refusal by the proxy's own rate or connection limit (RequestLine.limit). */
-export const LIMIT_CASE = 'limit';
-
 export type Maker = 'auth-hop' | 'plugin' | 'files' | 'session-store' | 'gateway';
 
 /**
