@@ -19,8 +19,11 @@ const DENIAL_STATUSES: readonly number[] = [401, 403, 429];
 export function answeredStatuses(
   type: FailureType,
   logged: ReadonlyArray<{ readonly status: number }>,
+  limitsOnly = false,
 ): number[] {
   if (type !== 'http_request_denied') return [FAILURES[type].status];
+  // Every one a proxy's own limit (nginx's limit_req, logged 503): Candor answers a limit 429.
+  if (limitsOnly) return [429];
   const seen = DENIAL_STATUSES.filter((status) => logged.some((s) => s.status === status));
   return seen.length > 0 ? seen : [...DENIAL_STATUSES];
 }

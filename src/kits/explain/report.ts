@@ -6,7 +6,7 @@ import type { Deploy } from './deploys.ts';
 import { READERS } from './detect-format.ts';
 import { type HealthSummary, healthNear, healthSummary, type StormHealth } from './health-report.ts';
 import type { LogReader } from './log-reader.ts';
-import type { FiveXxSplit } from './log-record.ts';
+import { type FiveXxSplit, LIMIT_CASE } from './log-record.ts';
 import type { FileRead } from './read-logs.ts';
 import type { RefusalRow } from './refusal-tally.ts';
 import { iso, reportNotes } from './report-notes.ts';
@@ -209,7 +209,11 @@ function shapeRows(tally: Tally): ShapeRow[] {
       types.push({
         type,
         status: FAILURES[type].status,
-        answered: answeredStatuses(type, loggedStatuses),
+        answered: answeredStatuses(
+          type,
+          loggedStatuses,
+          t.cases.size > 0 && [...t.cases.keys()].every((kase) => kase === LIMIT_CASE),
+        ),
         count: t.requests + t.attempts,
         requests: t.requests,
         attempts: t.attempts,

@@ -21,6 +21,8 @@ test("nginx's limit_req answers 503: told as a limit the clients can wait out, n
   const denied = report.shapes.flatMap((s) => s.types).find((t) => t.type === 'http_request_denied');
   assert.equal(denied?.count, 4);
   assert.deepEqual(denied?.loggedStatuses, [{ status: 503, count: 4 }]);
+  // What Candor answers a limit with; not "401, 403, 429", statuses of rules that never acted.
+  assert.deepEqual(denied?.answered, [429]);
   const text = renderText(report);
   const checks = text.slice(text.indexOf('What to check first'));
   const gateway = checks.slice(checks.indexOf('  gateway ('), checks.indexOf('\n  5xx, cause unknown ('));
