@@ -100,7 +100,7 @@ export const FAILURES = {
     // An auth hop's 5xx is one too (proxy/admit/auth-hop.ts): its answer is not passed on.
     explanation:
       'every target of the upstream is out of rotation (unhealthy or circuit open), or it answered that it is unavailable',
-    fix: 'Bring a target back: check the health check failures recorded for each target.',
+    fix: 'Bring a target back: where a circuit is open (the details say so, naming the last failure), find why the upstream failed; else check why each target is out of rotation (its health check failures, its ejection).',
     clientMayRetry: true,
     furthestStage: 'not_sent',
   },

@@ -185,7 +185,7 @@ What to check first
     check:  Check what is listening on the target port: it may be another service, or the app writes to the socket directly.
   gateway (12): the gateway answered on its own
     likely: every target of the upstream is out of rotation (unhealthy or circuit open), or it answered that it is unavailable
-    check:  Bring a target back: check the health check failures recorded for each target.
+    check:  Bring a target back: where a circuit is open (the details say so, naming the last failure), find why the upstream failed; else check why each target is out of rotation (its health check failures, its ejection).
     also:   proxy_internal_response (3, api.shop:8080): Read the details: wait for the maintenance window to end or for load to drop; a limit the gateway could not check (its rate limit store down, with store.redis.on_error: deny) is mended at the gateway.
     also:   connection_limit_reached (2, api.shop:8080): Add targets or capacity, or raise pool.max_connections if the upstream can take more.
     also:   http_request_denied (2, api.shop:8080): Slow down: wait for the time in Retry-After before trying again. Without Retry-After (a 401 or 403), the route's access rules refuse this client: send valid credentials, or ask the gateway's operators.

@@ -260,7 +260,7 @@ What to check first
     check:  Start the upstream process, or fix the port in the target URL.
   gateway (75): the gateway answered on its own
     likely: every target of the upstream is out of rotation (unhealthy or circuit open), or it answered that it is unavailable
-    check:  Bring a target back: check the health check failures recorded for each target.
+    check:  Bring a target back: where a circuit is open (the details say so, naming the last failure), find why the upstream failed; else check why each target is out of rotation (its health check failures, its ejection).
   be_unaccepting had no server left: every request to it got the proxy's 503 meanwhile
     check:  the Health section: why each of be_unaccepting's servers went DOWN, and whether it came back
   be_hang had no server left: every request to it got the proxy's 503 meanwhile
