@@ -96,5 +96,13 @@ export function readAdminTokenSource(
       problem: `the admin token must be at least ${MIN_TOKEN_LENGTH} characters, got ${token.length}`,
     };
   if (/\s/.test(token)) return { problem: 'the admin token must not contain spaces or line breaks' };
+  // A request's Authorization field is read byte for byte as Latin-1: a token with a letter
+  // beyond ASCII, a control byte, or raw random bytes (U+FFFD once read as UTF-8) was taken and
+  // never matched, so the admin API refused every request, `candor reload`'s too.
+  if (!/^[\x21-\x7e]+$/.test(token))
+    return {
+      problem:
+        'the admin token must be visible ASCII (letters, digits, punctuation: what `openssl rand -hex 32` writes): a client cannot send another character in its Authorization field as it is read, so every admin request would be refused',
+    };
   return { token };
 }

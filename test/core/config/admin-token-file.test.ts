@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConfigError } from '../../../src/core/config/config-error.ts';
@@ -101,4 +101,42 @@ test('a token file that is a FIFO or a folder, owner-only, is "not a file", neve
   }
   rmSync(token, { recursive: true, force: true });
   writeFileSync(token, 'a-token-of-thirty-two-characters\n');
+});
+
+// A token of other bytes was taken, and no client could ever send it: an HTTP field's value is
+// read byte for byte as Latin-1, so `tokén…` (UTF-8), a control byte, or the raw bytes of
+// `openssl rand 32 > token` (read as UTF-8, U+FFFD in place of each bad byte) never compared
+// equal. `serve` started with its admin API locked (every request 401), and `candor reload`
+// said the token had been rotated since.
+test('a token that is not visible ASCII is refused, the token never quoted', async () => {
+  chmodSync(token, 0o600);
+  for (const bytes of [
+    Buffer.from('tokén-of-thirty-two-characters!\n'),
+    Buffer.from('token\x01of-thirty-two-characters!\n'),
+    Buffer.from([
+      0x9f, 0x41, 0xff, 0x42, 0x80, 0x43, 0xc3, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b, 0x4c, 0xfe,
+    ]),
+  ]) {
+    writeFileSync(token, bytes);
+    const message = await problemWith(0o600);
+    assert.equal(
+      message,
+      'the admin token must be visible ASCII (letters, digits, punctuation: what `openssl rand -hex 32` writes): a client cannot send another character in its Authorization field as it is read, so every admin request would be refused',
+    );
+  }
+  writeFileSync(token, 'a-token-of-thirty-two-characters\n');
+  const envConfig = join(dir, 'env-token.yaml');
+  writeFileSync(
+    envConfig,
+    readFileSync(config, 'utf8').replace('token_file: admin-token', 'token_env: ADMIN_TOKEN'),
+  );
+  await assert.rejects(
+    loadConfigFile(envConfig, { ADMIN_TOKEN: 'tokén-of-thirty-two-characters!' }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.problems.length === 1 &&
+      error.problems[0].path === 'admin.token_env' &&
+      error.problems[0].message.startsWith('the admin token must be visible ASCII') &&
+      !error.message.includes('tokén'),
+  );
 });
