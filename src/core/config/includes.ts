@@ -9,6 +9,7 @@
 
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { didYouMean } from '../did-you-mean.ts';
 import { coerceExpanded } from './coerce.ts';
 import { describeValue } from './describe-value.ts';
 import type { FromEnvironment, UnsetVariable } from './env.ts';
@@ -16,12 +17,20 @@ import { matchesOf } from './include-glob.ts';
 import { isModulePath } from './normalize-plugins.ts';
 import { isMapping } from './raw-access.ts';
 import { readErrorReason } from './read-error.ts';
-import type { PathSegment } from './schema.ts';
+import { ConfigSchema, type PathSegment } from './schema.ts';
 import { firstUndecodable, NOT_UTF8 } from './utf8.ts';
 import { type Position, readYamlSource } from './yaml-source.ts';
 
 /** What an included file may hold. */
 const INCLUDABLE = new Set(['routes', 'upstreams', 'plugins', 'include']);
+
+/** A key of an included file that no config has: the includable field meant where one is near. */
+function unknownIncludedField(key: string): string {
+  const meant = didYouMean(key, [...INCLUDABLE]);
+  return meant === undefined
+    ? `unknown field '${key}' (an included file holds routes, upstreams, plugins and include only)`
+    : `unknown field '${key}' (did you mean '${meant}'?)`;
+}
 /** The mappings by name an included file adds to: one namespace each, the whole config's. */
 const NAMED = {
   upstreams: { noun: 'upstream', one: 'an upstream' },
@@ -250,7 +259,11 @@ class Inclusion implements Included {
         this.#problem(
           from,
           [key],
-          `an included file holds routes, upstreams, plugins and include only: ${key} is the main file's (${this.#source})`,
+          // A key no config has (a typo, `route:` for `routes:`) is unknown here as in the main
+          // file: "route is the main file's" sent the reader there, where it is unknown too.
+          Object.hasOwn(ConfigSchema.properties, key)
+            ? `an included file holds routes, upstreams, plugins and include only: ${key} is the main file's (${this.#source})`
+            : unknownIncludedField(key),
           'key',
         );
     const { routes } = from.value;

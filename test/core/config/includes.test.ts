@@ -361,3 +361,24 @@ test('an absolute pattern that matches nothing is told without the folder it was
     `candor.yaml:2 include[0]: "${join(root, 'gone', '*.yaml')}" matches no file: an include that finds nothing is a mistake (a moved folder, a typo), not an empty list`,
   ]);
 });
+
+// A typo in an included file (`route:` for `routes:`) was told as "route is the main file's":
+// the reader moved a field that exists nowhere to the main file, where it is refused as unknown
+// (`did you mean 'routes'?`). A key no config has is unknown in an included file too, with the
+// field meant where one is near; one the main file alone may hold is still told as the main file's.
+test("a field no config has is unknown in an included file, with the field meant; the main file's own are told as its", async () => {
+  const main = folder({
+    'candor.yaml': MAIN('[conf.d/a.yaml]'),
+    'conf.d/a.yaml': `route:
+  - match: { path: /a }
+    upstream: app
+x-anchors: { a: 1 }
+route_defaults: { compression: {} }
+`,
+  });
+  assert.deepEqual(await problems(main), [
+    "a.yaml:1 route: unknown field 'route' (did you mean 'routes'?)",
+    "a.yaml:4 x-anchors: unknown field 'x-anchors' (an included file holds routes, upstreams, plugins and include only)",
+    `a.yaml:5 route_defaults: an included file holds routes, upstreams, plugins and include only: route_defaults is the main file's (${main})`,
+  ]);
+});
