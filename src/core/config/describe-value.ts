@@ -54,7 +54,16 @@ const UNPARSED_PASSWORD = /^([^:/]*:\/\/[^:/@]*):(.*)@/s;
  * `redis://user:pw@host`) as `***`, whether or not the rest of it parses; the user name stays.
  */
 export function withoutPassword(text: string): string {
-  return text.replace(URL.canParse(text) ? PASSWORD : UNPARSED_PASSWORD, '$1:***@');
+  return text.replace(passwordIn(text), '$1:***@');
+}
+
+/**
+ * Where the password is: up to the last `@` once there is one. A password's unescaped `@` then
+ * `/` (`redis://:s3c@r/et@host`) parses as a password `s3c` of host `r`, and the parser's
+ * password alone hid only its first characters, the rest quoted in a refused reload's log line.
+ */
+function passwordIn(text: string): RegExp {
+  return URL.canParse(text) && !PASSWORD.test(text) ? PASSWORD : UNPARSED_PASSWORD;
 }
 
 /** A password the environment gave, as a problem shows it once env-templates.ts made it `${NAME}` again. */
@@ -68,9 +77,8 @@ const TEMPLATE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 export function hidePasswords(message: string): string {
   if (!message.includes('@')) return message;
   return eachQuotedString(message, (text, quoted) => {
-    const hidden = text.replace(
-      URL.canParse(text) ? PASSWORD : UNPARSED_PASSWORD,
-      (whole, before, password) => (TEMPLATE.test(password) ? whole : `${before}:***@`),
+    const hidden = text.replace(passwordIn(text), (whole, before, password) =>
+      TEMPLATE.test(password) ? whole : `${before}:***@`,
     );
     return hidden === text ? quoted : printableJson(JSON.stringify(hidden));
   });

@@ -144,6 +144,10 @@ test("a bad store URL's problem never quotes its password (it would reach the lo
     ['redis://:s3cret@127.0.0.1:6379/db', 'redis://:***@127.0.0.1:6379/db'],
     ['http://user:s3cret@127.0.0.1:6379', 'http://user:***@127.0.0.1:6379'],
     ['redis://:s3c@ret@127.0.0.1:bad', 'redis://:***@127.0.0.1:bad'],
+    // An unescaped @ then / in the password: the URL parses (its host "r"), and only "s3c" was
+    // hidden: `redis://:***@r/et@…` quoted the rest of it.
+    ['redis://:s3c@r/et@127.0.0.1:6379', 'redis://:***@127.0.0.1:6379'],
+    ['redis://u:s3c@r/e@t@127.0.0.1:6379/1', 'redis://u:***@127.0.0.1:6379/1'],
   ]) {
     const [found] = problemsOf(
       `${HEAD}store:\n  redis: { url: "${url}" }\nupstreams:\n  api:\n    targets: [{ url: http://127.0.0.1:3001 }]\n`,
