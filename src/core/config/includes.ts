@@ -289,7 +289,7 @@ class Inclusion implements Included {
     const { noun, one } = NAMED[key];
     if (named === undefined) return;
     if (!isMapping(named)) {
-      this.#problem(from, [key], `expected a mapping of ${key}, by name`);
+      this.#problem(from, [key], `expected a mapping of ${key}, by name, got ${describeValue(named)}`);
       return;
     }
     if (!isMapping(document[key])) document[key] = Object.create(null);

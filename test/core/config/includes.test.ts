@@ -382,3 +382,20 @@ route_defaults: { compression: {} }
     `a.yaml:5 route_defaults: an included file holds routes, upstreams, plugins and include only: route_defaults is the main file's (${main})`,
   ]);
 });
+
+// As in the main file, the problem says what it found: "expected a mapping of upstreams, by name"
+// alone left the reader to guess what was wrong with a line that read `upstreams:` or `upstreams: []`.
+test('upstreams or plugins of an included file that are no mapping say what they are', async () => {
+  assert.deepEqual(
+    await problems(
+      folder({
+        'candor.yaml': MAIN('[conf.d/a.yaml]'),
+        'conf.d/a.yaml': 'routes: []\nupstreams:\nplugins: [tag]\n',
+      }),
+    ),
+    [
+      'a.yaml:2 upstreams: expected a mapping of upstreams, by name, got nothing',
+      'a.yaml:3 plugins: expected a mapping of plugins, by name, got a list',
+    ],
+  );
+});
