@@ -69,6 +69,10 @@ export function readAdminTokenSource(
       // token file held `check` for ever, and the primary, which reads it again after each reload.
       fd = openSync(source.file, constants.O_RDONLY | constants.O_NONBLOCK);
       const facts = fstatSync(fd);
+      // As a file the config names is: a folder, a FIFO or a device (/dev/zero has no end) is none.
+      // Told before its mode: a folder (0755 as mkdir makes one) was told to be made its owner's
+      // only, and then that it is no file.
+      if (!facts.isFile()) return { problem: `cannot read ${JSON.stringify(source.file)}: not a file` };
       const exposed = exposedMode(facts.mode);
       if (exposed !== undefined) {
         const octal = (facts.mode & 0o777).toString(8).padStart(4, '0');
@@ -76,8 +80,6 @@ export function readAdminTokenSource(
           problem: `${JSON.stringify(source.file)} can be ${exposed} (mode ${octal}): whoever reads the token controls the gateway; make it its owner's only (chmod 600)`,
         };
       }
-      // As a file the config names is: a folder, a FIFO or a device (/dev/zero has no end) is none.
-      if (!facts.isFile()) return { problem: `cannot read ${JSON.stringify(source.file)}: not a file` };
       token = readFileSync(fd, 'utf8').trim();
     } catch (error) {
       return { problem: `cannot read ${JSON.stringify(source.file)}: ${readErrorReason(error)}` };

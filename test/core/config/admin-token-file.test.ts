@@ -89,6 +89,12 @@ test('a token file that is a FIFO or a folder, owner-only, is "not a file", neve
   for (const make of [
     () => execFileSync('mkfifo', ['-m', '600', token]),
     () => mkdirSync(token, { mode: 0o700 }),
+    // A folder as mkdir makes one (0755) was told by its mode ("make it its owner's only (chmod
+    // 600)"), and once that was done, as "not a file": two rounds to learn one thing.
+    () => {
+      mkdirSync(token);
+      chmodSync(token, 0o755);
+    },
   ]) {
     rmSync(token, { recursive: true, force: true });
     make();
