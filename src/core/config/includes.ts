@@ -48,6 +48,7 @@ const EMPTY_HINT =
 const MAX_FILES = 256;
 /** As load.ts bounds the main file, the included files together. */
 const MAX_BYTES = 4 * 1024 * 1024;
+const TOO_MANY_BYTES = `the included files are more than ${MAX_BYTES / 1024 / 1024} MiB together: no config is that large`;
 
 /** Where a field of the merged document is written: the file, and the field as that file has it. */
 interface Written {
@@ -225,6 +226,12 @@ class Inclusion implements Included {
           continue;
         }
         this.#bytes += read.bytes;
+        // The file that passes the bound is refused too: looked at only before each read, the
+        // bound let the last file read take the whole past it (two files of 3 MiB loaded).
+        if (this.#bytes > MAX_BYTES) {
+          this.#problem(from, ['include', index], TOO_MANY_BYTES);
+          continue;
+        }
         this.problems.push(...read.problems);
         this.fromEnvironment.push(...read.fromEnvironment);
         this.variables.push(...read.variables);
@@ -247,8 +254,7 @@ class Inclusion implements Included {
       return `${linked} is included already (by ${first.by}${as}): a file is included once, or its routes would be there twice`;
     }
     if (this.#files.size >= MAX_FILES) return `more than ${MAX_FILES} included files: a glob too wide?`;
-    if (this.#bytes > MAX_BYTES)
-      return `the included files are more than ${MAX_BYTES / 1024 / 1024} MiB together: no config is that large`;
+    if (this.#bytes > MAX_BYTES) return TOO_MANY_BYTES;
     return undefined;
   }
 

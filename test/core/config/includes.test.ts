@@ -399,3 +399,19 @@ test('upstreams or plugins of an included file that are no mapping say what they
     ],
   );
 });
+
+// The bound was looked at before each file was read, with the bytes of those read before it: the
+// file that passed it was taken, and two files of 3 MiB (comments, say) loaded as 6 MiB together.
+test('included files past 4 MiB together are refused, the file that passes the bound too', async () => {
+  const padding = `# ${'x'.repeat(98)}\n`.repeat(30_000); // 3 MB of comment
+  assert.deepEqual(
+    await problems(
+      folder({
+        'candor.yaml': MAIN('[conf.d/*.yaml]'),
+        'conf.d/a.yaml': `${padding}routes: []\n`,
+        'conf.d/b.yaml': `${padding}routes: []\n`,
+      }),
+    ),
+    ['candor.yaml:2 include[0]: the included files are more than 4 MiB together: no config is that large'],
+  );
+});
