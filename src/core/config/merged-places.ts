@@ -116,10 +116,18 @@ export function warningsTo(
   const warned = new Set<string>();
   return (field, message, prefer) => {
     const { file, path, position } = placeOf(field, prefer);
-    const said = asWritten(named(message, file));
-    const key = `${file}\n${formatPath(path)}\n${said}`;
+    const key = `${file}\n${formatPath(path)}\n${asWritten(named(message, file))}`;
     if (warned.has(key)) return;
     warned.add(key);
+    // Told at route_defaults, a warning about one route ("the route matches only POST") left
+    // the reader to find which: it names the first route it is told for, as the default's
+    // timeouts problem does (route-timeout-checks.ts), unless its words name one already.
+    const forRoute =
+      path[0] === 'route_defaults' &&
+      field[0] === 'routes' &&
+      typeof field[1] === 'number' &&
+      !/\broutes\[/.test(message);
+    const said = asWritten(named(forRoute ? `for routes[${field[1]}], ${message}` : message, file));
     warnings?.push({ file, ...position, path: formatPath(path), message: said });
   };
 }

@@ -100,6 +100,42 @@ test("a default's warning is told once, at route_defaults, not once for each rou
   );
   assert.deepEqual(
     warnings.map((w) => `${w.line} ${w.path}: ${w.message.slice(0, 52)}`),
-    ['4 route_defaults.response_headers: Strict-Transport-Security goes out on answers over p'],
+    ['4 route_defaults.response_headers: for routes[0], Strict-Transport-Security goes out on'],
+  );
+});
+
+// A default that is wrong for one route alone (a cache on a route that matches only POST) was
+// told at route_defaults.cache as "the route matches only POST": which route, the reader had to
+// find among them all. A default's warning names the first route it is told for, as its timeouts
+// problem does (`for routes[0] of conf.d/slow.yaml, …`), and is still told once.
+test("a default's warning names the first route it is told for, once", () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(
+    `listen:
+  - address: 127.0.0.1:8080
+route_defaults:
+  cache: {}
+routes:
+  - name: site
+    match: { path: /a }
+    upstream: api
+  - name: forms
+    match: { path: /forms, methods: [POST] }
+    upstream: api
+  - name: uploads
+    match: { path: /uploads, methods: [POST] }
+    upstream: api
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`,
+    SOURCE,
+    {},
+    { warnings },
+  );
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message.slice(0, 42)}`),
+    ['4 route_defaults.cache: for routes[1], the route matches only POST'],
   );
 });
