@@ -4,13 +4,14 @@ import { didYouMean } from '../did-you-mean.ts';
 import { FETCH_BAD_PORTS } from '../net/fetch-bad-ports.ts';
 import { describeValue } from './describe-value.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
-import type { Report } from './report.ts';
+import type { Report, WrittenElsewhere } from './report.ts';
 import { clientCertFieldProblem, reservedHeaderProblem } from './routing-values.ts';
 
 export function checkAccess(
   routes: unknown,
   upstreams: Record<string, unknown> | undefined,
   report: Report,
+  elsewhere: WrittenElsewhere = () => undefined,
 ): void {
   for (const [index, route] of itemsOf(routes)) {
     const auth = mappingAt(route, 'auth');
@@ -52,9 +53,12 @@ export function checkAccess(
     )
       report(
         ['routes', index, 'rate_limit', 'key'],
-        auth === undefined
-          ? "identity is the user the route's auth admitted, and this route has no auth: every request would be limited by its address"
-          : "identity is the user the route's auth admitted, and its forward auth names nobody: set auth.forward.identity_from",
+        // Taken from route_defaults, it is told there, once: "this route" is then named
+        // (merged-places.ts names a route of an included file as its file writes it).
+        (elsewhere(['routes', index, 'rate_limit', 'key']) === undefined ? '' : `for routes[${index}], `) +
+          (auth === undefined
+            ? "identity is the user the route's auth admitted, and this route has no auth: every request would be limited by its address"
+            : "identity is the user the route's auth admitted, and its forward auth names nobody: set auth.forward.identity_from"),
       );
     const cors = mappingAt(route, 'cors');
     if (cors === undefined || !Array.isArray(cors.origins)) continue;

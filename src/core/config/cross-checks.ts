@@ -52,7 +52,7 @@ export function checkCrossFields(
   const listeners = listenerFacts(document.listen, trusted);
   checkListenerNames(listeners, report);
   checkRoutes(document.routes, listeners, report, warn);
-  checkAccess(document.routes, upstreams, report);
+  checkAccess(document.routes, upstreams, report, elsewhere);
   checkForwardedCertificates(document.listen, trusted, report);
   checkClientCertificateRoutes(document.listen, document.routes, listeners, report);
   warnBoundTokenRoutes(document.listen, document.routes, listeners, warn);

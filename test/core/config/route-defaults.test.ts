@@ -139,3 +139,15 @@ upstreams:
     ['4 route_defaults.cache: for routes[1], the route matches only POST'],
   );
 });
+
+// A default rate limit by `identity` is right for a route with auth and wrong for one without:
+// told at route_defaults as "this route has no auth", it named no route the reader could find.
+test('a default rate limit by identity names the first route without auth it is wrong for', () => {
+  const problems = problemsOf(
+    config(`  rate_limit: { rate: 10, key: identity }
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    "4 route_defaults.rate_limit.key: for routes[0], identity is the user the route's auth admitted, and this route has no auth: every request would be limited by its address",
+  ]);
+});
