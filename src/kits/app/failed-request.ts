@@ -6,12 +6,47 @@
  * the response is cut, never finished as if whole. One log line says which request and why.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERROR_PAGE_POLICY } from '../../core/failure/error-body.ts';
+import { escapeHtml } from '../../core/failure/error-page.ts';
+import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
+import { newRequestId } from '../../core/ids/ids.ts';
 import { messageOf } from './error-message.ts';
 import { dropRepresentationHeaders } from './failure-answer.ts';
 import type { AppEvent } from './options.ts';
 import { propagationFromRequest } from './propagation-from-request.ts';
 
-const BODY = 'Internal Server Error\n';
+const TITLE = 'Internal Server Error';
+const DETAIL = 'The server failed while handling this request.';
+
+/**
+ * The 500's body, negotiated by Accept as answerFailure's and the gateway's are (problem+json,
+ * a page, text): it was plain text whatever the caller read. The app's own bug is no failure of
+ * the failure table (it is the origin's 500, passed through by a gateway as it is): RFC 9457's
+ * `about:blank` with the status's own title, and the request id to quote. Never the error's
+ * message nor a stack: they are for the log line.
+ */
+function bugBody(accept: string | undefined, requestId: string) {
+  const format = negotiateErrorFormat(accept);
+  if (format === 'problem+json') {
+    const problem = { type: 'about:blank', title: TITLE, status: 500, detail: DETAIL, request_id: requestId };
+    return { contentType: 'application/problem+json', body: `${JSON.stringify(problem)}\n` };
+  }
+  if (format === 'html')
+    return {
+      contentType: 'text/html; charset=utf-8',
+      policy: ERROR_PAGE_POLICY,
+      body: `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>500 ${TITLE}</title></head>
+<body><main><h1>500 ${TITLE}</h1><p>${DETAIL}</p>
+<p>Request id: <code>${escapeHtml(requestId)}</code> (quote it when you report this).</p></main></body></html>
+`,
+    };
+  return {
+    contentType: 'text/plain; charset=utf-8',
+    body: `500 ${TITLE}\n\n${DETAIL}\nrequest id: ${requestId}\n`,
+  };
+}
 
 /** Runs `listener`, answering its failure (a throw, a rejection) as the app's own bug. */
 export function runListener(
@@ -40,7 +75,10 @@ function answerBug(
   const path = (req.url ?? '').split('?')[0];
   // The id the request came with (behind a gateway, the one its log line has): without it the
   // app's line and the gateway's 500 line for the same request could be matched by time alone.
-  const requestId = propagationFromRequest(req).requestId;
+  // A caller that sent none (no gateway in front) gets one made for it, the same in its answer
+  // and on the line, so that the id it quotes finds the line (as answerFailure's).
+  const answering = !res.writableEnded && !res.headersSent && !res.destroyed;
+  const requestId = propagationFromRequest(req).requestId ?? (answering ? newRequestId() : undefined);
   log({
     msg: 'request failed',
     method: req.method,
@@ -59,10 +97,18 @@ function answerBug(
   }
   // Its headers for the answer it meant to send are not this one's (a 500 labelled gzip, saved as a file).
   dropRepresentationHeaders(res);
+  const accept = typeof req.headers.accept === 'string' ? req.headers.accept : undefined;
+  // Defined here: a response still to be answered got one made above, when none came.
+  const id = requestId ?? newRequestId();
+  const answer = bugBody(accept, id);
   res.writeHead(500, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(BODY),
+    'content-type': answer.contentType,
+    'content-length': Buffer.byteLength(answer.body),
     'cache-control': 'no-store',
+    'x-request-id': id,
+    vary: 'Accept',
+    'x-content-type-options': 'nosniff',
+    ...(answer.policy === undefined ? {} : { 'content-security-policy': answer.policy }),
   });
-  res.end(req.method === 'HEAD' ? undefined : BODY);
+  res.end(req.method === 'HEAD' ? undefined : answer.body);
 }

@@ -50,11 +50,15 @@ test('a listener that throws or rejects fails its request alone: 500, or cut onc
       const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) });
       assert.equal(res.status, 500, path);
       assert.equal(res.headers.get('cache-control'), 'no-store', path);
-      assert.equal(await res.text(), 'Internal Server Error\n', path);
+      assert.match(await res.text(), /^500 Internal Server Error\n/, path);
     }
     const labelled = await fetch(`${base}/labelled-bug`, { signal: AbortSignal.timeout(5_000) });
     assert.equal(labelled.status, 500);
-    assert.equal(await labelled.text(), 'Internal Server Error\n', 'readable: no content coding claimed');
+    assert.match(
+      await labelled.text(),
+      /^500 Internal Server Error\n/,
+      'readable: no content coding claimed',
+    );
     for (const name of ['content-encoding', 'content-disposition', 'etag'])
       assert.equal(labelled.headers.get(name), null, name);
     assert.equal(
@@ -126,7 +130,7 @@ test('what cannot be read as text (an object without a prototype, a message gett
     for (const path of ['/sync', '/async', '/getter']) {
       const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
       assert.equal(res.status, 500, path);
-      assert.equal(await res.text(), 'Internal Server Error\n', path);
+      assert.match(await res.text(), /^500 Internal Server Error\n/, path);
     }
   } finally {
     report = await app.shutdown('test');
@@ -212,6 +216,7 @@ test("the request failed line names the request id the request came with (the ga
       log: (event) => events.push(event),
     },
   );
+  const answered: (string | null)[] = [];
   try {
     await ready;
     for (const id of ['edge-7f3a9c', undefined, 'not safe\u00e9']) {
@@ -221,18 +226,102 @@ test("the request failed line names the request id the request came with (the ga
         signal: AbortSignal.timeout(5_000),
       });
       assert.equal(res.status, 500);
+      answered.push(res.headers.get('x-request-id'));
       await res.text();
     }
   } finally {
     await app.shutdown('test');
   }
+  // None came (or one that could not be passed on as it came): the one made for the answer,
+  // never the unsafe one.
+  assert.equal(answered[0], 'edge-7f3a9c');
+  for (const id of answered.slice(1)) assert.match(id ?? '', /^[0-9a-f]{8}-[0-9a-f-]{27}$/);
   assert.deepEqual(
     events.filter((e) => e.msg === 'request failed').map((e) => [e.path, e.request_id]),
-    [
-      ['/bug', 'edge-7f3a9c'],
-      // None came (or one that could not be passed on as it came): none is made up.
-      ['/bug', undefined],
-      ['/bug', undefined],
-    ],
+    answered.map((id) => ['/bug', id]),
+  );
+});
+
+test("a listener's 500 is negotiated as the kit's other answers (problem+json, a page, text) and carries a request id to quote, never the error's words", async () => {
+  const events: AppEvent[] = [];
+  const { app, port, ready } = await serveApp(
+    async () => {
+      throw new Error('db password hunter2');
+    },
+    {
+      host: '127.0.0.1',
+      shutdown: { delay: 0 },
+      signals: [],
+      exit: false,
+      log: (event) => events.push(event),
+    },
+  );
+  const answers: { accept?: string; id: string | null; type: string | null; body: string }[] = [];
+  let headId: string | null = null;
+  try {
+    await ready;
+    const cases: { accept?: string; id?: string }[] = [
+      { accept: 'application/json', id: 'edge-7f3a9c' },
+      { accept: 'text/html,application/xhtml+xml' },
+      { accept: '*/*' },
+      {},
+    ];
+    for (const { accept, id } of cases) {
+      const headers: Record<string, string> = {};
+      if (accept !== undefined) headers.accept = accept;
+      if (id !== undefined) headers['x-request-id'] = id;
+      const res = await fetch(`http://127.0.0.1:${port}/bug`, {
+        headers,
+        signal: AbortSignal.timeout(5_000),
+      });
+      assert.equal(res.status, 500);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.equal(res.headers.get('vary'), 'Accept');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      answers.push({
+        accept,
+        id: res.headers.get('x-request-id'),
+        type: res.headers.get('content-type'),
+        body: await res.text(),
+      });
+    }
+    const head = await fetch(`http://127.0.0.1:${port}/bug`, {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(head.status, 500);
+    headId = head.headers.get('x-request-id');
+    assert.match(headId ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(await head.text(), '');
+  } finally {
+    await app.shutdown('test');
+  }
+  const [json, page, any, none] = answers;
+  // The id the request came with (the gateway's) is the one answered; a direct caller gets one made for it.
+  assert.equal(json.id, 'edge-7f3a9c');
+  for (const { id } of [page, any, none]) assert.match(id ?? '', /^[0-9a-f-]{36}$/);
+  assert.equal(json.type, 'application/problem+json');
+  assert.deepEqual(JSON.parse(json.body), {
+    type: 'about:blank',
+    title: 'Internal Server Error',
+    status: 500,
+    detail: 'The server failed while handling this request.',
+    request_id: 'edge-7f3a9c',
+  });
+  assert.equal(page.type, 'text/html; charset=utf-8');
+  assert.match(page.body, /^<!doctype html>/);
+  assert.ok(page.body.includes(page.id ?? '-'), 'the page shows the id');
+  for (const { type, body, id } of [any, none]) {
+    assert.equal(type, 'text/plain; charset=utf-8');
+    assert.equal(
+      body,
+      `500 Internal Server Error\n\nThe server failed while handling this request.\nrequest id: ${id}\n`,
+    );
+  }
+  for (const { body } of answers) assert.ok(!body.includes('hunter2'), 'no error message, no stack');
+  // Each line names the id its answer gave: the one a caller quotes finds it.
+  assert.deepEqual(
+    events.filter((e) => e.msg === 'request failed').map((e) => e.request_id),
+    [...answers.map((a) => a.id), headId],
   );
 });
