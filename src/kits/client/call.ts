@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Failure } from '../../core/failure/failure.ts';
 import { readProxyStatus, typeAnswered } from '../../core/failure/proxy-status.ts';
+import { afterRetryAfter } from '../../core/retry/backoff.ts';
 import type { NoRetryReason } from '../../core/retry/reasons.ts';
 import { retryAfterMs } from '../../core/retry/retry-after.ts';
 import type { BodyVerdict } from './answer-body.ts';
@@ -238,6 +239,12 @@ class Call {
     const member = readProxyStatus(answer.headers.get('proxy-status') ?? undefined);
     const type = typeAnswered(member?.error, answer.status);
     const announced = retryAfterMs(answer.headers.get('retry-after'));
+    // The wait it asks for: a little after the announced time, never before it, so that the
+    // processes of a fleet told the same do not all come back at one instant. One draw for the
+    // call's wait and the pause it sets, so that the call is the pause's probe when it ends.
+    const draw = Math.random();
+    const after = (ms: number) => afterRetryAfter(ms, this.#config.backoff.cap, () => draw);
+    const waitMs = announced === undefined ? undefined : after(announced);
     // Another origin a redirect led to speaks for itself: its failure, its pause are not this
     // origin's (this call still waits its Retry-After, as a delay).
     const own = hops.url.origin === url.origin;
@@ -253,7 +260,7 @@ class Call {
       abandoned: !own,
       failed: !pauses && !local && (answer.status === 502 || answer.status === 503 || answer.status === 504),
       local,
-      pauseMs: pauses ? Math.min(announced, this.#config.maxPause) : undefined,
+      pauseMs: pauses ? after(Math.min(announced, this.#config.maxPause)) : undefined,
       hop: own ? member?.nextHop : undefined,
     });
     this.#lastAnswer = answer;
@@ -266,6 +273,7 @@ class Call {
       { status: answer.status, type, stage },
       announced,
       pauses,
+      waitMs,
     );
     const seen = {
       status: answer.status,

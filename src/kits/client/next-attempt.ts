@@ -25,7 +25,8 @@ export interface CallLimits {
 
 /**
  * The next step after failed attempt number `attempt`; `announcedMs`: the Retry-After it came
- * with; `paused`: that Retry-After paused the origin, and admit() waits it out.
+ * with; `paused`: that Retry-After paused the origin, and admit() waits it out; `waitMs`: the
+ * wait drawn for it (afterRetryAfter: the announced time, a little more), the one reported.
  */
 export function nextAttempt(
   call: CallLimits,
@@ -33,6 +34,7 @@ export function nextAttempt(
   outcome: AttemptEnd,
   announcedMs: number | undefined,
   paused = false,
+  waitMs = announcedMs,
 ): Next {
   const { config, origin } = call;
   const verdict = judgeAttempt(outcome, call.facts);
@@ -40,15 +42,15 @@ export function nextAttempt(
   const no = (reason: NoRetryReason): Next => ({ retry: false, reason, delayMs: undefined });
   if (attempt >= config.attempts) return no('attempts');
   const delayMs =
-    announcedMs ??
-    backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt);
+    waitMs ?? backoffDelay({ backoffBase: config.backoff.base, backoffMax: config.backoff.cap }, attempt);
   // No Retry-After holds a call longer than maxPause: the pause holds later calls for maxPause
   // at most, and this call is not sent before the time announced (a 502's or 504's, or that of
   // another origin a redirect led to, which pause nothing, included), so past it the call ends
   // with the answer it got. Said before the deadline (docs' order): with the defaults (a 30 s
   // deadline, a 60 s maxPause) every such wait is past the deadline too, and the reason would
   // never be told.
-  if (announcedMs !== undefined && delayMs > config.maxPause) return no('retry_after_past_max_pause');
+  // Judged on the time announced: the spread after it is the client's own, bounded apart.
+  if (announcedMs !== undefined && announcedMs > config.maxPause) return no('retry_after_past_max_pause');
   const now = performance.now();
   if (now + delayMs >= call.deadlineAt)
     return no(announcedMs !== undefined ? 'retry_after_past_deadline' : 'deadline');

@@ -32,7 +32,7 @@ export interface ClientOptions {
    * is never cut. No default: a long poll or a stream of events may be silent for minutes.
    */
   readonly bodyTimeout?: number;
-  /** Full-jitter exponential backoff between attempts, in milliseconds (default base 100, cap 2 000). */
+  /** Full-jitter exponential backoff between attempts, in milliseconds (default base 100, cap 2 000); `cap` also bounds the spread after a Retry-After (at most 20 % of its wait). */
   readonly backoff?: { readonly base?: number; readonly cap?: number };
   /** Per origin: retries at most `ratio` of calls over `window` ms, plus `minPerSecond` (default 0.2, 10 000, 3); false: no budget. */
   readonly budget?: Partial<RetryBudgetConfig> | false;
