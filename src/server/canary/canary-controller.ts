@@ -95,8 +95,7 @@ export class CanaryController extends CanaryJudging {
       // A start that fails (the workers' sides not set: a reload removed the route meanwhile)
       // is logged, never left a rejection nobody handles, which would end the process.
       run.busy = this.begin(run).catch((err: Error) => {
-        if (this.current(run))
-          this.host.logger.error({ route: run.route, err: err.message }, 'canary failed to start');
+        if (this.current(run)) this.#failedToStart(run, err.message);
       });
     }
   }
@@ -349,6 +348,33 @@ export class CanaryController extends CanaryJudging {
     return {
       problem: `the canary of route "${run.route}" was not started: its first step's weights (${run.config.steps[0]}%) were not given to the workers (${refused}); it stays ${run.phase} at ${run.share}%`,
     };
+  }
+
+  /**
+   * A start from the config whose weights the workers refused: paused, in no step, with why.
+   * Left "running" at 0 % with no look to come, GET /canary and the status page said a canary
+   * ran that never moved, and a `start` was refused as "already running". Paused, an operator
+   * sees why and starts it (from the first step) once mended. Not shared with the fleet: the
+   * refusal is this gateway's, and the fleet's state, adopted at the next look, is kept.
+   */
+  #failedToStart(run: Run, refused: string): void {
+    this.stopTimer(run);
+    toPhase(run, 'paused');
+    run.step = -1;
+    run.reason = `not started: its weights were not given to the workers (${refused})`;
+    run.failedMetric = null;
+    this.host.logger.error(
+      { route: run.route, canary: run.config.upstream, share: run.share, err: refused },
+      'canary failed to start',
+    );
+    this.recordAction(
+      run,
+      'pause',
+      'canary',
+      `canary of route ${run.route} paused at ${run.share}%: ${run.reason}`,
+      false,
+    );
+    this.follow(run);
   }
 
   /** Sides sent to the workers for the weights set by hand (or put back): a failure is logged. */

@@ -83,12 +83,32 @@ test('a rollback, a promotion and a start refused by the workers: a problem that
   }
 });
 
-test("the first step's weights refused by the workers: the canary is not at the step's share", async () => {
-  const { controller, given, lines, canary } = controllerOn(() => true);
+test("the first step's weights refused by the workers: the canary is not at the step's share, its status says it did not start, and a start begins it once they are taken", async () => {
+  let refuse = true;
+  const { controller, given, lines, canary } = controllerOn(() => refuse);
   try {
     await waitUntil('the start failed', () => lines.some((l) => l.msg === 'canary failed to start'));
     assert.deepEqual([canary().share, canary().step], [0, 0]);
     assert.equal(given.length, 0);
+    // Not "running" at 0 % with no look to come: stopped, and why, until an operator starts it.
+    const first = canaryConfig(3_600_000, 3_600_000).steps[0];
+    const why = `not started: its weights were not given to the workers (${REFUSAL})`;
+    assert.deepEqual([canary().phase, canary().reason, canary().failed_metric], ['paused', why, null]);
+    assert.deepEqual(
+      canary()
+        .actions.slice(-1)
+        .map((a) => [a.action, a.who, a.summary]),
+      [['pause', 'canary', `canary of route api paused at 0%: ${why}`]],
+    );
+
+    refuse = false;
+    const started = await controller.act('api', 'start', 'admin ops');
+    assert.ok('status' in started, JSON.stringify(started));
+    assert.deepEqual(
+      [started.status.phase, started.status.share, started.status.step, started.status.reason],
+      ['running', first, 1, null],
+    );
+    assert.equal(given.length, 1);
   } finally {
     controller.close();
   }
