@@ -16,9 +16,29 @@ import type { ListenOptions } from 'node:net';
  */
 const BALANCING_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd']);
 
-export function listenOptions(port: number, host: string): ListenOptions {
+export function listenOptions(port: number, host: string, name?: string): ListenOptions {
   if (bindsSocketPerWorker(port)) return { port, host, reusePort: true };
-  return { port, host };
+  // A listener written on port 0 asks for the port the gateway announced for it, if it has one.
+  const kept = port === 0 && name !== undefined && cluster.isWorker ? keptPorts.get(name) : undefined;
+  return { port: kept ?? port, host };
+}
+
+/**
+ * The ports the gateway's workers got for its listeners written on port 0, by listener name (the
+ * primary's, from its first worker that served: cluster-control.ts). With the cluster's round
+ * robin the primary's socket for such a port closes with the last worker that listens on it: a
+ * replacement asking for port 0 again got another one from the system, while the start line,
+ * the fleet's record and every client named the first, and /ready said ready. So a worker asks
+ * for the port announced; while another worker still holds it through the primary's socket for
+ * port 0, that ask is EADDRINUSE, and the worker asks for port 0, which joins that socket
+ * (listener.ts).
+ */
+const keptPorts = new Map<string, number>();
+
+/** At a worker's start: the ports announced for its listeners written on port 0, by name. */
+export function keepAnnouncedPorts(ports: Readonly<Record<string, number>> | undefined): void {
+  keptPorts.clear();
+  for (const [name, port] of Object.entries(ports ?? {})) if (port > 0) keptPorts.set(name, port);
 }
 
 /** Whether this process binds its own socket for `port` (a cluster worker, where the kernel balances). */

@@ -143,11 +143,16 @@ export async function startListener(
   const underOldTrust = (socket: Socket) => trust?.before(own.tcpUnder(socket as TLSSocket)) ?? false;
   reportDrops(server, (count) => handlers.dropped(state.current, count));
   // Each worker on sockets of its own where the kernel can balance them (listen-options.ts).
-  const accepting = await listenFor(
-    server,
-    listenOptions(config.port, config.host),
-    SOCKET_OPTIONS,
-    config.maxConnections,
+  const options = listenOptions(config.port, config.host, config.name);
+  const accepting = await listenFor(server, options, SOCKET_OPTIONS, config.maxConnections).catch(
+    (err: NodeJS.ErrnoException) => {
+      // Port 0 written, the port announced asked for (listen-options.ts): taken, by the
+      // primary's socket for port 0 that the other workers still listen on (asking for port 0
+      // joins it), or by another program since every worker died (the listener moved: the
+      // primary says so when this worker serves).
+      if (err.code !== 'EADDRINUSE' || options.port === config.port) throw err;
+      return listenFor(server, { ...options, port: config.port }, SOCKET_OPTIONS, config.maxConnections);
+    },
   );
   const closed = (why: 'drain' | 'listener_removed' = 'drain') => {
     // Resolves when the last connection has closed (node:net waits for them).

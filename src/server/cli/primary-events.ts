@@ -94,7 +94,9 @@ export function watchWorkers(s: Supervised): () => void {
   // GET /ready: ready while some worker listens; none yet, or the last one dead and its
   // replacement not yet listening (its socket closed with it: connections are refused), not.
   const onListening = (worker: Worker, message: unknown) => {
-    if (isServing(message)) control.serving = listening.add(worker.id).size > 0;
+    if (!isServing(message)) return;
+    control.serving = listening.add(worker.id).size > 0;
+    keepPortsOf(control, message.ports, logger);
   };
   const onExit = (worker: Worker) => {
     listening.delete(worker.id);
@@ -120,6 +122,29 @@ export function watchWorkers(s: Supervised): () => void {
     cluster.off('exit', onExit);
     cluster.off('message', startCanaries);
   };
+}
+
+/**
+ * The ports a worker that serves got for the listeners written on port 0, kept for the next
+ * replacements (ClusterControl.announcedPorts). One that differs from the port announced (taken
+ * by another program once every worker had died) is said: the listener moved.
+ */
+function keepPortsOf(control: ClusterControl, ports: readonly number[], logger: Logger): void {
+  const listen = control.config.listen;
+  if (ports.length !== listen.length) return;
+  // Two unnamed listeners on port 0 share a name (the address as written): neither is kept.
+  const shared = (name: string) => listen.filter((l) => l.name === name).length > 1;
+  for (const [i, listener] of listen.entries()) {
+    const port = ports[i];
+    if (listener.port !== 0 || !(port > 0) || shared(listener.name)) continue;
+    const was = control.announcedPorts[listener.name];
+    if (was !== undefined && was !== port)
+      logger.warn(
+        { listener: listener.name, was: hostPort(listener.host, was), now: hostPort(listener.host, port) },
+        'listener moved: the port it was given (port 0) was taken once every worker had died',
+      );
+    control.announcedPorts[listener.name] = port;
+  }
 }
 
 /**

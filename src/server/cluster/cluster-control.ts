@@ -77,12 +77,19 @@ export class ClusterControl extends ClusterReloads {
   }
 
   /** A new worker's first message: what every other worker runs now. */
+  /**
+   * The ports the workers got for the listeners written on port 0, by name: a replacement asks
+   * for the same (listen-options.ts), so the gateway stays where it said it listens.
+   */
+  announcedPorts: Record<string, number> = {};
+
   start(worker: Worker): void {
     const start: ToWorker = {
       candor: 'start',
       config: this.config,
       changes: this.changes,
       lines: keptFieldLines(this.config),
+      ports: this.announcedPorts,
       ...this.startWith(worker),
     };
     worker.send(start);

@@ -47,6 +47,8 @@ export type ToWorker =
       readonly breakers?: readonly Announcement[];
       /** Where its fields are written (field-lines.ts): a refusal of the start (a plugin's factory) names its line. */
       readonly lines?: FieldLines;
+      /** The ports the gateway announced for its listeners written on port 0, by name (listen-options.ts). */
+      readonly ports?: Readonly<Record<string, number>>;
     }
   /** With where its fields are written (field-lines.ts), for a refusal's line. */
   | {

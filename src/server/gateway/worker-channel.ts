@@ -1,6 +1,7 @@
 import { ConfigError } from '../../core/config/config-error.ts';
 import { keepFieldLines } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { keepAnnouncedPorts } from '../../core/net/listen-options.ts';
 import { PurgeTally } from '../../proxy/cache/purge-tally.ts';
 import { ClusterLink } from './cluster-link.ts';
 import type { Gateway } from './gateway.ts';
@@ -28,7 +29,8 @@ export function awaitStart(): Promise<{
     const onMessage = (message: unknown) => {
       if (!isToWorker(message) || message.candor !== 'start') return;
       process.off('message', onMessage);
-      const { config, changes, share, health, discovered, breakers, lines } = message;
+      const { config, changes, share, health, discovered, breakers, lines, ports } = message;
+      keepAnnouncedPorts(ports);
       // A start refused after the load (a plugin's factory) names its field's line, as a reload's refusal does.
       keepFieldLines(config, lines);
       // Made here, in the same turn: the primary's next message (a verdict) may follow in the same read.
