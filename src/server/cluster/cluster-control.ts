@@ -76,13 +76,13 @@ export class ClusterControl extends ClusterReloads {
     return this.#changes?.prune(this.withDiscovered(next)) ?? [];
   }
 
-  /** A new worker's first message: what every other worker runs now. */
   /**
    * The ports the workers got for the listeners written on port 0, by name: a replacement asks
    * for the same (listen-options.ts), so the gateway stays where it said it listens.
    */
   announcedPorts: Record<string, number> = {};
 
+  /** A new worker's first message: what every other worker runs now. */
   start(worker: Worker): void {
     const start: ToWorker = {
       candor: 'start',
