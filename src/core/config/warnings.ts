@@ -200,6 +200,9 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
       path: ['routes', index, 'cors', 'expose_headers'],
       message: `"*" with credentials: true: a browser reads it as every field only for a call without credentials; a script whose call sends cookies or Authorization reads a field named "*", so none of the answer's own fields; list the fields it may read`,
     });
+  const unsendable = cors === undefined ? undefined : authorizationNeverSent(route);
+  if (unsendable !== undefined)
+    warnings.push({ path: ['routes', index, 'cors', 'headers'], message: unsendable });
   // A gRPC answer is never given a content coding (content-coding.ts), whatever types says.
   const grpcTypes = route.compression?.types.filter((type) => isGrpcContentType(type)) ?? [];
   if (grpcTypes.length > 0)
@@ -223,6 +226,26 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
       message: `the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
     });
   return warnings;
+}
+
+/**
+ * A CORS route whose auth reads the client's Authorization (Basic, a JWT bearer token) where a
+ * browser's cross-origin call can never carry it: the field is not safelisted, so the browser asks
+ * first, and the gateway refuses a preflight for a field cors.headers does not list (the Fetch
+ * standard: a "*" there echoes the fields asked, Authorization too). A browser's own credentials
+ * (a JWT's cookie, the Basic login it holds) go with the call only under cors.credentials.
+ */
+function authorizationNeverSent(route: RouteConfig): string | undefined {
+  const cors = route.access?.cors;
+  const auth = route.access?.auth;
+  if (cors === undefined || auth === undefined) return undefined;
+  if (cors.headers.includes('authorization') || cors.headers.includes('*')) return undefined;
+  const why = `a browser sends a cross-origin Authorization only after a preflight that allows it, so every call with`;
+  if (auth.jwt !== undefined && !(auth.jwt.cookie !== undefined && cors.credentials))
+    return `Authorization is not listed, and the route's auth.jwt takes its token from it: ${why} a token is refused at its preflight (403) and the script reads a CORS error; list Authorization in cors.headers${auth.jwt.cookie === undefined ? '' : ', or set cors.credentials for the browser to send its cookie'}`;
+  if (auth.basic !== undefined && !cors.credentials)
+    return `Authorization is not listed, and the route's auth.basic takes its credentials from it: ${why} credentials is refused at its preflight (403) and the script reads a CORS error; list Authorization in cors.headers, or set cors.credentials to let the browser send the credentials it holds`;
+  return undefined;
 }
 
 /** A spool total too small to share among serve's workers. */

@@ -1,10 +1,13 @@
 /** What `candor check` warns of in a valid config (configWarnings): the ACME challenges, a retry list that cannot act. */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { configWarnings } from '../../../src/core/config/warnings.ts';
 import { testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
+import { tempDir } from '../../helpers/temp-dir.ts';
 import { MINIMAL, SOURCE, UPSTREAM_AND_ROUTE } from './config-fixture.ts';
 
 const config = (plain: boolean, challenges: string) =>
@@ -354,6 +357,39 @@ upstreams:
   ]);
   assert.deepEqual(configWarnings(cors('expose_headers: ["*"]')), []);
   assert.deepEqual(configWarnings(cors('expose_headers: [X-Total-Count], credentials: true')), []);
+});
+
+test('cors on a route whose auth reads Authorization is warned of when a browser may never send it: every preflight of a call with its credentials is refused', () => {
+  const route = (auth: string, cors: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+    auth: ${auth}
+    cors: { origins: [https://app.example.com], ${cors} }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+      SOURCE,
+      {},
+    );
+  const jwt = (more = '') => `{ jwt: { jwks_url: "https://idp.test/jwks", audiences: [api]${more} } }`;
+  const usersFile = join(tempDir('candor-cors-auth-'), 'users');
+  writeFileSync(usersFile, 'alice:$5$rounds=1000$saltsalt$R6e4P8ccT9iMqkYg7Z8YtpId/lfsIfnuPkp8WXposU8\n');
+  const basic = `{ basic: { users_file: ${JSON.stringify(usersFile)} } }`;
+  assert.deepEqual(configWarnings(route(jwt(), 'methods: [GET, POST]')), [
+    "routes[0].cors.headers: Authorization is not listed, and the route's auth.jwt takes its token from it: a browser sends a cross-origin Authorization only after a preflight that allows it, so every call with a token is refused at its preflight (403) and the script reads a CORS error; list Authorization in cors.headers",
+  ]);
+  assert.deepEqual(configWarnings(route(basic, 'headers: [X-Api-Key]')), [
+    "routes[0].cors.headers: Authorization is not listed, and the route's auth.basic takes its credentials from it: a browser sends a cross-origin Authorization only after a preflight that allows it, so every call with credentials is refused at its preflight (403) and the script reads a CORS error; list Authorization in cors.headers, or set cors.credentials to let the browser send the credentials it holds",
+  ]);
+  // Quiet where a browser's call can carry them: the field allowed, or the credentials the browser holds.
+  assert.deepEqual(configWarnings(route(jwt(), 'headers: [X-Api-Key, Authorization]')), []);
+  assert.deepEqual(configWarnings(route(jwt(), 'headers: ["*"]')), []);
+  assert.deepEqual(configWarnings(route(jwt(', cookie: token'), 'credentials: true')), []);
+  assert.deepEqual(configWarnings(route(basic, 'credentials: true')), []);
 });
 
 test('compression.types naming a gRPC type is warned of: a gRPC answer is never compressed', () => {
