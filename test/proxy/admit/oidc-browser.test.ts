@@ -108,6 +108,17 @@ upstreams:
       (await browser.cookies(gateway)).some((c) => c.name === '_candor_session'),
       false,
     );
+    // Signed out, a page's script asking for HTML (as htmx does) reads the 401 it can act on: a
+    // redirect to the provider's login page was a fetch it could not follow ("Failed to fetch").
+    const fetched = await page.evaluate(async () => {
+      try {
+        const res = await fetch('/reports/7', { headers: { accept: 'text/html' } });
+        return `${res.status} ${res.headers.get('www-authenticate')}`;
+      } catch (err) {
+        return String(err);
+      }
+    });
+    assert.equal(fetched, '401 Bearer');
     // Signed out at the provider too: the app sends the browser to its login page again.
     await page.goto(`${gateway}/reports`);
     assert.ok(page.url().startsWith(`${provider.issuer}/interaction/`), page.url());

@@ -192,6 +192,34 @@ test('an Accept that refuses text/html (q=0) is no browser’s: 401, not sent to
   assert.equal(seen.length, before);
 });
 
+test('a page’s script asking for HTML (htmx, Turbo: Sec-Fetch-Mode cors or same-origin) gets 401, not a redirect its fetch cannot follow to the provider; a navigation is sent to sign in', async () => {
+  const before = seen.length;
+  // A fetch() follows a redirect in its own mode: to the provider's origin it needs CORS fields
+  // no provider's login page carries, so the script read "Failed to fetch", not the 401 it can act on.
+  for (const mode of ['cors', 'same-origin', 'no-cors']) {
+    const res = await request(gw.url, {
+      path: '/orders/7',
+      headers: { accept: 'text/html, */*; q=0.01', 'sec-fetch-mode': mode, 'sec-fetch-dest': 'empty' },
+    });
+    assert.equal(res.status, 401, mode);
+    assert.equal(res.headers['www-authenticate'], 'Bearer', mode);
+    assert.equal(res.headers.location, undefined, mode);
+    assert.equal(res.headers['set-cookie'], undefined, mode);
+    assert.equal(
+      (await gw.logFor(res.headers['x-request-id'] as string)).auth,
+      'denied: oidc no session',
+      mode,
+    );
+  }
+  const page = await request(gw.url, {
+    path: '/orders/7',
+    headers: { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' },
+  });
+  assert.equal(page.status, 302);
+  assert.ok(String(page.headers.location).startsWith(`${provider.issuer}/auth?`));
+  assert.equal(seen.length, before);
+});
+
 test('a replayed state is refused (400), and the provider’s answer without the browser’s flow cookie too', async () => {
   const browser = new HttpBrowser();
   const login = await browser.go(`${gw.url}/`);

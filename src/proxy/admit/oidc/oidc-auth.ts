@@ -341,12 +341,17 @@ export class OidcAuth {
 /**
  * A browser that can follow a sign-in: a GET (or HEAD) asking for HTML (`text/html` named in
  * Accept, not with `q=0`, which refuses it), with no Authorization (a client sending a bearer
- * token is a program, which a login page would only confuse).
+ * token is a program, which a login page would only confuse). A page's own script asking for HTML
+ * (htmx, Turbo) is none either: its browser says `Sec-Fetch-Mode` other than `navigate`, and its
+ * fetch would follow the redirect in CORS mode to the provider's origin, whose login page carries
+ * no CORS fields, so the script read a network error where a 401 lets it act.
  */
 function isBrowser(request: SignInRequest): boolean {
   const { method, fields } = request;
   if (method !== 'GET' && method !== 'HEAD') return false;
   if (fields.authorization !== undefined) return false;
+  const mode = fields['sec-fetch-mode'];
+  if (mode !== undefined && mode !== 'navigate') return false;
   const accept = fields.accept;
   return typeof accept === 'string' && namesAcceptable(accept, 'text/html');
 }
