@@ -220,6 +220,37 @@ test('a page’s script asking for HTML (htmx, Turbo: Sec-Fetch-Mode cors or sam
   assert.equal(seen.length, before);
 });
 
+test('a form a person posts without a session (it ended while they typed) gets the 401 page with a way to sign in, not advice meant for a program', async () => {
+  const before = seen.length;
+  const res = await request(gw.url, {
+    method: 'POST',
+    path: '/orders?draft=1',
+    headers: {
+      accept: 'text/html,application/xhtml+xml,*/*;q=0.8',
+      'sec-fetch-mode': 'navigate',
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'item=7',
+  });
+  assert.equal(res.status, 401, res.text);
+  assert.equal(res.headers['www-authenticate'], 'Bearer');
+  assert.equal(res.headers.location, undefined);
+  assert.match(res.headers['content-type'] as string, /^text\/html/);
+  // A GET of the page begins the sign-in and comes back to it; the form's body is not kept.
+  assert.ok(res.text.includes('<a href="/orders?draft=1">Sign in again</a>'), res.text);
+  assert.ok(!res.text.includes('valid credentials'), res.text);
+  // A program's POST (no HTML asked for) keeps the challenge's advice.
+  const api = await request(gw.url, {
+    method: 'POST',
+    path: '/orders',
+    headers: { accept: 'application/json' },
+    body: '{}',
+  });
+  assert.equal(api.status, 401);
+  assert.equal(JSON.parse(api.text).advice.includes('Sign in'), false, api.text);
+  assert.equal(seen.length, before);
+});
+
 test('a replayed state is refused (400), and the provider’s answer without the browser’s flow cookie too', async () => {
   const browser = new HttpBrowser();
   const login = await browser.go(`${gw.url}/`);

@@ -234,8 +234,16 @@ export class OidcAuth {
 
   /** A browser is sent to sign in; anything else is refused with 401 (an API client cannot follow a login page). */
   async #noSession(request: SignInRequest, secure: boolean, why: string): Promise<OidcVerdict> {
-    if (!isBrowser(request))
-      return { refused: 401, details: 'this route needs a signed-in session', note: `oidc ${why}` };
+    if (!isBrowser(request)) {
+      const refused = {
+        refused: 401,
+        details: 'this route needs a signed-in session',
+        note: `oidc ${why}`,
+      } as const;
+      // A person's form posted after the session ended: the page links to a GET of its address,
+      // which begins a sign-in and comes back there, where a program's advice would say nothing to them.
+      return isPersonsPost(request) ? { ...refused, signInAgain: localPath(request.target) } : refused;
+    }
     const answer = await this.#signIn.begin(
       this.#redirectUri(request, secure),
       request.target,
@@ -349,6 +357,20 @@ export class OidcAuth {
 function isBrowser(request: SignInRequest): boolean {
   const { method, fields } = request;
   if (method !== 'GET' && method !== 'HEAD') return false;
+  if (fields.authorization !== undefined) return false;
+  const mode = fields['sec-fetch-mode'];
+  if (mode !== undefined && mode !== 'navigate') return false;
+  const accept = fields.accept;
+  return typeof accept === 'string' && namesAcceptable(accept, 'text/html');
+}
+
+/**
+ * A navigation that cannot be sent to sign in (a form's POST, its body not kept through the
+ * provider) but comes from a person: HTML asked for, no Authorization, the browser's
+ * `Sec-Fetch-Mode` (when it says one) a navigation's.
+ */
+function isPersonsPost(request: SignInRequest): boolean {
+  const { fields } = request;
   if (fields.authorization !== undefined) return false;
   const mode = fields['sec-fetch-mode'];
   if (mode !== undefined && mode !== 'navigate') return false;
