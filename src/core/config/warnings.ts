@@ -51,6 +51,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
     ...sharedSessionCookies(config.routes),
     ...spoolWarnings(config),
     ...adminWarnings(config),
+    ...perClientConnectionWarnings(config),
   ];
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
   const templates = problemTemplates(config.fromEnvironment ?? []);
@@ -246,6 +247,27 @@ function authorizationNeverSent(route: RouteConfig): string | undefined {
   if (auth.basic !== undefined && !cors.credentials)
     return `Authorization is not listed, and the route's auth.basic takes its credentials from it: ${why} credentials is refused at its preflight (403) and the script reads a CORS error; list Authorization in cors.headers, or set cors.credentials to let the browser send the credentials it holds`;
   return undefined;
+}
+
+/** The connections a browser opens to one host at once over HTTP/1.1 (Chromium, Firefox, Safari). */
+const BROWSER_CONNECTIONS = 6;
+
+/**
+ * A per-client connection bound below a browser's own: over HTTP/1.1 a page's images, scripts
+ * and styles load on up to six connections at once, and those past the bound are refused 429
+ * (in Chromium, with 2, ten of a page's twelve images). HTTP/2 over TLS takes one connection.
+ */
+function perClientConnectionWarnings(config: GatewayConfig): FieldWarning[] {
+  const connections = config.limits.perClient?.connections;
+  if (connections === undefined || connections >= BROWSER_CONNECTIONS) return [];
+  const http1 = config.listen.find((listener) => !(listener.tls !== undefined && listener.http2));
+  if (http1 === undefined) return [];
+  return [
+    {
+      path: ['limits', 'per_client', 'connections'],
+      message: `${connections}: a browser opens up to six connections to a host over HTTP/1.1 (Chromium, Firefox and Safari alike, listener '${http1.name}'), so a page's own parallel loads past ${connections} (its images, scripts, styles) are refused 429; allow ${BROWSER_CONNECTIONS} or more, or serve browsers over HTTP/2 (http2: true with tls), which takes one connection`,
+    },
+  ];
 }
 
 /** A spool total too small to share among serve's workers. */

@@ -392,6 +392,28 @@ upstreams:
   assert.deepEqual(configWarnings(route(basic, 'credentials: true')), []);
 });
 
+test("limits.per_client.connections below a browser's six connections to a host over HTTP/1.1 is warned of, while a listener serves browsers HTTP/1.1", () => {
+  const certs = testCertificates();
+  const tls = `tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }`;
+  const gateway = (connections: number, listeners: string) =>
+    parseConfig(
+      `listen:
+${listeners}
+limits: { per_client: { connections: ${connections} } }
+${UPSTREAM_AND_ROUTE}`,
+      SOURCE,
+      {},
+    );
+  // Chromium, with 2: ten of a page's twelve images were refused 429 (its six connections at once).
+  assert.deepEqual(configWarnings(gateway(2, '  - address: 127.0.0.1:8080')), [
+    "limits.per_client.connections: 2: a browser opens up to six connections to a host over HTTP/1.1 (Chromium, Firefox and Safari alike, listener '127.0.0.1:8080'), so a page's own parallel loads past 2 (its images, scripts, styles) are refused 429; allow 6 or more, or serve browsers over HTTP/2 (http2: true with tls), which takes one connection",
+  ]);
+  assert.deepEqual(configWarnings(gateway(6, '  - address: 127.0.0.1:8080')), []);
+  // HTTP/2 over TLS: a browser's one connection carries the page.
+  assert.deepEqual(configWarnings(gateway(1, `  - { address: 127.0.0.1:8443, http2: true, ${tls} }`)), []);
+  assert.equal(configWarnings(gateway(3, `  - { address: 127.0.0.1:8443, ${tls} }`)).length, 1);
+});
+
 test('compression.types naming a gRPC type is warned of: a gRPC answer is never compressed', () => {
   const types = (list: string) =>
     parseConfig(
