@@ -242,7 +242,7 @@ export class OidcAuth {
       } as const;
       // A person's form posted after the session ended: the page links to a GET of its address,
       // which begins a sign-in and comes back there, where a program's advice would say nothing to them.
-      return isPersonsPost(request) ? { ...refused, signInAgain: localPath(request.target) } : refused;
+      return isPersonsNavigation(request) ? { ...refused, signInAgain: localPath(request.target) } : refused;
     }
     const answer = await this.#signIn.begin(
       this.#redirectUri(request, secure),
@@ -355,21 +355,16 @@ export class OidcAuth {
  * no CORS fields, so the script read a network error where a 401 lets it act.
  */
 function isBrowser(request: SignInRequest): boolean {
-  const { method, fields } = request;
-  if (method !== 'GET' && method !== 'HEAD') return false;
-  if (fields.authorization !== undefined) return false;
-  const mode = fields['sec-fetch-mode'];
-  if (mode !== undefined && mode !== 'navigate') return false;
-  const accept = fields.accept;
-  return typeof accept === 'string' && namesAcceptable(accept, 'text/html');
+  const { method } = request;
+  return (method === 'GET' || method === 'HEAD') && isPersonsNavigation(request);
 }
 
 /**
- * A navigation that cannot be sent to sign in (a form's POST, its body not kept through the
- * provider) but comes from a person: HTML asked for, no Authorization, the browser's
- * `Sec-Fetch-Mode` (when it says one) a navigation's.
+ * A person's navigation, whatever its method: HTML asked for, no Authorization, the browser's
+ * `Sec-Fetch-Mode` (when it says one) a navigation's. One that is no GET (a form's POST, its
+ * body not kept through the provider) cannot be sent to sign in, but its page links to one.
  */
-function isPersonsPost(request: SignInRequest): boolean {
+function isPersonsNavigation(request: SignInRequest): boolean {
   const { fields } = request;
   if (fields.authorization !== undefined) return false;
   const mode = fields['sec-fetch-mode'];
