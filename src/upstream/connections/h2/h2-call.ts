@@ -282,7 +282,12 @@ export class H2Call implements ExchangeController {
     // Node ends the body of a stream its session took down (the upstream's socket closed, after
     // a GOAWAY or none) too, once it has cancelled it, and a stream reset with NO_ERROR: only an
     // end without a reset is END_STREAM.
-    if (stream !== undefined && (stream.rstCode !== 0 || resetBeforeEnd.has(stream))) return this.onClose();
+    // But a NO_ERROR reset once every byte its content-length announced came ends a complete
+    // response (RFC 9113 §8.1: the client must not discard it); Node's own http2 server sends one
+    // in place of END_STREAM when its streams wait on flow control.
+    const whole = this.head.bodyLength !== undefined && this.bodyBytes === this.head.bodyLength;
+    if (stream !== undefined && (stream.rstCode !== 0 || (resetBeforeEnd.has(stream) && !whole)))
+      return this.onClose();
     // The response is whole: a request body still going out is not wanted any more (RFC 9113 §8.1).
     this.finish();
     // Only a request still going out needs a reset (NO_ERROR) to stop; a finished one closes by

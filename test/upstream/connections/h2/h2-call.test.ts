@@ -92,3 +92,21 @@ test('a body reset with NO_ERROR before its END_STREAM while the stream is pause
     /^response body cut short: stream reset by the upstream \(NO_ERROR\) after /,
   );
 });
+
+// RFC 9113 §8.1: a server may reset a stream NO_ERROR once its response is complete, and the
+// client must not discard that response. Node's own http2 server does so in place of the empty
+// END_STREAM frame when streams of one connection wait on flow control (three 20 MB downloads
+// at once): all of a content-length came, then RST_STREAM NO_ERROR. Every byte it announced
+// came, so the body is whole; it was cut (the client's HTTP/2 stream reset, the target judged).
+test('a body reset with NO_ERROR once all its content-length came is whole (RFC 9113 §8.1)', async () => {
+  const sized = [...head, ['content-length', '10']] as const;
+  const upstream = await keep(startH2Raw({ head: sized, data: ['first ', 'part'], reset: 0 }));
+  assert.deepEqual(await slowRead(upstream.url), { ended: 'first part' });
+});
+
+test('a body reset with NO_ERROR short of its content-length is cut', async () => {
+  const sized = [...head, ['content-length', '11']] as const;
+  const upstream = await keep(startH2Raw({ head: sized, data: ['first ', 'part'], reset: 0 }));
+  const outcome = await slowRead(upstream.url);
+  assert.equal('failed' in outcome && outcome.failed, 'http_response_incomplete');
+});
