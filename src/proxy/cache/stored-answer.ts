@@ -478,9 +478,28 @@ export function keptPolicy(
   // A private or no-store answer is never kept (mayKeep): known from its Cache-Control alone.
   if (status === 206 || forbidsSharedStore(fields)) return undefined;
   const policy = policyOf(request, status, fields);
+  if (unsaidEventStream(policy)) return undefined;
   if (!mayKeep(freshnessOf(policy, grants).policy)) return undefined;
   if (oneUsersUnsaid(request, status, policy, grants)) return undefined;
   return Number(policy.toObject().resh['content-length'] ?? 0) > maxEntry ? undefined : policy;
+}
+
+/**
+ * A server-sent event stream (`text/event-stream`) its origin gave no lifetime of its own
+ * (`max-age`, `s-maxage`, `Expires`), or asked to be revalidated each time (`no-cache`, what SSE
+ * servers send): a live feed, each subscriber's own. Kept (by the route's `lifetimes`, or to be
+ * revalidated), its fetch held every other subscriber silent until the stream ended or
+ * `lock_timeout` passed (request coalescing), and what was kept replayed old events to the next.
+ * Not kept, the waiters go upstream at its head, each to a stream of its own.
+ */
+function unsaidEventStream(policy: CachePolicy): boolean {
+  const { resh, rescc } = policy.toObject();
+  const type = String(resh['content-type'] ?? '')
+    .trim()
+    .toLowerCase();
+  if (!type.startsWith('text/event-stream')) return false;
+  if ('no-cache' in rescc) return true;
+  return !('max-age' in rescc || 's-maxage' in rescc || resh.expires !== undefined);
 }
 
 /**
