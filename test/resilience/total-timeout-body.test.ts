@@ -125,3 +125,35 @@ test('timeouts.total_includes_body: true caps the whole exchange, body included,
     await upstream.close();
   }
 });
+
+// The cap is the gateway's own: an upstream still sending when it passed was not failing (a
+// stalled one is `read`'s to cut, and judged so). Judged, every server-sent event stream or long
+// download on a capped route ejected its healthy target (and counted toward its circuit), as
+// Envoy's route timeout does not once the response head came.
+test('a body cut by total_includes_body while it still moves judges no target: no ejection', {
+  timeout: 10_000,
+}, async () => {
+  const upstream = await startTrickling();
+  const gw = await startTestGateway(
+    singleUpstream(upstream.url, {
+      upstream:
+        '    timeouts: { response: 300ms, read: 10s, total: 300ms, total_includes_body: true }\n' +
+        '    outlier_detection: { consecutive_failures: 1, max_ejected_percent: 100 }\n',
+    }),
+  ).catch(closing(upstream));
+  try {
+    for (const id of ['capped-1', 'capped-2']) {
+      const res = await request(gw.url, { path: '/download', headers: { 'x-request-id': id } });
+      assert.equal(res.aborted, true, 'the transfer was cut at the total timeout');
+      assert.equal((await gw.logFor(id)).error, 'connection_read_timeout');
+    }
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected'),
+      [],
+      'the target kept sending: it was not ejected',
+    );
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});

@@ -56,9 +56,10 @@ interface FailureInit {
   readonly clientsTurn?: boolean;
   /**
    * The deadline that ended it mid-body was the gRPC call's own as its upstream was told it
-   * (grpc-timeout: `timeouts.total`, shorter than the client's, which alone makes the total run
-   * past the head): an upstream still answering then kept to the call as asked. Judged against
-   * no target (clientsDoing), as the client's own deadline is not.
+   * (grpc-timeout: `timeouts.total`, shorter than the client's): an upstream still answering then
+   * kept to the call as asked; or the route's own cap (`total_includes_body`), which an upstream
+   * still sending did not fail. Judged against no target (clientsDoing), as the client's own
+   * deadline is not.
    */
   readonly callsDeadline?: boolean;
   /** The case of its type whose explanation the error bodies give, in place of the kind's (variants.ts; its title and other facts stand). */

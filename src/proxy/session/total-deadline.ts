@@ -278,12 +278,16 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
       );
     // A gRPC call's deadline was told upstream in its grpc-timeout (the total here, when shorter
     // than the client's): an upstream still answering when it passed kept to the call as asked, and
-    // a long stream (a watch) cut at it would otherwise eject a healthy target at every call.
+    // a long stream (a watch) cut at it would otherwise eject a healthy target at every call. So
+    // with the config's total_includes_body (no name of its own: not a call the gateway makes):
+    // the cap is the gateway's, an upstream still sending was not failing (a stalled one is
+    // `read`'s), and every event stream or long download cut at it ejected its target, as
+    // Envoy's route timeout does not once the head came.
     if (reached === 'body_streaming')
       return new Failure(
         this.#byClient ? 'client_deadline' : 'connection_read_timeout',
         `${this.#name} reached while streaming the body`,
-        { stage: reached, callsDeadline: this.#clientSent },
+        { stage: reached, callsDeadline: this.#clientSent || this.#ownName === undefined },
       );
     const noHead = noHeadDetails(`within the ${this.#name}`, attempt?.headSoFar);
     return new Failure(
