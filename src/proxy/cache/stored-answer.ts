@@ -486,7 +486,7 @@ export function keptPolicy(
 
 /**
  * A server-sent event stream (`text/event-stream`) its origin gave no lifetime of its own
- * (`max-age`, `s-maxage`, `Expires`), or asked to be revalidated each time (`no-cache`, what SSE
+ * (`max-age`, `s-maxage`, `Expires`, above 0), or asked to be revalidated each time (`no-cache`, what SSE
  * servers send): a live feed, each subscriber's own. Kept (by the route's `lifetimes`, or to be
  * revalidated), its fetch held every other subscriber silent until the stream ended or
  * `lock_timeout` passed (request coalescing), and what was kept replayed old events to the next.
@@ -499,7 +499,8 @@ function unsaidEventStream(policy: CachePolicy): boolean {
     .toLowerCase();
   if (!type.startsWith('text/event-stream')) return false;
   if ('no-cache' in rescc) return true;
-  return !('max-age' in rescc || 's-maxage' in rescc || resh.expires !== undefined);
+  // A lifetime of 0 (`max-age=0`, an `Expires` already past) is one to revalidate each time too.
+  return !('max-age' in rescc || 's-maxage' in rescc || resh.expires !== undefined) || policy.maxAge() <= 0;
 }
 
 /**

@@ -71,6 +71,7 @@ function subscribe(url: string) {
 for (const [said, fields, cache] of [
   ['nothing (the route gives 200s a lifetime)', {}, '{ lifetimes: { 200: 1h }, lock_timeout: 1h }'],
   ['Cache-Control: no-cache', { 'cache-control': 'no-cache' }, '{ lock_timeout: 1h }'],
+  ['Cache-Control: max-age=0', { 'cache-control': 'max-age=0' }, '{ lock_timeout: 1h }'],
 ] as const) {
   test(`an event stream whose origin says ${said} is neither waited on nor kept: each subscriber has its own`, async () => {
     const origin = await keep(sseOrigin(fields));
