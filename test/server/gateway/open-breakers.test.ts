@@ -19,7 +19,7 @@ const config = (upstreams: string) =>
 const app = (urls: string[], protocol = 'http1') =>
   `  app:\n    protocol: ${protocol}\n    targets:\n${urls.map((u) => `      - url: ${u}\n`).join('')}`;
 
-test('open circuits and ejections are told with the time they have left; a closed circuit, a return or a passed deadline are not', () => {
+test('open circuits and ejections are told with the time they have left, a passed one with none (half-open until a worker ends it); a closed circuit or a return are not', () => {
   const breakers = new OpenBreakers();
   breakers.heard({ candor: 'circuit-opened', upstream: 'app', forMs: 5000 }, 1000);
   breakers.heard(
@@ -40,9 +40,19 @@ test('open circuits and ejections are told with the time they have left; a close
     { candor: 'circuit-opened', upstream: 'app', forMs: 3000 },
     { candor: 'ejected', upstream: 'app', origin: 'http://a:80', forMs: 1000, ejections: 2 },
   ]);
-  assert.deepEqual(breakers.now(4500), [{ candor: 'circuit-opened', upstream: 'app', forMs: 1500 }]);
+  // a's time ran out with no return told: half-open in the workers, so told with 0 ms left.
+  const aHalfOpen = { candor: 'ejected', upstream: 'app', origin: 'http://a:80', forMs: 0, ejections: 2 };
+  assert.deepEqual(breakers.now(4500), [
+    { candor: 'circuit-opened', upstream: 'app', forMs: 1500 },
+    aHalfOpen,
+  ]);
   breakers.heard({ candor: 'circuit-closed', upstream: 'app' }, 4600);
-  assert.deepEqual(breakers.now(4700), []);
+  assert.deepEqual(breakers.now(4700), [aHalfOpen]);
+  breakers.returned('app', 'http://a:80');
+  assert.deepEqual(breakers.now(4800), []);
+  // A circuit whose open time ran out with no close told is half-open too.
+  breakers.heard({ candor: 'circuit-opened', upstream: 'app', forMs: 100 }, 5000);
+  assert.deepEqual(breakers.now(6000), [{ candor: 'circuit-opened', upstream: 'app', forMs: 0 }]);
 });
 
 test('a reload forgets what the workers rebuild afresh, and keeps what they keep', () => {
