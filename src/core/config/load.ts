@@ -42,7 +42,7 @@ export interface LoadOptions {
   /**
    * `may-be-absent` (`candor check --without-secrets`): an admin token, TLS private key or
    * `${VAR}` that is not there is no problem (one that is there is checked in full; an unset
-   * variable reads as empty); secrets.ts lists them.
+   * variable reads as empty, or as a stand-in where empty makes its field wrong: standIns); secrets.ts lists them.
    * Default `required`: a config that passed must start.
    */
   readonly secrets?: SecretPresence;
@@ -66,6 +66,8 @@ export interface LoadOptions {
     name: string,
     fields: readonly string[],
   ) => void;
+  /** Told, for each problem, the variables its field names (standIns: which unset one made it). */
+  readonly onProblemVariables?: (names: readonly string[]) => void;
 }
 
 /**
@@ -164,6 +166,100 @@ function parseText(
   options: LoadOptions,
   undecodable: Undecodable | undefined,
 ): GatewayConfig {
+  if (options.secrets !== 'may-be-absent') return parseOnce(text, source, env, options, undecodable);
+  // Told to the caller only once it is known to be the last load: most configs pass, or fail for
+  // what no variable made, the first time.
+  const told: (() => void)[] = [];
+  const named: string[] = [];
+  const held: LoadOptions = {
+    secrets: 'may-be-absent',
+    onVariable: (name, field) => told.push(() => options.onVariable?.(name, field)),
+    warnings: options.warnings === undefined ? undefined : [],
+    onRouteDefaults: (route, name, fields) => told.push(() => options.onRouteDefaults?.(route, name, fields)),
+    onProblemVariables: (names) => named.push(...names),
+  };
+  const tell = () => {
+    for (const each of told) each();
+    options.warnings?.push(...(held.warnings ?? []));
+  };
+  try {
+    const config = parseOnce(text, source, env, held, undecodable);
+    tell();
+    return config;
+  } catch (error) {
+    if (!(error instanceof ConfigError) || !named.some((name) => env[name] === undefined)) {
+      tell();
+      throw error;
+    }
+  }
+  return parseOnce(text, source, standIns(text, source, env, undecodable), options, undecodable);
+}
+
+/**
+ * Stand-in values tried, in order, for a variable not set here (`candor check --without-secrets`).
+ * Read as empty, `Bearer ${API_TOKEN}` is "Bearer ", which no header value may end with, and a CI
+ * job had to set a dummy token for the docs' own example to pass: a value that fits the field's
+ * shape checks it as far as it can be without the secret (a word, a number, a duration, a URL).
+ */
+const STAND_INS = ['x', '1', '1s', 'http://127.0.0.1:1'] as const;
+/** At most this many variables are given a stand-in: each costs a load per value tried. */
+const MAX_STAND_INS = 16;
+
+/**
+ * `env` with a stand-in for each unset variable whose field its emptiness made wrong, where one
+ * of STAND_INS makes that field right and no other field wrong; a variable no stand-in fits stays
+ * unset, read as empty, and its field's problem is told as before (`htp://${HOST}` fails with any
+ * host). The loads here are quiet: only the last one, the caller's, tells anything.
+ */
+function standIns(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv,
+  undecodable: Undecodable | undefined,
+): NodeJS.ProcessEnv {
+  const problemsWith = (trial: NodeJS.ProcessEnv) => {
+    const named: string[][] = [];
+    const paths: string[] = [];
+    try {
+      parseOnce(
+        text,
+        source,
+        trial,
+        { secrets: 'may-be-absent', onProblemVariables: (n) => named.push([...n]) },
+        undecodable,
+      );
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const problem of error.problems) paths.push(`${problem.file}\n${problem.path}`);
+    }
+    return { named, paths };
+  };
+  let trial: NodeJS.ProcessEnv = env;
+  let before = problemsWith(trial);
+  const unset = [...new Set(before.named.flat())].filter((name) => env[name] === undefined);
+  for (const name of unset.slice(0, MAX_STAND_INS)) {
+    for (const value of STAND_INS) {
+      const candidate = { ...trial, [name]: value };
+      const after = problemsWith(candidate);
+      // The variable's fields are right now, and no field is wrong that was not before.
+      if (after.named.some((names) => names.includes(name))) continue;
+      if (after.paths.some((path) => !before.paths.includes(path))) continue;
+      trial = candidate;
+      before = after;
+      break;
+    }
+  }
+  return trial;
+}
+
+/** One load of the text with `env` as it is. */
+function parseOnce(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv,
+  options: LoadOptions,
+  undecodable: Undecodable | undefined,
+): GatewayConfig {
   const secrets = options.secrets ?? 'required';
   const label = /^<.*>$/.test(source);
   const baseDir = label ? process.cwd() : dirname(resolve(source));
@@ -186,9 +282,10 @@ function parseText(
   // A problem quotes what it found, and a value the environment gave is a secret as often as not
   // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
   const asWritten = problemTemplates(fromEnvironment);
-  const { problems, toProblem } = problemList(source, (key, said) =>
-    variableNotes(variablesAt.get(key) ?? [], asWritten(said), env, lenient),
-  );
+  const { problems, toProblem } = problemList(source, (key, said) => {
+    options.onProblemVariables?.(variablesAt.get(key) ?? []);
+    return variableNotes(variablesAt.get(key) ?? [], asWritten(said), env, lenient);
+  });
   // Before any check: a route that took a default is checked as if it had written it, and a
   // problem in it is told where it is written, once (`seen`), not once per route.
   const taken = applyRouteDefaults(yaml.value);

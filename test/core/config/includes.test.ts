@@ -289,15 +289,15 @@ test('a YAML syntax error in an included file is told in that file, at its line 
   ]);
 });
 
-// `candor check --without-secrets` reads an unset variable as empty and names it where its field
-// then fails: in the main file it did, in an included file the problem said only `got ""`, and
-// the operator was left to find which variable CI did not have.
-test('without its secrets, a field of an included file that an unset variable left empty names the variable, as the main file does', async () => {
+// `candor check --without-secrets` reads an unset variable as empty (or a stand-in where one fits
+// the field) and names it where its field then fails: in the main file it did, in an included
+// file the problem said only `got ""`, and the operator was left to find which variable CI did not have.
+test('without its secrets, a field of an included file that an unset variable left wrong names the variable, as the main file does', async () => {
   const path = folder({
     'candor.yaml': MAIN('[conf.d/more.yaml]'),
     'conf.d/more.yaml':
-      'include: [deeper.yaml]\nroutes:\n  - match: { path: /x }\n    upstream: deep\n    request_headers: { set: { Authorization: "Bearer ${INC_TOKEN}" } }\n',
-    'conf.d/deeper.yaml': 'upstreams:\n  deep: { targets: [{ url: "${DEEP_URL}" }] }\n',
+      'include: [deeper.yaml]\nroutes:\n  - match: { path: /x }\n    upstream: deep\n    request_headers: { set: { Authorization: "Bearer ${INC_TOKEN} " } }\n',
+    'conf.d/deeper.yaml': 'upstreams:\n  deep: { targets: [{ url: "htp://${DEEP_URL}" }] }\n',
   });
   try {
     await loadConfigFile(path, {}, { secrets: 'may-be-absent' });
@@ -309,8 +309,8 @@ test('without its secrets, a field of an included file that an unset variable le
         (p) => `${p.file.slice(p.file.lastIndexOf('/') + 1)}:${p.line} ${p.path}: ${p.message}`,
       ),
       [
-        'deeper.yaml:2 upstreams.deep.targets[0].url: expected a URL like http://127.0.0.1:3001, got "" (environment variable DEEP_URL is not set here: read as empty)',
-        'more.yaml:5 routes[0].request_headers.set.Authorization: expected a header value without whitespace at either end (a peer drops it, an HTTP/2 one refuses the field), got "Bearer " (environment variable INC_TOKEN is not set here: read as empty)',
+        'deeper.yaml:2 upstreams.deep.targets[0].url: expected an http:// or https:// URL, got "htp://" (scheme "htp") (environment variable DEEP_URL is not set here: read as empty)',
+        'more.yaml:5 routes[0].request_headers.set.Authorization: expected a header value without whitespace at either end (a peer drops it, an HTTP/2 one refuses the field), got "Bearer  " (environment variable INC_TOKEN is not set here: read as empty)',
       ],
     );
   }

@@ -134,7 +134,7 @@ upstreams:
   assert.match(result.stderr, /2 problems in /);
 });
 
-test('check --without-secrets takes a password in a variable as the secret it is: unset, it is listed, and named where its field cannot be empty', async () => {
+test('check --without-secrets takes a password in a variable as the secret it is: unset, it is listed, a whole URL checked with a stand-in, and named where no value of it could be right', async () => {
   const text = (url: string) => `listen: [{ address: 127.0.0.1:8080 }]
 routes:
   - upstream: app
@@ -156,16 +156,67 @@ store:
     /serve will need:\n {2}environment variable CHECK_TEST_REDIS_PASSWORD \(store\.redis\.url\): not set here\n$/,
   );
   assert.equal((await run(['check', path], env)).code, 78, 'without the flag it must be set');
-  // A field that cannot be empty says why it was.
-  const whole = await run(
-    ['check', '--without-secrets', file('ci-url.yaml', text(`\${CHECK_TEST_APP_URL}`))],
+  // A URL the environment gives whole is checked with a stand-in: empty, no URL could pass (it
+  // was refused, `got ""`, and CI had to set a dummy URL).
+  const wholePath = file('ci-url.yaml', text(`\${CHECK_TEST_APP_URL}`));
+  const whole = await run(['check', '--without-secrets', wholePath], env);
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.match(
+    whole.stdout,
+    /environment variable CHECK_TEST_APP_URL \(upstreams\.app\.targets\[0\]\.url\): not set here\n/,
+  );
+  // A field no value of the variable can make right is still refused, and says which it read as empty.
+  const typo = await run(
+    ['check', '--without-secrets', file('ci-typo.yaml', text(`htp://\${CHECK_TEST_APP_URL}`))],
     env,
   );
-  assert.equal(whole.code, 78);
+  assert.equal(typo.code, 78);
   assert.match(
-    whole.stderr,
-    /upstreams\.app\.targets\[0\]\.url: expected a URL like http:\/\/127\.0\.0\.1:3001, got "" \(environment variable CHECK_TEST_APP_URL is not set here: read as empty\)/,
+    typo.stderr,
+    /upstreams\.app\.targets\[0\]\.url: expected an http:\/\/ or https:\/\/ URL, got "htp:\/\/" \(scheme "htp"\) \(environment variable CHECK_TEST_APP_URL is not set here: read as empty\)/,
   );
+});
+
+// The docs' own example failed its CI check: with API_TOKEN unset, "Bearer ${API_TOKEN}" read as
+// "Bearer ", which a header value may not end with, so a CI job had to set a dummy token.
+test('check --without-secrets passes a header value that holds a token not set here, and still checks it when it is set or without the flag', async () => {
+  const path = file(
+    'ci-bearer.yaml',
+    `listen: [{ address: 127.0.0.1:8080 }]
+routes:
+  - upstream: app
+    request_headers: { set: { Authorization: "Bearer \${CHECK_TEST_API_TOKEN}" } }
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:9" }] }
+`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.CHECK_TEST_API_TOKEN;
+  const lenient = await run(['check', '--without-secrets', path], env);
+  assert.equal(lenient.code, 0, lenient.stderr);
+  assert.equal(lenient.stderr, '');
+  assert.equal(
+    lenient.stdout,
+    `${path}: ok without its secrets (gateway "candor", 1 listener(s), 1 route(s), 1 upstream(s))\n` +
+      'serve will need:\n' +
+      '  environment variable CHECK_TEST_API_TOKEN (routes[0].request_headers.set.Authorization): not set here\n',
+  );
+  // Without the flag it must be set, as before.
+  const strict = await run(['check', path], env);
+  assert.equal(strict.code, 78);
+  assert.match(strict.stderr, /environment variable CHECK_TEST_API_TOKEN is not set/);
+  // Set, its value is checked in full, flag or not: a token ending in a space is refused.
+  for (const args of [
+    ['check', '--without-secrets', path],
+    ['check', path],
+  ]) {
+    const bad = await run(args, { ...env, CHECK_TEST_API_TOKEN: 'abc def ' });
+    assert.equal(bad.code, 78, args.join(' '));
+    assert.match(
+      bad.stderr,
+      /routes\[0\]\.request_headers\.set\.Authorization: expected a header value without whitespace at either end .*got "Bearer \$\{CHECK_TEST_API_TOKEN\}"/,
+    );
+  }
 });
 
 test('check --without-secrets validates all but the secrets that are not there and lists what serve will need; without it an absent secret is still an error (issue 32, item 6)', async () => {
