@@ -27,7 +27,7 @@ import { checkOidc } from './oidc-checks.ts';
 import { checkPluginModules } from './plugin-modules.ts';
 import { NotRegularFile, readErrorReason } from './read-error.ts';
 import type { Report, WrittenElsewhere } from './report.ts';
-import { applyRouteDefaults } from './route-defaults.ts';
+import { applyRouteDefaults, writtenAt } from './route-defaults.ts';
 import type { PathSegment, RawConfig } from './schema.ts';
 import type { SecretPresence } from './secrets.ts';
 import { checkTracingPackages } from './tracing-checks.ts';
@@ -59,7 +59,8 @@ export interface LoadOptions {
   /**
    * Told, once the config has loaded, each route that took fields from `route_defaults` (where it
    * is written: `routes[0]`, and the included file that writes it, as a problem names it; its
-   * name; the fields), for `candor check` to show which route gets which default.
+   * name; the fields, and those it turned off as `no cache (cache: false)`), for `candor check` to
+   * show which route gets which default.
    */
   readonly onRouteDefaults?: (
     route: { readonly path: string; readonly file: string | undefined },
@@ -288,7 +289,7 @@ function parseOnce(
   });
   // Before any check: a route that took a default is checked as if it had written it, and a
   // problem in it is told where it is written, once (`seen`), not once per route.
-  const taken = applyRouteDefaults(yaml.value);
+  const { taken, idle } = applyRouteDefaults(yaml.value);
   const placeOf = placesOf(taken, included, source, yaml.locate);
   for (const problem of included.problems) {
     const { line, column } = problem.locate(problem.path, problem.at);
@@ -296,6 +297,7 @@ function parseOnce(
   }
   const named = routesAsWritten(included, source);
   const toWarning = warningsTo(placeOf, asWritten, options.warnings, named);
+  for (const { index, field, message } of idle) toWarning(['routes', index, field], message, 'key');
   if (undecodable !== undefined) {
     // First, so that the field's own check (which would quote the U+FFFD) does not speak for it.
     const { line, column } = yaml.positionAt(undecodable.offset);
@@ -330,7 +332,13 @@ function parseOnce(
   );
   // What only the loaded config shows (a target that is the gateway's own listener, ...), at its line.
   if (options.warnings !== undefined)
-    for (const { path, message } of fieldWarnings(config)) toWarning(path, message, 'key');
+    // Told at route_defaults, the way out is the route's, not the default's (`cache: false` on it).
+    for (const { path, message, fromDefault } of fieldWarnings(config))
+      toWarning(
+        path,
+        fromDefault !== undefined && writtenAt(taken, path) !== path ? fromDefault : message,
+        'key',
+      );
   for (const [index, fields] of taken) {
     // A route of an included file as that file writes it: the document's numbering follows the main file's routes.
     const written = included.writtenIn(['routes', index]);

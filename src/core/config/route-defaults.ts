@@ -37,19 +37,37 @@ const NOT_ON_REDIRECT: ReadonlySet<string> = new Set([...FORWARDING_ONLY, 'rate_
  */
 const PER_KEY = 'timeouts';
 
-/** Route index → the default fields it took, in DEFAULTABLE_FIELDS' order (`timeouts.connect`: one key of a per-key field). */
+/**
+ * Route index → the default fields it took, in DEFAULTABLE_FIELDS' order (`timeouts.connect`: one
+ * key of a per-key field), and those it turned off with `false`, as `no cache (cache: false)`.
+ */
 export type DefaultsTaken = ReadonlyMap<number, readonly string[]>;
+
+/** How `candor check` lists a default a route turned off (`cache: false`): among the fields it took. */
+export function turnedOff(field: string): string {
+  return `no ${field} (${field}: false)`;
+}
+
+/** A `field: false` on a route that had no default to turn off: it does nothing (a warning, load.ts tells it). */
+export interface IdleOff {
+  readonly index: number;
+  readonly field: string;
+  readonly message: string;
+}
 
 /**
  * Gives each route of `document` the defaults it does not set itself (a route's own field wins
  * whole: its `response_headers` replaces the default's, rules are not merged; `timeouts` key by
- * key), in place.
+ * key), in place. A route's `field: false` takes none of that default (nginx's `gzip off;` in a
+ * `location`): the field is removed, so the route is checked and built as one that has none.
+ * Only `false`: a bare `cors:` (null, a line mis-indented) stays the error it was, where reading
+ * it as "none" would drop a route's CORS without a word.
  */
-export function applyRouteDefaults(document: unknown): DefaultsTaken {
+export function applyRouteDefaults(document: unknown): { taken: DefaultsTaken; idle: IdleOff[] } {
   const taken = new Map<number, string[]>();
-  if (!isMapping(document)) return taken;
-  const defaults = document.route_defaults;
-  if (!isMapping(defaults)) return taken;
+  const idle: IdleOff[] = [];
+  if (!isMapping(document)) return { taken, idle };
+  const defaults = isMapping(document.route_defaults) ? document.route_defaults : undefined;
   for (const [index, route] of itemsOf(document.routes)) {
     const skip =
       route.redirect !== undefined
@@ -59,7 +77,15 @@ export function applyRouteDefaults(document: unknown): DefaultsTaken {
           : undefined;
     const fields: string[] = [];
     for (const field of DEFAULTABLE_FIELDS) {
-      if (!(field in defaults) || skip?.has(field)) continue;
+      const given = defaults !== undefined && field in defaults && !skip?.has(field);
+      if (route[field] === false) {
+        // Removed before any check: the schema, the cross checks and the runtime config see a route without it.
+        delete route[field];
+        if (given) fields.push(turnedOff(field));
+        else idle.push({ index, field, message: idleMessage(field, defaults, route) });
+        continue;
+      }
+      if (!given || defaults === undefined) continue;
       if (field in route) {
         if (field === PER_KEY) fields.push(...takeKeys(route, defaults, field));
         continue;
@@ -69,7 +95,19 @@ export function applyRouteDefaults(document: unknown): DefaultsTaken {
     }
     if (fields.length > 0) taken.set(index, fields);
   }
-  return taken;
+  return { taken, idle };
+}
+
+/** Why a route's `field: false` turns nothing off: no such default, or one this route would not take. */
+function idleMessage(
+  field: string,
+  defaults: Record<string, unknown> | undefined,
+  route: Record<string, unknown>,
+): string {
+  if (defaults === undefined || !(field in defaults))
+    return `${field}: false turns off route_defaults.${field}, which this config does not write: it does nothing here`;
+  const kind = route.redirect !== undefined ? 'a redirect' : 'a static route';
+  return `${kind} takes no route_defaults.${field}: ${field}: false does nothing here`;
 }
 
 /** The keys of `defaults[field]` a route's own mapping does not write, given to it; their names as `field.key`. */

@@ -30,6 +30,8 @@ import { formatDuration } from './units.ts';
 export interface FieldWarning {
   readonly path: readonly PathSegment[];
   readonly message: string;
+  /** Said instead where the field is one the route took from route_defaults (what to write differs). */
+  readonly fromDefault?: string;
 }
 
 /** Each warning as one line, "field: message" (as `candor check` tells it after the file, line and column). */
@@ -55,7 +57,11 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
   ];
   // A warning quotes the config as a problem does: a value the environment gave as `${NAME}`.
   const templates = problemTemplates(config.fromEnvironment ?? []);
-  return warnings.map(({ path, message }) => ({ path, message: templates(message) }));
+  return warnings.map(({ path, message, fromDefault }) => ({
+    path,
+    message: templates(message),
+    ...(fromDefault === undefined ? {} : { fromDefault: templates(fromDefault) }),
+  }));
 }
 
 /** An HTML error page with nowhere to show the request id. */
@@ -225,6 +231,8 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
     warnings.push({
       path: ['routes', index, 'cache'],
       message: `the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or remove the cache`,
+      // Taken from route_defaults, there is no cache on the route to remove: it says how to take none.
+      fromDefault: `the route matches only ${methods.join(', ')}, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or write cache: false on the route to take no route_defaults.cache`,
     });
   return warnings;
 }

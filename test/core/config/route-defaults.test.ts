@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ConfigProblem } from '../../../src/core/config/config-error.ts';
+import { DEFAULTS } from '../../../src/core/config/defaults.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { problemsOf, SOURCE } from './config-fixture.ts';
 
@@ -150,4 +151,129 @@ test('a default rate limit by identity names the first route without auth it is 
   assert.deepEqual(problems, [
     "4 route_defaults.rate_limit.key: for routes[0], identity is the user the route's auth admitted, and this route has no auth: every request would be limited by its address",
   ]);
+});
+
+// A route could not turn off a default: `cache: null`, `cors: ~` are refused ("got nothing"), and
+// a POST-only route, an API that must never be cached, a stream that must not be compressed all
+// took the default's. `false` takes none of it, as nginx's `proxy_cache off;` in a location.
+test('a route writing false for a default field takes none of it, and candor check lists it as turned off', () => {
+  const taken: string[] = [];
+  const warnings: ConfigProblem[] = [];
+  const loaded = parseConfig(
+    config(`  response_headers: { set: { X-Frame-Options: DENY } }
+  compression: { min_size: 10 }
+  cache: {}
+  cors: { origins: [https://app.example.com] }
+  rate_limit: { rate: 5 }
+  limits: { body: 1KiB }
+  request_headers: { set: { X-Default: "1" } }
+  timeouts: { response: 2s }
+`).replace(
+      '    response_headers: { set: { X-Own: "1" } }\n',
+      '    response_headers: false\n    request_headers: false\n    compression: false\n    cache: false\n    cors: false\n    rate_limit: false\n    limits: false\n    timeouts: false\n',
+    ),
+    SOURCE,
+    {},
+    {
+      warnings,
+      onRouteDefaults: (route, name, fields) => taken.push(`${route.path} ${name}: ${fields.join(', ')}`),
+    },
+  );
+  const [plain, own, moved] = loaded.routes;
+  assert.equal(plain.compression?.minSize, 10);
+  assert.notEqual(plain.cache, undefined);
+  assert.notEqual(plain.access?.cors, undefined);
+  assert.equal(plain.rateLimit?.rate, 5);
+  assert.equal(plain.limits.body, 1024);
+  assert.equal(plain.timeouts?.api.response, 2000);
+  // Turned off: none, as a route the defaults never reached; limits and timeouts the gateway's and the upstream's.
+  assert.equal(own.responseHeaders, undefined);
+  assert.equal(own.requestHeaders, undefined);
+  assert.equal(own.compression, undefined);
+  assert.equal(own.cache, undefined);
+  assert.equal(own.access?.cors, undefined);
+  assert.equal(own.rateLimit, undefined);
+  assert.equal(own.limits.body, DEFAULTS.route.limits.body);
+  assert.equal(own.timeouts, undefined);
+  assert.notEqual(moved.responseHeaders, undefined);
+  assert.deepEqual(taken, [
+    'routes[0] plain: request_headers, response_headers, compression, cache, cors, limits, rate_limit, timeouts',
+    'routes[1] own: no request_headers (request_headers: false), no response_headers (response_headers: false), no compression (compression: false), no cache (cache: false), no cors (cors: false), no limits (limits: false), no rate_limit (rate_limit: false), no timeouts (timeouts: false)',
+    'routes[2] moved: response_headers, cors, limits',
+  ]);
+  assert.deepEqual(warnings, []);
+});
+
+test('a bare null is no off: a mis-indented cors: is still refused, not read as none', () => {
+  const problems = problemsOf(
+    config('  cors: { origins: [https://app.example.com] }\n').replace(
+      '    response_headers: { set: { X-Own: "1" } }\n',
+      '    cors:\n    compression: ~\n    cache: off\n',
+    ),
+  ).map((p) => `${p.path}: ${p.message.slice(0, 28)}`);
+  assert.deepEqual(problems, [
+    'routes[1].cors: expected a mapping with orig',
+    'routes[1].compression: expected a mapping with enco',
+    'routes[1].cache: expected a mapping with max_',
+  ]);
+});
+
+test('false with no default to turn off loads, and candor check warns that it does nothing', () => {
+  const warnings: ConfigProblem[] = [];
+  const loaded = parseConfig(
+    config('  compression: {}\n')
+      .replace('    response_headers: { set: { X-Own: "1" } }\n', '    cache: false\n')
+      .replace(
+        '    redirect: { location: "https://example.com/" }\n',
+        '    redirect: { location: "https://example.com/" }\n    compression: false\n',
+      ),
+    SOURCE,
+    {},
+    { warnings },
+  );
+  assert.equal(loaded.routes[1].cache, undefined);
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message}`),
+    [
+      '12 routes[1].cache: cache: false turns off route_defaults.cache, which this config does not write: it does nothing here',
+      '16 routes[2].compression: a redirect takes no route_defaults.compression: compression: false does nothing here',
+    ],
+  );
+});
+
+test('the POST-only warning of a default cache says how to take none: cache: false on the route', () => {
+  const warnings: ConfigProblem[] = [];
+  const text = (own: string) => `listen:
+  - address: 127.0.0.1:8080
+route_defaults:
+  cache: {}
+routes:
+  - name: site
+    match: { path: /a }
+    upstream: api
+  - name: forms
+    match: { path: /forms, methods: [POST] }
+    upstream: api
+${own}upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`;
+  parseConfig(text(''), SOURCE, {}, { warnings });
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message}`),
+    [
+      '4 route_defaults.cache: for routes[1], the route matches only POST, and only the answers to GET and HEAD are stored: this cache never stores or serves an answer; match GET too, or write cache: false on the route to take no route_defaults.cache',
+    ],
+  );
+  // Written so, nothing is left to warn of.
+  const after: ConfigProblem[] = [];
+  const loaded = parseConfig(text('    cache: false\n'), SOURCE, {}, { warnings: after });
+  assert.deepEqual(after, []);
+  assert.equal(loaded.routes[1].cache, undefined);
+  // A route's own cache still says to remove it.
+  const own: ConfigProblem[] = [];
+  parseConfig(text('    cache: { max_size: 1MiB }\n'), SOURCE, {}, { warnings: own });
+  assert.match(own[0]?.message ?? '', /match GET too, or remove the cache$/);
+  assert.equal(own[0]?.path, 'routes[1].cache');
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
-import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 
@@ -192,6 +192,89 @@ upstreams:
       /\nroute defaults taken:\n {2}routes\[0\] "site": response_headers, timeouts\n {2}routes\[0\] "api" \(conf\.d\/api\.yaml\): response_headers, timeouts\.connect\n {2}routes\[1\] "\/assets" \(conf\.d\/api\.yaml\): response_headers\n$/,
     );
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A route could not turn off a default (`cache: null` is refused): an API that must never be
+// cached, a stream that must not be compressed, took the default's all the same.
+test('a route writing cache: false and compression: false takes neither default: its answers are fetched each time and sent as they are, GET /config shows none, a reload turns it back on', {
+  timeout: 60_000,
+}, async () => {
+  const dir = tempDir('candor-route-defaults-off-');
+  let fetched = 0;
+  const origin = await listenOnLoopback((_req, res) => {
+    fetched++;
+    res.setHeader('content-type', 'text/plain');
+    res.setHeader('cache-control', 'max-age=60');
+    res.end('a'.repeat(4096));
+  });
+  const adminPort = await freePort();
+  const token = 'route-defaults-off-token-0123456789';
+  writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
+  const path = join(dir, 'candor.yaml');
+  const text = (off: string) => `listen:
+  - address: 127.0.0.1:0
+admin: { listen: "127.0.0.1:${adminPort}", token_file: token }
+route_defaults:
+  compression: { min_size: 1 }
+  cache: {}
+routes:
+  - name: cached
+    match: { path: /cached }
+    upstream: app
+  - name: live
+    match: { path: /live }
+    upstream: app
+${off}upstreams:
+  app: { targets: [{ url: ${origin.url} }] }
+`;
+  writeFileSync(path, text('    cache: false\n    compression: false\n'));
+  let serve: ServeProcess | undefined;
+  try {
+    const check = spawnSync(process.execPath, [BIN, 'check', path], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(check.status, 0, check.stderr);
+    assert.equal(check.stderr, '');
+    assert.match(
+      check.stdout,
+      /\nroute defaults taken:\n {2}routes\[0\] "cached": compression, cache\n {2}routes\[1\] "live": no compression \(compression: false\), no cache \(cache: false\)\n$/,
+    );
+    serve = await startServe(path, 1, { admin: true });
+    const base = `http://127.0.0.1:${serve.port}`;
+    const get = (route: string) => request(base, { path: route, headers: { 'accept-encoding': 'gzip' } });
+    const first = await get('/cached/x');
+    assert.equal(first.status, 200);
+    assert.equal(first.headers['content-encoding'], 'gzip');
+    assert.equal((await get('/cached/x')).status, 200);
+    assert.equal(fetched, 1, 'the default cache answered the second');
+    for (const _ of [1, 2]) {
+      const live = await get('/live/x');
+      assert.equal(live.status, 200);
+      assert.equal(live.headers['content-encoding'], undefined);
+      assert.equal(live.text, 'a'.repeat(4096));
+    }
+    assert.equal(fetched, 3, 'each answer of the route without a cache was fetched');
+    const routes = async () => {
+      const view = await adminCall(adminPort, 'GET', '/config', { token });
+      assert.equal(view.status, 200);
+      return (view.body.config as { routes: Record<string, unknown>[] }).routes;
+    };
+    const [cached, live] = await routes();
+    assert.notEqual(cached.cache, undefined);
+    assert.notEqual(cached.compression, undefined);
+    assert.equal('cache' in live, false);
+    assert.equal('compression' in live, false);
+
+    // Without its false, the route takes the defaults again at the reload.
+    writeFileSync(path, text(''));
+    serve.child.kill('SIGHUP');
+    await serve.waitForLines('config reloaded', 1, 20_000);
+    const [, back] = await routes();
+    assert.notEqual(back.cache, undefined);
+    assert.equal((await get('/live/y')).headers['content-encoding'], 'gzip');
+  } finally {
+    await serve?.stop();
+    await origin.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
