@@ -202,7 +202,9 @@ function parseText(
  * job had to set a dummy token for the docs' own example to pass: a value that fits the field's
  * shape checks it as far as it can be without the secret (a word, a number, a duration, a URL).
  */
-const STAND_INS = ['x', '1', '1s', 'http://127.0.0.1:1'] as const;
+// The URL's host is TEST-NET-1 (RFC 5737), no address of this machine: a loopback one beside the
+// port stand-in `1` made `127.0.0.1:1` both a listener and a target, warned of as the gateway's own.
+const STAND_INS = ['x', '1', '1s', 'http://192.0.2.1:1'] as const;
 /** At most this many variables are given a stand-in: each costs a load per value tried. */
 const MAX_STAND_INS = 16;
 

@@ -1,6 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are config text, where ${VAR} is the syntax under test.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ConfigError, type ConfigProblem } from '../../../src/core/config/config-error.ts';
 import { interpolateEnv, requiredVariables } from '../../../src/core/config/env.ts';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { configWarnings } from '../../../src/core/config/warnings.ts';
@@ -286,4 +287,64 @@ upstreams:
   const config = parseConfig(quoted, SOURCE, env);
   assert.equal(config.listen[0]?.maxConnections, 5);
   assert.equal(config.upstreams.api?.targets[0]?.url, 'http://127.0.0.1:3001');
+});
+
+// Without its secrets, a variable not set here was read as empty, and a field that cannot be
+// empty failed the check: `Bearer ${API_TOKEN}` as "Bearer ", a port as "127.0.0.1:", so a CI job
+// had to set dummy values. Such a field is checked with a stand-in; one no value could make
+// right is still refused, naming the variable; the load's warnings and variables are told once.
+test('without its secrets, a field an unset variable left wrong is checked with a stand-in; one no value makes right is refused', () => {
+  const text = (url: string) => `listen:
+  - address: "127.0.0.1:\${CI_PORT}"
+routes:
+  - match: { path: /a, methods: [POST] }
+    upstream: app
+    request_headers: { set: { Authorization: "Bearer \${CI_TOKEN}" } }
+    timeouts: { response: "\${CI_RESPONSE}" }
+    max_in_flight: \${CI_MAX}
+    cache: {}
+upstreams:
+  app: { targets: [{ url: "${url}" }] }
+`;
+  const lenient = (source: string, env: NodeJS.ProcessEnv) => {
+    try {
+      parseConfig(source, SOURCE, env, { secrets: 'may-be-absent' });
+      return [];
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems.map((p) => `${p.path}: ${p.message}`);
+      throw error;
+    }
+  };
+  const warnings: ConfigProblem[] = [];
+  const variables: string[] = [];
+  const config = parseConfig(
+    text('${CI_URL}'),
+    SOURCE,
+    {},
+    { secrets: 'may-be-absent', warnings, onVariable: (name, field) => variables.push(`${name} ${field}`) },
+  );
+  assert.equal(config.routes.length, 1);
+  // Told once each, though the text was loaded more than once to find the stand-ins.
+  assert.deepEqual(variables, [
+    'CI_PORT listen[0].address',
+    'CI_TOKEN routes[0].request_headers.set.Authorization',
+    'CI_RESPONSE routes[0].timeouts.response',
+    'CI_MAX routes[0].max_in_flight',
+    'CI_URL upstreams.app.targets[0].url',
+  ]);
+  assert.deepEqual(
+    warnings.map((w) => `${w.path}: ${w.message.slice(0, 33)}`),
+    ['routes[0].cache: the route matches only POST, and '],
+  );
+  // Set, each value is its own, checked in full: a token ending in a space is refused.
+  const set = { CI_PORT: '8080', CI_URL: 'http://127.0.0.1:9', CI_RESPONSE: '5s', CI_MAX: '10' };
+  assert.deepEqual(lenient(text('${CI_URL}'), set), []);
+  assert.match(
+    lenient(text('${CI_URL}'), { ...set, CI_TOKEN: 'abc ' }).join('\n'),
+    /^routes\[0\]\.request_headers\.set\.Authorization: expected a header value without whitespace/,
+  );
+  // No value of CI_HOST makes "htp://…" a URL: refused, naming the variable read as empty.
+  assert.deepEqual(lenient(text('htp://${CI_HOST}'), { ...set, CI_TOKEN: 'abc' }), [
+    'upstreams.app.targets[0].url: expected an http:// or https:// URL, got "htp://" (scheme "htp") (environment variable CI_HOST is not set here: read as empty)',
+  ]);
 });
