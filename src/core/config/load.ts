@@ -285,14 +285,23 @@ function parseOnce(
   // A problem quotes what it found, and a value the environment gave is a secret as often as not
   // (`Bearer ${API_TOKEN}`): it reads `${API_TOKEN}` there, as GET /config shows it.
   const asWritten = problemTemplates(fromEnvironment);
+  // `file\nfield` → the route field written as `off`, `~`, … where `false` was meant (below).
+  const offHints = new Map<string, string>();
   const { problems, toProblem } = problemList(source, (key, said) => {
     options.onProblemVariables?.(variablesAt.get(key) ?? []);
-    return variableNotes(variablesAt.get(key) ?? [], asWritten(said), env, lenient);
+    const hint = offHints.get(key);
+    const told =
+      hint === undefined ? said : `${said}; to take no route_defaults.${hint} here, write ${hint}: false`;
+    return variableNotes(variablesAt.get(key) ?? [], asWritten(told), env, lenient);
   });
   // Before any check: a route that took a default is checked as if it had written it, and a
   // problem in it is told where it is written, once (`seen`), not once per route.
-  const { taken, idle } = applyRouteDefaults(yaml.value);
+  const { taken, idle, meantOff } = applyRouteDefaults(yaml.value);
   const placeOf = placesOf(taken, included, source, yaml.locate);
+  for (const { index, field } of meantOff) {
+    const { file, path } = placeOf(['routes', index, field], 'value');
+    offHints.set(`${file}\n${formatPath(path)}`, field);
+  }
   for (const problem of included.problems) {
     const { line, column } = problem.locate(problem.path, problem.at);
     toProblem(problem.path, line, column, problem.message, problem.file);

@@ -63,10 +63,16 @@ export interface IdleOff {
  * Only `false`: a bare `cors:` (null, a line mis-indented) stays the error it was, where reading
  * it as "none" would drop a route's CORS without a word.
  */
-export function applyRouteDefaults(document: unknown): { taken: DefaultsTaken; idle: IdleOff[] } {
+export function applyRouteDefaults(document: unknown): {
+  taken: DefaultsTaken;
+  idle: IdleOff[];
+  /** A route's field written as a would-be off (`cache: off`, `cors: ~`) where a default is there to turn off: refused, with a word on `false`. */
+  meantOff: { readonly index: number; readonly field: string }[];
+} {
   const taken = new Map<number, string[]>();
   const idle: IdleOff[] = [];
-  if (!isMapping(document)) return { taken, idle };
+  const meantOff: { index: number; field: string }[] = [];
+  if (!isMapping(document)) return { taken, idle, meantOff };
   const defaults = isMapping(document.route_defaults) ? document.route_defaults : undefined;
   for (const [index, route] of itemsOf(document.routes)) {
     const skip =
@@ -86,6 +92,7 @@ export function applyRouteDefaults(document: unknown): { taken: DefaultsTaken; i
         continue;
       }
       if (!given || defaults === undefined) continue;
+      if (field in route && MEANT_OFF.has(route[field])) meantOff.push({ index, field });
       if (field in route) {
         if (field === PER_KEY) fields.push(...takeKeys(route, defaults, field));
         continue;
@@ -95,8 +102,14 @@ export function applyRouteDefaults(document: unknown): { taken: DefaultsTaken; i
     }
     if (fields.length > 0) taken.set(index, fields);
   }
-  return { taken, idle };
+  return { taken, idle, meantOff };
 }
+
+/**
+ * What an nginx user or a YAML 1.1 habit writes for "off": each stays refused (null above all: a
+ * mis-indented `cors:` is no "none"), its problem saying how to write off.
+ */
+const MEANT_OFF: ReadonlySet<unknown> = new Set([null, true, 'off', 'no', 'none', 'false', 'disabled']);
 
 /** Why a route's `field: false` turns nothing off: no such default, or one this route would not take. */
 function idleMessage(

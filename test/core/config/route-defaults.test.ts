@@ -204,7 +204,7 @@ test('a route writing false for a default field takes none of it, and candor che
   assert.deepEqual(warnings, []);
 });
 
-test('a bare null is no off: a mis-indented cors: is still refused, not read as none', () => {
+test('a bare null is no off: a mis-indented cors: is still refused, not read as none, and says to write false', () => {
   const problems = problemsOf(
     config('  cors: { origins: [https://app.example.com] }\n').replace(
       '    response_headers: { set: { X-Own: "1" } }\n',
@@ -215,6 +215,18 @@ test('a bare null is no off: a mis-indented cors: is still refused, not read as 
     'routes[1].cors: expected a mapping with orig',
     'routes[1].compression: expected a mapping with enco',
     'routes[1].cache: expected a mapping with max_',
+  ]);
+  // Each says how to write off, where there is a default to turn off.
+  const told = problemsOf(
+    config('  cors: { origins: [https://app.example.com] }\n  cache: {}\n').replace(
+      '    response_headers: { set: { X-Own: "1" } }\n',
+      '    cors:\n    cache: off\n    compression: off\n',
+    ),
+  ).map((p) => `${p.path}: ${p.message.slice(p.message.indexOf(', got'))}`);
+  assert.deepEqual(told, [
+    'routes[1].cors: , got nothing; to take no route_defaults.cors here, write cors: false',
+    'routes[1].cache: , got "off"; to take no route_defaults.cache here, write cache: false',
+    'routes[1].compression: , got "off"',
   ]);
 });
 
