@@ -30,6 +30,8 @@ export interface HealthSummary {
    * access lines say (a backend nobody asked for while it had none still had none).
    */
   readonly noServer: ReadonlyArray<{ readonly upstream: string; readonly count: number }>;
+  /** Upstreams whose circuit Candor's lines say opened, with how many times: a failure too. */
+  readonly circuitOpen: ReadonlyArray<{ readonly upstream: string; readonly count: number }>;
 }
 
 /** A health event near a storm, placed relative to its first 5xx. */
@@ -75,10 +77,17 @@ export function healthSummary(tally: Tally): HealthSummary {
     first: isoOrNone(first),
     last: isoOrNone(last),
   }));
-  const noServer = changes
-    .filter((row) => row.state === 'no-server')
-    .map((row) => ({ upstream: row.name, count: row.count }));
-  return { events: tally.healthEvents, changes, noServer };
+  const times = (state: HealthEvent['state']) => {
+    const by = new Map<string, number>();
+    for (const row of changes) if (row.state === state) by.set(row.name, (by.get(row.name) ?? 0) + row.count);
+    return [...by].map(([upstream, count]) => ({ upstream, count }));
+  };
+  return {
+    events: tally.healthEvents,
+    changes,
+    noServer: times('no-server'),
+    circuitOpen: times('circuit-open'),
+  };
 }
 
 /** The health events of `upstream` from a minute before a storm to shortly after it. */

@@ -162,8 +162,12 @@ export interface FailedAttempt extends RecordBase {
  */
 export interface HealthEvent extends RecordBase {
   readonly kind: 'health';
-  /** down / up: a server's state changed; no-server: a whole backend had none left. */
-  readonly state: 'down' | 'up' | 'no-server';
+  /**
+   * down / up: a server's state changed (Candor's: a target ejected, back in rotation);
+   * no-server: a whole backend had none left; circuit-open: Candor's circuit of an upstream
+   * opened, every request to it answered 503 meanwhile.
+   */
+  readonly state: 'down' | 'up' | 'no-server' | 'circuit-open';
   /** What the proxy gave as the reason ("Layer4 connection problem: Connection refused"). */
   readonly reason?: string;
   /** How long the failing check took, when the line says. */

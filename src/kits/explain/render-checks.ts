@@ -43,6 +43,15 @@ export function checks(report: Report): string {
       `    check:  the Health section: why each of ${upstream}'s servers went DOWN, and whether it came back`,
     );
   }
+  for (const { upstream, count } of report.health.circuitOpen) {
+    if (told.has(upstream)) continue;
+    lines.push(
+      `  ${upstream}'s circuit opened (${count === 1 ? 'once' : `${count} times`}): every request to it got the gateway's 503 while it was open`,
+    );
+    lines.push(
+      `    check:  the Health section: the failure that opened it, and which targets were ejected before it; then those targets' own logs`,
+    );
+  }
   if (report.staleAnswers.length > 0) {
     const count = report.staleAnswers.reduce((sum, s) => sum + s.count, 0);
     const causes = report.staleAnswers.map((s) => `${s.cause} ×${s.count}`).join(', ');

@@ -55,7 +55,12 @@ function placed(after: StormRow['afterChange'], undone: StormRow['undoneBy'], pl
     : `storm began ${when}: suspect this change first (undo it: if the storm stops, it was the change)`;
 }
 
-const STATE_WORDS = { down: 'DOWN', up: 'UP', 'no-server': 'had no server available' } as const;
+const STATE_WORDS = {
+  down: 'DOWN',
+  up: 'UP',
+  'no-server': 'had no server available',
+  'circuit-open': 'circuit opened',
+} as const;
 
 /** "be_app/s1 DOWN 0.80 s before it: Layer4 connection problem (Connection refused)". */
 function stormHealth(h: StormHealth, s: StormRow, withDate: boolean): string {
@@ -74,7 +79,11 @@ function stormHealth(h: StormHealth, s: StormRow, withDate: boolean): string {
 export function health(report: Report, withDate: boolean): string {
   const { rows, more } = limited(report.health.changes, (h) => [
     h.name,
-    h.state === 'no-server' ? 'no server' : STATE_WORDS[h.state],
+    h.state === 'no-server'
+      ? 'no server'
+      : h.state === 'circuit-open'
+        ? 'circuit open'
+        : STATE_WORDS[h.state],
     String(h.count),
     h.first === undefined ? 'no time' : clock(h.first, withDate),
     h.count > 1 && h.last !== undefined ? clock(h.last, withDate) : '',

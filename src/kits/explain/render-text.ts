@@ -86,6 +86,12 @@ function failures(report: Report): string {
     const where = noServer.map((b) => `${b.upstream} (${b.count})`).join(', ');
     rows.push(['backend left with no server (health lines)', String(times), '', '', where]);
   }
+  const circuits = report.health.circuitOpen;
+  if (circuits.length > 0) {
+    const times = circuits.reduce((sum, c) => sum + c.count, 0);
+    const where = circuits.map((c) => `${c.upstream} (${c.count})`).join(', ');
+    rows.push(["circuit opened (the gateway's lines)", String(times), '', '', where]);
+  }
   if (rows.length === 1) return 'Failures\n  none';
   return `Failures by shape and type\n${table(rows, [1, 2])}`;
 }

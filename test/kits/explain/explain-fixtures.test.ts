@@ -189,7 +189,7 @@ test('HAProxy logging raw (`log stdout format raw`): the same report as through 
       ['be_nolive', 'no-server', 'no server available', '2026-11-21T13:10:58.000Z'],
     ],
   );
-  assert.deepEqual(logged.health, { events: 0, changes: [], noServer: [] });
+  assert.deepEqual(logged.health, { events: 0, changes: [], noServer: [], circuitOpen: [] });
   assert.deepEqual({ ...logged, files: [], health: [] }, { ...viaSyslog, files: [], health: [] });
 });
 

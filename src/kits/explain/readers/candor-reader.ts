@@ -8,6 +8,7 @@ import {
   type ClientDeadlineAt,
   filesPlace,
   gatewayPlace,
+  type HealthEvent,
   type LogRecord,
   type Maker,
   type RequestLine,
@@ -110,6 +111,48 @@ function staleCause(value: string): string | undefined {
   return knownType(value) ?? (/^upstream_5\d\d$/.test(value) ? value : undefined);
 }
 
+/** The lines a worker writes as its passive health moves (report-outcome.ts, upstream-circuit.ts). */
+const BREAKERS: ReadonlySet<string> = new Set([
+  'target ejected',
+  'target back in rotation',
+  'circuit opened',
+]);
+const BREAKER_LINE = /"msg":"(?:target ejected|target back in rotation|circuit opened)"/;
+
+/**
+ * A target ejected or back, an upstream's circuit opened: the health section's rows, and an open
+ * circuit a failure of its own (every request to the upstream answered 503 meanwhile). A log read
+ * for its warnings alone (no request line) said "Failures none" of a circuit that had opened.
+ */
+function breakerOf(msg: string, entry: Record<string, unknown>): HealthEvent | undefined {
+  const time = timeOf(entry.time);
+  const upstream = typeof entry.upstream === 'string' ? entry.upstream : undefined;
+  if (time === undefined || upstream === undefined) return undefined;
+  const failure = knownType(entry.reason);
+  const target = typeof entry.target === 'string' ? entry.target : undefined;
+  const base = { kind: 'health', time, upstream, ...(failure === undefined ? {} : { failure }) } as const;
+  if (msg === 'circuit opened')
+    return {
+      ...base,
+      state: 'circuit-open',
+      reason: `${entry.by === 'probe' ? 'its probe failed' : 'failures in a row'}${failure === undefined ? '' : `: ${failure}`}`,
+    };
+  if (target === undefined) return undefined;
+  if (msg === 'target ejected')
+    return {
+      ...base,
+      target,
+      state: 'down',
+      reason: `ejected${failure === undefined ? '' : ` after ${failure}`}`,
+    };
+  return {
+    ...base,
+    target,
+    state: 'up',
+    reason: `back in rotation${typeof entry.by === 'string' ? ` (by ${entry.by})` : ''}`,
+  };
+}
+
 /**
  * Candor's own access log (src/observe/log/access-log.ts): one JSON object per request, `msg`
  * "request". The failure type is written as it is (`error`), so nothing is guessed. The
@@ -127,7 +170,11 @@ export const candorReader: LogReader = {
     line.includes(',"gateway":') &&
     line.includes(',"msg":'),
   read(line): LogRecord | undefined {
-    if (!line.startsWith('{') || !(line.includes('"request"') || line.includes('"event"'))) return undefined;
+    if (
+      !line.startsWith('{') ||
+      !(line.includes('"request"') || line.includes('"event"') || BREAKER_LINE.test(line))
+    )
+      return undefined;
     let entry: Record<string, unknown>;
     try {
       entry = JSON.parse(line);
@@ -136,6 +183,7 @@ export const candorReader: LogReader = {
     }
     if (entry === null || typeof entry !== 'object') return undefined;
     if (entry.msg === 'event') return changeOf(entry.event);
+    if (typeof entry.msg === 'string' && BREAKERS.has(entry.msg)) return breakerOf(entry.msg, entry);
     if (entry.msg !== 'request') return undefined;
     const time = timeOf(entry.time);
     const status = finite(entry.status);
