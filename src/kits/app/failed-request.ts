@@ -11,7 +11,7 @@ import { escapeHtml } from '../../core/failure/error-page.ts';
 import { negotiateErrorFormat } from '../../core/failure/negotiate.ts';
 import { newRequestId } from '../../core/ids/ids.ts';
 import { messageOf } from './error-message.ts';
-import { dropRepresentationHeaders } from './failure-answer.ts';
+import { dropRepresentationHeaders, errorAnswerHeaders } from './failure-answer.ts';
 import type { AppEvent } from './options.ts';
 import { propagationFromRequest } from './propagation-from-request.ts';
 
@@ -98,17 +98,9 @@ function answerBug(
   // Its headers for the answer it meant to send are not this one's (a 500 labelled gzip, saved as a file).
   dropRepresentationHeaders(res);
   const accept = typeof req.headers.accept === 'string' ? req.headers.accept : undefined;
-  // Defined here: a response still to be answered got one made above, when none came.
-  const id = requestId ?? newRequestId();
+  // A response still to be answered got an id above, made when none came.
+  const id = requestId as string;
   const answer = bugBody(accept, id);
-  res.writeHead(500, {
-    'content-type': answer.contentType,
-    'content-length': Buffer.byteLength(answer.body),
-    'cache-control': 'no-store',
-    'x-request-id': id,
-    vary: 'Accept',
-    'x-content-type-options': 'nosniff',
-    ...(answer.policy === undefined ? {} : { 'content-security-policy': answer.policy }),
-  });
+  res.writeHead(500, errorAnswerHeaders(answer, id));
   res.end(req.method === 'HEAD' ? undefined : answer.body);
 }

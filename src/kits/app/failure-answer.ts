@@ -123,19 +123,31 @@ export function failureAnswer(
     nextHop,
     minimal,
   });
+  const headers = errorAnswerHeaders(body, requestId);
+  headers['proxy-status'] = failureProxyStatus(options.name, failure, nextHop, minimal);
+  if (failure.retryAfter !== undefined) headers['retry-after'] = String(failure.retryAfter);
+  return { status: failure.status, headers, body: body.body };
+}
+
+/**
+ * The fields of an answer the kit makes itself (a failure's, the app's own bug's: failed-request.ts):
+ * its negotiated body's type and length, never stored, the request id to quote, and the gateway's
+ * own page's policy where the body is a page (error-body.ts: it may quote another party's words).
+ */
+export function errorAnswerHeaders(
+  body: { readonly contentType: string; readonly body: string; readonly policy?: string },
+  requestId: string,
+): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': body.contentType,
     'content-length': String(Buffer.byteLength(body.body)),
     'cache-control': 'no-store',
-    'proxy-status': failureProxyStatus(options.name, failure, nextHop, minimal),
     'x-request-id': requestId,
     vary: 'Accept',
     'x-content-type-options': 'nosniff',
   };
-  // The gateway's own page's policy (error-body.ts): it quotes the third party's words too.
   if (body.policy !== undefined) headers['content-security-policy'] = body.policy;
-  if (failure.retryAfter !== undefined) headers['retry-after'] = String(failure.retryAfter);
-  return { status: failure.status, headers, body: body.body };
+  return headers;
 }
 
 /**

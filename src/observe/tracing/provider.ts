@@ -3,7 +3,6 @@
  * batch processor posts spans to an OTLP/HTTP endpoint (JSON). The gateway imports this
  * module only when tracing is on, so that a gateway without it never loads the SDK.
  */
-
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Context, createTraceState, ROOT_CONTEXT, trace } from '@opentelemetry/api';
@@ -57,7 +56,6 @@ function resourceOf(config: TracingConfig) {
     );
 }
 
-/** Starts the SDK. Spans are exported in batches, off the request path; `shutdown()` flushes them. */
 /** Spans the batch processor keeps waiting for an export, at most (the SDK's default, set here so that QueueWatch knows it). */
 const MAX_QUEUE = 2048;
 /** The longest attribute value a span keeps (the SDK cuts longer ones): the log line has the whole path. */
@@ -68,6 +66,7 @@ interface SpanCounts {
   traceSpans(result: 'exported' | 'failed' | 'dropped', count: number): void;
 }
 
+/** Starts the SDK. Spans are exported in batches, off the request path; `shutdown()` flushes them. */
 export function startTracing(config: TracingConfig, logger: Logger, metrics: SpanCounts): Tracing {
   const tracing: { next: Tracing['next'] } = { next: undefined };
   // The ids a span takes: those Candor already chose for the request (see Tracing.next),
