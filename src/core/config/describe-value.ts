@@ -61,9 +61,12 @@ export function withoutPassword(text: string): string {
  * Where the password is: up to the last `@` once there is one. A password's unescaped `@` then
  * `/` (`redis://:s3c@r/et@host`) parses as a password `s3c` of host `r`, and the parser's
  * password alone hid only its first characters, the rest quoted in a refused reload's log line.
+ * A URL that parses with no password has none to hide: PASSWORD, which finds none there, is
+ * what it gets (UNPARSED_PASSWORD would take a port's colon for one, `http://h:8080/a@b`).
  */
 function passwordIn(text: string): RegExp {
-  return URL.canParse(text) && !PASSWORD.test(text) ? PASSWORD : UNPARSED_PASSWORD;
+  const parsedWithout = URL.canParse(text) && !PASSWORD.test(text);
+  return parsedWithout ? PASSWORD : UNPARSED_PASSWORD;
 }
 
 /** A password the environment gave, as a problem shows it once env-templates.ts made it `${NAME}` again. */
