@@ -50,7 +50,7 @@ export function acceptRequest(
   if (unreadable) return { failed: unreadable };
   const challenge = acmeChallenge(gateway.acme, head, fields);
   if (challenge !== undefined) return { answer: challenge, acme: 'http-01' };
-  if (head.method === 'OPTIONS' && (asksTheServer(head.target) || maxForwardsSpent(fields)))
+  if (head.method === 'OPTIONS' && (asksTheServer(head.target) || maxForwardsSpent(head.headers)))
     return { answer: OPTIONS_ANSWER };
   if (isLoop(fields.via as string | undefined, gateway.name))
     return {

@@ -1,7 +1,8 @@
 import type { DownstreamLimits } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { leastMaxForwards } from '../../core/http1/max-forwards.ts';
 import { authorityFault } from '../../core/http1/request-rules.ts';
-import { listMembers, nameIs, snippet, trimOws } from '../../core/http1/syntax.ts';
+import { listMembers, nameIs, snippet } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 
 function bad(status: number, details: string): Failure {
@@ -90,9 +91,9 @@ export function expectsOnlyContinue(value: string): boolean {
 
 /**
  * `Max-Forwards: 0` (RFC 9110 §7.6.2): the request must go no further. The value is 1*DIGIT,
- * so `00` is zero too (it went on, as `0` once decremented).
+ * so `00` is zero too (it went on, as `0` once decremented); a 0 in any line or list member is
+ * the count that holds (leastMaxForwards: it went on when another line came first).
  */
-export function maxForwardsSpent(fields: FieldMap): boolean {
-  const value = fields['max-forwards'];
-  return typeof value === 'string' && /^0+$/.test(trimOws(value));
+export function maxForwardsSpent(headers: readonly string[]): boolean {
+  return leastMaxForwards(headers) === '0';
 }

@@ -1,5 +1,6 @@
 import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
+import { leastMaxForwards } from '../../core/http1/max-forwards.ts';
 import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { forwardedAsForList, forwardedParams, readableElements } from '../../core/net/forwarded-for.ts';
@@ -46,6 +47,7 @@ const told = {
   forwarded: undefined as string | undefined,
   via: undefined as string | undefined,
   host: false,
+  maxForwards: false,
 };
 
 /**
@@ -57,6 +59,7 @@ export function buildUpstreamHeaders(raw: readonly string[], facts: ForwardFacts
     facts.clientCertificate === undefined ? NONE : clientCertFields(facts.clientCertificate);
   told.forwardedFor = told.forwardedProto = told.forwardedHost = told.forwarded = told.via = undefined;
   told.host = false;
+  told.maxForwards = false;
   // Each client field judged, this hop's values made, then the list made to its size: grown
   // field by field, it took two stores a request, the second twice the size it needed; made to
   // the most and cut, the runtime's length setter (0.1 µs a request, most of what this hop's
@@ -172,6 +175,10 @@ function judgeClientFields(
         kept++;
         continue;
       case Kind.MAX_FORWARDS:
+        // One line goes on, with the count that holds (leastMaxForwards): a second, sent on as
+        // well, was a count the next hop could read instead of the one this hop judged.
+        if (told.maxForwards) continue;
+        told.maxForwards = true;
         fates[i >> 1] = DECREMENTED;
         kept++;
         continue;
@@ -206,7 +213,7 @@ function copyClientFields(
       put(out, raw[i], value.length > 1 && value.charCodeAt(0) === 48 ? String(Number(value)) : value);
     // RFC 9110 §7.6.2: each hop forwarding the request decrements it (only OPTIONS and TRACE
     // must honour it; for the others it is harmless). A spent OPTIONS never gets here.
-    else put(out, raw[i], decremented(value));
+    else put(out, raw[i], decremented(leastMaxForwards(raw) ?? value));
   }
 }
 

@@ -108,6 +108,50 @@ test('OPTIONS with Max-Forwards: 00 is spent as 0 is: answered by the gateway, n
   assertUpstreamSawNothing(f);
 });
 
+// Max-Forwards is a singleton (RFC 9110 §7.6.2, §5.3), yet a proxy that adds its line instead of
+// replacing the one it got sends two, and one that merges lines sends a list. The gateway read the
+// first line alone and forwarded every line: `3` then `0` went on as `2` and `0`, an OPTIONS a
+// hop before had spent forwarded all the same, and a next hop that reads the last line (or the
+// list) read another count than the one this hop judged. The least count of every line and
+// member is the one that holds: a zero anywhere is answered here, and one line goes on.
+test('Max-Forwards in two lines or as a list: the least count holds, spent at 0, and one line goes on', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  for (const [label, fields] of [
+    ['a 0 in the second line', 'Max-Forwards: 3\r\nMax-Forwards: 0'],
+    ['a 0 in a list', 'Max-Forwards: 3, 0'],
+  ] as const) {
+    const id = `spent-${label.replaceAll(' ', '-')}`;
+    const res = parseRaw(
+      (
+        await exchange(
+          f.gw.port,
+          `OPTIONS /thing HTTP/1.1\r\nHost: a\r\n${fields}\r\nX-Request-Id: ${id}\r\n\r\n`,
+        )
+      ).raw,
+    );
+    assert.equal(res.status, 200, label);
+    assert.equal(res.headers.allow, 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', label);
+    assert.equal((await f.gw.logFor(id)).attempts, 0, label);
+  }
+  assertUpstreamSawNothing(f);
+  for (const [i, [fields, sent]] of [
+    ['Max-Forwards: 5\r\nMax-Forwards: 3', '2'],
+    ['Max-Forwards: 3, 9', '2'],
+    ['Max-Forwards: 7\r\nMax-Forwards: x', '6'],
+  ].entries()) {
+    const res = parseRaw(
+      (await exchange(f.gw.port, `OPTIONS /thing HTTP/1.1\r\nHost: a\r\n${fields}\r\n\r\n`)).raw,
+    );
+    assert.equal(res.status, 200);
+    const seen = await f.echo.waitForRequest(i + 1);
+    const lines = seen.rawHeaders
+      .filter(([name]) => name.toLowerCase() === 'max-forwards')
+      .map(([, value]) => value);
+    assert.deepEqual(lines, [sent], fields);
+  }
+});
+
 // RFC 9112 §3.2.4: an OPTIONS whose absolute-form target has an empty path and no query is
 // sent on by the last proxy as `OPTIONS *`; Candor answers that one itself. It went on as
 // `OPTIONS /`, a question about a resource the client did not ask about.
