@@ -342,6 +342,42 @@ test('OPTIONS * is answered by the gateway itself (a question about the server, 
   assertUpstreamSawNothing(f);
 });
 
+// A request the gateway answers itself may still carry a body (RFC 9110 §9.3.7 lets OPTIONS have
+// one): that body is read past as the request's, never parsed as the next request, whatever it
+// looks like. Pins what a raw-socket audit found sound (2026-11-30): the body here is a request.
+for (const [label, head, body] of [
+  [
+    'OPTIONS * with Content-Length',
+    'OPTIONS * HTTP/1.1\r\nHost: a\r\nContent-Length: 35\r\n',
+    'GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
+  ],
+  [
+    'a spent OPTIONS, chunked',
+    'OPTIONS /x HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\nTransfer-Encoding: chunked\r\n',
+    '23\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n\r\n0\r\n\r\n',
+  ],
+] as const) {
+  test(`${label}: the gateway's own answer reads past a body that looks like a request, and the connection serves on`, async (t) => {
+    const f = await startFixture();
+    t.after(() => f.close());
+    const client = await RawClient.connect(f.gw.port);
+    t.after(() => client.destroy());
+    client.write(`${head}\r\n${body}GET /after HTTP/1.1\r\nHost: a\r\n\r\n`);
+    await client.until((text) => (text.match(/^HTTP\/1\.1 200 /gm) ?? []).length === 2);
+    assert.match(
+      client.received,
+      /^HTTP\/1\.1 200 OK\r\n(?:[^\r]+\r\n)*allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/,
+    );
+    const seen = await f.echo.waitForRequest(1);
+    assert.equal(seen.path, '/after');
+    assert.deepEqual(
+      f.echo.received.map((r) => r.path),
+      ['/after'],
+      'the body never reached the upstream as a request',
+    );
+  });
+}
+
 test('a bare HTTP/0.9 request (no header section) is a 400 at once, then closed', async (t) => {
   // `GET /\r\n` is an HTTP/0.9 request line: no answer to it could be framed, so the server
   // refuses it as soon as the line ends (node:http's parser waited for headers that would never
