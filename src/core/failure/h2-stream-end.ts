@@ -304,11 +304,13 @@ function beforeHead(end: H2StreamEnd, reset: Reset): Failure {
   // A stream reset PROTOCOL_ERROR, no other sign: node:http2 resets so a head HTTP/2 forbids,
   // and an upstream its own stream for a request it found malformed. Which side it was cannot be
   // known, so both are named (calling the upstream's frames invalid when it sent none would be a
-  // statement never made); either is an HTTP/2 protocol error of the exchange.
+  // statement never made); either is an HTTP/2 protocol error of the exchange. The heads nghttp2
+  // refuses so include a content-length in two lines, as a list, or on a 1xx or a 204 (other
+  // than 0): named too, or the details listed faults the answer did not have and not its own.
   if (rstCode === 1)
     return new Failure(
       'http_protocol_error',
-      `the stream was reset PROTOCOL_ERROR before the response head: the upstream's own reset (it found the request malformed), or node:http2 refusing a head HTTP/2 forbids (a connection-specific field, an upper-case name, no :status) ${after}`,
+      `the stream was reset PROTOCOL_ERROR before the response head: the upstream's own reset (it found the request malformed), or node:http2 refusing a head HTTP/2 forbids (a connection-specific field, an upper-case name, no :status, a content-length that is not one number, or one on a 1xx or 204) ${after}`,
       { stage: 'sent', cause },
     );
   if (rst !== undefined) {

@@ -188,7 +188,7 @@ function http2Fix(context: ProbeContext, failure: Failure): string | undefined {
   if (closed)
     return `the upstream closed the HTTP/2 connection (GOAWAY ${closed[1]}) after taking the request, without an answer: it is crashing or restarting, or took the client for a misbehaving one (the GOAWAY's code says which). Look in its own logs${requestIdText(context)}.`;
   if (/stream was reset PROTOCOL_ERROR before the response head/.test(details))
-    return `the upstream speaks HTTP/2, but the stream ended in PROTOCOL_ERROR before the response head: its head breaks HTTP/2's rules (no :status or one that is no number, a connection-specific field, an upper-case name), or it found the request malformed. Look in its own logs${requestIdText(context)} for this request, and at the code that writes its response head.`;
+    return `the upstream speaks HTTP/2, but the stream ended in PROTOCOL_ERROR before the response head: its head breaks HTTP/2's rules (no :status or one that is no number, a connection-specific field, an upper-case name, a content-length that is not one number, or one on a 1xx or 204), or it found the request malformed. Look in its own logs${requestIdText(context)} for this request, and at the code that writes its response head.`;
   // Its SETTINGS came: an HTTP/2 server, not another service, cut the connection without a word.
   if (failure.type === 'connection_terminated' && context.h2Settings === true) {
     const how = /reset|ECONNRESET/.test(details) ? 'reset' : 'closed';

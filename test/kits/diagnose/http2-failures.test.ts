@@ -323,7 +323,7 @@ describe('candor diagnose: HTTP/2 targets that fail', () => {
     assert.equal(target.verdict.failure?.type, 'http_protocol_error');
     assert.match(
       target.verdict.fix,
-      /^the upstream speaks HTTP\/2, but the stream ended in PROTOCOL_ERROR before the response head: its head breaks HTTP\/2's rules \(no :status or one that is no number, a connection-specific field, an upper-case name\), or it found the request malformed\. Look in its own logs \(x-request-id diagnose-[0-9a-f]{16}\) for this request, and at the code that writes its response head\.$/,
+      /^the upstream speaks HTTP\/2, but the stream ended in PROTOCOL_ERROR before the response head: its head breaks HTTP\/2's rules \(no :status or one that is no number, a connection-specific field, an upper-case name, a content-length that is not one number, or one on a 1xx or 204\), or it found the request malformed\. Look in its own logs \(x-request-id diagnose-[0-9a-f]{16}\) for this request, and at the code that writes its response head\.$/,
     );
   });
 

@@ -586,7 +586,7 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       res,
       502,
       'http_protocol_error',
-      /^the stream was reset PROTOCOL_ERROR before the response head: the upstream's own reset \(it found the request malformed\), or node:http2 refusing a head HTTP\/2 forbids \(a connection-specific field, an upper-case name, no :status\) after /,
+      /^the stream was reset PROTOCOL_ERROR before the response head: the upstream's own reset \(it found the request malformed\), or node:http2 refusing a head HTTP\/2 forbids \(a connection-specific field, an upper-case name, no :status, a content-length that is not one number, or one on a 1xx or 204\) after /,
     );
     assert.equal(upstream.received.length, 1);
   });
@@ -1147,6 +1147,57 @@ upstreams:
           : /^the stream was reset PROTOCOL_ERROR before the response head: .*node:http2 refusing a head HTTP\/2 forbids/,
       );
       assert.equal((await gw.logFor(name)).shape, 'garbage', name);
+    }
+  });
+
+  // nghttp2 refuses a content-length that is not one number (two lines, even agreeing ones, or a
+  // list) and one on a 204 other than 0 (RFC 9113 §8.1.1, RFC 9110 §8.6) as it refuses the heads
+  // above, with the same bare PROTOCOL_ERROR reset. The details named only those heads' faults:
+  // an operator read "a connection-specific field, an upper-case name, no :status" of an answer
+  // that had none of them, and nothing of the Content-Length that was the cause.
+  test("a content-length nghttp2 refuses (two lines, a list, on a 204) is among the causes the 502's details name", async () => {
+    const answers: [string, H2RawAnswer][] = [
+      [
+        'cl-twice',
+        {
+          head: [
+            [':status', '200'],
+            ['content-length', '2'],
+            ['content-length', '2'],
+          ],
+          data: ['ok'],
+        },
+      ],
+      [
+        'cl-list',
+        {
+          head: [
+            [':status', '200'],
+            ['content-length', '2, 2'],
+          ],
+          data: ['ok'],
+        },
+      ],
+      [
+        'cl-204',
+        {
+          head: [
+            [':status', '204'],
+            ['content-length', '5'],
+          ],
+        },
+      ],
+    ];
+    for (const [name, answer] of answers) {
+      const upstream = await keep(startH2Raw(answer));
+      const gw = await gatewayTo('h2c', [upstream.url], '    retries: { attempts: 1 }\n');
+      const res = await request(gw.url, { path: '/p', headers: { 'x-request-id': name } });
+      assertGatewayError(
+        res,
+        502,
+        'http_protocol_error',
+        /^the stream was reset PROTOCOL_ERROR before the response head: .*node:http2 refusing a head HTTP\/2 forbids \(.*a content-length that is not one number, or one on a 1xx or 204.*\) after /,
+      );
     }
   });
 
