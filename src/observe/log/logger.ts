@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { LogConfig } from '../../core/config/types.ts';
+import { printableJson } from '../../core/printable.ts';
 import { GATEWAY_NAME, type GatewayName } from './gateway-name.ts';
 import type { LineBatch } from './line-batch.ts';
 import { openLogWriter } from './log-writers.ts';
@@ -56,9 +57,27 @@ export function createLoggerOn(
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    sink,
+    // An event line quotes what a peer chose (a TLS client's SNI name, an admin request's Host,
+    // read as Latin-1: the byte 0x9b is C1's CSI), and JSON.stringify leaves C1, DEL, bidi
+    // overrides and U+2028 raw: written as \u escapes, as the access line writes them, the same
+    // JSON value, the line safe to `tail` in a terminal. flush() is the sink's (logger.flush).
+    printableLines(sink),
   );
   return Object.assign(logger, { [LINE_SINK]: sink, [GATEWAY_NAME]: gateway });
+}
+
+/** `sink` with each line through printableJson, and its flush() (pino's logger.flush calls it). */
+function printableLines(sink: LineSink): pino.DestinationStream {
+  const flushable = sink as LineSink & { flush?(callback: (err?: Error) => void): void };
+  return Object.assign(
+    { write: (line: string) => sink.write(printableJson(line)) },
+    {
+      flush: (callback: (err?: Error) => void) => {
+        if (typeof flushable.flush === 'function') flushable.flush(callback);
+        else callback();
+      },
+    },
+  );
 }
 
 /**
