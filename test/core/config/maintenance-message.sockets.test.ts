@@ -59,6 +59,16 @@ test('candor check refuses a maintenance message with ESC, NUL, CR, DEL, C1 or a
   }
 });
 
+test('candor check refuses a maintenance message holding half a surrogate pair (YAML\'s "\\uD800"): problem+json would carry it as an escape strict JSON readers refuse', () => {
+  const { file, status, stdout, stderr } = check(configWith('Down \\uD800 until 14:00'));
+  assert.equal(status, 78, stderr);
+  assert.equal(stdout, '');
+  assert.equal(
+    stderr,
+    `${file}:8:16  routes[0].maintenance.message: expected a message of whole characters, got half a surrogate pair, U+D800, at character 6 of "Down \\ud800 until 14:00"\n1 problem in ${file}\n`,
+  );
+});
+
 test('candor check takes a maintenance message with tabs and newlines', () => {
   const { file, status, stdout, stderr } = check(
     configWith('Down until 14:00 UTC.\\n\\tStatus: status.example'),

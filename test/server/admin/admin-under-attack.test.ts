@@ -85,6 +85,31 @@ test('a maintenance message the config would refuse (ESC, CR, NUL, a bidi overri
   assert.equal(kept.status, 200, kept.text);
 });
 
+test('a maintenance message holding half a surrogate pair is a 400 naming it: problem+json would carry "\\ud800", which strict JSON readers refuse', async () => {
+  // JSON.stringify writes a lone surrogate as its escape: Rust's serde_json refuses the whole
+  // body, Python cannot print it, and the plain-text and HTML bodies carry U+FFFD in its place.
+  const changesBefore = control.changes;
+  for (const [message, code, at] of [
+    ['Back \ud800 soon', 'D800', 6],
+    ['Back soon \udfff', 'DFFF', 11],
+    ['\udc00\ud83d', 'DC00', 1],
+  ] as const) {
+    const { status, body } = await maintenance({ route: 'web', enabled: true, message });
+    assert.equal(status, 400, JSON.stringify(message));
+    assert.equal(body.field, 'message');
+    assert.match(
+      String(body.detail),
+      new RegExp(
+        `^message: expected a message of whole characters, got half a surrogate pair, U\\+${code}, at character ${at} of `,
+      ),
+    );
+  }
+  assert.deepEqual(control.changes, changesBefore, 'nothing was applied');
+  // A whole pair (an emoji) is a character.
+  const kept = await maintenance({ route: 'web', enabled: false, message: 'Back soon \ud83d\ude00' });
+  assert.equal(kept.status, 200, kept.text);
+});
+
 test("a write's query is read or refused, never dropped: POST /reload?file=OTHER reloaded the running file", async () => {
   const changesBefore = control.changes;
   let reloads = 0;
