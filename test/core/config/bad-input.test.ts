@@ -131,6 +131,13 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
     [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\u202e1"`],
   ],
   [
+    // No character: the access line wrote it as the escape \ud800 (which strict JSON readers
+    // refuse), a metric label and the status page as U+FFFD, so neither named the route as the other.
+    'a route name holding half a surrogate pair',
+    routeNamed('"web\\ud800"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "web\\ud800"`],
+  ],
+  [
     'a route name holding two spaces in a row',
     routeNamed('"my  route"'),
     [4, 11, 'routes[0].name', `${ROUTE_NAME} "my  route"`],
