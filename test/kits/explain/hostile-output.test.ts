@@ -58,6 +58,35 @@ test("a log's terminal escape sequences reach neither the text report nor --json
   assert.ok(report.upstreams.some((u: { name: string }) => u.name === `127.0.0.1:37695${EVIL}`));
 });
 
+test("a JSON log's value holding a newline forges no line of the text report: written \\n", async () => {
+  // JSON carries a newline in a string as an escape, so a Candor or Traefik line can hold one
+  // where a text log's line cannot; printed as it is, it began a line of the log's choosing.
+  const FORGED = 'Upstream evil: 100% OK, nothing to see';
+  const candor = lines('candor.log').map((line) =>
+    line.replace(/"upstream":"([^"]*)"/, `"upstream":"$1\\n\\n${FORGED}"`),
+  );
+  const traefik = lines('traefik.log').map((line) =>
+    line.replace(/"ServiceName":"([^"]*)"/, `"ServiceName":"$1\\n${FORGED}"`),
+  );
+  for (const [name, text] of [
+    ['evil-candor.log', candor],
+    ['evil-traefik.log', traefik],
+  ] as const) {
+    assert.ok(
+      text.some((line) => line.includes(FORGED)),
+      name,
+    );
+    const path = write(name, `${text.join('\n')}\n`);
+    const { code, stdout } = await runExplain([path]);
+    assert.equal(code, 0, name);
+    assert.ok(stdout.includes(`\\n${FORGED}`), `${name}: ${stdout}`);
+    assert.ok(
+      stdout.split('\n').every((line) => !line.startsWith(FORGED)),
+      `${name}: a line of the log's own: ${stdout}`,
+    );
+  }
+});
+
 test("a refusal quotes a log's lines with their control characters escaped", async () => {
   const path = write('evil.log', `${Array.from({ length: 20 }, (_, i) => `line ${i} ${EVIL}`).join('\n')}\n`);
   const { code, stdout, stderr } = await runExplain([path]);

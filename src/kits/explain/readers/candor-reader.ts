@@ -14,6 +14,7 @@ import {
   type RequestLine,
   sessionStorePlace,
 } from '../log-record.ts';
+import { oneLine } from './json-line.ts';
 
 /** A type the taxonomy knows, or undefined (a line from another version may name others). */
 export function knownType(value: unknown): FailureType | undefined {
@@ -177,7 +178,7 @@ export const candorReader: LogReader = {
       return undefined;
     let entry: Record<string, unknown>;
     try {
-      entry = JSON.parse(line);
+      entry = oneLine(line, JSON.parse(line));
     } catch {
       return undefined;
     }

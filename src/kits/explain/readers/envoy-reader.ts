@@ -1,6 +1,7 @@
 import type { LogReader } from '../log-reader.ts';
 import type { LogRecord, RequestLine } from '../log-record.ts';
 import { readFlags } from './envoy-flags.ts';
+import { oneLine } from './json-line.ts';
 
 // Envoy's default format (https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#default-format-string):
 // [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS%
@@ -156,7 +157,7 @@ export const envoyJsonReader: LogReader = {
     if (!line.startsWith('{') || !line.includes('"response_flags"')) return undefined;
     let entry: Record<string, unknown>;
     try {
-      entry = JSON.parse(line);
+      entry = oneLine(line, JSON.parse(line));
     } catch {
       return undefined;
     }

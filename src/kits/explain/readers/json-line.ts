@@ -5,7 +5,7 @@ export function parseObject(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = oneLine(line, JSON.parse(line));
   } catch {
     return undefined;
   }
@@ -32,4 +32,23 @@ export function isoTime(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * `parsed`, the JSON of `line`, with each newline in its strings written `\\n`: JSON carries a
+ * newline in a string as an escape, so a value of a JSON log (an upstream's name, a target) can
+ * hold one where a text log's cannot, and the text report printed it as a line break, beginning
+ * a line of the log's choosing (the report's printable() keeps its own newlines, escaping every
+ * other control character). Only a line that writes an escape of one walks its values.
+ */
+export function oneLine<T>(line: string, parsed: T): T {
+  return line.includes('\\n') || line.includes('\\u000') ? (withoutNewlines(parsed) as T) : parsed;
+}
+
+function withoutNewlines(value: unknown): unknown {
+  if (typeof value === 'string') return value.includes('\n') ? value.replaceAll('\n', '\\n') : value;
+  if (value === null || typeof value !== 'object') return value;
+  const members = value as Record<string, unknown>;
+  for (const key of Object.keys(members)) members[key] = withoutNewlines(members[key]);
+  return value;
 }
