@@ -63,9 +63,21 @@ function namesOf(cert: { subjectaltname?: string; subject?: { CN?: string } } | 
     .split(', ')
     .filter((entry) => entry.startsWith('DNS:'))
     .map((entry) => entry.slice(4));
-  if (names.length === 0) return cert?.subject?.CN ? `CN ${cert.subject.CN} (no DNS name)` : 'no DNS name';
+  if (names.length === 0)
+    return cert?.subject?.CN ? `CN ${shown(cert.subject.CN)} (no DNS name)` : 'no DNS name';
   const more = names.length > 3 ? ` and ${names.length - 3} more` : '';
-  return `${names.slice(0, 3).join(', ')}${more}`;
+  return `${names.slice(0, 3).map(shown).join(', ')}${more}`;
+}
+
+/**
+ * A name of the upstream's certificate as the details quote it: printable ASCII, anything else
+ * `?` (as Proxy-Status writes it), at most a DNS name's 253 characters. The certificate is the
+ * upstream's text: a CN of ESC and C1 sequences reached the text/plain body raw, and a client's
+ * terminal obeyed them; a name of kilobytes made a Proxy-Status past what clients read.
+ */
+function shown(name: string): string {
+  const cut = name.length > 253 ? `${name.slice(0, 253)}...` : name;
+  return cut.replace(/[^\x20-\x7e]/g, '?');
 }
 
 /** Plain words and the code of a certificate Node refused (`certificate rejected: …`); undefined for an error that is none. */

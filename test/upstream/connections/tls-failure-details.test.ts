@@ -57,6 +57,41 @@ function weakKeyLeaf(): { cert: string; key: string } {
   };
 }
 
+/** A leaf of the kit's CA with no DNS name and a common name of terminal escapes (OSC title, CSI clear, C1's CSI). */
+function hostileNameLeaf(): { cert: string; key: string } {
+  const { dir } = certificates;
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-utf8',
+      '-subj',
+      '/CN=x\u001b]0;pwned\u0007\u001b[2J\u009by',
+      '-keyout',
+      'hostile-name.key',
+      '-out',
+      'hostile-name.pem',
+    ],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return {
+    cert: readFileSync(join(dir, 'hostile-name.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'hostile-name.key'), 'utf8'),
+  };
+}
+
 async function listen(server: net.Server): Promise<number> {
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -85,6 +120,7 @@ before(async () => {
     wrongName: await listen(httpsServer({ cert: wrongHost.cert, key: wrongHost.key })),
     // A server may send it: only the client's security level refuses it.
     weakKey: await listen(httpsServer({ ...weakKeyLeaf(), ciphers: 'DEFAULT:@SECLEVEL=0' })),
+    hostileName: await listen(httpsServer(hostileNameLeaf())),
     fin: await listen(endsAfterHello('fin')),
     rst: await listen(endsAfterHello('rst')),
   };
@@ -145,6 +181,23 @@ test('a certificate that does not name an IP-literal target: the details say its
     'tls_certificate_error',
     /^certificate rejected: it is for other\.example, not for the target's address \(ERR_TLS_CERT_ALTNAME_INVALID\) after [\d.]+ ms$/,
   );
+});
+
+test("a certificate whose common name holds terminal escapes: quoted with '?' for them, no body carries them raw", async () => {
+  // The upstream's certificate is the upstream's text: its CN went into the text/plain body (a
+  // client's curl obeyed the ESC and C1 sequences: a title set, the screen cleared), problem+json
+  // (C1 raw) and the HTML page as it was, where every other peer text they quote is printable ASCII.
+  await refused(
+    '/hostileName',
+    'tls_certificate_error',
+    /^certificate rejected: it is for CN x\?\]0;pwned\?\?\[2J\?y \(no DNS name\), not for localhost \(ERR_TLS_CERT_ALTNAME_INVALID\) after [\d.]+ ms$/,
+  );
+  for (const accept of ['text/plain', 'text/html', 'application/problem+json']) {
+    const res = await request(gw.url, { path: '/hostileName', headers: { accept } });
+    assert.equal(res.status, 502, accept);
+    assert.match(res.text, /CN x\?\]0;pwned/, accept);
+    assert.doesNotMatch(res.text, /[\x00-\x08\x0b-\x1f\x7f-\x9f]/, accept);
+  }
 });
 
 test('an RSA key of 1024 bits: the details say the key is too weak, not UNSPECIFIED alone', async () => {
