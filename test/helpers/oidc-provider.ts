@@ -41,6 +41,8 @@ export interface TestProvider {
   readonly traced: Map<string, { traceparent?: string; tracestate?: string }>;
   /** Characters of a `pad` claim in the tokens it issues from now on (0: none): a user whose claims grew. */
   pad: number;
+  /** The `error` code a `client-refused` answer names (`unauthorized_client` unless set). */
+  refusedCode: string;
   register(gatewayUrl: string, options?: { accessTokenTtl?: number }): Promise<void>;
   stop(): Promise<void>;
   resume(): Promise<void>;
@@ -51,10 +53,11 @@ export async function startProvider(): Promise<TestProvider> {
   let handler: http.RequestListener | undefined;
   const asked = new Map<string, number>();
   const traced = new Map<string, { traceparent?: string; tracestate?: string }>();
-  const state: { mode: ProviderMode; at: string | undefined; pad: number } = {
+  const state: { mode: ProviderMode; at: string | undefined; pad: number; refusedCode: string } = {
     mode: 'ok',
     at: undefined,
     pad: 0,
+    refusedCode: 'unauthorized_client',
   };
   const listener: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -70,11 +73,12 @@ export async function startProvider(): Promise<TestProvider> {
     if (mode === 'error') return void res.writeHead(500).end('down');
     // The gateway's client secret wrong, as Keycloak says it: a 401 in OAuth's words, no challenge.
     if (mode === 'client-refused')
-      return void res
-        .writeHead(401, { 'content-type': 'application/json' })
-        .end(
-          '{"error":"unauthorized_client","error_description":"Invalid client or Invalid client credentials"}',
-        );
+      return void res.writeHead(401, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          error: state.refusedCode,
+          error_description: 'Invalid client or Invalid client credentials',
+        }),
+      );
     if (handler === undefined) return void res.writeHead(503).end();
     handler(req, res);
   };
@@ -103,6 +107,12 @@ export async function startProvider(): Promise<TestProvider> {
     },
     set pad(pad: number) {
       state.pad = pad;
+    },
+    get refusedCode() {
+      return state.refusedCode;
+    },
+    set refusedCode(code: string) {
+      state.refusedCode = code;
     },
     get modeAt() {
       return state.at;

@@ -57,6 +57,7 @@ upstreams:
 afterEach(() => {
   provider.mode = 'ok';
   provider.modeAt = undefined;
+  provider.refusedCode = 'unauthorized_client';
 });
 
 after(() => closeAll(gw, provider, app));
@@ -118,4 +119,26 @@ test("a session past its end whose renewal is refused for the client is the hop'
   assert.match(res.headers['proxy-status'] as string, PROXY_STATUS);
   const line = await gw.logFor(res.headers['x-request-id'] as string);
   assert.equal(line.auth, 'failed: http_protocol_error');
+});
+
+test("a refusing token endpoint's error code of terminal escapes is quoted with '?' for what an OAuth code may not hold: no body carries them", async () => {
+  // The provider's words reach every body of the 502 (the text/plain one read in a terminal):
+  // JSON.stringify escaped ESC but left C1's CSI (0x9b), DEL and a bidi override raw, as the
+  // redirect path's `error` is quoted (RFC 6749 Appendix A.7: %x20-21 / %x23-5B / %x5D-7E).
+  provider.mode = 'client-refused';
+  provider.modeAt = '/token';
+  provider.refusedCode = 'bad\u009b2J\u001b]0;x\u0007\u202e\u007f"\\';
+  for (const accept of ['text/plain', 'application/json', 'text/html']) {
+    const res = await request(gw.url, {
+      path: '/api',
+      headers: { accept, cookie: await sessionEnding(Date.now() - 1000) },
+    });
+    assert.equal(res.status, 502, res.text);
+    assert.match(
+      res.headers['proxy-status'] as string,
+      /details="the token endpoint: it refused the gateway's client \(401, \\"bad\?2J\?\]0;x\?\?\?\?\?\\"\)/,
+    );
+    assert.match(res.text, /bad\?2J\?\]0;x\?\?\?\?\?/, accept);
+    assert.doesNotMatch(res.text, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]/, accept);
+  }
 });

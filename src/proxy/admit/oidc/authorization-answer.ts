@@ -16,7 +16,7 @@ import type { RequestSpans } from '../../../observe/tracing/spans.ts';
 import { type JwtRules, newerKeysMayVerify, verifyJwt } from '../jwt-verify.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { localPath } from './local-path.ts';
-import { nonceRefused, tokenRefusal } from './token-refusal.ts';
+import { errorCode, nonceRefused, tokenRefusal } from './token-refusal.ts';
 
 /** An answer at the redirect path that is none to read (no code, another issuer's, its state missing): the browser's 400. */
 const UNREADABLE_ANSWER = refusedState(
@@ -49,20 +49,6 @@ const NOT_COMPLETED = new Set([
   'consent_required',
   'interaction_required',
 ]);
-
-/** What RFC 6749 (Appendix A.7) lets an `error` code hold: printable ASCII but `"` and `\`. */
-const NOT_IN_ERROR_CODE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
-
-/**
- * An `error` code of the provider's answer as the client and the log are told it: at most 64
- * characters, each it may not hold a `?`. The answer came through the browser, as whoever sent it
- * there wrote it, and the code is quoted in every body (the text/plain one read in a terminal,
- * where an ESC in it recoloured or cleared the screen and a CR or LF forged a line), in
- * Proxy-Status and in the log line.
- */
-function errorCode(code: string): string {
-  return (code.length > 64 ? `${code.slice(0, 64)}...` : code).replace(NOT_IN_ERROR_CODE, '?');
-}
 
 /** What the sign-in cookie holds between the redirect to the provider and its answer. */
 export interface Flow {

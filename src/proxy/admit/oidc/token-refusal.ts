@@ -15,7 +15,9 @@ export function tokenRefusal(err: unknown): 'grant' | Failure | undefined {
   if (!(err instanceof oauth.ResponseBodyError) || err.status >= 500) return undefined;
   if (err.error === 'invalid_grant') return 'grant';
   return unusableAnswer(
-    `it refused the gateway's client (${err.status}, ${JSON.stringify(err.error).slice(0, 66)}): check client_id and client_secret_env with the provider`,
+    // Quoted as the redirect path's code is: JSON.stringify left C1 (0x9b, a terminal's CSI), DEL
+    // and bidi overrides raw, and the details reach the text/plain body a terminal shows.
+    `it refused the gateway's client (${err.status}, "${errorCode(String(err.error))}"): check client_id and client_secret_env with the provider`,
   );
 }
 
@@ -38,4 +40,18 @@ export function nonceRefused(err: unknown, nonce: string): 'another' | 'none' | 
   const said = (claims as { nonce?: unknown }).nonce;
   if (said === nonce) return undefined;
   return said === undefined ? 'none' : 'another';
+}
+
+/** What RFC 6749 (Appendix A.7) lets an `error` code hold: printable ASCII but `"` and `\`. */
+const NOT_IN_ERROR_CODE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
+/**
+ * An `error` code of the provider's answer as the client and the log are told it: at most 64
+ * characters, each it may not hold a `?`. The redirect path's answer came through the browser,
+ * as whoever sent it there wrote it, the token endpoint's from the provider, and the code is
+ * quoted in every body (the text/plain one read in a terminal, where an ESC in it recoloured or
+ * cleared the screen and a CR or LF forged a line), in Proxy-Status and in the log line.
+ */
+export function errorCode(code: string): string {
+  return (code.length > 64 ? `${code.slice(0, 64)}...` : code).replace(NOT_IN_ERROR_CODE, '?');
 }
