@@ -44,6 +44,19 @@ test('an event line writes C1, DEL, bidi overrides and U+2028 in a value as \\u 
   assert.equal(pinoLines[0].replace(/"time":"[^"]*"/, ''), primaryLines[0].replace(/"time":"[^"]*"/, ''));
 });
 
+test('an event line holding half a surrogate pair writes U+FFFD, never the escape strict JSON readers refuse', () => {
+  // pino writes a string past 100 characters with JSON.stringify, which escapes a lone half.
+  const lines: string[] = [];
+  const logger = createLoggerOn({ write: (line: string) => lines.push(line) }, 'info', 'edge-1');
+  logger.warn({ said: `${'x'.repeat(120)}\ud83d`, short: 'y\udc00' }, 'oidc provider said');
+  assert.equal(lines.length, 1);
+  assert.doesNotMatch(lines[0], /\\ud[89a-f]/);
+  const line = JSON.parse(lines[0]);
+  assert.equal(line.said, `${'x'.repeat(120)}\ufffd`);
+  // A short one pino writes raw: the line's UTF-8 has U+FFFD for it.
+  assert.equal(Buffer.from(lines[0]).toString('utf8').includes('y\ufffd'), true);
+});
+
 test("a TLS client's SNI name holding the byte 0x9b: the handshake's line escapes it", async () => {
   const certs = await testCertificates();
   const clients = makeClientCa();

@@ -125,6 +125,25 @@ test("the provider's error_description is on the log line, escaped and bounded, 
   );
 });
 
+// Cut at 200 UTF-16 units, a description whose 200th is the first half of an emoji's pair left
+// that half alone, which JSON.stringify writes as the escape `\ud83d`: a line strict JSON readers
+// (Rust's serde_json, so Vector's parse_json) refuse whole, though anyone can send such a callback.
+test('an error_description cut inside a surrogate pair leaves no half of it on the log line: U+FFFD', async () => {
+  const { state, cookie } = await begun('/page');
+  const res = await callback(
+    {
+      error: 'invalid_scope',
+      error_description: `${'a'.repeat(199)}\u{1F600}tail`,
+      state,
+      iss: provider.issuer,
+    },
+    cookie,
+  );
+  assert.equal(res.status, 401, res.text);
+  const line = await gw.logFor(res.headers['x-request-id'] as string);
+  assert.equal(line.auth, `denied: oidc provider said invalid_scope (${'a'.repeat(199)}\ufffd…)`);
+});
+
 test('a declined sign-in told to a program is the same 401 in problem+json, its advice naming the path to ask again', async () => {
   const { state, cookie } = await begun('/reports');
   const res = await callback(
