@@ -39,7 +39,14 @@ const SPAN_VALUE_MAX = 1024;
 
 /** A request target as its record keeps it: whole within `limits.uri_length`, else its first 256 characters. */
 export function loggedTarget(target: string, uriLength: number): string {
-  return target.length > uriLength ? target.slice(0, LOGGED_TARGET_MAX) : target;
+  const kept = target.length > uriLength ? target.slice(0, LOGGED_TARGET_MAX) : target;
+  // An origin-form target (most) begins with `/` and holds no userinfo.
+  return kept.charCodeAt(0) === 0x2f || !kept.includes('@') ? kept : withoutPassword(kept);
+}
+
+/** A target a parser refused, as its record keeps it: its first 256 characters, no password. */
+export function refusedTarget(target: string): string {
+  return loggedTarget(target, LOGGED_TARGET_MAX);
 }
 
 /**
@@ -48,7 +55,24 @@ export function loggedTarget(target: string, uriLength: number): string {
  * length does not put the whole head into the log line that says so.
  */
 export function loggedHost(host: string): string {
-  return host.length > MAX_AUTHORITY_LENGTH ? host.slice(0, MAX_AUTHORITY_LENGTH) : host;
+  const kept = host.length > MAX_AUTHORITY_LENGTH ? host.slice(0, MAX_AUTHORITY_LENGTH) : host;
+  return kept.includes('@') ? withoutPassword(kept) : kept;
+}
+
+/**
+ * The userinfo's password (`http://user:secret@host/`, a Host `user:secret@host`) up to the
+ * authority's last `@` (a password may hold one), its end at the first `/`, `?` or `#`.
+ */
+const USERINFO_PASSWORD = /^((?:[A-Za-z][A-Za-z0-9+.-]*:)?(?:\/\/)?[^/?#@:]*):[^/?#]*@/;
+
+/**
+ * A target or Host with the password of its userinfo as `***`, the user name kept, as the
+ * config's URLs are shown. Such a request is refused (RFC 9110 §4.2.4: userinfo is an error,
+ * it would go upstream as Host), but its log line, span and plugins' onEnd quoted the secret
+ * the client sent in the clear to whoever reads the log.
+ */
+function withoutPassword(text: string): string {
+  return text.replace(USERINFO_PASSWORD, '$1:***@');
 }
 
 /** A head that parsed, refused with the body's framing in the same read. */

@@ -14,7 +14,7 @@ import {
   startServerSpan,
   type Tracing,
 } from '../../observe/tracing/spans.ts';
-import { LOGGED_TARGET_MAX, loggedHost, loggedTarget, type RawRequestInfo } from '../accept/client-error.ts';
+import { loggedHost, loggedTarget, type RawRequestInfo, refusedTarget } from '../accept/client-error.ts';
 
 /**
  * A request's record as it starts, from what the client sent: its ids (an X-Request-Id adopted
@@ -101,7 +101,7 @@ export function refusedRecordOf(
     info.method,
     loggedHost(info.host ?? ''),
     // The parser refused it: its target may be anything the head held (its 414 too).
-    info.path.slice(0, LOGGED_TARGET_MAX),
+    refusedTarget(info.path),
     startedAt,
   );
   record.clientRequestId = ids.clientId;

@@ -289,6 +289,31 @@ for (const c of CASES) {
   });
 }
 
+test('a password a refused target or Host carried is not in the log line: user:***@', async (t) => {
+  const f = await startFixture();
+  t.after(() => f.close());
+  await exchange(
+    f.gw.port,
+    'GET http://user:s3cret@internal.example/x HTTP/1.1\r\nHost: a\r\nX-Request-Id: pw-target\r\n\r\n',
+  );
+  await exchange(
+    f.gw.port,
+    'GET /y HTTP/1.1\r\nHost: user:s3cret@h.example\r\nX-Request-Id: pw-host\r\n\r\n',
+  );
+  const target = await f.gw.logFor('pw-target');
+  assert.equal(target.status, 400);
+  assert.equal(target.path, 'http://user:***@internal.example/x');
+  const host = await f.gw.logFor('pw-host');
+  assert.equal(host.status, 400);
+  assert.equal(host.host, 'user:***@h.example');
+  // A target that is no credential keeps its @ (a path may hold one).
+  await exchange(
+    f.gw.port,
+    'GET /a@b:c HTTP/1.1\r\nHost: a\r\nX-Request-Id: pw-none\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal((await f.gw.logFor('pw-none')).path, '/a@b:c');
+});
+
 test('the absolute form is routed by its own authority, and that authority is the Host sent upstream', async (t) => {
   const [api, other] = [await startEcho(), await startEcho()];
   const gw = await startTestGateway(`name: edge-1
