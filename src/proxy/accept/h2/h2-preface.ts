@@ -11,14 +11,18 @@ import { firstHeadTime, markAcceptedAtOnce } from '../../../core/net/accepted-at
 
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-/** The ALPN protocols a TLS listener with HTTP/2 offers, in order of preference. */
-export const H2_ALPN_PROTOCOLS = ['h2', 'http/1.1'];
+/**
+ * The ALPN protocols a TLS listener with HTTP/2 offers, in order of preference. `http/1.0` last:
+ * the HTTP/1.1 server serves HTTP/1.0 requests, and an HTTP/1.0 client (`curl --http1.0`)
+ * offers that alone; left out, it got the `no_application_protocol` alert (nginx lists it too).
+ */
+export const H2_ALPN_PROTOCOLS = ['h2', 'http/1.1', 'http/1.0'];
 /**
  * What a TLS listener without HTTP/2 offers: said, not left out, so a client that offers only
  * `h2` gets the `no_application_protocol` alert (RFC 7301 §3.2) instead of a handshake after
  * which it speaks HTTP/2 to an HTTP/1.1 server, as with nginx.
  */
-export const HTTP1_ALPN_PROTOCOLS = ['http/1.1'];
+export const HTTP1_ALPN_PROTOCOLS = ['http/1.1', 'http/1.0'];
 
 export interface ProtocolTakers {
   h2(socket: Socket): void;
