@@ -107,7 +107,10 @@ export function createConnector(options: ConnectorOptions): Connector {
       // the certificate is checked against the name either way (node:tls drops it there).
       const named = options.servername ?? (net.isIP(hostname) ? undefined : hostname);
       const name = named?.endsWith('.') ? named.slice(0, -1) : named;
-      const sessionKey = `${name ?? hostname}:${portNumber}`;
+      // A session per name and per target: targets under one `tls.servername` (a fleet at IP
+      // addresses) are other servers, each with its own tickets. Keyed by the name alone, each
+      // connection offered the last target's session, and round robin never resumed one.
+      const sessionKey = `${name ?? ''}@${hostname}:${portNumber}`;
       socket = tls.connect({
         host: hostname,
         port: portNumber,

@@ -4,10 +4,10 @@
  * IPv6 addresses are not permitted"), unless `tls.servername` names one, which is then sent for
  * either. A session is resumed only with the name it was made for: two upstreams on one address
  * and port under two names never offer each other's (nginx, whose two locations proxy to one
- * address, resumed the first name's session for the second). Candor keeps sessions per upstream
- * and per name (connector.ts), and OpenSSL's client offers none made under another SNI either:
- * both guards would have to fail. Each answer says `Connection: close`, so each request is a
- * handshake of its own.
+ * address, resumed the first name's session for the second). Candor keeps sessions per upstream,
+ * per name and per target (connector.ts), and OpenSSL's client offers none made under another SNI
+ * either: both guards would have to fail. Two targets under one name each resume their own. Each
+ * answer says `Connection: close`, so each request is a handshake of its own.
  */
 import assert from 'node:assert/strict';
 import { constants } from 'node:crypto';
@@ -32,7 +32,13 @@ const sessionNames = new Map<string, string>();
 const offered: string[] = [];
 let askingFor = '';
 
-async function serve(label: string, pair: { cert: string; key: string }, options: tls.TlsOptions = {}) {
+async function serve(
+  label: string,
+  pair: { cert: string; key: string },
+  options: tls.TlsOptions = {},
+  host = '127.0.0.1',
+  at = 0,
+) {
   seen[label] = [];
   const server = tls.createServer({ ...pair, ...options }, (socket) => {
     socket.on('error', () => {});
@@ -42,7 +48,7 @@ async function serve(label: string, pair: { cert: string; key: string }, options
     );
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(at, host, resolve));
   return (server.address() as AddressInfo).port;
 }
 
@@ -68,6 +74,9 @@ before(async () => {
   });
   const tls13 = await serve('tls13', names);
   const dotted = await serve('dotted', names);
+  // Two servers of one name at one port of two addresses: a fleet behind IP targets.
+  const fleet = await serve('fleetA', names);
+  await serve('fleetB', names, {}, '127.0.0.2', fleet);
   const upstreams: Record<string, string> = {
     byName: `https://localhost:${local}`,
     byAddress: `https://127.0.0.1:${local}`,
@@ -76,6 +85,7 @@ before(async () => {
     up13: `https://localhost:${tls13}`,
     other13: `https://localhost:${tls13}`,
     dotted: `https://127.0.0.1:${dotted}`,
+    fleet: `https://127.0.0.1:${fleet}`,
   };
   const servername: Record<string, string> = {
     up12: 'up.test',
@@ -83,13 +93,15 @@ before(async () => {
     up13: 'up.test',
     other13: 'other.test',
     dotted: 'up.test.',
+    fleet: 'up.test',
   };
   let yaml = 'name: edge-1\nroutes:\n';
   for (const name of Object.keys(upstreams)) yaml += `  - match: { path: /${name} }\n    upstream: ${name}\n`;
   yaml += 'upstreams:\n';
   for (const [name, url] of Object.entries(upstreams)) {
     const sni = servername[name] === undefined ? '' : `, servername: ${servername[name]}`;
-    yaml += `  ${name}:\n    targets: [{ url: "${url}" }]\n    tls: { ca: ${certificates.caPath}${sni} }\n`;
+    const second = name === 'fleet' ? `, { url: "${url.replace('127.0.0.1', '127.0.0.2')}" }` : '';
+    yaml += `  ${name}:\n    targets: [{ url: "${url}" }${second}]\n    tls: { ca: ${certificates.caPath}${sni} }\n`;
   }
   gw = await startTestGateway(yaml);
 });
@@ -140,3 +152,11 @@ for (const version of ['12', '13'] as const) {
     if (version === '12') assert.deepEqual(offered, [up, other]);
   });
 }
+
+test('two targets under one tls.servername, at one port of two addresses: each resumes its own session', async () => {
+  // Keyed by the name and port alone, the sessions of the two were one: each new connection
+  // offered the other target's session, and round robin never resumed one (nginx keeps a session per server).
+  for (let i = 0; i < 4; i++) await ok('/fleet');
+  assert.deepEqual(seen.fleetA, ['up.test full', 'up.test resumed']);
+  assert.deepEqual(seen.fleetB, ['up.test full', 'up.test resumed']);
+});
