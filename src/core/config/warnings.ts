@@ -156,6 +156,12 @@ function upstreamWarnings(config: GatewayConfig, name: string, upstream: Upstrea
       path: ['upstreams', name, 'retries', 'per_try_timeout'],
       message: `${formatDuration(perTryTimeout)} is above timeouts.response (${formatDuration(timeouts.response)}): each attempt waits for its response head at most timeouts.response, so the per-try timeout never passes; raise timeouts.response or lower per_try_timeout`,
     });
+  const unusedTls = tlsWithoutHttps(upstream);
+  if (unusedTls !== undefined)
+    warnings.push({
+      path: ['upstreams', name, 'tls'],
+      message: `${unusedTls} set, but no target is https://: every request to this upstream goes in plain HTTP and these settings are never used; write https:// in the targets' URLs, or remove tls`,
+    });
   const inert = upstream.retries.on.filter((type) => neverRetried(type as FailureType));
   if (inert.length > 0)
     warnings.push({
@@ -163,6 +169,30 @@ function upstreamWarnings(config: GatewayConfig, name: string, upstream: Upstrea
       message: `${inert.join(', ')} never lead to a retry: they come after the response head went to the client, or only while a streamed request body goes out (it cannot be sent again), or they are the client's own doing (its deadline spent, its limit); the list is valid, they do nothing`,
     });
   return warnings;
+}
+
+/**
+ * The `tls` fields an upstream writes while none of its targets (nor its discovery) is https: an
+ * `http://` typed for `https://` sends every request in plain HTTP, a client certificate meant
+ * for mTLS never shown, and nothing said it (nginx's proxy_ssl_* are as silent); undefined when
+ * none is written or a target uses them.
+ */
+function tlsWithoutHttps(upstream: UpstreamConfig): string | undefined {
+  const { tls } = upstream;
+  const written = [
+    tls.ca !== undefined && 'ca',
+    tls.crl !== undefined && 'crl',
+    tls.servername !== undefined && 'servername',
+    tls.insecureSkipVerify && 'insecure_skip_verify',
+    tls.cert !== undefined && 'cert',
+    tls.key !== undefined && 'key',
+  ].filter((field) => field !== false);
+  if (written.length === 0) return undefined;
+  const https =
+    upstream.discovery === undefined
+      ? upstream.targets.some((target) => target.protocol === 'https:')
+      : upstream.discovery.scheme === 'https';
+  return https ? undefined : written.join(', ');
 }
 
 /** A route's access, compression, header and cache settings that do not do what they read as. */

@@ -607,3 +607,35 @@ upstreams:
     [],
   );
 });
+
+test('tls settings on an upstream none of whose targets is https:// are warned of: its requests go in plain HTTP, the client certificate never shown', () => {
+  const { caPath } = testCertificates();
+  assert.deepEqual(configWarnings(withUpstream(`    tls: { ca: ${caPath}, servername: app.internal }\n`)), [
+    "upstreams.app.tls: ca, servername set, but no target is https://: every request to this upstream goes in plain HTTP and these settings are never used; write https:// in the targets' URLs, or remove tls",
+  ]);
+  assert.deepEqual(configWarnings(withUpstream('    tls: { insecure_skip_verify: false }\n')), []);
+  const upstream = (fields: string) =>
+    parseConfig(
+      `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+upstreams:
+  app:
+${fields}    tls: { ca: ${caPath} }
+`,
+      SOURCE,
+      {},
+    );
+  assert.deepEqual(
+    configWarnings(
+      upstream('    targets: [{ url: "http://127.0.0.1:9" }, { url: "https://127.0.0.1:10" }]\n'),
+    ),
+    [],
+  );
+  assert.deepEqual(
+    configWarnings(upstream('    discovery: { dns: app.test, type: A, port: 443, scheme: https }\n')),
+    [],
+  );
+  assert.equal(configWarnings(upstream('    discovery: { dns: app.test, type: A, port: 80 }\n')).length, 1);
+});
