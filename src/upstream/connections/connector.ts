@@ -25,7 +25,16 @@ interface ConnectorOptions {
   readonly key?: Buffer;
   /** HTTP/1.1: a plain TCP socket's reads go straight to its connection (direct-reads.ts), not through 'data'. */
   readonly directReads?: boolean;
+  /** TLS sessions kept for resumption, one per name and target (default MAX_SESSIONS). */
+  readonly maxSessions?: number;
 }
+
+/**
+ * The TLS sessions a connector keeps, past which the one set longest ago goes: targets that DNS
+ * discovery replaces over days each bring a key of their own (a new address), whose sessions no
+ * connection would offer again. A session in use is set anew at each handshake, and stays.
+ */
+const MAX_SESSIONS = 1024;
 
 /** Where to connect: a target's host, port and scheme. */
 export interface ConnectTarget {
@@ -132,7 +141,10 @@ export function createConnector(options: ConnectorOptions): Connector {
         if (self) finish(self);
       });
       socket.on('session', (session: Buffer) => {
+        sessions.delete(sessionKey);
         sessions.set(sessionKey, session);
+        if (sessions.size > (options.maxSessions ?? MAX_SESSIONS))
+          sessions.delete(sessions.keys().next().value as string);
       });
       socket.once('secureConnect', () => {
         // HTTP/2 over TLS is what ALPN selects (RFC 9113 §3.2): a server that picked no protocol
