@@ -52,6 +52,15 @@ export const VARIANTS = {
     explanation: 'the upstream answered in HTTP, but not with an answer the gateway can use',
     fix: "Make the auth hop answer as the gateway reads it (an auth service: 2xx to let in, 401 or 403 to refuse; a JWKS endpoint: a JSON key set), or fix its URL in the route's auth.",
   },
+  /**
+   * An `h2` upstream whose TLS handshake was done without ALPN selecting h2 (connector.ts
+   * alpnNotH2): the type's words ask whether it speaks TLS at all, and its fix is the scheme.
+   */
+  alpn_not_h2: {
+    type: 'tls_protocol_error',
+    explanation: 'its TLS server does not speak HTTP/2 (ALPN selected no h2)',
+    fix: "Set the upstream's protocol to http1 (the default) for a server that speaks HTTP/1.1 over TLS, or enable HTTP/2 (h2 by ALPN) on the target.",
+  },
 } as const satisfies Readonly<Record<string, Variant>>;
 
 export type VariantName = keyof typeof VARIANTS;

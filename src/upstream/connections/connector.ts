@@ -56,6 +56,8 @@ export function alpnNotH2(selected: string | false | null | undefined, elapsed: 
   return new Failure(
     'tls_protocol_error',
     `the upstream did not select h2 by ALPN (${chose}): it does not speak HTTP/2 over TLS, after ${ms(elapsed)}`,
+    // Its handshake was done: not the type's words (is it TLS at all? fix the scheme), the protocol's.
+    { variant: 'alpn_not_h2' },
   );
 }
 

@@ -33,13 +33,22 @@ upstreams:
     retries: { attempts: 1 }
 `);
   try {
-    const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'no-alpn' } });
+    const res = await request(gw.url, {
+      path: '/x',
+      headers: { 'x-request-id': 'no-alpn', accept: 'text/plain' },
+    });
     assert.equal(res.status, 502);
+    // Its handshake was done: the body does not ask whether the upstream speaks TLS, nor does
+    // `candor explain` say to fix the scheme; it says the protocol (a variant's words).
+    assert.match(res.body.toString(), /its TLS server does not speak HTTP\/2 \(ALPN selected no h2\)/);
+    assert.doesNotMatch(res.body.toString(), /is it speaking TLS/);
     assert.match(
       String(res.headers['proxy-status']),
       /^edge-1; error=tls_protocol_error; details="the upstream did not select h2 by ALPN \(it chose no protocol\): it does not speak HTTP\/2 over TLS, after [\d.]+ ms"; next-hop="app"$/,
     );
-    assert.equal((await gw.logFor('no-alpn')).stage, 'not_sent');
+    const line = await gw.logFor('no-alpn');
+    assert.equal(line.stage, 'not_sent');
+    assert.equal(line.variant, 'alpn_not_h2');
     assert.equal(bytes, 0, 'no byte of HTTP/2 reached the server');
   } finally {
     await gw.close();
