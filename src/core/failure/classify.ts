@@ -71,6 +71,8 @@ export function tlsAlertFailure(err: unknown, after: string): Failure | undefine
     unprocessed: true,
     cause: err,
     params: { alertId: TLS_ALERTS[alert[1]], alertMessage },
+    // ALPN refused (RFC 7301 §3.2): the protocol, not the TLS settings in general, is what to fix.
+    ...(alertMessage === 'no_application_protocol' ? { variant: 'alpn_refused' as const } : {}),
   });
 }
 

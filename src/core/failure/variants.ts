@@ -61,6 +61,16 @@ export const VARIANTS = {
     explanation: 'its TLS server does not speak HTTP/2 (ALPN selected no h2)',
     fix: "Set the upstream's protocol to http1 (the default) for a server that speaks HTTP/1.1 over TLS, or enable HTTP/2 (h2 by ALPN) on the target.",
   },
+  /**
+   * The no_application_protocol alert (120): the upstream's TLS server speaks none of the
+   * protocols ALPN offered, the one the upstream's `protocol` names (classify.ts tlsAlertFailure).
+   */
+  alpn_refused: {
+    type: 'tls_alert_received',
+    explanation:
+      "its TLS server speaks none of the protocols the gateway offered by ALPN (the upstream's protocol: http/1.1, or h2)",
+    fix: "Set the upstream's protocol to the one the target speaks (h2 for an HTTP/2-only server, a gRPC one among them; http1 for one without HTTP/2), or enable that protocol on the target.",
+  },
 } as const satisfies Readonly<Record<string, Variant>>;
 
 export type VariantName = keyof typeof VARIANTS;

@@ -215,10 +215,16 @@ describe('an HTTP/1.1 request proxied to an HTTP/2 upstream', () => {
       [upstream.url.replace('127.0.0.1', 'localhost')],
       `    tls: { ca: ${upstream.caPath} }\n`,
     );
-    const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'alpn' } });
+    const res = await request(gw.url, {
+      path: '/x',
+      headers: { 'x-request-id': 'alpn', accept: 'text/plain' },
+    });
     assertGatewayError(res, 502, 'tls_alert_received', /no_application_protocol/);
     assert.match(String(res.headers['proxy-status']), /alert-id=120/);
     assert.equal(upstream.received.length, 0);
+    // The alert's words: the protocol, not the TLS settings in general (a variant).
+    assert.match(res.body.toString(), /speaks none of the protocols the gateway offered by ALPN/);
+    assert.equal((await gw.logFor('alpn')).variant, 'alpn_refused');
   });
 
   test('a stream refused with REFUSED_STREAM is retried even for a POST, on the next target', async () => {
