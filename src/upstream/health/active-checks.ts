@@ -206,6 +206,11 @@ function record(
   target.lastProbe = result;
   const fields = { upstream: upstream.name, target: target.config.origin };
   metrics.healthChecked(fields.upstream, fields.target, result.ok, result.failure?.type ?? '');
+  // A probe the gateway's own machine could not make (no file descriptor or local port left:
+  // proxy_resources_exhausted) asked the target nothing: counted neither way, as a request's
+  // is judged against no target. Counted as a fall, it took healthy targets down for the
+  // gateway's own want ("target down", then 503 destination_unavailable until `rise` probes).
+  if (failedHere(result)) return;
   if (result.ok) {
     counts.failures = 0;
     counts.successes++;
@@ -245,6 +250,11 @@ function record(
   }
 }
 
+/** The probe failed on the gateway's own side (shape `gateway`): nothing was asked of the target. */
+function failedHere(result: ProbeResult): boolean {
+  return result.failure?.shape === 'gateway';
+}
+
 /**
  * A cluster worker's side of the checks: the primary probed (once for the whole gateway) and
  * judged, and this applies its verdict to the worker's own TargetState, the way record()
@@ -267,7 +277,7 @@ export function applyVerdict(
     target.lastProbe = result;
     metrics?.healthChecked(fields.upstream, fields.target, result.ok, result.failure?.type ?? '');
     const failure = result.failure;
-    if (failure && failure.type !== 'unexpected_status')
+    if (failure && failure.type !== 'unexpected_status' && !failedHere(result))
       target.lastFailure = { type: failure.type, at: result.at };
   }
   // Requests in this upstream's line, or watching it from another side's (heldMayGo reads both).
