@@ -118,6 +118,23 @@ function exhausted(details: string, cause: unknown): Failure {
   return new Failure('proxy_resources_exhausted', details, { retryAfter: 1, cause });
 }
 
+/**
+ * A name lookup that failed while the gateway's own process had no file descriptor left
+ * (`want`): the resolver could open neither /etc/hosts nor a socket, and said so in its own
+ * words (`said`: ENOTFOUND, EBUSY), which would blame the name or its DNS.
+ */
+export function classifyLookupWithoutDescriptors(
+  want: 'EMFILE' | 'ENFILE',
+  said: string,
+  elapsed: number,
+  cause: unknown,
+): Failure {
+  return exhausted(
+    `no file descriptor left for the name lookup (${want}: the ${want === 'EMFILE' ? "process's" : "system's"} open-file limit; the resolver said ${said || 'nothing'}) after ${ms(elapsed)}`,
+    cause,
+  );
+}
+
 const LOCAL_REFUSALS: Readonly<Record<string, string>> = {
   EACCES: "the gateway's machine forbids connecting to the upstream: a prohibit route or a security policy",
   EPERM: "the gateway's machine forbids connecting to the upstream: a firewall rule drops it",
