@@ -188,7 +188,9 @@ export function classifyFetchError(
       stage: 'head_received',
       cause,
     });
-  if (DNS_CODES.has(code)) return classifyConnectError(cause, 'dns', elapsed);
+  // A lookup's error is the lookup's whatever its code: out of descriptors, getaddrinfo says EBUSY.
+  if (DNS_CODES.has(code) || (cause as { syscall?: unknown } | null)?.syscall === 'getaddrinfo')
+    return classifyConnectError(cause, 'dns', elapsed);
   // undici's own wait for the response head (its dispatcher's headersTimeout) ran out.
   if (code === 'UND_ERR_HEADERS_TIMEOUT')
     return new Failure('http_response_timeout', `no response head in time (${code}) after ${ms(elapsed)}`, {

@@ -1,5 +1,6 @@
 import { certificateProblem } from './certificate-words.ts';
 import { Failure } from './failure.ts';
+import { outOfDescriptors } from './out-of-descriptors.ts';
 import type { Stage } from './taxonomy.ts';
 
 /**
@@ -118,23 +119,6 @@ function exhausted(details: string, cause: unknown): Failure {
   return new Failure('proxy_resources_exhausted', details, { retryAfter: 1, cause });
 }
 
-/**
- * A name lookup that failed while the gateway's own process had no file descriptor left
- * (`want`): the resolver could open neither /etc/hosts nor a socket, and said so in its own
- * words (`said`: ENOTFOUND, EBUSY), which would blame the name or its DNS.
- */
-export function classifyLookupWithoutDescriptors(
-  want: 'EMFILE' | 'ENFILE',
-  said: string,
-  elapsed: number,
-  cause: unknown,
-): Failure {
-  return exhausted(
-    `no file descriptor left for the name lookup (${want}: the ${want === 'EMFILE' ? "process's" : "system's"} open-file limit; the resolver said ${said || 'nothing'}) after ${ms(elapsed)}`,
-    cause,
-  );
-}
-
 const LOCAL_REFUSALS: Readonly<Record<string, string>> = {
   EACCES: "the gateway's machine forbids connecting to the upstream: a prohibit route or a security policy",
   EPERM: "the gateway's machine forbids connecting to the upstream: a firewall rule drops it",
@@ -193,6 +177,15 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
 
 /** A name lookup that failed: what the resolver said, and no rcode claimed that none said. */
 function dnsFailure(code: string, after: string, init: { cause: unknown }): Failure {
+  // The process out of descriptors fails the lookup under another name (glibc's getaddrinfo
+  // says ENOTFOUND or EBUSY, with no descriptor for /etc/hosts or its socket): the gateway's
+  // own want, judged against no target, never a name that does not resolve.
+  const want = outOfDescriptors();
+  if (want !== undefined)
+    return exhausted(
+      `no file descriptor left for the name lookup (${want}: the ${want === 'EMFILE' ? "process's" : "system's"} open-file limit; the resolver said ${code || 'nothing'}) ${after}`,
+      init.cause,
+    );
   // Node gives the system resolver's (getaddrinfo's) EAI_NONAME and EAI_NODATA both as
   // ENOTFOUND: a name that does not exist (NXDOMAIN) and one that exists without address
   // records (NOERROR, no data) read alike, so no rcode is claimed for it.

@@ -50,21 +50,3 @@ export function connectionsPastOpenFiles(
 
 export const OPEN_FILES_TOO_FEW =
   "the listeners' max_connections pass the open-file limit (ulimit -n) of a worker, which each connection's upstream connection, the cache, spool and log files share: past it the system closes new connections as they come, before the gateway sees them, and nothing logs or counts them; raise the limit (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n) or lower max_connections";
-
-/**
- * Whether this process is out of file descriptors now (EMFILE: its own limit; ENFILE: the
- * system's), tried by opening one. Asked only after a failure whose own code hides it: glibc's
- * getaddrinfo, with no descriptor for /etc/hosts or its socket, answers ENOTFOUND, EAI_AGAIN or
- * EBUSY, which read as the name's or the resolver's fault.
- */
-export function outOfDescriptors(): 'EMFILE' | 'ENFILE' | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync('/dev/null', 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'EMFILE' || code === 'ENFILE' ? code : undefined;
-  }
-  fs.closeSync(fd);
-  return undefined;
-}

@@ -1,13 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import {
-  type ConnectPhase,
-  classifyConnectError,
-  classifyLookupWithoutDescriptors,
-  ms,
-} from '../../core/failure/classify.ts';
+import { type ConnectPhase, classifyConnectError, ms } from '../../core/failure/classify.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { outOfDescriptors } from '../../core/limits/open-file-limit.ts';
 import { connectDirectReads } from '../../core/net/direct-reads.ts';
 import { sharedLookup } from '../../core/net/shared-lookup.ts';
 import { LEVEL2_CIPHERS } from '../../core/net/tls-floor.ts';
@@ -109,17 +103,7 @@ export function createConnector(options: ConnectorOptions): Connector {
 
     const lookup: net.LookupFunction = (host, lookupOptions, cb) => {
       sharedLookup(host, lookupOptions, (err, address, family) => {
-        if (err) {
-          // The process out of descriptors fails the lookup under another name (ENOTFOUND,
-          // EBUSY): the gateway's own want, judged against no target, not a name that does not resolve.
-          const want = outOfDescriptors();
-          const elapsed = performance.now() - started;
-          return finish(
-            want === undefined
-              ? classifyConnectError(err, 'dns', elapsed)
-              : classifyLookupWithoutDescriptors(want, err.code ?? '', elapsed, err),
-          );
-        }
+        if (err) return finish(classifyConnectError(err, 'dns', performance.now() - started));
         phase = 'tcp';
         (cb as (e: null, a: typeof address, f?: number) => void)(null, address, family);
       });

@@ -41,6 +41,17 @@ test('fetch errors: connect-phase codes are not_sent, the rest may have reached 
     cause: new AggregateError([Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })]),
   });
   assert.equal(classifyFetchError(eyeballs, 1).type, 'connection_refused');
+  // A name lookup's error is the lookup's, whatever its code (getaddrinfo's EAI_SYSTEM comes with
+  // errno's name, EBUSY): nothing was sent, never a connection lost "before the response head".
+  const lookup = Object.assign(new Error('getaddrinfo EBUSY api.internal'), {
+    code: 'EBUSY',
+    syscall: 'getaddrinfo',
+  });
+  const failure = classifyFetchError(new TypeError('fetch failed', { cause: lookup }), 1);
+  assert.deepEqual(
+    [failure.type, failure.stage, failure.details],
+    ['dns_error', 'not_sent', 'name lookup failed (EBUSY) after 1.0 ms'],
+  );
 });
 
 test('judge: type, stage, method, key and body', () => {
