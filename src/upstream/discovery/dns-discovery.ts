@@ -1,5 +1,6 @@
 import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
+import { outOfDescriptors } from '../../core/failure/out-of-descriptors.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { askDns, type DnsAnswer } from './dns-answer.ts';
 import { afterAnswer, afterFailure } from './question-schedule.ts';
@@ -156,7 +157,15 @@ export class DnsDiscovery {
       next = afterAnswer(this.config, answer.ttl);
     } catch (err) {
       if (this.#stopped) return;
-      const code = (err as { code?: string }).code ?? 'error';
+      let code = (err as { code?: string }).code ?? 'error';
+      let said = (err as Error).message;
+      // The process out of descriptors: c-ares, with no socket for its question, says
+      // ECONNREFUSED, which reads as the DNS server refusing. The gateway's own want, told so.
+      const want = outOfDescriptors();
+      if (want !== undefined && code !== 'ENODATA') {
+        said = `no file descriptor left for the DNS question (${want}: the ${want === 'EMFILE' ? "process's" : "system's"} open-file limit; the resolver said ${code})`;
+        code = want;
+      }
       outcome = code === 'ENODATA' ? 'empty' : 'error';
       const failure = outcome === 'empty' ? 'empty' : code;
       // Told when it starts and when its reason changes (NXDOMAIN, then timeouts: the resolver
@@ -169,7 +178,7 @@ export class DnsDiscovery {
             type,
             failure,
             was: this.#toldFailure,
-            err: (err as Error).message,
+            err: said,
             kept: this.#report.targets.map((t) => t.url),
           },
           'discovery failed: the last good targets are kept',

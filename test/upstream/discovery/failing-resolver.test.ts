@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import type { DiscoveryConfig } from '../../../src/core/config/types.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { type DiscoveryOutcome, DnsDiscovery } from '../../../src/upstream/discovery/dns-discovery.ts';
+import { exhaustDescriptors } from '../../helpers/descriptors.ts';
 import { type DnsServer, startDnsServer } from '../../helpers/dns-server.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { waitUntil } from '../../helpers/wait.ts';
@@ -130,4 +131,28 @@ test('a runner that takes over a failing set (a reload that changed discovery) s
   runners.push(runner);
   await waitUntil('its first question failed', () => seen.length >= 1, 10_000);
   within(seen[0], 40, 60);
+});
+
+test('a question the process has no descriptor for is told as the gateway’s want, not as the DNS server refusing', async () => {
+  dns.set('fd.test', [{ type: 'A', address: '10.0.0.7', ttl: 1 }]);
+  const { seen, failedLines } = follow('fd.test');
+  await waitUntil('the first answer', () => seen.length >= 1, 10_000);
+  assert.equal(seen[0].failure, null);
+  // RLIMIT_NOFILE lowered with prlimit to the descriptors the process holds: c-ares has no socket
+  // for the next question, and says ECONNREFUSED.
+  const release = exhaustDescriptors();
+  try {
+    await waitUntil('a failed question', () => seen.length >= 2, 10_000);
+  } finally {
+    release();
+  }
+  assert.equal(seen[1].failure, 'EMFILE');
+  const [line] = failedLines();
+  assert.equal(line?.failure, 'EMFILE');
+  assert.match(
+    String(line?.err),
+    /^no file descriptor left for the DNS question \(EMFILE: the process's open-file limit; the resolver said [A-Z_]+\)$/,
+  );
+  assert.deepEqual(line?.kept, ['http://10.0.0.7:8080']);
+  await waitUntil('answering again', () => seen.at(-1)?.failure === null, 10_000);
 });
