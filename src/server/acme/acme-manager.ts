@@ -237,6 +237,13 @@ export class AcmeManager {
     let fleet = await this.#fleet;
     let locked = false;
     try {
+      // Issued already, its storing failed: stored now, never ordered again while it is valid.
+      const unstored = managed.unstored;
+      managed.unstored = undefined;
+      if (unstored !== undefined && Date.parse(new X509Certificate(unstored.chain).validTo) > Date.now()) {
+        await this.#landed(managed, { ...unstored, fleet, started, renewing });
+        return;
+      }
       if (fleet) {
         const turn = await this.#fleetTurn(managed, fleet, started);
         if (turn === 'adopted') return;
@@ -308,7 +315,16 @@ export class AcmeManager {
   ): Promise<void> {
     const { name } = managed;
     const { chain, keyPem, fleet } = order;
-    this.#store.saveCertificate(name, chain, keyPem);
+    try {
+      this.#store.saveCertificate(name, chain, keyPem);
+    } catch (err) {
+      managed.unstored = { chain, keyPem };
+      throw new AcmeProblem(
+        'candor:internal',
+        `this gateway failed the order: the CA issued the certificate, but acme.storage could not keep it (${(err as Error).message}); it is held in memory and stored at the next try, not ordered again`,
+        0,
+      );
+    }
     this.#learnIssuers(chain);
     this.#store.setLastError(name, undefined);
     managed.renewedAt = Date.now();

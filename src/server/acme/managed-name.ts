@@ -37,6 +37,12 @@ export interface Managed {
   lastError?: { type: string; detail: string; at: string };
   /** Why the fleet's certificate was last refused (told once, not at each look). */
   refusedShared?: string;
+  /**
+   * A certificate the CA issued that acme.storage could not keep (a full disk, a folder turned
+   * read-only): stored at the next try instead of another order, which a CA counts (Let's
+   * Encrypt's five duplicate certificates a week) whether or not the gateway could keep it.
+   */
+  unstored?: { readonly chain: string; readonly keyPem: string };
 }
 
 /**
