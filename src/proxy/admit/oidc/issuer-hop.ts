@@ -270,7 +270,12 @@ export class IssuerHop {
         this.timeout,
       );
     } catch (err) {
-      this.#circuit.record(performance.now(), true, admitted.probe);
+      // The gateway's own want (no file descriptor or local port for the call:
+      // proxy_resources_exhausted) asked the provider nothing: no failure of its in a row, or
+      // five of them opened its circuit, every sign-in refused for the provider once they were back.
+      if (err instanceof Failure && err.shape === 'gateway') {
+        if (admitted.probe) this.#circuit.releaseProbe();
+      } else this.#circuit.record(performance.now(), true, admitted.probe);
       endFetchSpan(span, this.failure(err, 'the call'));
       throw err;
     }
