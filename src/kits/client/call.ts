@@ -206,7 +206,14 @@ class Call {
     // A server answered with a redirect: the request reached it, whatever the next hop met.
     if (hops.count > 0 && failure.stage === 'not_sent') failure = failure.at('sent');
     this.#lastFailure = failure;
-    this.#origin.settle(admission, hops.url.origin === url.origin ? { failed: true } : { abandoned: true });
+    // The process's own want (no file descriptor or local port for the connection:
+    // proxy_resources_exhausted) says nothing of the origin: no verdict, or its circuit opened
+    // and, descriptors back, refused every call for `openTime`.
+    const own = failure.shape === 'gateway';
+    this.#origin.settle(
+      admission,
+      hops.url.origin === url.origin && !own ? { failed: true } : { abandoned: true },
+    );
     const { type, stage } = failure;
     const details =
       hops.count === 0
