@@ -217,6 +217,12 @@ export const DEFAULTS = {
         'connection_refused',
         'destination_ip_unroutable',
         'connection_timeout',
+        // A failed TLS handshake sent nothing (DESIGN.md: it may go to another target): one
+        // target with an expired or wrong certificate among good ones is tried past, as
+        // nginx's `proxy_next_upstream error` and HAProxy's `conn-failure` do, until it is ejected.
+        'tls_protocol_error',
+        'tls_certificate_error',
+        'tls_alert_received',
         'connection_terminated',
         'http_response_timeout',
       ],
