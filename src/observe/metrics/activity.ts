@@ -27,6 +27,13 @@ interface FailedRequest {
   readonly route: string | null;
   readonly upstream: string | null;
   readonly target: string | null;
+  /**
+   * The hop the gateway called for the request whose failure this is, as the log line names it:
+   * an auth hop's has no upstream nor target, a plugin's hop's no target, and without these the
+   * page named nobody where Proxy-Status, the log, the metrics and the span name the hop.
+   */
+  readonly auth_hop: string | null;
+  readonly plugin_hop: string | null;
   readonly status: number;
   readonly origin: Origin;
   readonly error: string;
@@ -86,6 +93,8 @@ export class Activity {
       // As the log line names it: not the route's upstream when a plugin's hop failed before it.
       upstream: loggedUpstream(record) ?? null,
       target: record.target ?? null,
+      auth_hop: record.authHop ?? null,
+      plugin_hop: record.pluginHop ?? null,
       status: record.status,
       origin,
       error: failure.type,

@@ -16,6 +16,7 @@ import {
   mergeActivity,
   RECENT_FAILURES,
 } from '../../../src/observe/metrics/activity.ts';
+import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { TRACE } from '../../helpers/trace-context.ts';
@@ -60,6 +61,8 @@ upstreams:
         method: 'GET',
         route: 'down',
         upstream: 'down',
+        auth_hop: null,
+        plugin_hop: null,
         status: 502,
         origin: 'gateway',
         error: 'connection_refused',
@@ -71,6 +74,72 @@ upstreams:
   } finally {
     await gw.close();
     await ok.close();
+    await refusing.close();
+  }
+});
+
+test('a failure of a hop the gateway called for the request names that hop, as the log line does, not an empty target', async () => {
+  // The status page's latest failures showed the route and no target for an auth hop's 502 (its
+  // log line has no upstream, only auth_hop) and for a plugin's hop's: the one surface that named
+  // nobody, where Proxy-Status, the log, the metrics, the span and GET /status name the hop.
+  const app = await startEcho();
+  const refusing = await startRefusing();
+  const checker: Plugin = (_options, context) => ({
+    async onRequest(request) {
+      await context.fetch('checks', '/check', { request });
+    },
+  });
+  const gw = await startTestGateway(
+    `name: edge-1
+plugins:
+  checker: { module: /nonexistent/checker.ts }
+routes:
+  - name: guarded
+    match: { path: /guarded }
+    upstream: app
+    auth:
+      forward: { url: ${refusing.url}/check }
+  - name: checked
+    match: { path: /checked }
+    upstream: app
+    plugins: [checker]
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+  checks: { targets: [{ url: ${refusing.url} }] }
+`,
+    {},
+    '',
+    { plugins: { checker } },
+  );
+  try {
+    const hops: Record<string, unknown>[] = [];
+    for (const path of ['/guarded', '/checked']) {
+      const res = await request(gw.url, { path });
+      assert.equal(res.status, 502);
+      const line = await gw.logFor(String(res.headers['x-request-id']));
+      const failure = gw.gateway.metrics.activity
+        .report()
+        .failures.find((f) => f.req_id === res.headers['x-request-id']);
+      assert.ok(failure);
+      hops.push({
+        line: [line.upstream, line.target, line.auth_hop, line.plugin_hop],
+        page: [failure.upstream, failure.target, failure.auth_hop, failure.plugin_hop],
+      });
+    }
+    const port = new URL(refusing.url).port;
+    assert.deepEqual(hops, [
+      {
+        line: [undefined, undefined, `auth:127.0.0.1:${port}`, undefined],
+        page: [null, null, `auth:127.0.0.1:${port}`, null],
+      },
+      {
+        line: [undefined, undefined, undefined, 'checks'],
+        page: [null, null, null, 'checks'],
+      },
+    ]);
+  } finally {
+    await gw.close();
+    await app.close();
     await refusing.close();
   }
 });

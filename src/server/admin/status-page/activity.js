@@ -95,7 +95,8 @@ export function renderActivity(activity, events) {
       el('td', { class: 'mono error' }, f.error),
       el('td', {}, f.shape),
       el('td', { class: 'mono' }, f.route ?? ''),
-      el('td', { class: 'mono' }, f.target ?? f.upstream ?? ''),
+      // The hop that failed first: an auth hop's or a plugin's hop's failure is no target's.
+      el('td', { class: 'mono' }, f.auth_hop ?? f.plugin_hop ?? f.target ?? f.upstream ?? ''),
       el('td', { class: 'details' }, f.details),
     ),
   );
