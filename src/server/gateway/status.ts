@@ -78,7 +78,14 @@ export interface DiscoveryStatus {
 }
 
 export interface TargetStatus {
+  /** As the config writes it. */
   readonly url: string;
+  /**
+   * scheme://host:port: the target as the log line's `target`, the metrics' `target` label, the
+   * spans and the ejection lines name it (`HTTP://LocalHost:8080/` is `http://localhost:8080`),
+   * so that a target read off any of them is found here.
+   */
+  readonly origin: string;
   /** The weight the balancer uses (the admin API's, else the config's). */
   readonly weight: number;
   readonly config_weight: number;
@@ -278,6 +285,7 @@ function upstreamStatus(
       const ejected = target.isEjected(now);
       return {
         url: target.config.url,
+        origin: target.config.origin,
         weight: target.weight,
         config_weight: target.config.weight,
         priority: target.config.priority,

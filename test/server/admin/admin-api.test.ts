@@ -156,6 +156,7 @@ test('GET /status: every upstream and target with its state, merged from both wo
   );
   assert.deepEqual(Object.keys(targets[0]), [
     'url',
+    'origin',
     'weight',
     'config_weight',
     'priority',
@@ -175,6 +176,7 @@ test('GET /status: every upstream and target with its state, merged from both wo
     { ...targets[0], pool: undefined },
     {
       url: blue.url,
+      origin: blue.url,
       weight: 1,
       config_weight: 1,
       priority: 0,

@@ -15,6 +15,7 @@ function target(
   const until = circuit === 'open' ? '2026-11-28T05:00:00.000Z' : null;
   return {
     url,
+    origin: url,
     weight: 1,
     config_weight: 1,
     priority: 0,

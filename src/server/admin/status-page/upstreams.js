@@ -53,7 +53,8 @@ export function renderUpstream(name, upstream) {
     return el(
       'tr',
       { 'data-target': t.url, 'data-upstream': name },
-      el('td', { class: 'mono' }, t.url),
+      // By its origin, as the log lines and the metrics name it (the config's spelling on hover).
+      el('td', { class: 'mono', title: t.url }, t.origin ?? t.url),
       el('td', { class: 'admin' }, badge(t.admin)),
       el('td', { class: 'health', 'data-health': t.health }, badge(t.health)),
       el('td', { class: 'ejected' }, ejected),
