@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { KIND, STATUS, startCollector } from './collector.ts';
 
@@ -85,4 +86,71 @@ tracing:
   assert.deepEqual(spans(KIND.client, '5'), [200, 5, 'NOT_FOUND', STATUS.error]);
   assert.deepEqual(spans(KIND.server, '14'), [200, 14, 'UNAVAILABLE', STATUS.error]);
   assert.deepEqual(spans(KIND.client, '14'), [200, 14, 'UNAVAILABLE', STATUS.error]);
+});
+
+test("the gateway's own Trailers-Only answer: the span's status code is the failure's, as the log line's and the metric's", async () => {
+  // The client reads :status 200 and grpc-status 14; the log line's status, candor_responses_total's
+  // code and the server span's http.response.status_code all say the 502 the failure stands for,
+  // and rpc.grpc.status_code what the client read: one answer, told alike on every surface.
+  const collector = await startCollector();
+  const refusing = await startRefusing();
+  const gw = await startTestGateway(
+    `name: edge-1
+routes:
+  - name: rpc
+    match: { path: /shop.Orders }
+    upstream: orders
+upstreams:
+  orders:
+    protocol: h2c
+    targets: [{ url: "${refusing.url}" }]
+    retries: { attempts: 1 }
+tracing:
+  otlp_endpoint: ${collector.endpoint}
+`,
+    {},
+    'http2: true',
+  );
+  let read: [unknown, unknown] = [undefined, undefined];
+  let line: Record<string, unknown> = {};
+  let metrics = '';
+  try {
+    const session = http2.connect(gw.url);
+    read = await new Promise((resolve, reject) => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/shop.Orders/Get',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      stream.on('response', (head) => resolve([head[':status'], head['grpc-status']]));
+      stream.on('error', reject);
+      stream.resume();
+      stream.end(Buffer.alloc(5));
+    });
+    session.close();
+    line = await gw.accessLine(1);
+    metrics = (await gw.gateway.metrics.exposition()).text;
+  } finally {
+    await gw.close();
+    await refusing.close();
+    await collector.close();
+  }
+  assert.deepEqual(read, [200, '14']);
+  assert.deepEqual([line.status, line.grpc_status, line.error], [502, 14, 'connection_refused']);
+  assert.match(
+    metrics,
+    /candor_responses_total\{route="rpc",code="502",origin="gateway",error_type="connection_refused"\} 1/,
+  );
+  const server = collector.spans.find((s) => s.kind === KIND.server);
+  assert.ok(server);
+  assert.deepEqual(
+    [
+      server.attributes['http.response.status_code'],
+      server.attributes['rpc.grpc.status_code'],
+      server.attributes['error.type'],
+      server.status.code,
+    ],
+    [502, 14, 'connection_refused', STATUS.error],
+  );
 });
