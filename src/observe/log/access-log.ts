@@ -16,7 +16,13 @@ import {
 import { errorJson } from './loggable-error.ts';
 import type { Logger } from './logger.ts';
 import { type LoggerView, viewOf } from './logger.ts';
-import { grpcStatusRead, loggedClient, loggedUpstream, type RequestRecord } from './request-record.ts';
+import {
+  grpcStatusRead,
+  loggedClient,
+  loggedUpstream,
+  type RequestRecord,
+  type TryLine,
+} from './request-record.ts';
 
 const optional = (ms: number | undefined) => (ms === undefined ? undefined : round(ms));
 
@@ -81,6 +87,8 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['retry_skipped', (r) => r.retrySkipped],
   ['held_ms', (r) => optional(r.heldMs)],
   ['backoff_ms', (r) => optional(r.backoffMs)],
+  // A call the gateway made for the request (its auth service, a plugin's fetch) that retried.
+  ['hop_tries', (r) => (r.hopTries.length === 0 ? undefined : capped(r.hopTries))],
   ['spooled', (r) => (r.spooled === 0 ? undefined : r.spooled)],
   ['rate_limit_unchecked', (r) => r.rateLimitUnchecked],
 ];
@@ -141,9 +149,14 @@ interface OmittedTries {
  */
 function listedTries(
   record: RequestRecord,
-): Array<RequestRecord['tries'][number] | OmittedTries> | undefined {
+): ReadonlyArray<RequestRecord['tries'][number] | OmittedTries> | undefined {
   const { tries } = record;
   if (tries.length <= 1 && (tries.length === 0 || tries[0].error === record.failure?.type)) return undefined;
+  return capped(tries);
+}
+
+/** A list of tries as the line holds it: past LISTED_TRIES, the middle ones counted by error in one entry. */
+function capped<T extends TryLine>(tries: readonly T[]): ReadonlyArray<T | OmittedTries> {
   if (tries.length <= LISTED_TRIES) return tries;
   const half = LISTED_TRIES / 2;
   const middle = tries.slice(half, -half);
@@ -308,6 +321,7 @@ function putMembers(r: RequestRecord, totalMs: number): void {
   if (r.retrySkipped !== undefined) putText(MEMBER.retry_skipped, r.retrySkipped);
   if (r.heldMs !== undefined) putDuration(MEMBER.held_ms, r.heldMs);
   if (r.backoffMs !== undefined) putDuration(MEMBER.backoff_ms, r.backoffMs);
+  if (r.hopTries.length !== 0) putJson(MEMBER.hop_tries, JSON.stringify(capped(r.hopTries)));
   if (r.spooled !== undefined && r.spooled !== 0) putCount(MEMBER.spooled, r.spooled);
   if (r.rateLimitUnchecked !== undefined) putText(MEMBER.rate_limit_unchecked, r.rateLimitUnchecked);
 }

@@ -23,6 +23,12 @@ export interface TryLine {
   readonly ms: number;
 }
 
+/** One attempt of a call the gateway made for the request on its own account, for the log line's `hop_tries`. */
+export interface HopTryLine extends TryLine {
+  /** The hop, as Proxy-Status and the call's span (`candor.hop`) name it: `auth:NAME`, `plugin:NAME`. */
+  readonly hop: string;
+}
+
 /**
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writing module
@@ -123,6 +129,14 @@ export class RequestRecord {
    * one (attempts.ts): pushed into an empty list, it took room for 17.
    */
   tries: TryLine[] = [];
+  /**
+   * Every attempt of each call the gateway made for this request on its own account (its
+   * forward-auth service, a plugin's `context.fetch`) that was retried, in the order the calls
+   * ended: written by the call (session/auth-call.ts), which pushes onto this list, never
+   * replaces it. Its attempts are counted in the metrics and are spans of the request's trace;
+   * without them the line said nothing of a service that refused and was asked again.
+   */
+  readonly hopTries: HopTryLine[] = [];
   /** The target was picked while its upstream was in panic (health checks ignored). */
   panic = false;
   /** The hash balancer's own target for the request's key, when the last attempt went elsewhere. */

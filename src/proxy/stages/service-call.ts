@@ -6,6 +6,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
+import type { HopTryLine } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 
 /** The request the service gets, for one client's request (an auth service's GET by default). */
@@ -40,6 +41,11 @@ export interface ServiceCall {
      * own copies of such fields are dropped. A plugin's fetch carries none.
      */
     readonly clientCertificate?: ClientCertificate;
+    /**
+     * The request's log line's list of its calls' attempts (RequestRecord.hopTries): a call that
+     * retried adds each of its attempts to it (none for a call outside any request).
+     */
+    readonly hopTries?: HopTryLine[];
   };
   /** Default GET (a method that is not idempotent is retried only where it never reached the service). */
   readonly method?: string;
