@@ -25,7 +25,7 @@ export interface TryLine {
 
 /** One attempt of a call the gateway made for the request on its own account, for the log line's `hop_tries`. */
 export interface HopTryLine extends TryLine {
-  /** The hop, as Proxy-Status and the call's span (`candor.hop`) name it: `auth:NAME`, `plugin:NAME`. */
+  /** The hop, as the call's span (`candor.hop`) and the line's `auth_hop` name it: `auth:NAME`, `plugin:NAME`. */
   readonly hop: string;
 }
 
