@@ -74,6 +74,11 @@ export interface RequestLine extends RecordBase {
   /** Who produced the status, when the line says (see Producer). */
   readonly producedBy?: Producer;
   /**
+   * The failure came after the upstream's head went to the client (Candor's `stage:
+   * body_streaming`): the status is the upstream's, its body cut, though the line names a failure.
+   */
+  readonly failedAfterHead?: true;
+  /**
    * How many upstream attempts the request made, when the line says (nginx's `$upstream_addr`
    * "a, b" or "a : b": 2): how many error-log lines it claims. One when absent.
    */

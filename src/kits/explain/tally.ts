@@ -72,10 +72,13 @@ const place = (): PlaceTally => ({
 const bump = <K>(map: Map<K, number>, key: K, by = 1) => map.set(key, (map.get(key) ?? 0) + by);
 
 /**
- * Who produced a 5xx: the proxy when a failure is named (or the line says so); the upstream
- * when the line says so and the causes' file was read (no failure line claimed it); else unknown.
+ * Who produced a 5xx: the proxy when a failure is named (or the line says so), but for a
+ * failure after the upstream's head went out (`failedAfterHead`: the status is the upstream's,
+ * its body cut, whatever file was read); the upstream when the line says so and the causes' file was read (no failure
+ * line claimed it); else unknown.
  */
 function producerOf(line: RequestLine, causeKnown: boolean): Producer | undefined {
+  if (line.failedAfterHead) return 'upstream';
   if (line.failure !== undefined || line.producedBy === 'proxy') return 'proxy';
   return line.producedBy === 'upstream' && causeKnown ? 'upstream' : undefined;
 }

@@ -248,6 +248,14 @@ export const candorReader: LogReader = {
             ? 'upstream'
             : 'proxy'
           : undefined,
+      // A failure at body_streaming came after the upstream's head went out: a 5xx is then the
+      // upstream's, its body cut (the metrics' origin="upstream", Proxy-Status's received-status).
+      ...(status >= 500 &&
+      entry.error !== undefined &&
+      entry.stage === 'body_streaming' &&
+      answeredBy === undefined
+        ? { failedAfterHead: true as const }
+        : {}),
       requestId: typeof entry.req_id === 'string' ? entry.req_id : undefined,
       protocol:
         typeof entry.protocol === 'string' && PROTOCOL.test(entry.protocol) ? entry.protocol : undefined,
