@@ -88,7 +88,7 @@ const FIELDS: ReadonlyArray<readonly [string, (record: RequestRecord) => unknown
   ['held_ms', (r) => optional(r.heldMs)],
   ['backoff_ms', (r) => optional(r.backoffMs)],
   // A call the gateway made for the request (its auth service, a plugin's fetch) that retried.
-  ['hop_tries', (r) => (r.hopTries.length === 0 ? undefined : capped(r.hopTries))],
+  ['hop_tries', (r) => (r.hopTries === undefined ? undefined : capped(r.hopTries))],
   ['spooled', (r) => (r.spooled === 0 ? undefined : r.spooled)],
   ['rate_limit_unchecked', (r) => r.rateLimitUnchecked],
 ];
@@ -321,7 +321,7 @@ function putMembers(r: RequestRecord, totalMs: number): void {
   if (r.retrySkipped !== undefined) putText(MEMBER.retry_skipped, r.retrySkipped);
   if (r.heldMs !== undefined) putDuration(MEMBER.held_ms, r.heldMs);
   if (r.backoffMs !== undefined) putDuration(MEMBER.backoff_ms, r.backoffMs);
-  if (r.hopTries.length !== 0) putJson(MEMBER.hop_tries, JSON.stringify(capped(r.hopTries)));
+  if (r.hopTries !== undefined) putJson(MEMBER.hop_tries, JSON.stringify(capped(r.hopTries)));
   if (r.spooled !== undefined && r.spooled !== 0) putCount(MEMBER.spooled, r.spooled);
   if (r.rateLimitUnchecked !== undefined) putText(MEMBER.rate_limit_unchecked, r.rateLimitUnchecked);
 }

@@ -29,6 +29,11 @@ export interface HopTryLine extends TryLine {
   readonly hop: string;
 }
 
+/** Where a call made for a request tells its attempts when it retried: the request's record, its list made at the first. */
+export interface HopTriesHolder {
+  hopTries: HopTryLine[] | undefined;
+}
+
 /**
  * Everything the log line says about one request, filled in as the phases run. It is the
  * only per-request state the log phase reads, so every field has exactly one writing module
@@ -133,10 +138,10 @@ export class RequestRecord {
    * Every attempt of each call the gateway made for this request on its own account (its
    * forward-auth service, a plugin's `context.fetch`) that was retried, in the order the calls
    * ended: written by the call (session/auth-call.ts), which pushes onto this list, never
-   * replaces it. Its attempts are counted in the metrics and are spans of the request's trace;
+   * replaces it (made then: most requests call no hop). Its attempts are counted in the metrics and are spans of the request's trace;
    * without them the line said nothing of a service that refused and was asked again.
    */
-  readonly hopTries: HopTryLine[] = [];
+  hopTries: HopTryLine[] | undefined = undefined;
   /** The target was picked while its upstream was in panic (health checks ignored). */
   panic = false;
   /** The hash balancer's own target for the request's key, when the last attempt went elsewhere. */

@@ -48,7 +48,7 @@ class AccessRun implements StageHooks {
       trace: record.trace,
       spans: this.#request.spans,
       clientCertificate: head.clientCertificate,
-      hopTries: record.hopTries,
+      hopTriesOf: record,
     });
     return decided instanceof Promise ? decided.then((d) => this.#decided(d)) : this.#decided(decided);
   }

@@ -7,7 +7,7 @@ import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { type FieldMap, joinedField, joinedValue } from '../../core/net/downstream.ts';
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
-import type { HopTryLine } from '../../observe/log/request-record.ts';
+import type { HopTriesHolder } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import type { PassedOnAnswer } from '../decide/own-answer-head.ts';
 import type { ServiceAnswer, ServiceCall } from '../stages/service-call.ts';
@@ -73,7 +73,7 @@ export interface ForwardFacts {
   /** The certificate the connection presented: the service decides by identity, so it is told a verified one. */
   readonly clientCertificate?: ClientCertificate;
   /** Where the call tells its attempts when it retried: the request's log line's `hop_tries`. */
-  readonly hopTries?: HopTryLine[];
+  readonly hopTriesOf?: HopTriesHolder;
 }
 
 /**
@@ -205,7 +205,7 @@ export class ForwardAuth {
           trace: facts.trace,
           spans: facts.spans,
           clientCertificate: facts.clientCertificate,
-          hopTries: facts.hopTries,
+          hopTriesOf: facts.hopTriesOf,
         },
       });
     } catch (err) {

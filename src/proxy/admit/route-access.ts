@@ -11,7 +11,7 @@ import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import type { AnswerEdit, OwnAnswer } from '../../core/net/own-answer.ts';
 import { forwardedClient, type TrustList } from '../../core/net/trust.ts';
-import type { HopTryLine } from '../../observe/log/request-record.ts';
+import type { HopTriesHolder } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 import { shownAs } from './auth-hop.ts';
 import { BasicAuth, type BasicVerdict } from './basic-auth.ts';
@@ -73,7 +73,7 @@ export interface AccessRequest {
   /** The certificate the connection's client presented, where its listener asks for one. */
   readonly clientCertificate?: ClientCertificate;
   /** Where forward auth's call tells its attempts when it retried (RequestRecord.hopTries). */
-  readonly hopTries?: HopTryLine[];
+  readonly hopTriesOf?: HopTriesHolder;
 }
 
 /** The decision of a route without rules, or whose rules let the request in as it is. */

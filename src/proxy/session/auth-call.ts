@@ -2,7 +2,7 @@ import type { TargetConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease } from '../../core/limits/count.ts';
 import { type DownstreamHead, fieldMap } from '../../core/net/downstream.ts';
-import { type HopTryLine, RequestRecord } from '../../observe/log/request-record.ts';
+import { type HopTriesHolder, RequestRecord } from '../../observe/log/request-record.ts';
 import { callSpansOf, endCallSpans } from '../../observe/tracing/call-spans.ts';
 import { serviceHost } from '../../upstream/health/probe.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
@@ -57,7 +57,7 @@ class AuthCall implements AttemptsOwner {
   readonly #body: Buffer | undefined;
   /** The hop's name, and the request's list its attempts go to when it retried (the log's `hop_tries`). */
   readonly #hop: string;
-  readonly #hopTries: HopTryLine[] | undefined;
+  readonly #hopTriesOf: HopTriesHolder | undefined;
   #told = false;
 
   constructor(
@@ -71,7 +71,7 @@ class AuthCall implements AttemptsOwner {
     this.#reject = reject;
     this.#upstreamName = upstream.name;
     this.#hop = call.hop;
-    this.#hopTries = call.client.hopTries;
+    this.#hopTriesOf = call.client.hopTriesOf;
     const { client, body } = call;
     const method = call.method ?? 'GET';
     this.#body = body;
@@ -201,8 +201,11 @@ class AuthCall implements AttemptsOwner {
     // A call that retried is told in the request's line, each attempt as the metrics count it and
     // the trace has its span; a lone attempt's outcome is the call's, which the line tells already.
     const { tries } = this.#req.record;
-    if (tries.length > 1 && this.#hopTries !== undefined)
-      for (const attempt of tries) this.#hopTries.push({ hop: this.#hop, ...attempt });
+    const holder = this.#hopTriesOf;
+    if (tries.length > 1 && holder !== undefined) {
+      holder.hopTries ??= [];
+      for (const attempt of tries) holder.hopTries.push({ hop: this.#hop, ...attempt });
+    }
     // A failure the attempts ended with is on its attempt's span already; the body's is told here.
     endCallSpans(this.#req.spans, outcome instanceof Failure ? outcome : undefined);
     if (outcome instanceof Failure) this.#reject(outcome);

@@ -6,7 +6,7 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import type { TraceContext } from '../../core/ids/traceparent.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
-import type { HopTryLine } from '../../observe/log/request-record.ts';
+import type { HopTriesHolder } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
 
 /** The request the service gets, for one client's request (an auth service's GET by default). */
@@ -45,7 +45,7 @@ export interface ServiceCall {
      * The request's log line's list of its calls' attempts (RequestRecord.hopTries): a call that
      * retried adds each of its attempts to it (none for a call outside any request).
      */
-    readonly hopTries?: HopTryLine[];
+    readonly hopTriesOf?: HopTriesHolder;
   };
   /** Default GET (a method that is not idempotent is retried only where it never reached the service). */
   readonly method?: string;

@@ -94,7 +94,7 @@ export async function pluginFetch(
             protocol: from.head.encrypted ? 'https' : 'http',
             trace: from.record.trace,
             spans: from.spans,
-            hopTries: from.record.hopTries,
+            hopTriesOf: from.record,
           },
     // The hop's failure names the hop (not the route's upstream, which the request never reached).
   }).catch((err: unknown) => {
