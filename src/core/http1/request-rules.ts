@@ -108,7 +108,10 @@ export function methodBreak(method: string): RuleBreak | undefined {
 export function authorityFault(authority: string): string | undefined {
   // Most requests name the host the last one did: found sound then, it is sound now (no match made).
   if (authority === lastSound) return undefined;
-  if (authority === '' || authority.charCodeAt(0) === 0x3a /* : */) return 'empty host';
+  // A bare IPv6 address (`::1`) reads as an empty host and a port: said as what it is, so a
+  // client told why its 400 came is not sent looking for a Host it left blank.
+  if (authority === '' || authority.charCodeAt(0) === 0x3a /* : */)
+    return isIP(authority) === 6 ? BARE_IPV6 : 'empty host';
   if (authority.includes('@')) return 'userinfo (user@) in the authority';
   // RFC 3986's reg-name allows it, no DNS name or IP literal has one, and as a field value it
   // is two hosts (RFC 9110 §5.3): routed as neither, it went on as X-Forwarded-Host, whose
@@ -119,7 +122,7 @@ export function authorityFault(authority: string): string | undefined {
   // while the router, comparing names, sent it to the catch-all. No DNS name has a "%".
   if (authority.includes('%')) return 'a percent-encoded host (a "%" in it)';
   const m = AUTHORITY.exec(authority);
-  if (m === null) return 'not a host[:port]';
+  if (m === null) return isIP(authority) === 6 ? BARE_IPV6 : 'not a host[:port]';
   // A name ends in one dot at most (hostnameOf drops it); an empty label names no host (nginx refuses it too).
   if (authority.charCodeAt(0) === 0x2e /* . */ || authority.includes('..'))
     return 'an empty label in the host';
@@ -135,6 +138,9 @@ export function authorityFault(authority: string): string | undefined {
   lastSound = authority;
   return undefined;
 }
+
+/** RFC 3986 §3.2.2: an IPv6 address in a URI's authority is written between brackets. */
+const BARE_IPV6 = 'an IPv6 address without its brackets ([::1], [::1]:8080)';
 
 /** The last authority authorityFault() found sound (the check is a function of the string alone). */
 let lastSound: string | undefined;

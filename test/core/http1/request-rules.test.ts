@@ -69,6 +69,19 @@ test('authorities: a host with an optional port up to 65535; no userinfo, no emp
   assert.equal(authorityFault('a.example%2e:80'), 'a percent-encoded host (a "%" in it)');
 });
 
+test('an IPv6 address without its brackets is named as one, not as an empty host (RFC 3986 §3.2.2)', () => {
+  // `::1` was "empty host", which a client reading a 400's details takes for a Host it left blank.
+  for (const bare of ['::1', '::1:8080', '2001:db8::1', '::ffff:127.0.0.1', 'fe80::1'])
+    assert.equal(authorityFault(bare), 'an IPv6 address without its brackets ([::1], [::1]:8080)', bare);
+  assert.equal(authorityFault('[::1]'), undefined);
+  assert.equal(authorityFault(':80'), 'empty host');
+  assert.equal(authorityFault('a:b:c'), 'not a host[:port]');
+  assert.equal(
+    targetBreak('http://::1/x')?.details,
+    'malformed request (HPE_INVALID_URL: absolute-form target: an IPv6 address without its brackets ([::1], [::1]:8080))',
+  );
+});
+
 test("targets: visible ASCII only; an absolute form's authority is held to the authority rule", () => {
   for (const ok of [
     '/',
