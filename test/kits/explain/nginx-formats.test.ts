@@ -321,3 +321,26 @@ Notes
   - nginx writes its own status into $upstream_status when it got no answer (502, 504): a 5xx is the upstream's own only when the error log, read with it, has no line for the request; without the error log nginx's 5xx cannot be told from the upstream's.
   - nginx's error log has no durations and no zone in its dates (read as local time: set TZ to match).
 `;
+
+test('combined with ua=/us=/uht= after an internal redirect ("a : b", error_page to a second upstream): the last attempt is the target', async () => {
+  // Recorded from nginx 1.22: `/redir2` refused by [::1]:18489, then error_page 502 = /fallback2,
+  // refused by [::1]:18488; `/redir` refused, then answered 200 by [::1]:18483. nginx joins
+  // the attempts of two locations with " : ", those of one with ", ".
+  const access = write('redirect-access.log', [
+    '::1 - - [30/Nov/2026:22:49:52 +0000] "GET /redir2 HTTP/1.1" 502 157 "-" "curl/7.88.1" uht="- : -" ua="[::1]:18489 : [::1]:18488" us="502 : 502"',
+    '::1 - - [30/Nov/2026:22:49:52 +0000] "GET /redir HTTP/1.1" 200 139 "-" "curl/7.88.1" uht="- : 0.001" ua="[::1]:18489 : [::1]:18483" us="502 : 200"',
+    '127.0.0.1 - - [30/Nov/2026:22:49:53 +0000] "GET /redir HTTP/1.1" 200 139 "-" "curl/7.88.1" uht="-, - : 0.002" ua="10.0.0.5:80, 10.0.0.6:80 : 10.0.0.7:80" us="502, 502 : 200"',
+  ]);
+  const last = nginxAccessReader.read(
+    '::1 - - [30/Nov/2026:22:49:52 +0000] "GET /redir HTTP/1.1" 200 139 "-" "curl/7.88.1" uht="- : 0.001" ua="[::1]:18489 : [::1]:18483" us="502 : 200"',
+  );
+  assert.equal(last?.kind, 'request');
+  assert.deepEqual(last?.kind === 'request' ? [last.upstream, last.target, last.waitMs, last.attempts] : [], [
+    '[::1]:18483',
+    '[::1]:18483',
+    1,
+    2,
+  ]);
+  const report = await explain([access]);
+  assert.deepEqual(report.upstreams.map((u) => u.name).sort(), ['10.0.0.7:80', '[::1]:18483', '[::1]:18488']);
+});

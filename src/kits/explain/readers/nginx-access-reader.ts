@@ -61,11 +61,14 @@ const TIMING_KEYS = {
   connect: ['uct', 'upstream_connect_time'],
 };
 
-/** The last of nginx's comma-separated per-attempt values ("0.001, 0.002" after a retry), or undefined for "-". */
+/**
+ * The last of nginx's per-attempt values ("0.001, 0.002" after a retry; "- : 0.001" after an
+ * internal redirect, error_page or X-Accel-Redirect, to another location's upstream), or
+ * undefined for "-". Split at the comma alone, "[::1]:9 : [::1]:8" was one target of that name.
+ */
 function lastValue(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const last = value.slice(value.lastIndexOf(',') + 1).trim();
-  return last === '' || last === '-' ? undefined : last;
+  const last = listValues(value).at(-1)?.trim();
+  return last === undefined || last === '' || last === '-' ? undefined : last;
 }
 
 function seconds(value: string | undefined): number | undefined {
