@@ -90,11 +90,7 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
   try {
     url = new URL(text);
   } catch {
-    // A WHATWG URL refuses a zone index in its IPv6 address ("[fe80::1%25eth0]", RFC 6874's).
-    const zone = /\[[^\]]*%[^\]]*\]/.test(text)
-      ? " (a URL's IPv6 address takes no zone index: name the target by a global or unique-local address, or by a host name)"
-      : '';
-    return { problem: `expected a URL like http://127.0.0.1:3001, got ${got}${zone}` };
+    return { problem: `expected a URL like http://127.0.0.1:3001, got ${got}${unparsedUrlReason(text)}` };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return {
@@ -119,6 +115,29 @@ export function parseTargetUrl(text: string): Parsed<ParsedTarget> {
   // logs, where "http://api" and "http://api:80" must not look like two upstreams.
   const origin = `${protocol}//${url.hostname}:${port}`;
   return { value: { protocol, hostname, port, origin } };
+}
+
+/**
+ * Why a URL the WHATWG parser refused is none, to say after it; "" when no one reason fits. The
+ * one character that makes `http://::1:8080` or `http://[::1]:99999` no URL is hard to see
+ * beside the example `http://127.0.0.1:3001`.
+ */
+function unparsedUrlReason(text: string): string {
+  // A WHATWG URL refuses a zone index in its IPv6 address ("[fe80::1%25eth0]", RFC 6874's).
+  if (/\[[^\]]*%[^\]]*\]/.test(text))
+    return " (a URL's IPv6 address takes no zone index: name the target by a global or unique-local address, or by a host name)";
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(text)?.[1];
+  if (authority === undefined) return '';
+  if (authority.startsWith('[')) {
+    const close = authority.indexOf(']');
+    if (close === -1) return ' (its "[" is never closed by a "]")';
+    if (isIP(authority.slice(1, close)) !== 6) return ' (between brackets stands an IPv6 address)';
+  } else if (authority.indexOf(':') !== authority.lastIndexOf(':')) {
+    // RFC 3986 §3.2.2: bare, an IPv6 address's colons cannot be told from the port's.
+    return ' (an IPv6 address is written in brackets, the port after them: http://[::1]:8080)';
+  }
+  const port = /:(\d+)$/.exec(authority)?.[1];
+  return port !== undefined && Number(port) > 65535 ? ' (a port is a number from 1 to 65535)' : '';
 }
 
 /**
