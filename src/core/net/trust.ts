@@ -62,7 +62,12 @@ function walk(peer: string, fields: FieldMap, trust: TrustList): string | { read
       : forwardedForNodes(joinedLines(forwarded as string | readonly string[]));
   let client = peer;
   for (let i = entries.length - 1; i >= 0; i--) {
-    const entry = unmapIPv4(withoutPort(trimOws(entries[i])));
+    const written = withoutPort(trimOws(entries[i]));
+    // node:net takes an IPv6 zone index (`fe80::1%eth0`), meaningless past the proxy's host and
+    // taken nowhere else (address lists, PROXY headers, Host): with one, `::ffff:10.0.0.1%eth0`
+    // was unmapped as 10.0.0.0. No address, as Forwarded's in X-Forwarded-For already said.
+    if (written.includes('%')) return { lastTrusted: client };
+    const entry = unmapIPv4(written);
     if (net.isIP(entry) === 0) return { lastTrusted: client };
     client = entry;
     if (!trust.has(entry)) break;

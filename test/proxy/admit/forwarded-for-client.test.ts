@@ -157,3 +157,45 @@ upstreams:
     await echo.close();
   }
 });
+
+test("a trusted proxy's entry with an IPv6 zone index (`%eth0`) names no client: it was read as another address", async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - name: inside
+    match: { path: /inside }
+    upstream: app
+    allow: [10.0.0.0/8, "fe80::/10"]
+    request_headers:
+      set: { X-Client: "{client_ip}" }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const ask = (headers: Record<string, string>, id: string) =>
+    request(gw.url, { path: '/inside', headers: { ...headers, 'x-request-id': id } });
+  try {
+    // `::ffff:10.0.0.1%eth0` was read as 10.0.0.0 (the zone made its last byte no number), let in
+    // by 10.0.0.0/8 and named so to the upstream. A zone has no meaning past the host that wrote
+    // it; no address list, PROXY header or Host takes one, and Forwarded's `[fe80::1%25eth0]`
+    // already went on as `unknown` in X-Forwarded-For while the lists judged it an address.
+    for (const [entry, id, field] of [
+      ['::ffff:10.0.0.1%eth0', 'z-mapped', 'X-Forwarded-For'],
+      ['fe80::1%eth0', 'z-link', 'X-Forwarded-For'],
+    ] as const) {
+      assert.equal((await ask({ 'x-forwarded-for': entry }, id)).status, 403, id);
+      assert.equal((await gw.logFor(id)).auth, `denied: ip client unknown (${field})`, id);
+    }
+    assert.equal((await ask({ forwarded: 'for="[fe80::1%25eth0]"' }, 'z-fwd')).status, 403);
+    assert.equal((await gw.logFor('z-fwd')).auth, 'denied: ip client unknown (Forwarded)');
+    // Without its zone the same address is a client, judged and named.
+    assert.equal((await ask({ 'x-forwarded-for': 'fe80::1' }, 'z-none')).status, 200);
+    assert.equal(echo.received.length, 1);
+    assert.equal(echo.received[0].headers['x-client'], 'fe80::1');
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
