@@ -8,6 +8,7 @@
 
 import { isIP } from 'node:net';
 import { didYouMean } from '../did-you-mean.ts';
+import { unmapIPv4 } from '../net/ip-address.ts';
 import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { parseListenAddress } from './addresses.ts';
 import { DEFAULTS } from './defaults.ts';
@@ -161,6 +162,8 @@ interface Socket {
   /** Why the host is those addresses, when written otherwise ("127.1 is 127.0.0.1"), else ''. */
   readonly spelled: string;
   readonly port: number;
+  /** Written as an IPv4-mapped IPv6 address: beside its IPv4 address, the kernel prefers the IPv4 socket. */
+  readonly mapped?: boolean;
 }
 
 /**
@@ -168,13 +171,16 @@ interface Socket {
  * or `127.1` beside `127.0.0.1` on one port is one address twice: where the workers bind with
  * SO_REUSEPORT both open, and the kernel shares the address's connections between them at random.
  */
-function boundHosts(written: string): { hosts: string[]; spelled: string } {
+function boundHosts(written: string): { hosts: string[]; spelled: string; mapped?: boolean } {
   const host = written.toLowerCase().replace(/\.$/, '');
   if (host === 'localhost')
     return {
       hosts: ['127.0.0.1', '::1'],
       spelled: 'localhost is 127.0.0.1 or ::1 as the system resolves it',
     };
+  // An IPv4-mapped address (::ffff:127.0.0.1) binds its IPv4 address on a dual-stack socket.
+  const ipv4 = isIP(host) === 6 ? unmapIPv4(host) : host;
+  if (ipv4 !== host) return { hosts: [ipv4], spelled: `${written} is ${ipv4}`, mapped: true };
   const canonical =
     isIP(host) === 6 ? (canonicalIpLiteral(`[${host}]`)?.slice(1, -1) ?? host) : canonicalHost(host);
   return { hosts: [canonical], spelled: canonical === written ? '' : `${written} is ${canonical}` };
@@ -232,7 +238,13 @@ export function checkDuplicateListeners(document: Record<string, unknown>, repor
       listeners && first.address === socket.address
         ? `duplicate listen address ${socket.address} (already used by ${first.label})`
         : listeners && same
-          ? `duplicate listen address ${socket.address}: ${first.label} (${first.address}) listens there already${and}; the two would share its connections at random: write each address once`
+          ? `duplicate listen address ${socket.address}: ${first.label} (${first.address}) listens there already${and}; ${
+              // Both open, but not as one group: Linux scores an AF_INET listener above an
+              // AF_INET6 one bound to the mapped address, so no connection ever reaches the latter.
+              first.mapped === true || socket.mapped === true
+                ? 'the kernel gives the IPv4 socket every connection and the other none'
+                : 'the two would share its connections at random'
+            }: write each address once`
           : `${socket.address}${socket.path.length === 1 ? ` (${socket.label}'s default)` : ''} is where ${first.label} (${first.address}) listens already${and}: the gateway could not open both (address in use)`,
     );
   }

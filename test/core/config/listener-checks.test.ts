@@ -179,3 +179,28 @@ upstreams:
     '9 listen[7].address: 127.0.0.1:8083 is where listen[6] (0:8083) listens already, and 0 is 0.0.0.0: the gateway could not open both (address in use)',
   ]);
 });
+
+// Seen with candor serve: both opened, and every connection to 127.0.0.1:8085 went to the IPv4
+// listener (the kernel scores an AF_INET socket above an IPv4-mapped AF_INET6 one), so the
+// routes only the mapped listener took were never reached, from a file check said was fine.
+test('an IPv4-mapped IPv6 listen address ([::ffff:127.0.0.1]) is its IPv4 address: beside that address it is a duplicate', () => {
+  const text = `listen:
+  - { name: a, address: "[::ffff:127.0.0.1]:8085" }
+  - { name: b, address: 127.0.0.1:8085 }
+  - { name: c, address: "[::FFFF:7f00:2]:8086" }
+  - { name: d, address: "127.0.0.2:8086" }
+  - { name: e, address: "[::ffff:127.0.0.1]:8087" }
+  - { name: f, address: "[::1]:8087" }
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+`;
+  const mapped = (address: string, label: string, other: string, spelled: string) =>
+    `duplicate listen address ${address}: ${label} (${other}) listens there already, and ${spelled}; the kernel gives the IPv4 socket every connection and the other none: write each address once`;
+  assert.deepEqual(lines(problemsOf(text)), [
+    `3 listen[1].address: ${mapped('127.0.0.1:8085', 'listen[0]', '[::ffff:127.0.0.1]:8085', '::ffff:127.0.0.1 is 127.0.0.1')}`,
+    `5 listen[3].address: ${mapped('127.0.0.2:8086', 'listen[2]', '[::FFFF:7f00:2]:8086', '::FFFF:7f00:2 is 127.0.0.2')}`,
+  ]);
+});
