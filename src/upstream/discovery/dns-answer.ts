@@ -90,7 +90,9 @@ function hostPart(host: string): string {
 function target(url: string, weight: number, priority: number): TargetConfig | string {
   const parsed = parseTargetUrl(url);
   if ('problem' in parsed) return `unusable record: ${parsed.problem}`;
-  return { url, ...parsed.value, weight, priority };
+  // Named by its origin, as the health events, metrics, request log and Proxy-Status name it:
+  // the resolver writes an IPv4-mapped address `::ffff:10.0.0.5`, a URL `[::ffff:a00:5]`.
+  return { ...parsed.value, url: parsed.value.origin, weight, priority };
 }
 
 /** The first `max` targets by priority (the fallbacks are cut first), then by origin; in order of origin. */

@@ -54,6 +54,18 @@ test('AAAA: addresses in brackets in the URL, bare as the host name', async () =
   );
 });
 
+// Its log line named it `http://[::ffff:10.0.0.5]:8080` (as the resolver writes the address),
+// and its health events, `target down`, metrics, request log and Proxy-Status the origin
+// `http://[::ffff:a00:5]:8080`: a search of the log by the first missed every failure.
+test('AAAA: an IPv4-mapped address is one target of one name, its URL the origin every other place names', async () => {
+  dns.set('mapped.test', [{ type: 'AAAA', address: '::ffff:a00:5', ttl: 5 }]);
+  const answer = await askDns(resolver, config('mapped.test', 'AAAA', 8080));
+  assert.deepEqual(
+    answer.targets.map((t) => [t.url, t.hostname, t.origin]),
+    [['http://[::ffff:a00:5]:8080', '::ffff:a00:5', 'http://[::ffff:a00:5]:8080']],
+  );
+});
+
 test('SRV: every priority, each record with its own port, weight (0 counts as 1, above 1000 as 1000) and priority', async () => {
   dns.set('_http._tcp.api.test', [
     { type: 'SRV', target: 'a.api.test', port: 3001, priority: 10, weight: 3, ttl: 30 },
