@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { peerOf } from './host-port.ts';
 
 /**
  * Requests one connection of a node:http listener of the gateway's own (the admin API, the
@@ -33,7 +34,7 @@ export function pipelineRefused(
   if (socket.destroyed) return true;
   const count = (socket.answersWaiting ?? 0) + 1;
   if (count > MAX_PIPELINED) {
-    closed(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, count);
+    closed(peerOf(socket), count);
     socket.destroy();
     return true;
   }

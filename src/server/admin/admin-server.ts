@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { peerOf } from '../../core/net/host-port.ts';
 import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createHostCheck, type HostCheck } from '../gateway/host-check.ts';
@@ -131,7 +132,7 @@ interface AdminGate {
 /** One admin request: its target, its Host, its token, then its route's answer. */
 async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { routes, logger } = gate;
-  const who = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+  const who = peerOf(req.socket);
   const method = req.method ?? 'GET';
   // A target no URL can be made of (`http://x:99999/`, `http://[`) names no endpoint: a thrown
   // TypeError here would be an unhandled rejection, and end the primary for anyone's request.
