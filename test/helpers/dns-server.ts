@@ -155,7 +155,15 @@ function readName(packet: Buffer, offset: number): { name: string; end: number }
 function ipv6Bytes(address: string): Buffer {
   if (!isIPv6(address)) throw new Error(`not an IPv6 address: ${address}`);
   const [left, right = ''] = address.split('::');
-  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  // An IPv4 tail (`::ffff:10.0.0.5`) is two groups: read as one hex group, it was written as 0x1000.
+  const groups = (part: string) =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [group];
+          const [a, b, c, d] = group.split('.').map(Number);
+          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+        });
   const head = groups(left);
   const tail = address.includes('::') ? groups(right) : [];
   const middle = Array(8 - head.length - tail.length).fill('0');
