@@ -3,7 +3,7 @@ import { trimOws } from '../ows.ts';
 import { blockListOf, rememberedByAddress } from './address-list.ts';
 import type { FieldMap } from './downstream.ts';
 import { forwardedForNodes, joinedLines, withoutPort } from './forwarded-for.ts';
-import { unmapIPv4 } from './ip-address.ts';
+import { canonicalIPv6, unmapIPv4 } from './ip-address.ts';
 
 /** Which client addresses are proxies whose X-Forwarded-* headers we keep. Built once per config. */
 export interface TrustList {
@@ -68,8 +68,11 @@ function walk(peer: string, fields: FieldMap, trust: TrustList): string | { read
     // was unmapped as 10.0.0.0. No address, as Forwarded's in X-Forwarded-For already said.
     if (written.includes('%')) return { lastTrusted: client };
     const entry = unmapIPv4(written);
-    if (net.isIP(entry) === 0) return { lastTrusted: client };
-    client = entry;
+    const family = net.isIP(entry);
+    if (family === 0) return { lastTrusted: client };
+    // In the one text a socket's and a PROXY header's client have (RFC 5952): `2001:DB8:0:0::7`
+    // as written was another name of `2001:db8::7` in {client_ip} and the log.
+    client = family === 6 ? canonicalIPv6(entry) : entry;
     if (!trust.has(entry)) break;
   }
   return client;

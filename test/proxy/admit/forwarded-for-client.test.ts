@@ -199,3 +199,41 @@ upstreams:
     await echo.close();
   }
 });
+
+test('the client a trusted proxy names in another IPv6 spelling is named in its canonical text: {client_ip}, the refusal line', async () => {
+  const echo = await startEcho();
+  const gw = await startTestGateway(`name: edge-1
+trust_forwarded_from: [127.0.0.1]
+routes:
+  - name: inside
+    match: { path: /inside }
+    upstream: app
+    deny: ["2001:db8:0:1::/64"]
+    request_headers:
+      set: { X-Client: "{client_ip}" }
+upstreams:
+  app:
+    targets:
+      - url: ${echo.url}
+`);
+  const ask = (headers: Record<string, string>, id: string) =>
+    request(gw.url, { path: '/inside', headers: { ...headers, 'x-request-id': id } });
+  try {
+    // RFC 5952, as a socket's and a PROXY header's client are written: one client, one name, for
+    // the app keying by {client_ip} and for whoever searches the log by the address.
+    assert.equal((await ask({ 'x-forwarded-for': '2001:DB8:0:0:0:0:0:7' }, 'c-long')).status, 200);
+    assert.equal((await ask({ forwarded: 'for="[2001:0db8::0007]:4711"' }, 'c-fwd')).status, 200);
+    assert.deepEqual(
+      echo.received.map((r) => r.headers['x-client']),
+      ['2001:db8::7', '2001:db8::7'],
+    );
+    assert.equal((await ask({ 'x-forwarded-for': '2001:DB8:0:1:0:0:0:9' }, 'c-denied')).status, 403);
+    assert.equal(
+      (await gw.logFor('c-denied')).auth,
+      'denied: ip deny 2001:db8:0:1::/64 (X-Forwarded-For 2001:db8:0:1::9)',
+    );
+  } finally {
+    await gw.close();
+    await echo.close();
+  }
+});
