@@ -11,6 +11,7 @@ import { fieldBreak, methodBreak, type RuleBreak, targetBreak } from '../../../c
 import { snippet } from '../../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../../core/net/client-certificate.ts';
 import type { ConnectionSni, DownstreamHead } from '../../../core/net/downstream.ts';
+import { canonicalIpLiteral } from '../../../core/net/ip-literal.ts';
 import { expectsOnlyContinue } from '../request-checks.ts';
 
 /**
@@ -252,10 +253,12 @@ function sameAuthority(a: string, b: string, scheme: string): boolean {
     // The host (a bracketed IP literal, whose colons are no port's) and what follows its last colon.
     const parts = /^(\[[^\]]*\]|[^:]*)(?::([0-9]*))?$/.exec(lower);
     if (parts === null) return lower;
+    // One IPv6 address in two spellings ([0:0::1], [::1]) is one authority, as the router reads it.
+    const host = parts[1].startsWith('[') ? (canonicalIpLiteral(parts[1]) ?? parts[1]) : parts[1];
     const port = parts[2];
     return port === undefined || port === '' || port === DEFAULT_PORTS[scheme.toLowerCase()]
-      ? parts[1]
-      : lower;
+      ? host
+      : `${host}:${port}`;
   };
   return a === b || normal(a) === normal(b);
 }

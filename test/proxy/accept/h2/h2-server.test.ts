@@ -486,6 +486,9 @@ test("a Host that names :authority's authority with its scheme's default port, o
       [{ ':authority': 'a.test', host: 'a.test:' }, '/empty-port'],
       [{ ':scheme': 'https', ':authority': 'a.test:443', host: 'a.test' }, '/https-default-port'],
       [{ ':authority': '[::1]', host: '[::1]:80' }, '/ipv6-default-port'],
+      // One IPv6 address in two spellings (RFC 4291 §2.2), as the router reads them: one authority.
+      [{ ':authority': '[::1]:8080', host: '[0:0::1]:8080' }, '/ipv6-spelling'],
+      [{ ':authority': '[2001:DB8::7]', host: '[2001:db8:0:0:0:0:0:7]:80' }, '/ipv6-long-form'],
     ];
     for (const [fields, path] of same) {
       const answer = await h2Request(client, { ':path': path, ...fields });
