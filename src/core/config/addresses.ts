@@ -54,7 +54,29 @@ export function parseListenAddress(text: string): Parsed<{ host: string; port: n
   return { value: { host: plain[1], port: Number(plain[2]) } };
 }
 
-/** The zone index of an IPv6 address as written ("%eth0" of "fe80::1%eth0"); undefined when it has none. */
+/**
+ * `health_check.host`: a Host field's value, a host and an optional port (RFC 9110 §7.2), an IPv6
+ * host in brackets, as a request's Host must be. It goes into every probe (and a forward-auth
+ * call) as written: a CR LF in it would write a field of its own, `::1` a Host an upstream refuses.
+ */
+export function parseHostHeader(text: string): Parsed<string> {
+  const expected = `expected a Host like api.internal, api.internal:8080 or [::1]:8080, got ${describeValue(text)}`;
+  const bracketed = BRACKETED_PORT.exec(text);
+  if (bracketed) {
+    if (isIP(bracketed[1]) !== 6 || zoneOf(bracketed[1]) !== undefined)
+      return { problem: `${expected} (between brackets stands an IPv6 address, without a zone index)` };
+    return bracketed[2] === undefined || isPort(bracketed[2])
+      ? { value: text }
+      : { problem: `${expected}${portProblem(text)}` };
+  }
+  if (isIP(text) === 6) return { problem: `${expected} (put an IPv6 address in brackets: [${text}])` };
+  const plain = /^([^:[\]]+)(?::([^:]*))?$/.exec(text);
+  if (!plain || !isHostname(plain[1])) return { problem: expected };
+  if (plain[2] !== undefined && !isPort(plain[2])) return { problem: `${expected}${portProblem(text)}` };
+  return { value: text };
+}
+
+/** The zone index of an IPv6 address as written/** The zone index of an IPv6 address as written ("%eth0" of "fe80::1%eth0"); undefined when it has none. */
 function zoneOf(address: string): string | undefined {
   const at = address.indexOf('%');
   return at === -1 ? undefined : address.slice(at);

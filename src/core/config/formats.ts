@@ -11,6 +11,7 @@ import { FormatRegistry } from '@sinclair/typebox';
 import {
   addressOrCidrProblem,
   type Parsed,
+  parseHostHeader,
   parseListenAddress,
   parseMatchPath,
   parseOtlpEndpoint,
@@ -142,6 +143,7 @@ export const FORMAT = {
   listenAddress: 'candor.listen-address',
   targetUrl: 'candor.target-url',
   routeHost: 'candor.route-host',
+  hostHeader: 'candor.host-header',
   serverName: 'candor.server-name',
   routePath: 'candor.route-path',
   matchPath: 'candor.match-path',
@@ -169,6 +171,7 @@ export const FORMAT_PROBLEMS: Readonly<Record<string, (text: string) => string |
   [FORMAT.listenAddress]: (text) => problemOf(parseListenAddress(text)),
   [FORMAT.targetUrl]: (text) => problemOf(parseTargetUrl(text)),
   [FORMAT.routeHost]: (text) => problemOf(parseRouteHost(text)),
+  [FORMAT.hostHeader]: (text) => problemOf(parseHostHeader(text)),
   [FORMAT.serverName]: (text) => problemOf(parseServerName(text)),
   [FORMAT.routePath]: (text) => problemOf(parseRoutePath(text)),
   [FORMAT.matchPath]: (text) => problemOf(parseMatchPath(text)),

@@ -94,7 +94,9 @@ export const Upstream = mapping(
           path: Type.Optional(
             Type.String({ format: FORMAT.routePath, expected: 'a path starting with "/"' }),
           ),
-          host: Type.Optional(Type.String({ minLength: 1, expected: 'a Host header value' })),
+          host: Type.Optional(
+            Type.String({ format: FORMAT.hostHeader, expected: 'a Host like api.internal or [::1]:8080' }),
+          ),
           expect_status: Type.Optional(
             Type.String({ format: FORMAT.statusRanges, expected: 'statuses like 200-399 or "200-299, 304"' }),
           ),
