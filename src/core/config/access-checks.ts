@@ -2,6 +2,7 @@
 
 import { didYouMean } from '../did-you-mean.ts';
 import { FETCH_BAD_PORTS } from '../net/fetch-bad-ports.ts';
+import { canonicalIpLiteral } from '../net/ip-literal.ts';
 import { describeValue } from './describe-value.ts';
 import { itemsOf, mappingAt, stringAt } from './raw-access.ts';
 import type { Report, WrittenElsewhere } from './report.ts';
@@ -93,15 +94,27 @@ const DEFAULT_PORTS: Readonly<Record<string, string>> = {
  * the `https://app.example.com` every browser sends.
  */
 function originPortProblem(origin: string): string | undefined {
-  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*):([0-9]+)$/.exec(origin);
+  const m = /^([a-z][a-z0-9+.-]*):\/\/(\[[^\]]*\]|[^:]*)(?::([0-9]+))?$/.exec(origin);
   if (m === null) return undefined;
-  const [, scheme, host, port] = m;
-  if (Number(port) > 65535) return `expected a port of 1 to 65535 in the origin, got ${port}`;
-  const written = String(Number(port));
-  const sent = written === DEFAULT_PORTS[scheme] ? `${scheme}://${host}` : `${scheme}://${host}:${written}`;
+  const [, scheme, written, port] = m;
+  if (port !== undefined && Number(port) > 65535)
+    return `expected a port of 1 to 65535 in the origin, got ${port}`;
+  // An IPv6 host as the URL standard serialises it ([::1] for [0::1], a mapped one in hex).
+  const host = written.startsWith('[') ? canonicalIpLiteral(written) : written;
+  if (host === undefined)
+    return `expected an IPv6 address between the brackets of the origin, got ${written}`;
+  const number = port === undefined ? undefined : String(Number(port));
+  const sent =
+    number === undefined || number === DEFAULT_PORTS[scheme]
+      ? `${scheme}://${host}`
+      : `${scheme}://${host}:${number}`;
+  const why =
+    host === written
+      ? "a port as a plain number, and none for the scheme's default"
+      : "an IPv6 address as the URL standard writes it, a port as a plain number, none for the scheme's default";
   return sent === origin
     ? undefined
-    : `browsers send this origin as ${JSON.stringify(sent)} (a port as a plain number, and none for the scheme's default), so this one would never match: write ${JSON.stringify(sent)}`;
+    : `browsers send this origin as ${JSON.stringify(sent)} (${why}), so this one would never match: write ${JSON.stringify(sent)}`;
 }
 
 /** The URL's port when fetch() would refuse it; undefined for any other (or a URL the schema refuses). */

@@ -124,6 +124,24 @@ test("cors: an origin with its scheme's default port, or a port no browser write
   ]);
 });
 
+test('cors: an IPv6 origin in a spelling no browser writes is refused, naming the one it sends; brackets hold an IPv6 address', () => {
+  // A browser serialises the origin's host as the URL standard does: [::1] for [0::1], the
+  // IPv4-mapped form in hex. Written otherwise, it passed and never matched: every call a 403.
+  const problems = problemsOf(
+    withRoute(`    cors:
+      origins: ["http://[0::1]:3000", "https://[::ffff:127.0.0.1]", "http://[2001:db8:0:0:0:0:0:1]:80", "http://[1.2.3.4]", "http://[::1]:3000", "https://[2001:db8::1]"]
+`),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  const sent = (i: number, origin: string) =>
+    `6 routes[0].cors.origins[${i}]: browsers send this origin as "${origin}" (an IPv6 address as the URL standard writes it, a port as a plain number, none for the scheme's default), so this one would never match: write "${origin}"`;
+  assert.deepEqual(problems, [
+    sent(0, 'http://[::1]:3000'),
+    sent(1, 'https://[::ffff:7f00:1]'),
+    sent(2, 'http://[2001:db8::1]'),
+    '6 routes[0].cors.origins[3]: expected an IPv6 address between the brackets of the origin, got [1.2.3.4]',
+  ]);
+});
+
 test('auth.basic: candor check reads the htpasswd file and names each line it cannot use', () => {
   const dir = tempDir('candor-htpasswd-');
   const file = join(dir, 'users');
