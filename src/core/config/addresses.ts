@@ -225,6 +225,10 @@ export function parseRouteHost(text: string): Parsed<string> {
       };
     return { value: canonicalIpLiteral(`[${bracketed[1]}]`) ?? `[${bracketed[1].toLowerCase()}]` };
   }
+  if (isIP(text) === 6 && zoneOf(text) === undefined)
+    return {
+      problem: `${expected} (an IPv6 address is written in brackets, as a request's Host carries it: [${text}])`,
+    };
   const plain = HOST_PORT.exec(text);
   if (!plain || (plain[2] !== undefined && !isPort(plain[2]))) return { problem: expected };
   // A fully qualified name's dot goes, as it goes from a request's Host (request-target.ts):

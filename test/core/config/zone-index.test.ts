@@ -69,3 +69,14 @@ test('a zone index is refused, naming it, in a listen, admin or metrics address,
   ];
   for (const [text, path, message] of cases) assert.deepEqual(problemsOf(text), [[path, message]], path);
 });
+
+test('an IPv6 address as a route host without its brackets says to write them: a request names it [::1]', () => {
+  for (const host of ['::1', '2001:db8::7'])
+    assert.deepEqual(problemsOf(LISTEN + routeAndUpstream(host)), [
+      [
+        'routes[0].match.host',
+        `expected a host name like api.example.com or *.example.com, got "${host}" (an IPv6 address is written in brackets, as a request's Host carries it: [${host}])`,
+      ],
+    ]);
+  assert.equal(problemsOf(LISTEN + routeAndUpstream('[::1]')), 'accepted');
+});
