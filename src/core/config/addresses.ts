@@ -76,7 +76,7 @@ export function parseHostHeader(text: string): Parsed<string> {
   return { value: text };
 }
 
-/** The zone index of an IPv6 address as written/** The zone index of an IPv6 address as written ("%eth0" of "fe80::1%eth0"); undefined when it has none. */
+/** The zone index of an IPv6 address as written ("%eth0" of "fe80::1%eth0"); undefined when it has none. */
 function zoneOf(address: string): string | undefined {
   const at = address.indexOf('%');
   return at === -1 ? undefined : address.slice(at);
