@@ -83,13 +83,14 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
  */
 function checkBootstrap(file: string, withoutSecrets: boolean): number {
   try {
-    const bootstrap = readBootstrap(file);
+    const secrets = withoutSecrets ? 'may-be-absent' : 'required';
+    const bootstrap = readBootstrap(file, process.env, secrets);
     const { etcd, state, name, warnings } = bootstrap;
     for (const warning of warnings) process.stderr.write(`${formatConfigWarning(warning)}\n`);
-    const problems = localProblems(bootstrap, withoutSecrets ? 'may-be-absent' : 'required');
+    const problems = localProblems(bootstrap, secrets);
     if (problems.length > 0) throw new ConfigError(problems);
     process.stdout.write(
-      `${file}: ok (bootstrap of gateway "${name}": etcd ${etcd.key} on ${etcd.endpoints.length} endpoint(s), state ${state}; its document is checked by candor config push)\n`,
+      `${file}: ${withoutSecrets ? 'ok without its secrets' : 'ok'} (bootstrap of gateway "${name}": etcd ${etcd.key} on ${etcd.endpoints.length} endpoint(s), state ${state}; its document is checked by candor config push)\n`,
     );
     return EXIT.ok;
   } catch (err) {

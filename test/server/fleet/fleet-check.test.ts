@@ -123,3 +123,40 @@ test("a problem in the bootstrap's local section: check and serve refuse it at i
   const ok = await candor(['check', forwarded]);
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+test("check --without-secrets BOOTSTRAP: etcd's password variable unset and its client key absent are no problem (CI), as for a config; without the flag both are", async () => {
+  // docs/fleet.md's bootstrap file, checked in CI where neither ETCD_PASSWORD nor the key is:
+  // the flag spared only `local`'s secrets, and refused the file for the etcd section's.
+  const file = join(dir, 'ci.yaml');
+  writeFileSync(join(dir, 'etcd-client.pem'), '');
+  writeFileSync(
+    file,
+    `source:\n  etcd:\n    endpoints: [https://127.0.0.1:2379]\n    key: /candor/config\n    tls: { cert: etcd-client.pem, key: ${dir}/etcd-client-key.pem }\n    username: candor\n    password: \${CANDOR_TEST_ETCD_PASSWORD}\nstate: ${dir}/state\nlocal:\n  name: edge-1\n`,
+  );
+  const strict = await candor(['check', file]);
+  assert.equal(strict.code, 78, strict.stdout);
+  assert.equal(
+    strict.stderr,
+    `${file}:7:15  source.etcd.password: environment variable CANDOR_TEST_ETCD_PASSWORD is not set (set it, or give a default with \${CANDOR_TEST_ETCD_PASSWORD:-value})\n1 problem in ${file}\n`,
+  );
+  const set = await candor(['check', file], { CANDOR_TEST_ETCD_PASSWORD: 'secret' });
+  assert.equal(set.code, 78, set.stdout);
+  assert.equal(
+    set.stderr,
+    `${file}:5:40  source.etcd.tls.key: cannot read ${dir}/etcd-client-key.pem: no such file\n1 problem in ${file}\n`,
+  );
+  const lax = await candor(['check', '--without-secrets', file]);
+  assert.equal(lax.code, 0, lax.stderr);
+  assert.equal(
+    lax.stdout,
+    `${file}: ok without its secrets (bootstrap of gateway "edge-1": etcd /candor/config on 1 endpoint(s), state ${dir}/state; its document is checked by candor config push)\n`,
+  );
+  // A certificate is no secret: absent, it is still a problem with the flag.
+  rmSync(join(dir, 'etcd-client.pem'));
+  const noCert = await candor(['check', '--without-secrets', file]);
+  assert.equal(noCert.code, 78);
+  assert.match(
+    noCert.stderr,
+    /5:18 {2}source\.etcd\.tls\.cert: cannot read .*etcd-client\.pem: no such file\n1 problem in/,
+  );
+});
