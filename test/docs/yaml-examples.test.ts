@@ -3,9 +3,12 @@
  * Most are fragments, a section of a config beside the text that explains it: each is completed
  * with only what it leaves out (a listener; a route when it has none; when it has no
  * `upstreams`, one for each name its routes use, if any) and checked as the loader checks a file, secrets aside (the
- * blocks name files on the reader's machine, /etc/candor/admin-token). A block that is not a
- * Candor config (Prometheus rules) says so in an HTML comment on the line before it:
- * `<!-- not a candor config: … -->`. The complete example has a test of its own.
+ * blocks name files on the reader's machine, /etc/candor/admin-token). A fragment says so on its
+ * first line, naming the sections it leaves out (`# fragment (a whole config also has: listen,
+ * upstreams)`): a reader who writes a block to a file and runs `candor check` on it is told why
+ * it is refused before they run it. A block that is not a Candor config (Prometheus rules) says
+ * so in an HTML comment on the line before it: `<!-- not a candor config: … -->`. The complete
+ * example has a test of its own.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -75,8 +78,8 @@ function upstreamsNamed(routes: unknown): string[] {
     ]);
 }
 
-/** The fragment made a whole config with only what it leaves out. */
-function completed(fragment: Mapping): Mapping {
+/** The fragment made a whole config with only what it leaves out, and the sections it added. */
+function completed(fragment: Mapping): { config: Mapping; added: string[] } {
   const config: Mapping = { ...fragment };
   config.listen ??= [{ address: '127.0.0.1:0' }];
   const upstreams: Mapping = isMapping(config.upstreams) ? { ...config.upstreams } : {};
@@ -87,8 +90,13 @@ function completed(fragment: Mapping): Mapping {
       upstreams[name] ??= { targets: [{ url: 'http://127.0.0.1:9' }] };
   // A gateway whose routes all answer themselves (redirects, static files) has none.
   if (Object.keys(upstreams).length > 0 || isMapping(fragment.upstreams)) config.upstreams = upstreams;
-  return config;
+  const added = ['listen', 'routes', 'upstreams'].filter(
+    (section) => fragment[section] === undefined && config[section] !== undefined,
+  );
+  return { config, added };
 }
+
+const FRAGMENT = /^# fragment \(a whole config also has: ([a-z, ]+)\)/;
 
 const blocks = yamlBlocks();
 
@@ -103,7 +111,17 @@ test('the docs have yaml blocks, and each that is not a config says so', () => {
 for (const block of blocks) {
   if (block.notConfig || block.text.startsWith("# Every field of Candor's config")) continue;
   test(`${block.where}: candor check accepts it (completed where it is a fragment), with no warning`, () => {
-    const text = stringify(completed(parse(block.text) as Mapping));
+    const { config: whole, added } = completed(parse(block.text) as Mapping);
+    // Written to a file as it is, a block that leaves a section out is refused: it says so first.
+    const said = FRAGMENT.exec(block.text)?.[1].split(', ') ?? [];
+    assert.deepEqual(
+      said,
+      added,
+      added.length === 0
+        ? `${block.where}: a whole config, yet it starts "# fragment (…)"`
+        : `${block.where}: a fragment, whose first line must be "# fragment (a whole config also has: ${added.join(', ')})"`,
+    );
+    const text = stringify(whole);
     const warnings: ConfigProblem[] = [];
     try {
       const config = parseConfig(text, `<${block.where}>`, {}, { secrets: 'may-be-absent', warnings });
