@@ -646,6 +646,90 @@ function readmeExample(heading = 'Use it as a library'): string {
   return example[1];
 }
 
+/** Where a ```ts block of the docs is (`docs/canary.md:388`), its text, and the modules it imports. */
+interface TsBlock {
+  readonly where: string;
+  readonly text: string;
+  readonly imports: readonly string[];
+}
+
+/** Every ```ts block of README.md and docs/*.md. */
+function tsBlocks(): TsBlock[] {
+  const pages = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .sort()
+      .map((name) => `docs/${name}`),
+  ];
+  const blocks: TsBlock[] = [];
+  for (const page of pages) {
+    const lines = readFileSync(join(ROOT, page), 'utf8').split('\n');
+    for (let index = 0; index < lines.length; index++) {
+      if (lines[index] !== '```ts') continue;
+      const end = lines.indexOf('```', index + 1);
+      const text = lines.slice(index + 1, end).join('\n');
+      const imports = [...text.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
+      blocks.push({ where: `${page}:${index + 1}`, text, imports });
+      index = end;
+    }
+  }
+  return blocks;
+}
+
+/**
+ * The names a docs example uses as the reader's own, declared for it: `gateway`, the one the
+ * example before it started; `db`, the app's database.
+ */
+const READERS_OWN: readonly [name: RegExp, declaration: string][] = [
+  [/\bgateway\./, "import type { Gateway } from 'candor';\ndeclare const gateway: Gateway;"],
+  [/\bdb\./, 'declare const db: { ping(): Promise<void>; end(): Promise<void> };'],
+];
+
+// A reader copies an example into a project of their own, `tsc --strict` on: answerFailure's
+// handler `(req, res)` was an implicit any there, and canary.md's called startGateway unimported.
+test('every ```ts example of the docs type-checks under --strict against the installed declarations', {
+  timeout: 180_000,
+}, async (t) => {
+  const dir = join(app, 'docs-examples');
+  mkdirSync(dir, { recursive: true });
+  const ours = (module: string) => /^(candor(\/client|\/app)?|node:.*)$/.test(module);
+  const files: string[] = [];
+  for (const [index, block] of tsBlocks().entries()) {
+    // Express, Fastify and Hono beside the kit: frameworks this install does not have.
+    const others = block.imports.filter((module) => !ours(module));
+    if (others.length > 0) {
+      t.diagnostic(`${block.where}: not checked, it imports ${others.join(', ')}`);
+      continue;
+    }
+    const own = READERS_OWN.filter(
+      ([uses], at) => uses.test(block.text) && !(at === 0 && /const gateway\b/.test(block.text)),
+    ).map(([, declaration]) => declaration);
+    const file = `example-${index}.ts`;
+    writeFileSync(join(dir, file), `// ${block.where}\n${[...own, block.text].join('\n')}\nexport {};\n`);
+    files.push(file);
+  }
+  assert.ok(files.length >= 6, `found ${files.length} examples to check`);
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'es2024',
+        module: 'nodenext',
+        strict: true,
+        noEmit: true,
+        // The declarations themselves are the consumer test's (below): here, the examples only.
+        skipLibCheck: true,
+        typeRoots: [join(ROOT, 'node_modules/@types')],
+        types: ['node'],
+      },
+      files,
+    }),
+  );
+  const tsc = await run(process.execPath, [TSC, '-p', dir], dir, { timeout: 150_000 });
+  assert.equal(tsc.code, 0, `tsc --strict on the docs' examples:\n${tsc.stdout}${tsc.stderr}`);
+});
+
 // tsc checks the whole program, @types/node and the package's dependencies included: 18 s seen
 // on a loaded 2-core machine, too close to the suite's 60 s default.
 test('a TypeScript consumer type-checks against the shipped declarations (nodenext and bundler resolution), misuses do not, and it runs a gateway; candor/client imports and calls', {
