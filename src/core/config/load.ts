@@ -204,7 +204,10 @@ function parseText(
  */
 // The URL's host is TEST-NET-1 (RFC 5737), no address of this machine: a loopback one beside the
 // port stand-in `1` made `127.0.0.1:1` both a listener and a target, warned of as the gateway's own.
-const STAND_INS = ['x', '1', '1s', 'http://192.0.2.1:1'] as const;
+// The address (a listener's or the admin API's `${LISTEN}` given whole, which no other stand-in
+// fits) is loopback (an admin API beyond it is warned of), on port 0, which no target may name:
+// it is never taken for the gateway's own.
+const STAND_INS = ['x', '1', '1s', 'http://192.0.2.1:1', '127.0.0.1:0'] as const;
 /** At most this many variables are given a stand-in: each costs a load per value tried. */
 const MAX_STAND_INS = 16;
 

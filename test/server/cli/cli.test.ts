@@ -177,6 +177,42 @@ store:
   );
 });
 
+// The stand-ins were a word, a number, a duration and a URL: a listener's or the admin API's
+// address given whole by a variable (`address: ${LISTEN}`, a port the orchestrator picks) fit none,
+// so the CI check docs/configuration.md promises needs "no dummy values" refused it, `got ""`.
+test('check --without-secrets passes a listener and admin address a variable gives whole, and lists it; a wrong one set is refused', async () => {
+  const path = file(
+    'ci-address.yaml',
+    `listen: [{ address: "\${CHECK_TEST_LISTEN}" }]
+routes: [{ upstream: app }]
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:9" }] }
+admin: { listen: "\${CHECK_TEST_ADMIN_LISTEN}", token_env: CHECK_TEST_ADMIN_TOKEN }
+`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.CHECK_TEST_LISTEN;
+  delete env.CHECK_TEST_ADMIN_LISTEN;
+  delete env.CHECK_TEST_ADMIN_TOKEN;
+  const lenient = await run(['check', '--without-secrets', path], env);
+  assert.equal(lenient.code, 0, lenient.stderr);
+  assert.equal(
+    lenient.stdout,
+    `${path}: ok without its secrets (gateway "candor", 1 listener(s), 1 route(s), 1 upstream(s))\n` +
+      'serve will need:\n' +
+      '  environment variable CHECK_TEST_LISTEN (listen[0].address): not set here\n' +
+      '  environment variable CHECK_TEST_ADMIN_LISTEN (admin.listen): not set here\n' +
+      '  environment variable CHECK_TEST_ADMIN_TOKEN (admin.token_env): not set here\n',
+  );
+  // Set, its value is checked in full.
+  const bad = await run(['check', '--without-secrets', path], {
+    ...env,
+    CHECK_TEST_LISTEN: '127.0.0.1:99999',
+  });
+  assert.equal(bad.code, 78);
+  assert.match(bad.stderr, /listen\[0\]\.address: expected host:port like 127\.0\.0\.1:8080/);
+});
+
 // The docs' own example failed its CI check: with API_TOKEN unset, "Bearer ${API_TOKEN}" read as
 // "Bearer ", which a header value may not end with, so a CI job had to set a dummy token.
 test('check --without-secrets passes a header value that holds a token not set here, and still checks it when it is set or without the flag', async () => {
