@@ -206,8 +206,17 @@ function parseText(
 // port stand-in `1` made `127.0.0.1:1` both a listener and a target, warned of as the gateway's own.
 // The address (a listener's or the admin API's `${LISTEN}` given whole, which no other stand-in
 // fits) is loopback (an admin API beyond it is warned of), on port 0, which no target may name:
-// it is never taken for the gateway's own.
-const STAND_INS = ['x', '1', '1s', 'http://192.0.2.1:1', '127.0.0.1:0'] as const;
+// it is never taken for the gateway's own. A Redis URL (`store.redis.url: ${REDIS_URL}`) and a
+// CIDR (`trust_forwarded_from: ["${PROXY_CIDR}"]`) given whole are TEST-NET-1's too.
+const STAND_INS = [
+  'x',
+  '1',
+  '1s',
+  'http://192.0.2.1:1',
+  '127.0.0.1:0',
+  'redis://192.0.2.1:6379',
+  '192.0.2.0/24',
+] as const;
 /** At most this many variables are given a stand-in: each costs a load per value tried. */
 const MAX_STAND_INS = 16;
 

@@ -213,6 +213,46 @@ admin: { listen: "\${CHECK_TEST_ADMIN_LISTEN}", token_env: CHECK_TEST_ADMIN_TOKE
   assert.match(bad.stderr, /listen\[0\]\.address: expected host:port like 127\.0\.0\.1:8080/);
 });
 
+// A Redis URL and a trusted proxy's CIDR given whole by a variable fit none of the stand-ins either:
+// the store and the proxies of a deploy are the machine's, which CI does not have.
+test("check --without-secrets passes a Redis URL and a trusted proxy's CIDR a variable gives whole, and lists them", async () => {
+  const path = file(
+    'ci-redis-cidr.yaml',
+    `listen: [{ address: 127.0.0.1:8080 }]
+trust_forwarded_from: ["\${CHECK_TEST_PROXY_CIDR}"]
+routes:
+  - upstream: app
+    rate_limit: { rate: 10, burst: 20 }
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:9" }] }
+store:
+  redis: { url: "\${CHECK_TEST_REDIS_URL}" }
+`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.CHECK_TEST_PROXY_CIDR;
+  delete env.CHECK_TEST_REDIS_URL;
+  const lenient = await run(['check', '--without-secrets', path], env);
+  assert.equal(lenient.code, 0, lenient.stderr);
+  assert.equal(lenient.stderr, '');
+  assert.equal(
+    lenient.stdout,
+    `${path}: ok without its secrets (gateway "candor", 1 listener(s), 1 route(s), 1 upstream(s))\n` +
+      'serve will need:\n' +
+      '  environment variable CHECK_TEST_PROXY_CIDR (trust_forwarded_from[0]): not set here\n' +
+      '  environment variable CHECK_TEST_REDIS_URL (store.redis.url): not set here\n',
+  );
+  const bad = await run(['check', '--without-secrets', path], {
+    ...env,
+    CHECK_TEST_REDIS_URL: 'http://10.0.0.9',
+  });
+  assert.equal(bad.code, 78);
+  assert.match(
+    bad.stderr,
+    /store\.redis\.url: expected a redis:\/\/ or rediss:\/\/ URL, got "\$\{CHECK_TEST_REDIS_URL\}"/,
+  );
+});
+
 // The docs' own example failed its CI check: with API_TOKEN unset, "Bearer ${API_TOKEN}" read as
 // "Bearer ", which a header value may not end with, so a CI job had to set a dummy token.
 test('check --without-secrets passes a header value that holds a token not set here, and still checks it when it is set or without the flag', async () => {
