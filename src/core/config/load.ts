@@ -207,7 +207,9 @@ function parseText(
 // The address (a listener's or the admin API's `${LISTEN}` given whole, which no other stand-in
 // fits) is loopback (an admin API beyond it is warned of), on port 0, which no target may name:
 // it is never taken for the gateway's own. A Redis URL (`store.redis.url: ${REDIS_URL}`) and a
-// CIDR (`trust_forwarded_from: ["${PROXY_CIDR}"]`) given whole are TEST-NET-1's too.
+// CIDR (`trust_forwarded_from: ["${PROXY_CIDR}"]`) given whole are TEST-NET-1's too, and so is
+// an https URL with a path on the default port: an OTLP endpoint needs its traces path, a JWKS URL
+// a port the Fetch standard does not block, and the http one above has neither.
 const STAND_INS = [
   'x',
   '1',
@@ -216,6 +218,7 @@ const STAND_INS = [
   '127.0.0.1:0',
   'redis://192.0.2.1:6379',
   '192.0.2.0/24',
+  'https://192.0.2.1/v1/traces',
 ] as const;
 /** At most this many variables are given a stand-in: each costs a load per value tried. */
 const MAX_STAND_INS = 16;

@@ -253,6 +253,37 @@ store:
   );
 });
 
+// An OTLP endpoint needs its traces path, a JWKS URL a port the Fetch standard allows: the http
+// stand-in (port 1, no path) fits neither, so both were refused, `got ""`.
+test('check --without-secrets passes an OTLP endpoint and a JWKS URL a variable gives whole, and lists them', async () => {
+  const path = file(
+    'ci-otlp-jwks.yaml',
+    `listen: [{ address: 127.0.0.1:8080 }]
+routes:
+  - upstream: app
+    auth:
+      jwt: { jwks_url: "\${CHECK_TEST_JWKS_URL}", issuer: https://idp.example.com, audiences: [api] }
+upstreams:
+  app: { targets: [{ url: "http://127.0.0.1:9" }] }
+tracing:
+  otlp_endpoint: "\${CHECK_TEST_OTLP_URL}"
+`,
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.CHECK_TEST_JWKS_URL;
+  delete env.CHECK_TEST_OTLP_URL;
+  const lenient = await run(['check', '--without-secrets', path], env);
+  assert.equal(lenient.code, 0, lenient.stderr);
+  assert.equal(lenient.stderr, '');
+  assert.equal(
+    lenient.stdout,
+    `${path}: ok without its secrets (gateway "candor", 1 listener(s), 1 route(s), 1 upstream(s))\n` +
+      'serve will need:\n' +
+      '  environment variable CHECK_TEST_JWKS_URL (routes[0].auth.jwt.jwks_url): not set here\n' +
+      '  environment variable CHECK_TEST_OTLP_URL (tracing.otlp_endpoint): not set here\n',
+  );
+});
+
 // The docs' own example failed its CI check: with API_TOKEN unset, "Bearer ${API_TOKEN}" read as
 // "Bearer ", which a header value may not end with, so a CI job had to set a dummy token.
 test('check --without-secrets passes a header value that holds a token not set here, and still checks it when it is set or without the flag', async () => {
