@@ -6,7 +6,7 @@ import { originOnly } from '../../../src/proxy/cache/freshness.ts';
 import { policyOf, StoredAnswer } from '../../../src/proxy/cache/stored-answer.ts';
 
 const config = {
-  maxSize: 12_000,
+  maxSize: 18_000,
   maxEntry: 4_000,
   lockTimeout: 5_000,
   workersShare: true,
