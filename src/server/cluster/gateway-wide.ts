@@ -199,7 +199,10 @@ export class GatewayWide {
     const found = first ? undefined : this.#found(before);
     // As the workers do (gateway-reload.ts): an upstream given discovery back waits for its own answer.
     this.#forget?.(config, this.#discovered);
-    if (found !== undefined) this.#breakers.reloaded(found, this.#found(config));
+    if (found !== undefined) {
+      this.#breakers.reloaded(found, this.#found(config));
+      this.#returns.reloaded(found, this.#found(config));
+    }
     this.#https = first
       ? this.#automaticHttps(config)
       : replaceHttps(this.#https, before, config, () => this.#automaticHttps(config), this.#serving);
@@ -275,6 +278,7 @@ export class GatewayWide {
     this.#discovered.set(report.upstream, report);
     if (outcome === 'changed') {
       this.#breakers.reloaded(before, this.#found(this.#config));
+      this.#returns.reloaded(before, this.#found(this.#config));
       this.#checks?.update(this.#found(this.#config));
     }
     const counter = this.#counter();
