@@ -10,6 +10,7 @@ import type { CacheNews } from './invalidation.ts';
 import { keyMatches } from './key-authority.ts';
 import { identifies } from './not-modified-update.ts';
 import { entryName, type PurgeTally } from './purge-tally.ts';
+import { rememberedKey } from './remembered-key.ts';
 import { type CacheRequest, headersOf, type StoredAnswer } from './stored-answer.ts';
 import { UnkeptKeys } from './unkept-keys.ts';
 
@@ -279,8 +280,10 @@ export class AnswerCache {
    */
   #dropped(key: string): void {
     this.delete(key);
-    this.#droppedAt.delete(key);
-    this.#droppedAt.set(key, performance.now());
+    // By a digest when long: a client's POSTs to long URLs choose these keys (remembered-key.ts).
+    const remembered = rememberedKey(key);
+    this.#droppedAt.delete(remembered);
+    this.#droppedAt.set(remembered, performance.now());
     if (this.#droppedAt.size <= MAX_INVALIDATED) return;
     const [oldest, at] = this.#droppedAt.entries().next().value as [string, number];
     this.#droppedAt.delete(oldest);
@@ -317,7 +320,7 @@ export class AnswerCache {
 
   /** A purge or an invalidation of this key came after `since`: an answer to a request then is of before it. */
   #purgedSince(key: string, since: number): boolean {
-    const dropped = this.#droppedAt.get(key);
+    const dropped = this.#droppedAt.size === 0 ? undefined : this.#droppedAt.get(rememberedKey(key));
     if (since <= this.#forgotten || (dropped !== undefined && since <= dropped)) return true;
     return this.#purges.some((p) => p.at >= since && (p.prefix === undefined || keyMatches(key, p.prefix)));
   }

@@ -1,3 +1,5 @@
+import { rememberedKey } from './remembered-key.ts';
+
 /** How long a key whose whole answer was not kept is not fetched whole again for a Range (Varnish's hit-for-miss, 120 s in its builtin VCL). */
 export const UNKEPT_MS = 120_000;
 
@@ -16,17 +18,21 @@ export class UnkeptKeys {
   readonly #since = new Map<string, number>();
 
   note(key: string): void {
-    this.#since.delete(key);
-    this.#since.set(key, performance.now());
+    // By a digest when long: 4096 keys of a client's choosing, each as long as its target.
+    const remembered = rememberedKey(key);
+    this.#since.delete(remembered);
+    this.#since.set(remembered, performance.now());
     if (this.#since.size > MAX_UNKEPT) this.#since.delete(this.#since.keys().next().value as string);
   }
 
   /** Noted within UNKEPT_MS (one noted before is forgotten here). */
   has(key: string): boolean {
-    const since = this.#since.get(key);
+    if (this.#since.size === 0) return false;
+    const remembered = rememberedKey(key);
+    const since = this.#since.get(remembered);
     if (since === undefined) return false;
     if (performance.now() - since < UNKEPT_MS) return true;
-    this.#since.delete(key);
+    this.#since.delete(remembered);
     return false;
   }
 }
