@@ -14,7 +14,7 @@ import { clientKey, MAX_CLIENTS, takeClientSlot } from './client-slots.ts';
 import { InFlightLimit, type Release } from './in-flight-limit.ts';
 import { bothReleased, takeSlots } from './load-shedding.ts';
 import { maintenanceFailure, maintenanceOf } from './maintenance.ts';
-import { RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
+import { type EarlyDrops, RateLimiter, rateLimitFailure, rateLimitKey } from './rate-limit.ts';
 import { storeDeniedFailure } from './rate-store-verdict.ts';
 import type { RedisRates } from './redis-rates.ts';
 
@@ -36,10 +36,11 @@ function rateLimiterOf(
   limit: RateLimitConfig | undefined,
   kept: RateLimiter | undefined,
   shared: SharedRates | undefined,
+  early: EarlyDrops | undefined,
 ): RateLimiter | undefined {
   if (limit === undefined) return undefined;
   const shape = shared ? rateShare(limit, shared.share) : limit;
-  if (kept === undefined) return new RateLimiter(shape);
+  if (kept === undefined) return new RateLimiter(shape, undefined, early);
   return JSON.stringify(kept.config) === JSON.stringify(shape) ? kept : kept.reshaped(shape);
 }
 
@@ -105,6 +106,8 @@ export class Admission {
     shared?: SharedRates,
     store?: RedisRates,
     perClient?: PerClientLimits,
+    /** Told of a route's buckets dropped early for the memory bound (gateway-rate-limits.ts's earlyDropLines). */
+    early?: (route: string, dropped: number, maxKeys: number) => void,
   ) {
     this.#perClient = perClient?.key === 'identity' ? perClient : undefined;
     this.#clients = previous === undefined ? new PerKeyCount(MAX_CLIENTS) : previous.#clients;
@@ -125,7 +128,14 @@ export class Admission {
       const policies = {
         rateLimit: route.rateLimit,
         // The old buckets are kept only if there are some: a snapshot that used the store has none.
-        rateLimiter: store ? undefined : rateLimiterOf(route.rateLimit, old?.rateLimiter, shared),
+        rateLimiter: store
+          ? undefined
+          : rateLimiterOf(
+              route.rateLimit,
+              old?.rateLimiter,
+              shared,
+              early && ((dropped, maxKeys) => early(route.name, dropped, maxKeys)),
+            ),
         inFlight,
       };
       this.#routes.set(route, policies);

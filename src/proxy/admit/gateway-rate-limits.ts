@@ -1,5 +1,7 @@
 import type { GatewayConfig, RateLimitConfig } from '../../core/config/types.ts';
-import { RateLimiter } from './rate-limit.ts';
+import type { Logger } from '../../observe/log/logger.ts';
+import { reportEverySecond } from '../../observe/log/report-every-second.ts';
+import { type EarlyDrops, RateLimiter } from './rate-limit.ts';
 
 /**
  * The token buckets of every rate-limited route, held once for the whole gateway by the
@@ -9,8 +11,11 @@ import { RateLimiter } from './rate-limit.ts';
  */
 export class GatewayRateLimits {
   #byRoute = new Map<string, RateLimiter>();
+  readonly #early: ((route: string, dropped: number, maxKeys: number) => void) | undefined;
 
-  constructor(config: GatewayConfig) {
+  /** `early`: told of a route's buckets dropped early for the memory bound (RateLimiter's EarlyDrops). */
+  constructor(config: GatewayConfig, early?: (route: string, dropped: number, maxKeys: number) => void) {
+    this.#early = early;
     this.update(config);
   }
 
@@ -22,13 +27,18 @@ export class GatewayRateLimits {
       next.set(
         route.name,
         old === undefined
-          ? new RateLimiter(route.rateLimit)
+          ? new RateLimiter(route.rateLimit, undefined, this.#earlyOf(route.name))
           : same(old.config, route.rateLimit)
             ? old
             : old.reshaped(route.rateLimit),
       );
     }
     this.#byRoute = next;
+  }
+
+  #earlyOf(route: string): EarlyDrops | undefined {
+    const early = this.#early;
+    return early && ((dropped, maxKeys) => early(route, dropped, maxKeys));
   }
 
   /** 0 when the request may pass, else whole seconds to wait; a route without a limit (a reload raced the question) passes. */
@@ -39,4 +49,22 @@ export class GatewayRateLimits {
 
 function same(a: RateLimitConfig, b: RateLimitConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The `warn` line of a route's buckets dropped early for the memory bound (at most one a second,
+ * with how many times since): more clients than the table holds came within a refill time, and
+ * those whose buckets went get a fresh burst.
+ */
+export function earlyDropLines(
+  logger: Pick<Logger, 'warn'>,
+): (route: string, dropped: number, maxKeys: number) => void {
+  const report = reportEverySecond(
+    (last: { route: string; dropped: number; maxKeys: number }, count: number) =>
+      logger.warn(
+        { route: last.route, dropped: last.dropped, max_keys: last.maxKeys, times: count },
+        'rate limit: more clients than its table holds within a refill time: the buckets of the least recent went early, a fresh burst for each of them',
+      ),
+  );
+  return (route, dropped, maxKeys) => report({ route, dropped, maxKeys });
 }

@@ -15,6 +15,12 @@ const MAX_RATE_LIMIT_KEYS = 100_000;
 const MAX_KEY_LENGTH = 64;
 
 /**
+ * Told when buckets go early: a generation dropped for size (more new keys than half of `maxKeys`
+ * within a refill time), `dropped` the buckets it held, some of them not yet full again.
+ */
+export type EarlyDrops = (dropped: number, maxKeys: number) => void;
+
+/**
  * A route's per-client token buckets, in two generations so memory stays bounded under any
  * number of clients without ever walking the buckets. A key used again moves to the current
  * generation; the current one becomes the previous one (and the previous one is dropped
@@ -32,10 +38,12 @@ export class RateLimiter {
   #current = new Map<string, TokenBucket>();
   #previous = new Map<string, TokenBucket>();
   #currentSince = Number.NEGATIVE_INFINITY;
+  readonly #early: EarlyDrops | undefined;
 
-  constructor(config: RateLimitConfig, maxKeys = MAX_RATE_LIMIT_KEYS) {
+  constructor(config: RateLimitConfig, maxKeys = MAX_RATE_LIMIT_KEYS, early?: EarlyDrops) {
     this.config = config;
     this.#maxKeys = maxKeys;
+    this.#early = early;
     this.#generationSize = Math.max(1, Math.floor(maxKeys / 2));
     this.#fullAfter = refillTime(config);
   }
@@ -53,7 +61,12 @@ export class RateLimiter {
       bucket = this.#previous.get(key);
       if (bucket) this.#previous.delete(key);
       else bucket = createFullBucket(this.config, now);
-      if (this.#current.size >= this.#generationSize) this.#rotate(now);
+      if (this.#current.size >= this.#generationSize) {
+        // The memory bound gives these clients a fresh burst: said, so that an operator can tell
+        // a flood of keys (or a bound too small for the clients) from a limit that does not hold.
+        if (this.#previous.size > 0) this.#early?.(this.#previous.size, this.#maxKeys);
+        this.#rotate(now);
+      }
       this.#current.set(key, bucket);
     }
     return takeToken(bucket, this.config, now);
@@ -65,7 +78,7 @@ export class RateLimiter {
    * A new limiter would hand every client a full burst of the new limit, a tightened one too.
    */
   reshaped(config: RateLimitConfig): RateLimiter {
-    const next = new RateLimiter(config, this.#maxKeys);
+    const next = new RateLimiter(config, this.#maxKeys, this.#early);
     next.#current = this.#current;
     next.#previous = this.#previous;
     next.#currentSince = this.#currentSince;

@@ -207,7 +207,7 @@ export class GatewayWide {
       ? this.#automaticHttps(config)
       : replaceHttps(this.#https, before, config, () => this.#automaticHttps(config), this.#serving);
     if (this.#rates) this.#rates.update(config);
-    else if (rates) this.#rates = new rates.GatewayRateLimits(config);
+    else if (rates) this.#rates = new rates.GatewayRateLimits(config, rates.earlyDropLines(this.#logger));
     if (this.#discoveries) this.#discoveries.update(config);
     else if (discoveries) {
       this.#withDiscovered = discoveries.withDiscovered;

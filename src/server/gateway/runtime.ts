@@ -9,6 +9,7 @@ import type { Tracing } from '../../observe/tracing/spans.ts';
 import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
+import { earlyDropLines } from '../../proxy/admit/gateway-rate-limits.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
@@ -67,6 +68,8 @@ export interface LiveRuntime extends Runtime {
   readonly access: Access;
   /** Tells of upstream connections closed for stray bytes (at most a line a second), and of idle closes learned: kept across reloads, as the pools are. */
   readonly upstreamNews: UpstreamNews;
+  /** The `warn` lines of rate-limit buckets dropped early for their memory bound, kept across reloads (one a second at most). */
+  readonly earlyDrops: (route: string, dropped: number, maxKeys: number) => void;
   /** The gateway's overflow is the spool's disk: a reload's space counts on the previous one's bytes. */
   readonly spool: SpoolSpace;
 }
@@ -99,6 +102,7 @@ export function createRuntime(
   given?: GivenStages,
 ): LiveRuntime {
   const upstreamNews = previous?.upstreamNews ?? upstreamNewsLines(logger);
+  const earlyDrops = previous?.earlyDrops ?? earlyDropLines(logger);
   const upstreams = liveUpstreams(config, changes, upstreamNews, previous, link);
   // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).
   let runtime: LiveRuntime | undefined;
@@ -147,9 +151,10 @@ export function createRuntime(
     readerMemory: new ReaderMemory(config.limits.bufferTotal, previous?.readerMemory),
     checks,
     upstreamNews,
+    earlyDrops,
     trust,
     access,
-    admission: admissionOf(config, changes, previous, link, store),
+    admission: admissionOf(config, changes, previous, link, store, earlyDrops),
     logger,
     metrics,
     tracing,
@@ -392,7 +397,16 @@ function admissionOf(
   previous: LiveRuntime | undefined,
   link: ClusterLink | undefined,
   store: RedisRates | undefined,
+  earlyDrops: (route: string, dropped: number, maxKeys: number) => void,
 ): Admission {
   const maintenance = (route: string) => changes.maintenance(route);
-  return new Admission(config.routes, maintenance, previous?.admission, link, store, config.limits.perClient);
+  return new Admission(
+    config.routes,
+    maintenance,
+    previous?.admission,
+    link,
+    store,
+    config.limits.perClient,
+    earlyDrops,
+  );
 }
