@@ -339,7 +339,6 @@ function requestMatches(match: RequestMatch, request: CacheRequest): boolean {
   return true;
 }
 
-/** What an answer counts against max_size: the body, the fields (as the policy holds them) and a little bookkeeping. */
 /**
  * What an entry keeps beside its body and its fields' text: the parsed policy and its header
  * objects, the entry, its views, its key and its place in the store's map. Measured at 1.3 to
@@ -348,6 +347,7 @@ function requestMatches(match: RequestMatch, request: CacheRequest): boolean {
  */
 const ENTRY_BOOKKEEPING = 2048;
 
+/** What an answer counts against max_size: the body, the fields (as the policy holds them) and ENTRY_BOOKKEEPING. */
 function sizeOf(body: Buffer, policy: CachePolicy): number {
   return body.length + JSON.stringify(policy.toObject()).length + ENTRY_BOOKKEEPING;
 }
