@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { peerOf } from './host-port.ts';
+import { peerOf } from './peer-of.ts';
 
 /**
  * Requests one connection of a node:http listener of the gateway's own (the admin API, the

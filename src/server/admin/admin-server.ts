@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { peerOf } from '../../core/net/host-port.ts';
+import { peerOf } from '../../core/net/peer-of.ts';
 import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createHostCheck, type HostCheck } from '../gateway/host-check.ts';
