@@ -3,13 +3,14 @@
  * print where a person reads it. A terminal obeys the control characters in what it prints:
  * ESC and CSI start sequences that move the cursor, rewrite lines, set the window title or
  * the clipboard, so a log line or a banner could rewrite what the operator sees. Each control
- * character (C0 but the newline, DEL, C1) and each bidirectional override is written as an
- * escape instead (`\x1b`, `\u202e`); printable text passes unchanged. One pass over the text,
+ * character (C0 but the newline, DEL, C1), each bidirectional override and U+2028/2029 (where a
+ * viewer, and JavaScript, breaks a line: a line of the text's own choosing) is written as an
+ * escape instead (`\x1b`, `\u202e`, `\u2028`); printable text passes unchanged. One pass over the text,
  * no backtracking: linear in its length.
  */
 
-const CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
-const CONTROLS_AND_NEWLINE = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+const CONTROLS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const CONTROLS_AND_NEWLINE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 /**
  * In JSON text: what JSON.stringify leaves raw (it escapes only U+0000–U+001F) that a terminal
  * obeys or a reader takes for a line's end (U+2028, U+2029: JavaScript's line terminators).
@@ -53,3 +54,8 @@ const LONE_SURROGATE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
 
 /** One function for every call (the access line runs printableJson on a value JSON escapes). */
 const jsonEscaped = (char: string): string => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/** JSON text a command writes (`--json`): strict JSON as a log line's is (logJson), no `\ud800` escape. */
+export function strictJson(json: string): string {
+  return logJson(json);
+}

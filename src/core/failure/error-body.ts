@@ -1,3 +1,4 @@
+import { bodyJson, bodyText } from './body-text.ts';
 import { renderErrorPage } from './error-page.ts';
 import type { ErrorFormat } from './negotiate.ts';
 import { renderPageTemplate } from './page-template.ts';
@@ -25,20 +26,30 @@ export interface ErrorPages {
   readonly json?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * The body of a failure answer. Its details quote other parties (an upstream's certificate names
+ * and reason phrase, a provider's error code, a Redis reply): each place that quotes one should
+ * clean it, and this is the backstop should one miss. No control character but tab and newline,
+ * no DEL, C1, bidi override, U+2028/2029 or half a surrogate pair reaches the body raw: in
+ * problem+json they are \u escapes (half a pair \ufffd: strict readers refuse `\ud800`), in text
+ * and the built-in page printable's escapes (`\x1b`), half a pair U+FFFD. An operator's template
+ * is theirs (its CRLF, its own marks): only the values placed in it are cleaned (page-template.ts).
+ * With none of them, no copy is made.
+ */
 export function renderErrorBody(format: ErrorFormat, ctx: ErrorBodyContext, pages?: ErrorPages): ErrorBody {
   if (format === 'problem+json') {
-    return { contentType: 'application/problem+json', body: problemJson(ctx, pages?.json) };
+    return { contentType: 'application/problem+json', body: bodyJson(problemJson(ctx, pages?.json)) };
   }
   if (format === 'html') {
     const html = pages?.html;
     return {
       contentType: 'text/html; charset=utf-8',
       ...(html === undefined
-        ? { body: renderErrorPage(ctx), policy: ERROR_PAGE_POLICY }
+        ? { body: bodyText(renderErrorPage(ctx)), policy: ERROR_PAGE_POLICY }
         : { body: renderPageTemplate(html, ctx) }),
     };
   }
-  return { contentType: 'text/plain; charset=utf-8', body: plainText(ctx) };
+  return { contentType: 'text/plain; charset=utf-8', body: bodyText(plainText(ctx)) };
 }
 
 /**

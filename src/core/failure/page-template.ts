@@ -3,6 +3,7 @@
  * the failure record's fields, each HTML-escaped (templateEscape). Only the body is theirs: the status and the
  * headers (Proxy-Status, Retry-After, Cache-Control, the request id) stay the gateway's.
  */
+import { bodyText } from './body-text.ts';
 import { escapeHtml } from './error-page.ts';
 import { clientAdvice, describeFailure, type ErrorBodyContext, REASONS } from './wording.ts';
 
@@ -86,7 +87,8 @@ export function templateHasRequestId(text: string): boolean {
  * too, as Handlebars and Mustache escape them; they read the same in text.
  */
 function templateEscape(text: string): string {
-  return escapeHtml(text).replace(/[=`]/g, (c) => (c === '=' ? '&#61;' : '&#96;'));
+  // bodyText: the backstop error-body.ts puts on the built-in bodies, here on the values alone.
+  return escapeHtml(bodyText(text)).replace(/[=`]/g, (c) => (c === '=' ? '&#61;' : '&#96;'));
 }
 
 /** The page for one failure: every placeholder replaced by its escaped value. */

@@ -5,7 +5,7 @@ import type { GatewayConfig, UpstreamProtocol } from '../../core/config/types.ts
 import { LONGEST_TIMER_MS, parseDuration, parseSize } from '../../core/config/units.ts';
 import { authorityFault, TARGET } from '../../core/http1/request-rules.ts';
 import { INVALID_VALUE, trimOws } from '../../core/http1/syntax.ts';
-import { printableJson } from '../../core/printable.ts';
+import { strictJson } from '../../core/printable.ts';
 import { diagnose, OUTCOME_EXIT } from '../../kits/diagnose/diagnose.ts';
 import { discoverForDiagnose } from '../../kits/diagnose/discovered.ts';
 import { createTextPrinter, headingFor } from '../../kits/diagnose/render-text.ts';
@@ -195,7 +195,7 @@ async function probe(options: DiagnoseOptions, json: boolean): Promise<number> {
               ),
           },
     );
-    if (json) process.stdout.write(`${printableJson(JSON.stringify(report, null, 2))}\n`);
+    if (json) process.stdout.write(`${strictJson(JSON.stringify(report, null, 2))}\n`);
     else printer.finish(report);
     return report.exitCode;
   } catch (err) {
@@ -279,7 +279,7 @@ async function diagnoseAcmeCommand(
   const diagnosis = await diagnoseAcme(config, name, { dnsServer: values['dns-server'], httpPort });
   process.stdout.write(
     values.json
-      ? `${printableJson(JSON.stringify(diagnosis, null, 2))}\n`
+      ? `${strictJson(JSON.stringify(diagnosis, null, 2))}\n`
       : acmeDiagnosisText(diagnosis, process.stdout.isTTY === true && process.env.NO_COLOR === undefined),
   );
   return diagnosis.ok ? EXIT.ok : OUTCOME_EXIT.failure;

@@ -2,7 +2,7 @@
  * `candor explain --proxy-status VALUE` and `--error TYPE`: a 502's Proxy-Status (from curl -i,
  * a browser's devtools, a customer's ticket) or a type name explained without any log.
  */
-import { printable, printableJson } from '../../core/printable.ts';
+import { printable, strictJson } from '../../core/printable.ts';
 import {
   explainMembers,
   explainType,
@@ -36,7 +36,7 @@ export function runExplainValue(options: ValueOptions, usage: (message: string) 
       return data(`${JSON.stringify(bad)} is no error type name (one word such as connection_refused)`);
     const types = errors.map(explainType);
     process.stdout.write(
-      json ? `${printableJson(JSON.stringify({ errors: types }, null, 2))}\n` : renderTypes(types),
+      json ? `${strictJson(JSON.stringify({ errors: types }, null, 2))}\n` : renderTypes(types),
     );
     return EXIT.ok;
   }
@@ -48,7 +48,7 @@ export function runExplainValue(options: ValueOptions, usage: (message: string) 
   const members = explainMembers(read.members);
   process.stdout.write(
     json
-      ? `${printableJson(JSON.stringify({ proxyStatus: read.value, members }, null, 2))}\n`
+      ? `${strictJson(JSON.stringify({ proxyStatus: read.value, members }, null, 2))}\n`
       : renderMembers(members),
   );
   return EXIT.ok;

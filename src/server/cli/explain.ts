@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
-import { printable, printableJson } from '../../core/printable.ts';
+import { printable, strictJson } from '../../core/printable.ts';
 import { type Deploy, readDeploys } from '../../kits/explain/deploys.ts';
 import { READERS } from '../../kits/explain/detect-format.ts';
 import { HaproxyConfError, parseHaproxyConf } from '../../kits/explain/haproxy-conf.ts';
@@ -188,7 +188,7 @@ async function explainLogs(
     });
     const report = buildReport(tally, files, deploys, readers);
     process.stdout.write(
-      shown(values.json ? `${printableJson(JSON.stringify(report, null, 2))}\n` : renderText(report)),
+      shown(values.json ? `${strictJson(JSON.stringify(report, null, 2))}\n` : renderText(report)),
     );
     if (values.stats) {
       const lines = files.reduce((sum, f) => sum + f.lines, 0);

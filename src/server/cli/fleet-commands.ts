@@ -12,7 +12,7 @@ import { readBoundedBytes } from '../../core/config/load.ts';
 import { readErrorReason } from '../../core/config/read-error.ts';
 import { parseDuration } from '../../core/config/units.ts';
 import { firstUndecodable } from '../../core/config/utf8.ts';
-import { printable, printableJson } from '../../core/printable.ts';
+import { printable, strictJson } from '../../core/printable.ts';
 import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import {
@@ -158,7 +158,7 @@ function wrongUse(
 /** `candor fleet status`: every gateway's revision; unclean when one is behind, or live ones run what the key no longer holds. */
 async function statusCommand({ client, key, values }: FleetCall): Promise<number> {
   const status = await fleetStatus(client, key);
-  if (values.json) process.stdout.write(`${printableJson(JSON.stringify(status))}\n`);
+  if (values.json) process.stdout.write(`${strictJson(JSON.stringify(status))}\n`);
   else say(fleetLines(status));
   // Gateways that run a config the key no longer holds are no fleet in order either.
   const keyEmptied = status.latest === 0 && status.gateways.length > 0;
@@ -210,7 +210,7 @@ async function historyCommand({ values, client, key }: FleetCall): Promise<numbe
   const { entries, compactedBefore } = await configHistory(client, key, limit);
   if (values.json) {
     process.stdout.write(
-      `${printableJson(JSON.stringify({ key, entries, compactedBefore: compactedBefore ?? null }))}\n`,
+      `${strictJson(JSON.stringify({ key, entries, compactedBefore: compactedBefore ?? null }))}\n`,
     );
     return EXIT.ok;
   }

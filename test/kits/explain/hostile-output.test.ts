@@ -95,3 +95,22 @@ test("a refusal quotes a log's lines with their control characters escaped", asy
   assert.match(stderr, /line 1: line 0 \\x1b\]0;owned\\x07\\x1b\[2J\\x9b2J\n/);
   assert.doesNotMatch(stderr, TERMINAL_CONTROLS);
 });
+
+test("a JSON log's U+2028/2029 break no line of the text report, and its half surrogate pair is no \\ud83d escape in --json", async () => {
+  // A viewer (and JavaScript) breaks lines at U+2028 and U+2029; half a pair (an emoji cut at a
+  // length) is written by JSON.stringify as `\ud83d`, which strict readers (serde_json, jq 1.7) refuse.
+  const candor = lines('candor.log').map((line) =>
+    line.replace(/"upstream":"([^"]*)"/, '"upstream":"$1\\u2028sep\\u2029para\\ud83dcut"'),
+  );
+  const path = write('separators-candor.log', `${candor.join('\n')}\n`);
+  const text = await runExplain([path]);
+  assert.equal(text.code, 0);
+  assert.doesNotMatch(text.stdout, /[\u2028\u2029\ud800-\udfff]/);
+  assert.ok(text.stdout.includes('\\u2028sep\\u2029para'), text.stdout);
+  const json = await runExplain(['--json', path]);
+  assert.equal(json.code, 0);
+  assert.doesNotMatch(json.stdout, /\\ud[89a-f][0-9a-f]{2}/i);
+  assert.doesNotMatch(json.stdout, /[\u2028\u2029\ud800-\udfff]/);
+  const report = JSON.parse(json.stdout);
+  assert.ok(report.upstreams.some((u: { name: string }) => u.name.endsWith('\u2028sep\u2029para\ufffdcut')));
+});
