@@ -136,12 +136,16 @@ function acmeWarnings(config: GatewayConfig): FieldWarning[] {
 /** An upstream that loops back to the gateway, or whose hold and retry settings can never act. */
 function upstreamWarnings(config: GatewayConfig, name: string, upstream: UpstreamConfig): FieldWarning[] {
   const warnings: FieldWarning[] = [];
-  for (const [index, target] of upstream.targets.entries())
+  for (const [index, target] of upstream.targets.entries()) {
+    const unspecified = unspecifiedTarget(target);
+    if (unspecified !== undefined)
+      warnings.push({ path: ['upstreams', name, 'targets', index, 'url'], message: unspecified });
     if (gatewayListener(config, target.hostname, target.port))
       warnings.push({
         path: ['upstreams', name, 'targets', index, 'url'],
         message: `${authority(target)} ${LOOP}`,
       });
+  }
   // A held request's wait counts against the total timeout (request-hold.ts: deadlinePassed).
   const { hold, timeouts } = upstream;
   if (hold !== undefined && hold.timeout >= timeouts.total)
@@ -368,7 +372,21 @@ const REACHED_FROM: Readonly<Record<string, ReadonlySet<string>>> = {
   '127.0.0.1': new Set(['127.0.0.1', 'localhost', '0.0.0.0', '::', '']),
   '::1': new Set(['::1', 'localhost', '::', '']),
   localhost: new Set(['127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', '']),
+  // Linux connects an unspecified address to its family's loopback (0.0.0.0 to 127.0.0.1, :: to ::1).
+  '0.0.0.0': new Set(['127.0.0.1', 'localhost', '0.0.0.0', '::', '']),
+  '::': new Set(['::1', 'localhost', '::', '']),
 };
+
+/**
+ * A target at an unspecified address (0.0.0.0, ::): an address to listen on, no host's. Linux
+ * connects it to its family's loopback, other systems refuse it, and discovery refuses it in an
+ * answer (refused-targets.ts): a listener's address copied into a target's URL.
+ */
+function unspecifiedTarget(target: { hostname: string; port: number }): string | undefined {
+  const host = canonicalAddress(target.hostname);
+  if (host !== '0.0.0.0' && host !== '::') return undefined;
+  return `${authority(target)} is an unspecified address, one to listen on, not any host's: Linux connects it to this machine's ${host === '::' ? '::1' : '127.0.0.1'}, other systems refuse it, and discovery refuses it in an answer; write the address of the service (${host === '::' ? '[::1]' : '127.0.0.1'} for this machine)`;
+}
 
 /** host:port as a URL writes it. */
 const authority = (target: { hostname: string; port: number }) => hostPort(target.hostname, target.port);

@@ -227,6 +227,29 @@ upstreams:
     configWarnings(selfish('127.0.0.1:18080', 'http://127.0.0.2:18080', 'http://10.0.0.5:1/a')),
     [],
   );
+  // Linux connects an unspecified address to its family's loopback: [::] reaches a [::1]
+  // listener, 0.0.0.0 a 127.0.0.1 one (never the other family's).
+  const unspecified = (authority: string, loopback: string) =>
+    `upstreams.app.targets[0].url: ${authority} is an unspecified address, one to listen on, not any host's: Linux connects it to this machine's ${loopback}, other systems refuse it, and discovery refuses it in an answer; write the address of the service (${loopback === '::1' ? '[::1]' : loopback} for this machine)`;
+  assert.deepEqual(configWarnings(selfish('[::1]:18080', 'http://[::]:18080', 'http://[::]:18080/auth')), [
+    unspecified('[::]:18080', '::1'),
+    `upstreams.app.targets[0].url: [::]:18080 ${loop}`,
+    `routes[0].auth.forward.url: [::]:18080 ${loop}`,
+  ]);
+  assert.deepEqual(
+    configWarnings(selfish('127.0.0.1:18080', 'http://0.0.0.0:18080', 'http://0.0.0.0:18080/auth')),
+    [
+      unspecified('0.0.0.0:18080', '127.0.0.1'),
+      `upstreams.app.targets[0].url: 0.0.0.0:18080 ${loop}`,
+      `routes[0].auth.forward.url: 0.0.0.0:18080 ${loop}`,
+    ],
+  );
+  assert.deepEqual(configWarnings(selfish('[::1]:18080', 'http://0.0.0.0:18080', 'http://10.0.0.5:1/a')), [
+    unspecified('0.0.0.0:18080', '127.0.0.1'),
+  ]);
+  assert.deepEqual(configWarnings(selfish('127.0.0.1:18080', 'http://[::]:18081', 'http://10.0.0.5:1/a')), [
+    unspecified('[::]:18081', '::1'),
+  ]);
 });
 
 test('trust_forwarded_from that takes every address as a proxy is warned of: every client would speak for itself', () => {
