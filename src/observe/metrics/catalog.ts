@@ -119,7 +119,7 @@ export const METRICS = {
     name: 'candor_cache_disk_failures_total',
     type: 'counter',
     labels: ['route', 'kind'],
-    help: "A route's cache folder failing it: write, an answer not stored there (a full disk, a folder turned read-only) but served and kept in memory; unread, a read of a stored file that was no answer (cut, changed, not a file), fetched anew. The log says the first of each kind a minute.",
+    help: "A route's cache folder failing it: write, an answer not stored there (a full disk, a folder turned read-only) but served and kept in memory; unread, a read of a stored file that was no answer (cut, changed, not a file), fetched anew; read, a read the process could not make (no file descriptor left: EMFILE, ENFILE), the file left as it is. The log says the first of each kind a minute.",
     aggregator: 'sum',
   },
   spooledAnswers: {

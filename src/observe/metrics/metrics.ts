@@ -280,7 +280,7 @@ export class GatewayMetrics {
   }
 
   /** A route's cache folder failed it (disk-failures.ts): an answer not written there, or a stored file not read. */
-  cacheDiskFailure(route: string, kind: 'write' | 'unread'): void {
+  cacheDiskFailure(route: string, kind: 'write' | 'unread' | 'read'): void {
     this.#count('cacheDiskFailures').cell(route, kind).value++;
   }
 

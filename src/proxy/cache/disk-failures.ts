@@ -11,13 +11,20 @@
 /** At most one notice of each in this long (spool-space.ts's bound for the spool's own failed writes). */
 const WRITE_FAILURE_NOTICE_MS = 60_000;
 
+/**
+ * What failed: `write`, an answer not stored; `unread`, a stored file that was no answer whole
+ * (cut, changed, not a regular file); `read`, a read the process itself could not make (no file
+ * descriptor left, EMFILE or ENFILE): the file is not at fault and is read again later.
+ */
+export type DiskFailureKind = 'write' | 'unread' | 'read';
+
 /** Where a failed write is told (the gateway's log). */
 export interface DiskTell {
   writeFailed(error: Error, dir: string, route: string): void;
   /** A stored file that is not read as an answer (cut, changed, not a file): a miss, fetched anew. */
   notUsed(file: string, why: string, route: string): void;
   /** Each failure, as it comes (the two above are told at most once a minute). */
-  counted(kind: 'write' | 'unread', route: string): void;
+  counted(kind: DiskFailureKind, route: string): void;
 }
 
 /** A route's failed writes, told at most once a minute. */
@@ -43,9 +50,12 @@ export class DiskFailures {
     this.#tell.writeFailed(error, this.#dir, this.#route);
   }
 
-  /** A stored file was not one of ours whole (undefined: the read's answer, a miss). */
-  notUsed(file: string, why: string): undefined {
-    this.#tell?.counted('unread', this.#route);
+  /**
+   * A stored file was not one of ours whole, or (`kind` read) could not be read for want of a
+   * descriptor (undefined: the read's answer, a miss).
+   */
+  notUsed(file: string, why: string, kind: 'unread' | 'read' = 'unread'): undefined {
+    this.#tell?.counted(kind, this.#route);
     const now = performance.now();
     if (this.#tell === undefined || now - this.#notUsedAt < WRITE_FAILURE_NOTICE_MS) return undefined;
     this.#notUsedAt = now;

@@ -139,9 +139,15 @@ export class DiskStore {
     try {
       bytes = await readBounded(file, this.#maxFile);
     } catch (err) {
-      // None stored is no news; a file that cannot be read (EIO, EACCES) is.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        this.#failures.notUsed(file, (err as Error).message);
+      // None stored is no news; a file that cannot be read (EIO, EACCES) is. Out of descriptors
+      // (EMFILE, ENFILE) is the process's own want, not a damaged file: counted apart, as `read`.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT')
+        this.#failures.notUsed(
+          file,
+          (err as Error).message,
+          code === 'EMFILE' || code === 'ENFILE' ? 'read' : 'unread',
+        );
       return undefined;
     }
     if (bytes === undefined)
