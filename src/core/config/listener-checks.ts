@@ -197,6 +197,28 @@ function overlaps(a: string, b: string): boolean {
   return b === '0.0.0.0' && isIP(a) === 4;
 }
 
+/** Whether a host binds every address of its family (or both: `::`). */
+const WILDCARD = (host: string) => host === '0.0.0.0' || host === '::';
+
+/**
+ * Two listeners on one port, a wildcard and an address it takes (0.0.0.0 beside 127.0.0.1): in
+ * one process (the library's Gateway) the second is EADDRINUSE, but `candor serve`'s workers bind
+ * with SO_REUSEPORT (listen-options.ts), where both open and the kernel gives the specific
+ * address's socket every connection to it (seen with two workers: 20 of 20 to 127.0.0.1 went to
+ * its listener, those to another address to the wildcard's). Refused either way: the wildcard's
+ * settings never apply to the address the other takes.
+ */
+function overlapping(first: Socket, second: Socket, and: string): string {
+  // Both wildcards: an IPv4 connection goes to 0.0.0.0's socket, never to ::'s (seen so too).
+  const bothWild = first.hosts.some(WILDCARD) && second.hosts.some(WILDCARD);
+  const wildIsFirst = bothWild ? first.hosts.includes('::') : first.hosts.some(WILDCARD);
+  const [wild, specific] = wildIsFirst ? [first, second] : [second, first];
+  const takes = specific.hosts.includes('0.0.0.0')
+    ? 'every IPv4 connection'
+    : 'every connection to its address';
+  return `${second.address} is where ${first.label} (${first.address}) listens already${and}: under candor serve's workers (SO_REUSEPORT) both open and ${specific.label} (${specific.address}) takes ${takes}, ${wild.label} only the others (in one process the second cannot open: address in use); give them different ports, or keep one`;
+}
+
 /**
  * Two sockets of the gateway on one address and port: the second cannot be opened, and serve
  * stops with "address in use" on a file check said was fine. The main listeners, the metrics
@@ -245,7 +267,9 @@ export function checkDuplicateListeners(document: Record<string, unknown>, repor
                 ? 'the kernel gives the IPv4 socket every connection and the other none'
                 : 'the two would share its connections at random'
             }: write each address once`
-          : `${socket.address}${socket.path.length === 1 ? ` (${socket.label}'s default)` : ''} is where ${first.label} (${first.address}) listens already${and}: the gateway could not open both (address in use)`,
+          : listeners
+            ? overlapping(first, socket, and)
+            : `${socket.address}${socket.path.length === 1 ? ` (${socket.label}'s default)` : ''} is where ${first.label} (${first.address}) listens already${and}: the gateway could not open both (address in use)`,
     );
   }
 }

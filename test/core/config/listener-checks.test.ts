@@ -132,8 +132,12 @@ upstreams:
 `;
   const clash = (address: string, label: string, other: string) =>
     `${address} is where ${label} (${other}) listens already: the gateway could not open both (address in use)`;
+  // Two main listeners both open under serve's workers (SO_REUSEPORT): seen with two workers, 20
+  // connections of 20 to 127.0.0.1 went to its listener, those to another address to 0.0.0.0's.
+  const overlap = (address: string, label: string, other: string, specific: string, wild: string) =>
+    `${address} is where ${label} (${other}) listens already: under candor serve's workers (SO_REUSEPORT) both open and ${specific} takes every connection to its address, ${wild} only the others (in one process the second cannot open: address in use); give them different ports, or keep one`;
   assert.deepEqual(lines(problemsOf(text, { TOKEN: 'a-token-of-32-characters-or-so-00' })), [
-    `3 listen[1].address: ${clash('127.0.0.1:8080', 'listen[0]', '0.0.0.0:8080')}`,
+    `3 listen[1].address: ${overlap('127.0.0.1:8080', 'listen[0]', '0.0.0.0:8080', 'listen[1] (127.0.0.1:8080)', 'listen[0]')}`,
     `6 metrics.listen: ${clash('127.0.0.1:8080', 'listen[0]', '0.0.0.0:8080')}`,
     `7 admin: ${clash("127.0.0.1:9901 (admin.listen's default)", 'listen[2]', '[::]:9901')}`,
   ]);
@@ -176,8 +180,13 @@ upstreams:
     `3 listen[1].address: ${duplicate('127.0.0.1:8080', 'listen[0]', 'localhost:8080', 'localhost is 127.0.0.1 or ::1 as the system resolves it')}`,
     `5 listen[3].address: ${duplicate('127.0.0.1:8081', 'listen[2]', '127.1:8081', '127.1 is 127.0.0.1')}`,
     `7 listen[5].address: ${duplicate('[::1]:8082', 'listen[4]', '[0::1]:8082', '0::1 is ::1')}`,
-    '9 listen[7].address: 127.0.0.1:8083 is where listen[6] (0:8083) listens already, and 0 is 0.0.0.0: the gateway could not open both (address in use)',
+    "9 listen[7].address: 127.0.0.1:8083 is where listen[6] (0:8083) listens already, and 0 is 0.0.0.0: under candor serve's workers (SO_REUSEPORT) both open and listen[7] (127.0.0.1:8083) takes every connection to its address, listen[6] only the others (in one process the second cannot open: address in use); give them different ports, or keep one",
   ]);
+  // Both wildcards: every IPv4 connection goes to 0.0.0.0's socket, :: keeps IPv6's alone.
+  assert.deepEqual(
+    lines(problemsOf(text.replace('  - address: 127.0.0.1:8083\n', '  - address: "[::]:8083"\n'))).at(-1),
+    "9 listen[7].address: [::]:8083 is where listen[6] (0:8083) listens already, and 0 is 0.0.0.0: under candor serve's workers (SO_REUSEPORT) both open and listen[6] (0:8083) takes every IPv4 connection, listen[7] only the others (in one process the second cannot open: address in use); give them different ports, or keep one",
+  );
 });
 
 // Seen with candor serve: both opened, and every connection to 127.0.0.1:8085 went to the IPv4
