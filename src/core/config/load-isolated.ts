@@ -104,6 +104,26 @@ export class LoadStopped extends Error {
 }
 
 /**
+ * The process that reads the file could not be started at all (EMFILE, ENFILE: no descriptor
+ * left for its pipes; EAGAIN, ENOMEM: no process): said so, with what to do of a descriptor's want.
+ */
+export class LoaderNotStarted extends Error {
+  readonly code: string | undefined;
+  constructor(path: string, cause: NodeJS.ErrnoException) {
+    const descriptors = cause.code === 'EMFILE' || cause.code === 'ENFILE';
+    super(
+      `could not start the process that reads ${resolve(path)}: ${cause.code ?? cause.message}${
+        descriptors
+          ? ' (no file descriptor left: raise the open-file limit, ulimit -n or systemd LimitNOFILE=)'
+          : ''
+      }`,
+    );
+    this.name = 'LoaderNotStarted';
+    this.code = cause.code;
+  }
+}
+
+/**
  * As loadConfigIsolated, and the same process probes whether each listener's address can be
  * had (address-probe.ts), but those in `held` (listener keys the running gateway holds, as
  * reload-plan.ts's listenerKey): the listeners another process holds come back with the config,
@@ -172,7 +192,10 @@ function loadIsolated(
         else done(load);
       }),
     );
-    loader.once('error', (err) => settle(() => fail(err)));
+    // No pid: it never started (fork failed EMFILE), and its 'error' is all there is.
+    loader.once('error', (err) =>
+      settle(() => fail(loader.pid === undefined ? new LoaderNotStarted(path, err) : err)),
+    );
     loader.once('exit', (code, signal) =>
       settle(() =>
         fail(
@@ -191,7 +214,9 @@ function loadIsolated(
     const ask: LoadAsk = { path, env: { ...env }, ...(probeAllBut === undefined ? {} : { probeAllBut }) };
     // A send that fails (EPIPE: the process died first, OOM-killed) is told to this callback,
     // not as 'error': the 'exit' that follows says why, which 'write EPIPE' would not.
-    loader.send(ask, () => {});
+    // Not started at all (EMFILE, EAGAIN: no descriptor for its pipes, no process): node:child_process
+    // leaves it without an IPC channel, so no send, and tells why in the 'error' above.
+    if (loader.connected) loader.send(ask, () => {});
   });
 }
 

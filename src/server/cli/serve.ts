@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { flushCompileCache } from 'node:module';
 import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import { ConfigError, formatConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
-import { loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
+import { LoaderNotStarted, loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
@@ -72,6 +72,11 @@ async function serve(options: ServeOptions): Promise<number> {
       process.stderr.write(formatConfigProblems(err.problems) + '\n');
       return EXIT.config;
     }
+    // Said in a line, not thrown: a raw stack told an operator under a low ulimit -n nothing.
+    if (err instanceof LoaderNotStarted) {
+      process.stderr.write(`candor: could not start: ${err.message}\n`);
+      return EXIT.unavailable;
+    }
     throw err;
   }
   // The primary validated the config above (so a bad file fails once, not once per worker) and
@@ -107,9 +112,23 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
   // A terminal's hangup reaches the whole process group: only the primary acts on it (reload).
   process.on('SIGHUP', () => {});
   try {
-    // Imported here, in the worker: the supervising primary never loads the data path.
-    const { startGateway } = await import('../gateway/gateway.ts');
-    const { awaitStart, serveThePrimary } = await import('../gateway/worker-channel.ts');
+    // Imported here, in the worker: the supervising primary never loads the data path. Each module
+    // the worker needs once it serves (its fault handling, the idle trim) is loaded now, before
+    // any listener opens: loaded after, under a low open-file limit (ulimit -n) that the listeners
+    // used up, its import failed EMFILE and the worker ended with a raw stack, serving nothing.
+    const modules = await Promise.all([
+      import('../gateway/gateway.ts'),
+      import('../gateway/worker-channel.ts'),
+      import('./worker-faults.ts'),
+      import('../gateway/idle-trim.ts'),
+    ]).catch((err: Error) => err);
+    if (modules instanceof Error) {
+      await tellPrimaryRefused(
+        new Error(`could not load its modules: ${modules.message}${descriptorAdvice(modules)}`),
+      );
+      return EXIT.unavailable;
+    }
+    const [{ startGateway }, { awaitStart, serveThePrimary }, { handleUncaught }, { trimWhenIdle }] = modules;
     // The primary sends the snapshot in force: the one every other worker runs now.
     // Health checks, rate limits and the other workers' news come through the primary's link.
     const { config, changes, link, early } = await awaitStart();
@@ -131,13 +150,13 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     }
     // An error nothing caught: a plugin's is logged and the worker goes on; any other (a bug)
     // ends it at once, logged as a crash (worker-faults.ts).
-    const stopHandling = (await import('./worker-faults.ts')).handleUncaught(gateway.logger);
+    const stopHandling = handleUncaught(gateway.logger);
     const serving: ServingMessage = { candor: 'serving', ports: gateway.listeners.map((l) => l.port()) };
     process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.
     flushCompileCache?.();
     // What a load grew (the young generation at its cap) is given back once the load is gone.
-    const stopTrimming = (await import('../gateway/idle-trim.ts')).trimWhenIdle();
+    const stopTrimming = trimWhenIdle();
     await new Promise<void>((stopped) => {
       inbox.attach((action) => {
         if (action === 'reopen-logs') return reopenLogFiles(gateway.logger);
@@ -154,6 +173,14 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
   }
   // Whatever still holds the event loop must not keep a drained gateway alive: endOnceDone.
   return EXIT.ok;
+}
+
+/** What to do of a failure for want of a file descriptor (EMFILE, ENFILE); '' for any other. */
+function descriptorAdvice(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EMFILE' || code === 'ENFILE'
+    ? ' (no file descriptor left: raise the open-file limit, ulimit -n or systemd LimitNOFILE=)'
+    : '';
 }
 
 /**
