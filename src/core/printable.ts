@@ -37,14 +37,14 @@ export function printableJson(json: string): string {
 }
 
 /**
- * A log line's JSON text: printableJson's, and half a surrogate pair, which JSON.stringify writes
- * as an escape (`\ud83d`: a whole pair it writes raw, so any such escape is a lone half), as
- * U+FFFD, what a UTF-8 encoder makes of one. RFC 8259 §8.2 leaves such a string's reading
+ * JSON text as strict readers take it (a log line, a command's `--json`): printableJson's, and
+ * half a surrogate pair, which JSON.stringify writes as an escape (`\ud83d`: a whole pair it
+ * writes raw, so any such escape is a lone half), as U+FFFD, what a UTF-8 encoder makes of one. RFC 8259 §8.2 leaves such a string's reading
  * unpredictable and I-JSON (RFC 7493) rules it out: strict readers (Rust's serde_json, so
  * Vector's parse_json) refuse the whole line. Text cut at a length halves the pair of an emoji at
  * the cut (an OpenID provider's error_description, cut at 200 units).
  */
-export function logJson(json: string): string {
+export function strictJson(json: string): string {
   const printed = printableJson(json);
   return printed.includes('\\ud') ? printed.replace(LONE_SURROGATE_ESCAPE, '$1\\ufffd') : printed;
 }
@@ -54,8 +54,3 @@ const LONE_SURROGATE_ESCAPE = /(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/g;
 
 /** One function for every call (the access line runs printableJson on a value JSON escapes). */
 const jsonEscaped = (char: string): string => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
-
-/** JSON text a command writes (`--json`): strict JSON as a log line's is (logJson), no `\ud800` escape. */
-export function strictJson(json: string): string {
-  return logJson(json);
-}

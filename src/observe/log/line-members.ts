@@ -1,4 +1,4 @@
-import { logJson } from '../../core/printable.ts';
+import { strictJson } from '../../core/printable.ts';
 import type { LineBatch } from './line-batch.ts';
 
 /**
@@ -7,7 +7,7 @@ import type { LineBatch } from './line-batch.ts';
  * needs no second pass: a string JSON must escape is written as JSON.stringify writes it, with
  * what it leaves raw and a terminal showing the line obeys (C1's CSI, 0x9b, is ESC [), or turns
  * around (a bidi override), or a reader splits lines at (U+2028) written as a \u escape
- * (logJson, which writes half a surrogate pair as U+FFFD): the same JSON value, the line safe
+ * (strictJson, which writes half a surrogate pair as U+FFFD): the same JSON value, the line safe
  * to `tail`.
  *
  * What it costs: a string copied a character at a time, checked for what JSON escapes, some
@@ -45,7 +45,7 @@ export function putText(member: Uint8Array, value: string): void {
   if (line.put(value)) line.putByte(QUOTE);
   else {
     line.cutTo(at);
-    line.add(logJson(JSON.stringify(value)));
+    line.add(strictJson(JSON.stringify(value)));
   }
 }
 const QUOTE = 0x22;
@@ -66,7 +66,7 @@ function num(value: number): string {
 /** A member whose value is JSON text already (its raw C1, bidi overrides and U+2028 escaped, as putText's). */
 export function putJson(member: Uint8Array, value: string): void {
   line.putBytes(member);
-  line.add(logJson(value));
+  line.add(strictJson(value));
 }
 
 /** A boolean member, whole, for each value: `[false's, true's]`. */

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { LogConfig } from '../../core/config/types.ts';
-import { logJson } from '../../core/printable.ts';
+import { strictJson } from '../../core/printable.ts';
 import { GATEWAY_NAME, type GatewayName } from './gateway-name.ts';
 import type { LineBatch } from './line-batch.ts';
 import { openLogWriter } from './log-writers.ts';
@@ -66,11 +66,11 @@ export function createLoggerOn(
   return Object.assign(logger, { [LINE_SINK]: sink, [GATEWAY_NAME]: gateway });
 }
 
-/** `sink` with each line through logJson, and its flush() (pino's logger.flush calls it). */
+/** `sink` with each line through strictJson, and its flush() (pino's logger.flush calls it). */
 function printableLines(sink: LineSink): pino.DestinationStream {
   const flushable = sink as LineSink & { flush?(callback: (err?: Error) => void): void };
   return Object.assign(
-    { write: (line: string) => sink.write(logJson(line)) },
+    { write: (line: string) => sink.write(strictJson(line)) },
     {
       flush: (callback: (err?: Error) => void) => {
         if (typeof flushable.flush === 'function') flushable.flush(callback);

@@ -1,5 +1,5 @@
 import type { LogConfig } from '../../core/config/types.ts';
-import { logJson } from '../../core/printable.ts';
+import { strictJson } from '../../core/printable.ts';
 import { GATEWAY_NAME, type GatewayName } from '../../observe/log/gateway-name.ts';
 import { openLogWriter } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -59,7 +59,7 @@ export function eventLogger(writer: EventSink, level: Level, gatewayName: string
       if (fields !== undefined) line += fieldsJson(fields);
       if (typeof msg === 'string') line += `,"msg":${JSON.stringify(msg)}`;
       // What JSON.stringify leaves raw that a terminal obeys (C1, bidi overrides) as \\u escapes, as logger.ts's.
-      writer.write(logJson(`${line}}\n`));
+      writer.write(strictJson(`${line}}\n`));
     };
   const logger = {
     // A reload's new `name` (renameGateway).

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { Failure } from '../../../src/core/failure/failure.ts';
 import { FAILURES, type FailureType, type Stage } from '../../../src/core/failure/taxonomy.ts';
-import { logJson } from '../../../src/core/printable.ts';
+import { strictJson } from '../../../src/core/printable.ts';
 import { lineFields, logRequest } from '../../../src/observe/log/access-log.ts';
 import { createLoggerOn } from '../../../src/observe/log/logger.ts';
 import { RequestRecord } from '../../../src/observe/log/request-record.ts';
@@ -202,7 +202,7 @@ test('the lines are byte for byte those captured before the access log wrote its
   // (the path's U+2028: line-members.ts), the same JSON value.
   assert.deepEqual(
     written,
-    captured.map((line) => `${logJson(line)}\n`),
+    captured.map((line) => `${strictJson(line)}\n`),
   );
 });
 
@@ -220,8 +220,8 @@ test('whatever a client puts in the path, the line carries it as JSON.stringify 
         const r = record(path);
         written.length = 0;
         logRequest(logger, r);
-        assert.ok(written[0].includes(`,"path":${logJson(JSON.stringify(path))},`));
-        // Half a surrogate pair is U+FFFD, as a UTF-8 encoder writes it (logJson).
+        assert.ok(written[0].includes(`,"path":${strictJson(JSON.stringify(path))},`));
+        // Half a surrogate pair is U+FFFD, as a UTF-8 encoder writes it (strictJson).
         assert.equal(JSON.parse(written[0]).path, path.toWellFormed());
       },
     ),
@@ -338,7 +338,7 @@ test('every line, whatever its fields hold, is byte for byte JSON.stringify of t
             ? 'error'
             : 'warn';
       const cause = r.failure?.cause;
-      const expected = logJson(
+      const expected = strictJson(
         JSON.stringify({
           level,
           time: '2026-11-23T18:00:00.007Z',
