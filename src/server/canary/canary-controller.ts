@@ -38,7 +38,12 @@ export class CanaryController extends CanaryJudging {
    * it joins the fleet's canary under way, or begins one.
    */
   sync(config: GatewayConfig, fleet: CanaryFleet | undefined): void {
-    this.kept = new KeptVerdicts(config.stateDir, config.name, this.host.logger);
+    // The same folder: the same keeper, so that a write still to be tried again (a full disk) is not lost.
+    const kept = new KeptVerdicts(config.stateDir, config.name, this.host.logger, (run) => this.current(run));
+    if (kept.dir !== this.kept?.dir) {
+      this.kept?.close();
+      this.kept = kept;
+    }
     if (fleet !== this.fleet) {
       for (const run of this.runs.values()) this.stopTimer(run);
       this.runs.clear();
@@ -391,6 +396,7 @@ export class CanaryController extends CanaryJudging {
 
   close(): void {
     this.closed = true;
+    this.kept?.close();
     for (const run of this.runs.values()) this.stopTimer(run);
   }
 }
