@@ -52,6 +52,12 @@ export interface RequestLine extends RecordBase {
    * whose log gave no cause.
    */
   readonly unknownFailure?: string;
+  /**
+   * The line's failure is no attempt's at its `target`: the gateway answered after its last try
+   * (a hold that ran out, a client's deadline in backoff). Counted against no target, as the
+   * metrics and the status page count none: the tries' own failures are (`retried`).
+   */
+  readonly failureNotAtTarget?: true;
   /** Failures of earlier attempts of this request that were retried (Candor's `tries`). */
   readonly retried?: readonly FailureType[];
   /** The target each of `retried` was sent to, where the log names it (Candor's `tries`). */

@@ -261,6 +261,8 @@ export class Tally {
     const placeFailure = failure !== undefined && !saysNothingOfUpstream(failure) ? failure : undefined;
     for (const p of places) {
       p.requests++;
+      // The gateway's answer after the target's last try (a hold run out) is no 5xx or failure of that target.
+      if (p !== upstream && line.failureNotAtTarget) continue;
       if (is5xx) p.errors5xx++;
       if (placeFailure !== undefined) {
         p.failures++;

@@ -208,6 +208,11 @@ export const candorReader: LogReader = {
       typeof attempt.target === 'string' ? attempt.target : undefined,
     );
     const omitted = omittedTries(earlier);
+    // `attempts: 0`: no attempt went (a full pool's queue, a hold with no target to try), so the
+    // target the line names (the one it waited for) is counted nothing; a failure the gateway
+    // answered after its last try is no target's either (failureNotAtTarget).
+    const reached = finite(entry.attempts) !== 0;
+    const ownAtTarget = reached && (tries.length === 0 || ownLast);
     const route = typeof entry.route === 'string' ? entry.route : undefined;
     const answeredBy =
       typeof entry.answered_by === 'string' && entry.answered_by.startsWith('plugin:')
@@ -221,8 +226,9 @@ export const candorReader: LogReader = {
       status,
       // Counted where the answer was made: the route's upstream only when it was (placeOf).
       upstream: placeOf(entry, maker, route, answeredBy),
-      target: typeof entry.target === 'string' ? entry.target : undefined,
+      target: reached && typeof entry.target === 'string' ? entry.target : undefined,
       failure,
+      ...(failure !== undefined && !ownAtTarget ? { failureNotAtTarget: true as const } : {}),
       unknownFailure: failure === undefined ? unknownType(entry.error) : undefined,
       retried: retried.length > 0 ? retried : undefined,
       retriedTargets: retriedTargets.some((target) => target !== undefined) ? retriedTargets : undefined,
