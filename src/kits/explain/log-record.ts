@@ -62,6 +62,18 @@ export interface RequestLine extends RecordBase {
   readonly retried?: readonly FailureType[];
   /** The target each of `retried` was sent to, where the log names it (Candor's `tries`). */
   readonly retriedTargets?: ReadonlyArray<string | undefined>;
+  /**
+   * Failed attempts of a call the gateway made for the request on its own account that retried
+   * (Candor's `hop_tries`: its forward-auth service, a plugin's fetch), each with the hop that made
+   * it (`auth:NAME`, `plugin:NAME`), its target and its count (more than 1 for the ones a long list
+   * counted instead of listing); the call's last one, when it is the line's own failure, is not here.
+   */
+  readonly hopRetried?: ReadonlyArray<{
+    readonly hop: string;
+    readonly target?: string;
+    readonly failure: FailureType;
+    readonly count: number;
+  }>;
   /** Retried ones a long `tries` list counted instead of listing (Candor's `{omitted, errors}`): each type's count. */
   readonly retriedOmitted?: ReadonlyArray<readonly [FailureType, number]>;
   /**
@@ -214,7 +226,11 @@ export interface CanaryMove {
  */
 export const AUTH_HOP_PLACE = 'auth hop';
 
-/** The auth hop's place for a route: "auth hop (route app)". */
+/** Whether a place is a route's auth hop: the log's `auth:NAME` (`auth:HOST:PORT`), or an older log's "auth hop (route app)". */
+export const isAuthHopPlace = (place: string): boolean =>
+  place.startsWith(AUTH_HOP_PLACE) || place.startsWith('auth:');
+
+/** The auth hop's place for a route, where the line does not name it (`auth_hop`): "auth hop (route app)". */
 export const authHopPlace = (route: string | undefined): string =>
   route === undefined ? AUTH_HOP_PLACE : `${AUTH_HOP_PLACE} (route ${route})`;
 
@@ -235,8 +251,7 @@ export const sessionStorePlace = (route: string | undefined): string =>
  * an upstream unless it is one of the places above or a plugin.
  */
 export function placeWords(place: string): string {
-  if (place.startsWith(AUTH_HOP_PLACE))
-    return "the route's auth hop (its forward-auth service or JWKS endpoint)";
+  if (isAuthHopPlace(place)) return "the route's auth hop (its forward-auth service or JWKS endpoint)";
   if (place === 'files' || place.startsWith('files (')) return "the route's own files";
   if (place === 'gateway' || place.startsWith('gateway ('))
     return "the route's own settings at the gateway (maintenance, limits)";

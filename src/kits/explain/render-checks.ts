@@ -1,4 +1,4 @@
-import { AUTH_HOP_PLACE } from './log-record.ts';
+import { isAuthHopPlace } from './log-record.ts';
 import type { Report } from './report.ts';
 
 /**
@@ -21,11 +21,10 @@ export function checks(report: Report): string {
     const hops = new Map<string, number>();
     for (const t of shape.types)
       for (const u of t.upstreams)
-        if (u.upstream.startsWith(AUTH_HOP_PLACE))
-          hops.set(u.upstream, (hops.get(u.upstream) ?? 0) + u.count);
+        if (isAuthHopPlace(u.upstream)) hops.set(u.upstream, (hops.get(u.upstream) ?? 0) + u.count);
     for (const [hop, count] of hops)
       lines.push(
-        `    where:  ${count} at the ${hop}: the route's forward-auth service or JWKS endpoint failed, not its upstream (see the route's auth)`,
+        `    where:  ${count} at ${hop.startsWith('auth:') ? `auth hop ${hop}` : `the ${hop}`}: the route's forward-auth service or JWKS endpoint failed, not its upstream (see the route's auth)`,
       );
   }
   // Where the access lines already show the proxy's 503s for it, the gateway row above says it.

@@ -242,6 +242,18 @@ export class Tally {
       bump(place.types, retried);
       if (!Number.isNaN(line.time)) this.#mark(place, line.time);
     }
+    // A retried auth call's or plugin fetch's: counted at its hop and target, not at the route's
+    // upstream, which saw none of them (the metrics count them at the service's upstream).
+    for (const { hop, target, failure, count } of line.hopRetried ?? []) {
+      // An auth call's is the auth hop's case, as the line's own failure of it is (caseOf).
+      this.#type(failure, hop, hop.startsWith('auth:') ? 'auth-hop' : '', count).attempts += count;
+      this.attempts += count;
+      if (target === undefined || saysNothingOfUpstream(failure)) continue;
+      const place = this.#target(target);
+      place.failures += count;
+      bump(place.types, failure);
+      if (!Number.isNaN(line.time)) this.#mark(place, line.time);
+    }
     for (const [type, count] of line.retriedOmitted ?? []) {
       this.#type(type, line.upstream, '', count).attempts += count;
       this.attempts += count;

@@ -6,6 +6,10 @@
  * only word (issue 32: every answer of the tools is true; issue 34's auth hop).
  *
  * The lines are a real gateway's: one route whose auth service refuses, one whose upstream does.
+ * The hop is named as the line's `auth_hop` names it (`auth:HOST:PORT` for a `url`), as the status
+ * page and Proxy-Status do, where explain wrote "auth hop (route app)" (kept for a line of an
+ * earlier version, which has no `auth_hop`); each call retried once (`hop_tries`), and its first
+ * refused attempt is counted at the hop too.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -21,6 +25,7 @@ import { startTestGateway } from '../../helpers/test-gateway.ts';
 import { explain } from './explain-fixture.ts';
 
 let report: Report;
+let hop: string;
 
 before(async () => {
   const echo = await startEcho();
@@ -56,7 +61,12 @@ upstreams:
     await refusing.close();
   }
   const lines = gw.logs.filter((line) => line.msg === 'request');
-  assert.equal(lines.filter((line) => line.auth === 'failed: connection_refused').length, 3);
+  hop = `auth:${new URL(refusing.url).host}`;
+  const failed = lines.filter((line) => line.auth === 'failed: connection_refused');
+  assert.deepEqual(
+    failed.map((line) => [line.auth_hop, (line.hop_tries as { error: string }[]).map((a) => a.error)]),
+    Array(3).fill([hop, ['connection_refused', 'connection_refused']]),
+  );
   const file = join(tempDir('candor-explain-auth-'), 'candor.log');
   writeFileSync(file, `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
   report = await explain([file]);
@@ -64,14 +74,16 @@ upstreams:
 
 test("the auth hop's refusals are placed at the auth hop of their route, the upstream's at the upstream", () => {
   const refused = report.shapes.flatMap((s) => s.types).find((t) => t.type === 'connection_refused');
+  // Three failed requests and the three refused attempts their calls retried.
   assert.deepEqual(refused?.upstreams, [
-    { upstream: 'auth hop (route app)', count: 3 },
+    { upstream: hop, count: 6 },
     { upstream: 'down', count: 1 },
   ]);
+  assert.equal(report.failedAttempts, 3);
   assert.deepEqual(
     report.upstreams.map((u) => [u.name, u.failures]),
     [
-      ['auth hop (route app)', 3],
+      [hop, 3],
       ['down', 1],
     ],
   );
@@ -81,6 +93,8 @@ test("what to check first says which of the failures were the auth hop's, not an
   const text = renderText(report);
   assert.match(
     text,
-    /unreachable \(4\): the upstream is not there\n {4}likely: the route's auth hop \(its forward-auth service or JWKS endpoint\), not its upstream: .*\n {4}check: {2}The route's auth hop failed, not its upstream .*\n {4}also: {3}connection_refused \(1, down\): Start the upstream process.*\n {4}where: {2}3 at the auth hop \(route app\): the route's forward-auth service or JWKS endpoint failed, not its upstream \(see the route's auth\)\n/,
+    new RegExp(
+      `unreachable \\(7\\): the upstream is not there\n {4}likely: the route's auth hop \\(its forward-auth service or JWKS endpoint\\), not its upstream: .*\n {4}check: {2}The route's auth hop failed, not its upstream .*\n {4}also: {3}connection_refused \\(1, down\\): Start the upstream process.*\n {4}where: {2}6 at auth hop ${hop}: the route's forward-auth service or JWKS endpoint failed, not its upstream \\(see the route's auth\\)\n`,
+    ),
   );
 });

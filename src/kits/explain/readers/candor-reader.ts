@@ -107,6 +107,31 @@ function omittedTries(tries: readonly unknown[]): Array<readonly [FailureType, n
   return counts;
 }
 
+/**
+ * The failed attempts of `hop_tries` (a retried auth call or plugin fetch), by the hop that made
+ * each (`hop`). The call's last attempt, when its failure is the line's own (`auth: failed`, a
+ * plugin's fetch that answered the request), is counted as the line's failure, not here; the
+ * entry a long list counted instead of listing goes to the hop of the one before it.
+ */
+function hopRetried(entry: Record<string, unknown>): RequestLine['hopRetried'] {
+  if (!Array.isArray(entry.hop_tries)) return undefined;
+  const list = entry.hop_tries as unknown[];
+  const lastOwn = (list[list.length - 1] as { error?: unknown } | null)?.error === entry.error;
+  const found: Array<NonNullable<RequestLine['hopRetried']>[number]> = [];
+  let hop: string | undefined;
+  for (const [i, attempt] of list.entries()) {
+    if (attempt === null || typeof attempt !== 'object') continue;
+    const a = attempt as { hop?: unknown; target?: unknown; error?: unknown };
+    if (typeof a.hop === 'string') hop = a.hop;
+    if (hop === undefined) continue;
+    for (const [failure, count] of omittedTries([a])) found.push({ hop, failure, count });
+    const failure = knownType(a.error);
+    if (failure === undefined || (lastOwn && i === list.length - 1)) continue;
+    found.push({ hop, target: typeof a.target === 'string' ? a.target : undefined, failure, count: 1 });
+  }
+  return found.length > 0 ? found : undefined;
+}
+
 /** A `stale_cause` Candor writes: a failure type it knows, or the upstream's own 5xx status. */
 function staleCause(value: string): string | undefined {
   return knownType(value) ?? (/^upstream_5\d\d$/.test(value) ? value : undefined);
@@ -233,6 +258,7 @@ export const candorReader: LogReader = {
       retried: retried.length > 0 ? retried : undefined,
       retriedTargets: retriedTargets.some((target) => target !== undefined) ? retriedTargets : undefined,
       retriedOmitted: omitted.length > 0 ? omitted : undefined,
+      hopRetried: hopRetried(entry),
       // A success waited until its head (ttfb); a timeout waited until it gave up: its own try's
       // `ms` where `tries` lists it (the earlier tries and their backoff are no wait on this one),
       // else the total. A held request's wait for a target to come back (held_ms) and its
@@ -353,7 +379,10 @@ function placeOf(
 ): string | undefined {
   switch (maker) {
     case 'auth-hop':
-      return authHopPlace(route);
+      // Named as the log, the status page and Proxy-Status name it (`auth:NAME`, `auth:HOST:PORT`).
+      return typeof entry.auth_hop === 'string' && entry.auth_hop.startsWith('auth:')
+        ? entry.auth_hop
+        : authHopPlace(route);
     case 'plugin':
       return pluginAtFault(entry) ?? answeredBy;
     case 'files':
