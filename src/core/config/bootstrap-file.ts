@@ -16,7 +16,7 @@ import { describeValue } from './describe-value.ts';
 import { NAME_EXPECTED, NAME_PATTERN } from './formats.ts';
 import { readErrorReason } from './read-error.ts';
 import type { PathSegment } from './schema.ts';
-import { type SecretPresence, secretAbsent } from './secrets.ts';
+import { type NamedSecret, type SecretPresence, secretAbsent } from './secrets.ts';
 import { readYamlSource } from './yaml-source.ts';
 
 /** The top-level config sections each gateway keeps for itself: a shared document leaves them out. */
@@ -44,7 +44,24 @@ export interface Bootstrap {
   readonly local: { readonly text: string; readonly firstLine: number; readonly indent: number };
   /** What is not wrong enough to stop a start but should be said (`candor check`'s warnings, serve's and push's stderr). */
   readonly warnings: readonly ConfigProblem[];
+  /**
+   * What `serve` will read from its machine beside the file, for `candor check --without-secrets`'s
+   * "serve will need" list: each `${NAME}` written without a default with its fields (`local`'s
+   * too), and etcd's client key. `local`'s own secrets (an admin token, a listener's key) are
+   * its config's (config-push.ts localSecrets).
+   */
+  readonly needs: {
+    readonly variables: ReadonlyMap<string, readonly string[]>;
+    readonly secrets: readonly NamedSecret[];
+  };
 }
+
+/**
+ * What `--without-secrets` puts in an endpoint a variable gives whole and this machine does not
+ * set (`endpoints: ["${ETCD_URL}"]`), as a config's check does for a URL (load.ts STAND_INS):
+ * TEST-NET-1's, never dialled by a check, https so that `tls` and a password both fit it.
+ */
+const ENDPOINT_STAND_IN = 'https://192.0.2.1:2379';
 
 const TOP = ['source', 'state', 'local'];
 const ETCD = ['endpoints', 'key', 'tls', 'username', 'password'];
@@ -73,7 +90,17 @@ export function readBootstrap(
   unknownKeys(root, [], TOP, report);
   const source = asMap(root.source);
   unknownKeys(source, ['source'], ['etcd'], report);
-  const etcd = asMap(source.etcd);
+  const etcd = { ...asMap(source.etcd) };
+  // Without its secrets (CI), an endpoint a variable unset here gives whole is checked with a stand-in.
+  if (secrets === 'may-be-absent' && Array.isArray(etcd.endpoints))
+    etcd.endpoints = etcd.endpoints.map((endpoint, i) =>
+      endpoint === '' &&
+      yaml.variables.some(
+        (v) => formatPath(v.path) === `source.etcd.endpoints[${i}]` && env[v.name] === undefined,
+      )
+        ? ENDPOINT_STAND_IN
+        : endpoint,
+    );
   if (root.source === undefined)
     report([], "missing required field 'source' (source: { etcd: { endpoints, key } })");
   else if (source.etcd === undefined) report(['source'], "missing required field 'etcd'");
@@ -136,6 +163,16 @@ export function readBootstrap(
         : process.getBuiltinModule('node:os').hostname(),
     local: written,
     warnings,
+    needs: {
+      variables: yaml.variables.reduce(
+        (named, v) => named.set(v.name, [...(named.get(v.name) ?? []), formatPath(v.path)]),
+        new Map<string, string[]>(),
+      ),
+      secrets:
+        typeof asMap(etcd.tls).key === 'string'
+          ? [{ source: { file: resolve(base, asMap(etcd.tls).key as string) }, field: 'source.etcd.tls.key' }]
+          : [],
+    },
   };
 }
 

@@ -7,9 +7,9 @@ import {
   formatConfigWarning,
 } from '../../core/config/config-error.ts';
 import { loadConfigFile } from '../../core/config/load.ts';
-import { secretAbsent, secretsOf } from '../../core/config/secrets.ts';
+import { type NamedSecret, secretAbsent, secretsOf } from '../../core/config/secrets.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
-import { localProblems } from '../fleet/config-push.ts';
+import { localProblems, localSecrets } from '../fleet/config-push.ts';
 
 /**
  * `candor check FILE`: validate only; every problem is printed with file, line and field, and
@@ -46,26 +46,7 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
     );
     // Which route gets which default: a route that writes a field of its own takes none for it.
     if (defaulted.length > 0) process.stdout.write(`route defaults taken:\n${defaulted.join('')}`);
-    if (withoutSecrets) {
-      const needs = [
-        ...[...variables].map(([name, fields]) => ({ source: { env: name }, field: fields.join(', ') })),
-        ...secretsOf(config),
-      ].map(({ source, field }) => {
-        const where = 'env' in source ? `environment variable ${source.env}` : `file ${source.file}`;
-        const env = 'env' in source;
-        const here = secretAbsent(source)
-          ? env
-            ? 'not set here'
-            : 'not here'
-          : env
-            ? 'set here'
-            : 'present';
-        return `  ${where} (${field}): ${here}\n`;
-      });
-      process.stdout.write(
-        needs.length === 0 ? 'serve will need nothing more\n' : `serve will need:\n${needs.join('')}`,
-      );
-    }
+    if (withoutSecrets) process.stdout.write(serveWillNeed(variables, secretsOf(config)));
     return EXIT.ok;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -74,6 +55,23 @@ export async function runCheck(file: string, withoutSecrets = false): Promise<nu
     }
     throw err;
   }
+}
+
+/** `--without-secrets`' list of what `serve` will read from its machine, each with whether it is there. */
+function serveWillNeed(
+  variables: ReadonlyMap<string, readonly string[]>,
+  secrets: readonly NamedSecret[],
+): string {
+  const needs = [
+    ...[...variables].map(([name, fields]) => ({ source: { env: name }, field: fields.join(', ') })),
+    ...secrets,
+  ].map(({ source, field }) => {
+    const where = 'env' in source ? `environment variable ${source.env}` : `file ${source.file}`;
+    const env = 'env' in source;
+    const here = secretAbsent(source) ? (env ? 'not set here' : 'not here') : env ? 'set here' : 'present';
+    return `  ${where} (${field}): ${here}\n`;
+  });
+  return needs.length === 0 ? 'serve will need nothing more\n' : `serve will need:\n${needs.join('')}`;
 }
 
 /**
@@ -92,6 +90,11 @@ function checkBootstrap(file: string, withoutSecrets: boolean): number {
     process.stdout.write(
       `${file}: ${withoutSecrets ? 'ok without its secrets' : 'ok'} (bootstrap of gateway "${name}": etcd ${etcd.key} on ${etcd.endpoints.length} endpoint(s), state ${state}; its document is checked by candor config push)\n`,
     );
+    // As a config's check lists it: the file's variables, then etcd's key and `local`'s secrets.
+    if (withoutSecrets)
+      process.stdout.write(
+        serveWillNeed(bootstrap.needs.variables, [...bootstrap.needs.secrets, ...localSecrets(bootstrap)]),
+      );
     return EXIT.ok;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

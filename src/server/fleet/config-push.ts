@@ -9,7 +9,7 @@ import type { Bootstrap } from '../../core/config/bootstrap-file.ts';
 import { composeConfig, documentLabel, placeProblem } from '../../core/config/composed-config.ts';
 import { ConfigError, type ConfigProblem } from '../../core/config/config-error.ts';
 import { parseConfig } from '../../core/config/load.ts';
-import type { SecretPresence } from '../../core/config/secrets.ts';
+import { type NamedSecret, type SecretPresence, secretsOf } from '../../core/config/secrets.ts';
 import type { Undecodable } from '../../core/config/utf8.ts';
 import {
   type Compare,
@@ -87,6 +87,25 @@ export function localProblems(bootstrap: Bootstrap, secrets: SecretPresence): Co
   return validateDocument(PLACEHOLDER, bootstrap, '(placeholder)', undefined, secrets).filter(
     (problem) => problem.file === bootstrap.file && !READS_THE_DOCUMENT.test(problem.path),
   );
+}
+
+/**
+ * The secrets the bootstrap's `local` section names (an admin token, a listener's key), each
+ * field as the bootstrap file writes it (`local.admin.token_env`): `candor check --without-secrets
+ * BOOTSTRAP`'s "serve will need" list. None when the section cannot be read on its own.
+ */
+export function localSecrets(bootstrap: Bootstrap): NamedSecret[] {
+  const composed = composeConfig(PLACEHOLDER, bootstrap, '(placeholder)');
+  if ('problems' in composed) return [];
+  try {
+    const config = parseConfig(composed.text, join(bootstrap.state, 'config.yaml'), process.env, {
+      secrets: 'may-be-absent',
+    });
+    return secretsOf(config).map(({ source, field }) => ({ source, field: `local.${field}` }));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return [];
+  }
 }
 
 /**

@@ -149,7 +149,11 @@ test("check --without-secrets BOOTSTRAP: etcd's password variable unset and its 
   assert.equal(lax.code, 0, lax.stderr);
   assert.equal(
     lax.stdout,
-    `${file}: ok without its secrets (bootstrap of gateway "edge-1": etcd /candor/config on 1 endpoint(s), state ${dir}/state; its document is checked by candor config push)\n`,
+    `${file}: ok without its secrets (bootstrap of gateway "edge-1": etcd /candor/config on 1 endpoint(s), state ${dir}/state; its document is checked by candor config push)
+serve will need:
+  environment variable CANDOR_TEST_ETCD_PASSWORD (source.etcd.password): not set here
+  file ${dir}/etcd-client-key.pem (source.etcd.tls.key): not here
+`,
   );
   // A certificate is no secret: absent, it is still a problem with the flag.
   rmSync(join(dir, 'etcd-client.pem'));
@@ -158,5 +162,37 @@ test("check --without-secrets BOOTSTRAP: etcd's password variable unset and its 
   assert.match(
     noCert.stderr,
     /5:18 {2}source\.etcd\.tls\.cert: cannot read .*etcd-client\.pem: no such file\n1 problem in/,
+  );
+});
+
+test('check --without-secrets BOOTSTRAP: an endpoint a variable gives whole gets a stand-in, and serve will need is listed, as for a config', async () => {
+  // The bootstrap a fleet's CI checks, whose endpoint and secrets each machine gives: the
+  // endpoint's variable unset was refused ("expected a URL … got \"\""), and an ok printed no
+  // word of what serve would need, where a config's check lists it.
+  const file = join(dir, 'ci-endpoint.yaml');
+  writeFileSync(join(dir, 'ci-client.pem'), '');
+  writeFileSync(
+    file,
+    `source:\n  etcd:\n    endpoints: ["\${CANDOR_TEST_ETCD_URL}"]\n    key: /candor/config\n    tls: { cert: ci-client.pem, key: ${dir}/ci-client-key.pem }\n    username: candor\n    password: \${CANDOR_TEST_ETCD_PASSWORD}\nstate: ${dir}/state\nlocal:\n  name: edge-1\n  listen:\n    - address: "\${CANDOR_TEST_LISTEN}"\n  admin: { listen: 127.0.0.1:0, token_env: CANDOR_TEST_ADMIN_TOKEN }\n`,
+  );
+  const lax = await candor(['check', '--without-secrets', file], { CANDOR_TEST_ETCD_PASSWORD: 'secret' });
+  assert.equal(lax.code, 0, lax.stderr);
+  assert.equal(
+    lax.stdout,
+    `${file}: ok without its secrets (bootstrap of gateway "edge-1": etcd /candor/config on 1 endpoint(s), state ${dir}/state; its document is checked by candor config push)
+serve will need:
+  environment variable CANDOR_TEST_ETCD_URL (source.etcd.endpoints[0]): not set here
+  environment variable CANDOR_TEST_ETCD_PASSWORD (source.etcd.password): set here
+  environment variable CANDOR_TEST_LISTEN (local.listen[0].address): not set here
+  file ${dir}/ci-client-key.pem (source.etcd.tls.key): not here
+  environment variable CANDOR_TEST_ADMIN_TOKEN (local.admin.token_env): not set here
+`,
+  );
+  // Without the flag, the unset endpoint is refused as before.
+  const strict = await candor(['check', file], { CANDOR_TEST_ETCD_PASSWORD: 'secret' });
+  assert.equal(strict.code, 78);
+  assert.match(
+    strict.stderr,
+    /source\.etcd\.endpoints\[0\]: environment variable CANDOR_TEST_ETCD_URL is not set/,
   );
 });
