@@ -26,6 +26,8 @@ import { explain } from './explain-fixture.ts';
 
 let report: Report;
 let hop: string;
+/** The same lines as an earlier version wrote them: no `auth_hop`, no `hop_tries`. */
+let older: Report;
 
 before(async () => {
   const echo = await startEcho();
@@ -70,6 +72,24 @@ upstreams:
   const file = join(tempDir('candor-explain-auth-'), 'candor.log');
   writeFileSync(file, `${lines.map((line) => JSON.stringify(line)).join('\n')}\n`);
   report = await explain([file]);
+  const olderFile = join(tempDir('candor-explain-auth-older-'), 'candor.log');
+  writeFileSync(
+    olderFile,
+    `${lines.map(({ auth_hop: _hop, hop_tries: _tries, ...line }) => JSON.stringify(line)).join('\n')}\n`,
+  );
+  older = await explain([olderFile]);
+});
+
+test("a line with no auth_hop (an earlier version's) is still placed at its route's auth hop", () => {
+  const refused = older.shapes.flatMap((s) => s.types).find((t) => t.type === 'connection_refused');
+  assert.deepEqual(refused?.upstreams, [
+    { upstream: 'auth hop (route app)', count: 3 },
+    { upstream: 'down', count: 1 },
+  ]);
+  assert.match(
+    renderText(older),
+    /\n {4}where: {2}3 at the auth hop \(route app\): the route's forward-auth/,
+  );
 });
 
 test("the auth hop's refusals are placed at the auth hop of their route, the upstream's at the upstream", () => {
