@@ -74,12 +74,13 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   nextInLine: LinedDeadline | undefined = undefined;
   inLine = false;
   /**
-   * Where the deadline stands: not started (no attempt yet), running, passed (its time came:
+   * Where the deadline stands: not started (no attempt yet), running, passing (its time came, its
+   * owner not told yet: see passed()), passed (its time came:
    * no time is left for a retry, whatever stage the attempt under way had reached) or stopped
    * (the request is over, or needs no deadline any more). Changed by start(), passed() and
    * stop() only; read by remaining(), which the retry rule reads.
    */
-  #state: 'idle' | 'running' | 'passed' | 'stopped' = 'idle';
+  #state: 'idle' | 'running' | 'passing' | 'passed' | 'stopped' = 'idle';
 
   /**
    * `timeouts`: the upstream's `total` and whether it covers the body too.
@@ -114,7 +115,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    * (nothing is sent: the owner ends the request as the deadline's passing would).
    */
   start(now = performance.now()): boolean {
-    if (this.#state !== 'idle') return this.#state !== 'passed';
+    if (this.#state !== 'idle') return this.#state !== 'passed' && this.#state !== 'passing';
     this.#state = 'running';
     if (this.#line !== undefined) {
       this.#line.start(this, now);
@@ -136,15 +137,30 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
     if (this.#endsAtHead) this.stop();
   }
 
-  /** Its time came (the line's timer, or its own). */
+  /**
+   * Its time came (the line's timer, or its own). Timers run before I/O in each turn of the event
+   * loop: after a stall of the gateway's own (a plugin that computes, a long collection, a CPU
+   * saturated by load) the response head the upstream sent in time waits unread in the socket
+   * while this fires, and a 504 would name a healthy target, judged for the gateway's lag (the
+   * ejection, the circuit). So the owner is told after the poll (setImmediate), as the head clock
+   * is (exchange-timers.ts): a head read meanwhile stops the deadline, and nothing is cut. No
+   * time is left for a retry from now on (remaining() is 0).
+   */
   passed(): void {
+    this.#state = 'passing';
+    setImmediate(passedAfterPoll, this);
+  }
+
+  /** After the poll: still due (neither the head came nor the request ended meanwhile), the owner hears it. */
+  confirmPassed(): void {
+    if (this.#state !== 'passing') return;
     this.#state = 'passed';
     this.#owner.totalDeadlinePassed();
   }
 
   /** The time left, in ms; 0 once it passed (the timer may fire a hair before performance.now() says it is there). */
   remaining(): number {
-    return this.#state === 'passed' ? 0 : this.dueAt - performance.now();
+    return this.#state === 'passed' || this.#state === 'passing' ? 0 : this.dueAt - performance.now();
   }
 
   /** Whether a retry starting now has its floor of time before the deadline (retry-policy.ts). */
@@ -171,7 +187,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
   stop(): void {
     if (this.#line !== undefined) this.#line.stop(this);
     else clearTimeout(this.#timer);
-    if (this.#state !== 'passed') this.#state = 'stopped';
+    if (this.#state !== 'passed') this.#state = 'stopped'; // a passing one too: its owner is not told
   }
 
   /**
@@ -296,6 +312,11 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
       { stage: reached },
     );
   }
+}
+
+/** A passing deadline's look after the poll (a function, not a closure made per deadline). */
+function passedAfterPoll(deadline: TotalDeadline): void {
+  deadline.confirmPassed();
 }
 
 /** A client's deadline's own timer fired. */

@@ -167,11 +167,31 @@ export function createConnector(options: ConnectorOptions): Connector {
     socket.setKeepAlive(true, 60_000);
     socket.on('error', (err) => finish(classifyConnectError(err, phase, performance.now() - started)));
 
-    const timer = setTimeout(() => {
-      const type = phase === 'dns' ? 'dns_timeout' : 'connection_timeout';
-      const what = phase === 'dns' ? 'name lookup' : phase === 'tls' ? 'TLS handshake' : 'TCP connect';
-      finish(new Failure(type, `${what} not done after ${timeout} ms`));
-    }, timeout);
+    // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (a
+    // plugin that computes, a long collection, a CPU saturated by load) a connection the kernel made
+    // in time, or a handshake the upstream answered in time, waits unseen while this fires, and a 504
+    // would name a healthy target (judged: the ejection, the circuit). So it looks again after the
+    // poll (setImmediate); and when that poll moved the connect on (the TCP connect seen done, the
+    // TLS handshake only begun), the next step is given back, once, the time the loop was late.
+    const timedOut = () => {
+      const at = phase;
+      const late = performance.now() - started - timeout;
+      setImmediate(() => {
+        if (settled) return;
+        if (phase !== at && given === 0 && late >= 1) {
+          given = Math.min(Math.ceil(late), timeout);
+          timer = setTimeout(timedOut, given);
+          return;
+        }
+        const type = phase === 'dns' ? 'dns_timeout' : 'connection_timeout';
+        const what = phase === 'dns' ? 'name lookup' : phase === 'tls' ? 'TLS handshake' : 'TCP connect';
+        const back =
+          given === 0 ? '' : ` (and ${given} ms more, which the gateway's own lag had taken from it)`;
+        finish(new Failure(type, `${what} not done after ${timeout} ms${back}`));
+      });
+    };
+    let given = 0; // ms given back for the gateway's lag (once)
+    let timer = setTimeout(timedOut, timeout);
 
     return socket;
   };
