@@ -51,6 +51,13 @@ export interface ExchangeOwner {
    */
   settled(outcome: ExchangeOutcome, at?: number): void;
   /**
+   * The request's total deadline, which bounds the wait for the upstream's head: told when the head
+   * came and a route stage decides on it before the attempt settles (a plugin's `onResponse` that
+   * waits). That wait is the stage's, bounded by its own time: passing meanwhile, the deadline
+   * answered 504 "no response head" naming the upstream, which had answered, and judged its target.
+   */
+  readonly deadline: { headCame(): void };
+  /**
    * After `responded`, the body is over: whole (undefined), or broken after the head went
    * downstream (already aborted; recorded for the log and health), `client_closed` when the client left.
    */

@@ -194,6 +194,7 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     const held = new PausedAnswer();
     this.held = held;
     controller.pause();
+    this.owner.deadline.headCame(); // the upstream's part is done: the wait is the stage's
     verdict
       .then((decided) => this.decidedPaused(decided, held, answer, head))
       .catch((err: unknown) =>

@@ -41,7 +41,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
   private current: Attempt | undefined;
   private backoff: RetryBackoff | undefined; // a retry waiting out its backoff (each retry makes one)
   private retrySlot: Release | undefined;
-  private readonly deadline: TotalDeadline;
+  readonly deadline: TotalDeadline; // ExchangeOwner's: a head a route stage holds ends its wait too
   /** Stops the read of a body being buffered (the client left meanwhile). */
   private stopReading: (() => void) | undefined;
   /** Its place in the upstream's in-flight count, given back at the response's close (clientClosed; a closed one takes none) or once a tunnel is up. */

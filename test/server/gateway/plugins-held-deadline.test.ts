@@ -1,0 +1,60 @@
+/**
+ * A plugin's `onResponse` that waits holds the upstream's head: the route's total timeout, which
+ * bounds the wait for that head ("from forwarding to the response head"), is over once it came. It
+ * passed while the hook waited (within the plugin's own `timeout`), and the gateway answered 504
+ * "no response head within the total timeout" naming the upstream, which had answered at once, and
+ * judged its target (ejected, the circuit opened): a plugin made the gateway lie about a failure.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
+import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
+import { request } from '../../helpers/http-client.ts';
+import { startTestGateway } from '../../helpers/test-gateway.ts';
+
+test("an onResponse that waits past the upstream's total timeout: the upstream's 200, no target judged", async () => {
+  const app = await startEcho();
+  // The hook waits twice the total timeout: the deadline's timer is due while it holds the head.
+  const held: Plugin = () => ({
+    async onResponse(response) {
+      await sleep(600);
+      response.headers.set('x-held', 'yes');
+    },
+  });
+  const gw = await startTestGateway(
+    `name: edge-1
+plugins:
+  held: { module: /nonexistent/held.ts, timeout: 5s }
+routes:
+  - { match: { path: / }, upstream: app, plugins: [held] }
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+    timeouts: { response: 300ms, total: 300ms }
+    outlier_detection: { consecutive_failures: 1 }
+    circuit_breaker: { consecutive_failures: 1 }
+    retries: { attempts: 1 }
+`,
+    {},
+    '',
+    { plugins: { held } },
+  );
+  try {
+    const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'held' } });
+    // Was: 504, Proxy-Status error=http_response_timeout, next-hop="app".
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-held'], 'yes');
+    assert.equal(res.headers['proxy-status'], undefined);
+    const line = await gw.logFor('held');
+    assert.equal(line.status, 200);
+    assert.equal(line.error, undefined);
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected' || l.msg === 'circuit opened'),
+      [],
+    );
+  } finally {
+    await gw.close();
+    await app.close();
+  }
+});
