@@ -45,7 +45,9 @@ export class RedisLink {
     this.#timeout = timeout;
     this.client = new Redis(ioredisUrl(url), {
       ...(connectionName === undefined ? {} : { connectionName }),
-      commandTimeout: timeout,
+      // No commandTimeout: every call is bounded by within(), which looks after the poll before it
+      // gives up; ioredis's own timer, run before the reply waiting in the socket is read, would
+      // fail a call Redis had answered in time whenever the gateway's loop was held.
       connectTimeout: this.#connectTimeout,
       enableAutoPipelining: true,
       enableOfflineQueue: false,
@@ -110,12 +112,14 @@ export class RedisLink {
    * and auto-pipelining writes the calls of one turn only once the previous turn's pipeline has
    * its replies: against a stalled Redis, a call asked while a pipeline waited was written only
    * when that one timed out, and waited up to twice `timeout`. Its command stays in ioredis's
-   * queue, to match a reply that may still come (stalled() counts it).
+   * queue, to match a reply that may still come (stalled() counts it). Its timer looks again
+   * after the poll (setImmediate): timers run before I/O, so after a stall of the gateway's own
+   * loop a reply Redis sent in time waits unread while it fires, and Redis was told down for it.
    */
   within<T>(call: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(TIMED_OUT)), this.#timeout);
+      timer = setTimeout(() => setImmediate(() => reject(new Error(TIMED_OUT))), this.#timeout);
     });
     return Promise.race([call, late]).finally(() => clearTimeout(timer));
   }
