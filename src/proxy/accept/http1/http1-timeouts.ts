@@ -96,8 +96,12 @@ export class Http1Timeouts extends ConnectionDeadline {
     return this.#onAnswerTaken;
   }
 
+  // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (a
+  // plugin that computes, a long collection, a CPU saturated by load) a head the client sent in
+  // time waits unread while this fires, and the client got a 408 (or, its bytes unseen, its
+  // connection reset as one that never spoke). So it looks again after the poll (setImmediate).
   #headDue(): void {
-    if (this.#connection.state === 'head') this.#connection.headTimedOut();
+    if (this.#connection.state === 'head') setImmediate(headAfterPoll, this.#connection);
   }
 
   #keepAliveOver(): void {
@@ -106,4 +110,9 @@ export class Http1Timeouts extends ConnectionDeadline {
     if (this.#socket.writableNeedDrain) this.#socket.destroy();
     else this.#connection.close();
   }
+}
+
+/** A head wait that passed, looked at after the poll: still no whole head, the client's 408. */
+function headAfterPoll(connection: TimedConnection): void {
+  if (connection.state === 'head') connection.headTimedOut();
 }
