@@ -43,7 +43,14 @@ export interface TestProvider {
   pad: number;
   /** The `error` code a `client-refused` answer names (`unauthorized_client` unless set). */
   refusedCode: string;
-  register(gatewayUrl: string, options?: { accessTokenTtl?: number }): Promise<void>;
+  /**
+   * `rotateRefreshTokens`: every refresh gives a new refresh token and spends the one used, whose
+   * reuse is refused (`invalid_grant`) and revokes the grant, as Okta's and Auth0's rotation do.
+   */
+  register(
+    gatewayUrl: string,
+    options?: { accessTokenTtl?: number; rotateRefreshTokens?: boolean },
+  ): Promise<void>;
   stop(): Promise<void>;
   resume(): Promise<void>;
   close(): Promise<void>;
@@ -146,6 +153,7 @@ export async function startProvider(): Promise<TestProvider> {
         claims: { openid: ['sub', 'pad'], email: ['email'], groups: ['groups'] },
         scopes: ['openid', 'email', 'groups', 'offline_access'],
         issueRefreshToken: () => true,
+        ...(options.rotateRefreshTokens ? { rotateRefreshToken: true } : {}),
         // The scopes' claims in the ID token, as most providers put them (the gateway reads the ID token, not UserInfo).
         conformIdTokenClaims: false,
         features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },

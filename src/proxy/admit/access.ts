@@ -15,6 +15,7 @@ import { type AskAuthService, ForwardAuth } from './forward-auth.ts';
 import { RemoteJwks } from './jwks-source.ts';
 import type { IssuerHop } from './oidc/issuer-hop.ts';
 import type { OidcAuth } from './oidc/oidc-auth.ts';
+import type { RenewalPeers } from './oidc/renewal-peers.ts';
 import type { SessionStore, SessionStoreStatus } from './oidc/session-store.ts';
 import { RouteAccess } from './route-access.ts';
 
@@ -24,6 +25,8 @@ export interface AuthHops {
   readonly ask: (upstream: Upstream, call: ServiceCall) => ReturnType<AskAuthService>;
   /** `errors.expose_upstream_address`: a hop named by its URL shows its address to clients. */
   readonly exposeAddresses: boolean;
+  /** Under `candor serve --workers N`: the other workers, so a session is renewed once for the gateway. */
+  readonly renewals?: RenewalPeers;
 }
 
 /**
@@ -172,7 +175,13 @@ export class Access {
       issuer.jwksMinRefresh =
         shared === undefined ? config.jwksMinRefresh : Math.min(shared.jwksMinRefresh, config.jwksMinRefresh);
       this.#issuers.set(key, issuer);
-      return new OidcAuth(config, issuer, process.env, this.#sessionStore(config, logger, previous));
+      return new OidcAuth(
+        config,
+        issuer,
+        process.env,
+        this.#sessionStore(config, logger, previous),
+        hops.renewals,
+      );
     };
     const oidcHops = {
       auth: oidc,

@@ -19,6 +19,7 @@ import type { Announcement, HealthVerdict, SharedToWorker, WorkerShare } from '.
 import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
 import { EjectionReturns } from './ejection-returns.ts';
 import { OpenBreakers } from './open-breakers.ts';
+import { RenewalLeases } from './renewal-leases.ts';
 
 /**
  * What the cluster primary holds so that a configured limit is the gateway's and not each
@@ -56,6 +57,8 @@ export class GatewayWide {
   readonly #returns = new EjectionReturns();
   /** The circuits open and the targets ejected now: a worker forked later starts on them. */
   readonly #breakers = new OpenBreakers();
+  /** OpenID Connect session renewals: each refresh token spent once for the gateway, not once a worker. */
+  readonly #renewals = new RenewalLeases();
 
   /** Made by start(), with the parts the first config needs. */
   private constructor(config: GatewayConfig, workers: number, logger: Logger, timeline: Timeline) {
@@ -63,9 +66,16 @@ export class GatewayWide {
     this.#logger = logger;
     this.#timeline = timeline;
     this.#config = config;
+    cluster.on('exit', (worker) => this.#renewals.exited(worker));
     cluster.on('message', (from, message) => {
       if (!isSharedFromWorker(message)) return;
       switch (message.candor) {
+        case 'renew-ask':
+          this.#renewals.ask(from, message.id, message.key, primaryNow());
+          return;
+        case 'renewed':
+          this.#renewals.told(from, message.key, message.outcome, message.session, primaryNow());
+          return;
         case 'rate-ask': {
           // No buckets yet: the config that has the limit is still being applied, and a route
           // without a limit passes (as when a reload races the question).

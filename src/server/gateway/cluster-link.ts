@@ -1,4 +1,6 @@
 import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
+import type { PeerRenewal, RenewalOutcome, RenewalPeers } from '../../proxy/admit/oidc/renewal-peers.ts';
+import type { Session } from '../../proxy/admit/oidc/session.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome } from '../../upstream/discovery/dns-discovery.ts';
 import type { Announcement, ReturnNews } from '../../upstream/health/report-outcome.ts';
@@ -35,11 +37,12 @@ export type { Announcement, ReturnNews } from '../../upstream/health/report-outc
  * rate question, and the announcements of ejections and open circuits both ways. In-process
  * gateways have none, and keep every limit and check to themselves.
  */
-export class ClusterLink {
+export class ClusterLink implements RenewalPeers {
   readonly share: WorkerShare;
   /** The latest verdict of every target the primary checks, by `upstream origin`. */
   readonly #verdicts = new Map<string, HealthVerdict>();
   readonly #asked = new Map<number, (wait: number | undefined) => void>();
+  readonly #renewAsked = new Map<number, (answer: PeerRenewal) => void>();
   #nextId = 1;
   /** Rate questions not yet written to the channel (their send's callback not called). */
   #unwritten = 0;
@@ -143,6 +146,31 @@ export class ClusterLink {
     });
   }
 
+  /**
+   * Whether this worker renews the session of a refresh token (`key`: its SHA-256) for the
+   * gateway, or another did or does (renewal-peers.ts); undefined without an answer in `waitMs`.
+   */
+  askRenewal(key: string, waitMs: number): Promise<PeerRenewal | undefined> {
+    if (process.send === undefined || !process.connected) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const id = this.#nextId++;
+      const timer = setTimeout(() => {
+        this.#renewAsked.delete(id);
+        resolve(undefined);
+      }, waitMs);
+      this.#renewAsked.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      this.#send({ candor: 'renew-ask', id, key });
+    });
+  }
+
+  /** How the renewal this worker was told to make ended, for the workers waiting on it. */
+  tellRenewed(key: string, outcome: RenewalOutcome, session: Session | undefined): void {
+    this.#send({ candor: 'renewed', key, outcome, ...(session === undefined ? {} : { session }) });
+  }
+
   /** Tells the primary, for the other workers, of an ejection, an open circuit or an invalidation here; or, for itself, of a return. */
   announce(news: Announcement | ReturnNews | CacheNews): void {
     this.#send(news);
@@ -165,6 +193,16 @@ export class ClusterLink {
         const resolve = this.#asked.get(message.id);
         this.#asked.delete(message.id);
         resolve?.(message.wait);
+        return;
+      }
+      case 'renew-answer': {
+        const resolve = this.#renewAsked.get(message.id);
+        this.#renewAsked.delete(message.id);
+        resolve?.(
+          message.outcome === 'renewed'
+            ? { outcome: 'renewed', session: message.session as Session }
+            : { outcome: message.outcome },
+        );
         return;
       }
       case 'discovery':

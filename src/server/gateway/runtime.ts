@@ -107,7 +107,7 @@ export function createRuntime(
   // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).
   let runtime: LiveRuntime | undefined;
   const trust = createTrustList(config.trustForwardedFrom);
-  const access = routeAccess(config, logger, upstreams, trust, previous, () => runtime as LiveRuntime);
+  const access = routeAccess(config, logger, upstreams, trust, previous, () => runtime as LiveRuntime, link);
   const splits = routeSplits(config, changes, previous?.splits);
   const caches = routeCaches(config.routes, previous?.caches, {
     writeFailed: (err, dir, route) => logger.warn({ route, dir, details: err.message }, 'cache write failed'),
@@ -188,6 +188,7 @@ function routeAccess(
   trust: TrustList,
   previous: LiveRuntime | undefined,
   runtime: () => LiveRuntime,
+  link: ClusterLink | undefined,
 ): Access {
   return new Access(
     config.routes,
@@ -197,6 +198,7 @@ function routeAccess(
       upstreams,
       ask: (upstream, call) => askAuthService(runtime(), upstream, call),
       exposeAddresses: config.errors.exposeUpstreamAddress,
+      ...(link === undefined ? {} : { renewals: link }),
     },
     trust,
     previous?.access,

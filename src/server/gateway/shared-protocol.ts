@@ -37,11 +37,26 @@ export type SharedToWorker =
   | { readonly candor: 'acme-ordered'; readonly outcome: AcmeOrderOutcome }
   /** The first return of an ejection a worker told (ReturnNews): sent back to that worker, which counts it. */
   | (Omit<ReturnNews, 'candor'> & { readonly candor: 'return-counted' })
+  /** The primary's answer to a worker about to renew an OpenID Connect session (renewal-peers.ts). */
+  | {
+      readonly candor: 'renew-answer';
+      readonly id: number;
+      readonly outcome: 'go' | 'renewed' | 'refused' | 'alone';
+      readonly session?: unknown;
+    }
   | Announcement
   | CacheNews;
 
 export type SharedFromWorker =
   | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
+  /** A worker about to renew the session of this refresh token (its SHA-256), and how the renewal it was told to make ended. */
+  | { readonly candor: 'renew-ask'; readonly id: number; readonly key: string }
+  | {
+      readonly candor: 'renewed';
+      readonly key: string;
+      readonly outcome: 'renewed' | 'refused' | 'failed';
+      readonly session?: unknown;
+    }
   | Announcement
   | ReturnNews
   | CacheNews;
@@ -58,9 +73,12 @@ const TO_WORKER = new Set([
   'circuit-closed',
   'cache-invalidated',
   'cache-stored',
+  'renew-answer',
 ]);
 const FROM_WORKER = new Set([
   'rate-ask',
+  'renew-ask',
+  'renewed',
   'ejected',
   'returned',
   'circuit-opened',

@@ -11,6 +11,7 @@ import type { SignedIn, SignInRefusal } from './authorization-answer.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { localPath } from './local-path.ts';
 import { logoutConfirmation, logoutFromElsewhere } from './logout-guard.ts';
+import type { RenewalPeers } from './renewal-peers.ts';
 import type { Session, SignInRequest } from './session.ts';
 import {
   CookieSeal,
@@ -64,6 +65,7 @@ export class OidcAuth {
     issuer: IssuerHop,
     env: NodeJS.ProcessEnv = process.env,
     store?: SessionStore,
+    peers?: RenewalPeers,
   ) {
     const secret = env[config.cookieSecretEnv] ?? '';
     // A short secret is a guessable key: refused when the rules are built, naming the variable.
@@ -83,7 +85,7 @@ export class OidcAuth {
     // have a victim redeem here a code it got for its own account (a mix-up, RFC 9700 §4.4).
     const flowOf = createHash('sha256').update(`${config.issuer}\n${config.clientId}`).digest('base64url');
     this.#signIn = new SignIn(config, issuer, new CookieSeal(secret, `flow ${flowOf}`), clientSecret, store);
-    this.#tokens = new SessionTokens(issuer, this.#signIn);
+    this.#tokens = new SessionTokens(issuer, this.#signIn, peers);
     this.withoutCookies = withoutSealed(config.cookieName, this.#signIn.flowPrefix);
     this.claimFields =
       config.claimsToHeaders.length === 0 ? undefined : new ClaimFields(config.claimsToHeaders);

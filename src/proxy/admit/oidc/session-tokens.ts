@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { Failure } from '../../../core/failure/failure.ts';
 import type { RequestSpans } from '../../../observe/tracing/spans.ts';
 import type { Exchanged } from './authorization-answer.ts';
 import type { IssuerHop } from './issuer-hop.ts';
+import type { RenewalPeers } from './renewal-peers.ts';
 import type { Session } from './session.ts';
 import type { SignIn } from './sign-in.ts';
 import { tokenRefusal } from './token-refusal.ts';
@@ -25,10 +27,13 @@ export class SessionTokens {
   readonly #signIn: SignIn;
   readonly #renewing = new Map<string, Promise<Session | Failure | undefined>>();
   readonly #renewed = new Map<string, { readonly session: Session; readonly until: number }>();
+  /** Under `candor serve --workers N`, the other workers: a refresh token is renewed once for the gateway. */
+  readonly #peers: RenewalPeers | undefined;
 
-  constructor(issuer: IssuerHop, signIn: SignIn) {
+  constructor(issuer: IssuerHop, signIn: SignIn, peers?: RenewalPeers) {
     this.#issuer = issuer;
     this.#signIn = signIn;
+    this.#peers = peers;
   }
 
   /** The session made of what the token endpoint answered: the ID token's claims (or the last ones), its tokens, their expiry. */
@@ -65,10 +70,43 @@ export class SessionTokens {
       return Promise.resolve(kept.session);
     let renewing = this.#renewing.get(token);
     if (renewing === undefined) {
-      renewing = this.#renew(session, token, spans).finally(() => this.#renewing.delete(token));
+      renewing = this.#acrossWorkers(session, token, spans).finally(() => this.#renewing.delete(token));
       this.#renewing.set(token, renewing);
     }
     return renewing;
+  }
+
+  /**
+   * The renewal made once for the gateway: a page's requests land on several workers, each with
+   * the cookie from before the renewal, and each worker renewing on its own spent the refresh
+   * token once a worker, so a provider that rotates them refused all but the first, ending the
+   * session. The primary says whether this worker renews it, or hands another's outcome.
+   */
+  async #acrossWorkers(
+    session: Session,
+    token: string,
+    spans: RequestSpans | undefined,
+  ): Promise<Session | Failure | undefined> {
+    const peers = this.#peers;
+    if (peers === undefined) return this.#renew(session, token, spans);
+    const key = createHash('sha256').update(token).digest('base64url');
+    // As long as this worker's own renewal could take (its call's timeout), and a second for the answer.
+    const peer = await peers.askRenewal(key, this.#issuer.timeout + 1000);
+    if (peer?.outcome === 'refused') return undefined;
+    if (peer?.outcome === 'renewed' && peer.session.e > Date.now() && peer.session.a > session.a) {
+      this.#keep(token, peer.session);
+      return peer.session;
+    }
+    if (peer?.outcome !== 'go') return this.#renew(session, token, spans);
+    let renewed: Session | Failure | undefined | 'threw' = 'threw';
+    try {
+      renewed = await this.#renew(session, token, spans);
+      return renewed;
+    } finally {
+      if (renewed === undefined) peers.tellRenewed(key, 'refused', undefined);
+      else if (renewed === 'threw' || renewed instanceof Failure) peers.tellRenewed(key, 'failed', undefined);
+      else peers.tellRenewed(key, 'renewed', renewed);
+    }
   }
 
   /** `spans`: the request that asked first (a renewal is one call for the requests that wait for it). */
@@ -109,12 +147,16 @@ export class SessionTokens {
       claims = checked.claims;
     }
     const renewed = this.sessionOf(claims, tokens, tokens.id_token ?? session.i, session);
+    this.#keep(token, renewed);
+    return renewed;
+  }
+
+  #keep(token: string, renewed: Session): void {
     const now = Date.now();
     for (const [old, { until }] of this.#renewed) {
       if (until > now && this.#renewed.size < MAX_RENEWED) break;
       this.#renewed.delete(old);
     }
     this.#renewed.set(token, { session: renewed, until: now + RENEWED_MS });
-    return renewed;
   }
 }
