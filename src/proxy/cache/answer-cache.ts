@@ -9,7 +9,7 @@ import { headVerdict } from './head-update.ts';
 import type { CacheNews } from './invalidation.ts';
 import { keyMatches } from './key-authority.ts';
 import { identifies } from './not-modified-update.ts';
-import { entryName, type PurgeTally } from './purge-tally.ts';
+import { entryName, PURGE_IDS_MAX, type PurgeTally, purgeId } from './purge-tally.ts';
 import { rememberedKey } from './remembered-key.ts';
 import { type CacheRequest, headersOf, type StoredAnswer } from './stored-answer.ts';
 import { UnkeptKeys } from './unkept-keys.ts';
@@ -90,6 +90,19 @@ export class AnswerCache {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /**
+   * The answers held, each by its id across the workers (purge-tally.ts) with its bytes: what a
+   * cluster worker tells its primary of a cache the workers share, so that the gateway's count
+   * takes an answer several workers hold copies of once. Undefined past PURGE_IDS_MAX answers
+   * (no list of that size over IPC: the primary then counts the largest worker's).
+   */
+  answerIds(): Record<string, number> | undefined {
+    if (this.#entries.size > PURGE_IDS_MAX) return undefined;
+    const ids: Record<string, number> = {};
+    for (const entry of this.#entries.values()) ids[purgeId(entryName(this.#route, entry.key))] = entry.size;
+    return ids;
   }
 
   /** The answer stored for this key, made the most recently used; undefined when none (or it is of no more use). */

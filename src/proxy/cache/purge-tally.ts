@@ -19,6 +19,11 @@ export const PURGE_IDS_MAX = 1024;
 /** An id is 48 bits of the name: a thousand ids in each of a few workers collide with a chance under 1 in 10^7. */
 const ID_DIGITS = 12;
 
+/** An answer's id, of its name (entryName, or its file's name). */
+export function purgeId(name: string): string {
+  return name.slice(0, ID_DIGITS);
+}
+
 /** The ids of the answers one worker's purge dropped, up to PURGE_IDS_MAX; past it, none at all. */
 export class PurgeTally {
   #ids: Set<string> | undefined = new Set();
@@ -27,7 +32,7 @@ export class PurgeTally {
   add(name: string): void {
     const ids = this.#ids;
     if (ids === undefined) return;
-    ids.add(name.slice(0, ID_DIGITS));
+    ids.add(purgeId(name));
     if (ids.size > PURGE_IDS_MAX) this.#ids = undefined;
   }
 

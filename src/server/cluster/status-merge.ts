@@ -18,7 +18,8 @@ import type { WorkerRestarting } from './workers.ts';
  * workers may disagree on is the worst one (circuit open over half-open over closed, any
  * worker in panic or ejecting), with `workers_ejecting` and the latest `ejected_until`;
  * health is the common verdict, or "mixed"; the latest check and failure win; a route's
- * cache (each worker holds its own) is summed, entries, bytes and stale answers. The admin
+ * cache's stale answers are summed, and its stored answers too where each worker has its own,
+ * each counted once where the workers share one (mergeCaches). The admin
  * state and weights are set in every worker by the primary, so they agree.
  */
 export interface MergedStatus {
@@ -119,23 +120,46 @@ function mergeSessionStores(stores: readonly SessionStoreStatus[]): MergedSessio
 function mergeRoutes(statuses: readonly GatewayStatus[]): GatewayStatus['routes'] {
   const routes: Record<string, GatewayStatus['routes'][string]> = { ...statuses[0]?.routes };
   for (const [name, route] of Object.entries(routes)) {
-    let cache: RouteCacheStatus | null = route.cache ?? null;
     const refused: Record<string, RefusalCounts> = {};
-    for (const [index, status] of statuses.entries()) {
+    const caches: RouteCacheStatus[] = [];
+    for (const status of statuses) {
       for (const [method, counts] of Object.entries(status.routes[name]?.refused ?? {})) {
         const sum = refused[method] ?? { '401': 0, '403': 0 };
         refused[method] = { '401': sum['401'] + counts['401'], '403': sum['403'] + counts['403'] };
       }
-      const more = index === 0 ? undefined : status.routes[name]?.cache;
-      if (cache === null || more === null || more === undefined) continue;
-      const stale = { ...cache.stale };
-      for (const [cause, n] of Object.entries(more.stale)) stale[cause] = (stale[cause] ?? 0) + n;
-      cache = { entries: cache.entries + more.entries, bytes: cache.bytes + more.bytes, stale };
+      const cache = status.routes[name]?.cache;
+      if (cache !== null && cache !== undefined) caches.push(cache);
     }
+    const cache = route.cache === null || route.cache === undefined ? null : mergeCaches(caches);
     const { refused: _own, ...rest } = route;
     routes[name] = { ...rest, cache, ...(Object.keys(refused).length === 0 ? {} : { refused }) };
   }
   return routes;
+}
+
+/**
+ * A route's cache over the workers: its stale answers summed. Its stored answers are summed where
+ * each worker's cache is its own (`workers_share: false`); where the workers share one (each
+ * worker's copies in memory of the answers in the shared folder) each answer counts once, by its
+ * id, and past the most a worker lists, the largest worker's count is the fewest it can be.
+ */
+function mergeCaches(caches: readonly RouteCacheStatus[]): RouteCacheStatus {
+  const stale: Record<string, number> = {};
+  for (const cache of caches)
+    for (const [cause, n] of Object.entries(cache.stale)) stale[cause] = (stale[cause] ?? 0) + n;
+  const shared = caches.length > 0 && caches.every((c) => c.ids !== undefined);
+  if (!shared) {
+    const sum = (of: (c: RouteCacheStatus) => number) => caches.reduce((n, c) => n + of(c), 0);
+    return { entries: sum((c) => c.entries), bytes: sum((c) => c.bytes), stale };
+  }
+  if (caches.some((c) => c.ids === null)) {
+    const most = (of: (c: RouteCacheStatus) => number) => Math.max(...caches.map(of));
+    return { entries: most((c) => c.entries), bytes: most((c) => c.bytes), stale };
+  }
+  const ids: Record<string, number> = {};
+  for (const cache of caches) Object.assign(ids, cache.ids);
+  const sizes = Object.values(ids);
+  return { entries: sizes.length, bytes: sizes.reduce((n, size) => n + size, 0), stale };
 }
 
 function mergeHop(a: AuthHopStatus, b: AuthHopStatus): AuthHopStatus {

@@ -179,6 +179,7 @@ function gatewayFacade(parts: GatewayParts, live: GatewayLive, scope: ReloadScop
         store: live.store,
         discovered: parts.discovered,
         certificates: live.https?.status(),
+        worker: link !== undefined,
       }),
     acmeIssued: (name) => live.https?.issued(name),
     // The drain without its delay: a connection that never closes (a half-open tunnel) is cut

@@ -128,6 +128,11 @@ export interface RouteCacheStatus {
   readonly bytes: number;
   /** By the failure's type (`connection_refused`…), or `upstream_503` for the upstream's own 5xx. */
   readonly stale: Record<string, number>;
+  /**
+   * A cluster worker's, to its primary, of a cache the workers share (never in the merged
+   * status): its answers by id with their bytes (AnswerCache.answerIds), null past the most it lists.
+   */
+  readonly ids?: Record<string, number> | null;
 }
 
 /** Each plugin of the config, its counts (zero before its first call). */
@@ -158,6 +163,8 @@ export function gatewayStatus(
     readonly store?: RedisRates | undefined;
     readonly discovered?: ReadonlyMap<string, DiscoveryReport>;
     readonly certificates?: readonly CertificateStatus[];
+    /** A cluster worker's: its shared caches say what they hold, for the primary to count each answer once. */
+    readonly worker?: boolean;
   } = {},
 ): GatewayStatus {
   const now = performance.now();
@@ -175,7 +182,14 @@ export function gatewayStatus(
     const cache =
       stored === undefined
         ? null
-        : { entries: stored.size, bytes: stored.bytes, stale: runtime.metrics.staleAnswers(route.name) };
+        : {
+            entries: stored.size,
+            bytes: stored.bytes,
+            stale: runtime.metrics.staleAnswers(route.name),
+            ...(shared.worker === true && stored.disk !== undefined
+              ? { ids: stored.answerIds() ?? null }
+              : {}),
+          };
     // Its refusals once it made any: a route that never refused reads as it did before they were counted.
     const refused = runtime.metrics.refusals(route.name);
     routes[route.name] = {
