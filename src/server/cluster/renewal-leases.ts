@@ -4,9 +4,16 @@ import type { SharedToWorker } from '../gateway/shared-protocol.ts';
 /** A renewal's session kept for the workers that ask after it (as session-tokens.ts keeps it in one worker). */
 const KEPT_MS = 30_000;
 const MAX_KEPT = 10_000;
+/**
+ * A renewal under way longer than this is taken for lost (its outcome never told): the next
+ * worker to ask renews. Past any provider's call (a route's `timeout`), so never one still running.
+ */
+const UNDER_WAY_MS = 120_000;
 
 interface Lease {
   readonly owner: Worker;
+  /** When the owner was told to renew (the primary's clock). */
+  readonly since: number;
   readonly waiting: { readonly worker: Worker; readonly id: number }[];
   /** Set once the owner told it renewed: answered to the later askers until `until`. */
   session?: unknown;
@@ -28,15 +35,23 @@ export class RenewalLeases {
     const lease = this.#leases.get(key);
     if (lease?.session !== undefined && (lease.until ?? 0) > now)
       return send(from, { candor: 'renew-answer', id, outcome: 'renewed', session: lease.session });
-    if (lease !== undefined && lease.session === undefined && lease.owner.isConnected()) {
+    if (
+      lease !== undefined &&
+      lease.session === undefined &&
+      lease.owner.isConnected() &&
+      now - lease.since < UNDER_WAY_MS
+    ) {
       lease.waiting.push({ worker: from, id });
       return;
     }
-    for (const [old, { until }] of this.#leases) {
-      if (this.#leases.size < MAX_KEPT && (until === undefined || until > now)) break;
+    // Oldest first: those over (kept past 30 s, under way past UNDER_WAY_MS) go, and the oldest past MAX_KEPT.
+    for (const [old, { until, since }] of this.#leases) {
+      const over = until === undefined ? now - since >= UNDER_WAY_MS : until <= now;
+      if (this.#leases.size < MAX_KEPT && !over) break;
       this.#leases.delete(old);
     }
-    this.#leases.set(key, { owner: from, waiting: [] });
+    this.#leases.delete(key);
+    this.#leases.set(key, { owner: from, since: now, waiting: [] });
     send(from, { candor: 'renew-answer', id, outcome: 'go' });
   }
 

@@ -90,8 +90,10 @@ export class SessionTokens {
     const peers = this.#peers;
     if (peers === undefined) return this.#renew(session, token, spans);
     const key = createHash('sha256').update(token).digest('base64url');
-    // As long as this worker's own renewal could take (its call's timeout), and a second for the answer.
-    const peer = await peers.askRenewal(key, this.#issuer.timeout + 1000);
+    // As long as the renewing worker's could take (its discovery document, token endpoint and keys,
+    // each within the timeout), and a second for the news: a waiter that gave up first would renew
+    // too, spending the token twice.
+    const peer = await peers.askRenewal(key, 3 * this.#issuer.timeout + 1000);
     if (peer?.outcome === 'refused') return undefined;
     if (peer?.outcome === 'renewed' && peer.session.e > Date.now() && peer.session.a > session.a) {
       this.#keep(token, peer.session);
