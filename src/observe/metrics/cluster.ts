@@ -159,7 +159,8 @@ export interface PrimaryFamily {
     | 'configSourceRefusedRevision'
     | 'workerExits'
     | 'canaryVerdicts'
-    | 'configReloads';
+    | 'configReloads'
+    | 'acmeOrders';
   readonly values: readonly { readonly value: number; readonly labels: Readonly<Record<string, string>> }[];
 }
 

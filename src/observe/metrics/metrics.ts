@@ -429,9 +429,13 @@ export class GatewayMetrics {
       }
   }
 
-  /** An ACME order ended: counted, and while the name's orders fail, how many in a row and the last one's type. */
-  acmeOrdered({ name, result, errorType, failures }: AcmeOrderOutcome): void {
-    if (result !== 'adopted') this.#count('acmeOrders').cell(name, result).value++;
+  /**
+   * An ACME order ended: counted, and while the name's orders fail, how many in a row and the last
+   * one's type. `count` false: a cluster worker told of its primary's order, which the primary
+   * counts itself (primary-counts.ts), so that a worker's death takes no order with it.
+   */
+  acmeOrdered({ name, result, errorType, failures }: AcmeOrderOutcome, count = true): void {
+    if (result !== 'adopted' && count) this.#count('acmeOrders').cell(name, result).value++;
     const shown = this.#acmeFailing.get(name);
     if (shown !== undefined && (result !== 'failed' || shown !== errorType))
       this.#acmeFailures.remove({ name, error_type: shown });

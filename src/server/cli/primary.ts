@@ -17,7 +17,7 @@ import { ClusterControl } from '../cluster/cluster-control.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import { GatewayWide } from '../cluster/gateway-wide.ts';
 import { compileFor } from '../cluster/primary-compilers.ts';
-import { canaryVerdicts, configReloads, countCanaryVerdict } from '../cluster/primary-counts.ts';
+import { acmeOrders, canaryVerdicts, configReloads, countCanaryVerdict } from '../cluster/primary-counts.ts';
 import type { FleetFollowing } from '../cluster/primary-fleet.ts';
 import { createPrimaryLogger } from '../cluster/primary-log.ts';
 import type { PrimaryOptions } from '../cluster/primary-options.ts';
@@ -83,6 +83,7 @@ async function supervise(
     workerExits(),
     canaryVerdicts(),
     configReloads(),
+    acmeOrders(),
   ]);
   const canaries = gatewayCanaries(control, logger);
   const admin = new PrimaryAdmin(control, canaries, renderClusterMetrics, logger);

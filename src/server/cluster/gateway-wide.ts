@@ -19,6 +19,7 @@ import type { Announcement, HealthVerdict, SharedToWorker, WorkerShare } from '.
 import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
 import { EjectionReturns } from './ejection-returns.ts';
 import { OpenBreakers } from './open-breakers.ts';
+import { countAcmeOrder } from './primary-counts.ts';
 import { RenewalLeases } from './renewal-leases.ts';
 
 /**
@@ -168,6 +169,7 @@ export class GatewayWide {
         for (const worker of this.#live()) worker.send(message);
       },
       ordered: (outcome) => {
+        countAcmeOrder(outcome);
         const message: SharedToWorker = { candor: 'acme-ordered', outcome };
         this.#counter()?.send(message);
       },

@@ -1,5 +1,5 @@
 import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
-import type { CanaryVerdictCount } from '../../observe/metrics/metrics.ts';
+import type { AcmeOrderOutcome, CanaryVerdictCount } from '../../observe/metrics/metrics.ts';
 
 /**
  * What the primary counts of the workers' metrics, where it alone knows each event and a worker's
@@ -52,5 +52,29 @@ export function configReloads(): PrimaryFamily {
       value: reloads[result],
       labels: { result },
     })),
+  };
+}
+
+/**
+ * candor_acme_orders_total under `serve --workers N`: the primary makes every order. One worker
+ * counted each, as it was told, and lost the orders it had counted since the last scrape when it
+ * died (a kill -9, the OOM killer): a failed order gone from the count, `increase()` never saw it.
+ */
+const orders = new Map<string, { name: string; result: string; value: number }>();
+
+/** An order of the primary's ended (a certificate taken from the fleet is no order: not counted). */
+export function countAcmeOrder({ name, result }: AcmeOrderOutcome): void {
+  if (result === 'adopted') return;
+  const key = JSON.stringify([name, result]);
+  const seen = orders.get(key) ?? { name, result, value: 0 };
+  seen.value++;
+  orders.set(key, seen);
+}
+
+/** candor_acme_orders_total, as the primary adds it to the workers' merged metrics (theirs are 0). */
+export function acmeOrders(): PrimaryFamily {
+  return {
+    metric: 'acmeOrders',
+    values: [...orders.values()].map(({ name, result, value }) => ({ value, labels: { name, result } })),
   };
 }

@@ -23,7 +23,8 @@ export function followLink(
 ): void {
   link.current = runtime;
   link.onAcmeIssued = (name) => https()?.issued(name);
-  link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome);
+  // The order's failures in a row shown here; the order itself is counted by the primary.
+  link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome, false);
   link.onReturnCounted = ({ upstream, origin, by }) => metrics.returned(upstream, origin, by);
   // A verdict that ends an ejection here tells the primary, which has its first return counted.
   const returns = { metrics, logger, announce: (news: ReturnNews) => link.announce(news) };

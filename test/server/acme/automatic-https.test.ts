@@ -20,7 +20,7 @@ import { certificateFor, expiredCertificateFor } from '../../helpers/named-certs
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
 import { balancer } from '../../helpers/proxy-header.ts';
 import { startRedis } from '../../helpers/redis-server.ts';
-import { adminCall, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, childPids, startServe } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
 import { freePort, waitUntil } from '../../helpers/wait.ts';
@@ -310,6 +310,17 @@ test('candor serve with two workers: the primary orders once, every worker serve
       assert.match(answer.issuer, /Pebble/, 'every worker serves the ordered certificate');
     }
     assert.equal(serve.lines.filter((l) => l.msg === 'certificate issued').length, 1, 'ordered once');
+    // A worker killed (kill -9, the OOM killer): its replacement serves the certificate from its
+    // first handshake, read from acme.storage, and nothing is ordered again.
+    const listening = serve.lines.filter((l) => l.msg === 'listening').length;
+    process.kill(childPids(serve.child.pid)[0] as number, 'SIGKILL');
+    await serve.waitForLines('listening', listening + 1, 30_000);
+    for (let i = 0; i < 8; i++) {
+      const answer = await httpsGet('fleet.shop.test', `/k${i}`);
+      assert.equal(answer.status, 200);
+      assert.match(answer.issuer, /Pebble/, 'the replacement serves the ordered certificate too');
+    }
+    assert.equal(serve.lines.filter((l) => l.msg === 'certificate issued').length, 1, 'not ordered again');
     const status = await adminCall(adminPort, 'GET', '/status', {
       token: 'acme-test-token-0123456789abcdef',
     });
