@@ -33,8 +33,11 @@ function members(file: string, name: string): string[] {
 }
 
 test('an exchange reports to the attempt loop twice at most: how its attempt settled, and how its body ended', () => {
+  // Beside them, the request's total deadline, which the exchange only stops when a route stage
+  // holds a head that came (its wait is the stage's): a capability, not a third report.
   assert.deepEqual(members('src/proxy/forward/exchange-outcome.ts', 'ExchangeOwner'), [
     'settled(',
+    'deadline',
     'bodyOver(',
   ]);
 });
