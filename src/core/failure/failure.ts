@@ -62,6 +62,13 @@ interface FailureInit {
    * deadline is not.
    */
   readonly callsDeadline?: boolean;
+  /**
+   * The total deadline that ended it was spent in part in the gateway's own pool queue: the attempt
+   * waited there for a connection, was sent, and was cut before its upstream's head clock ran
+   * out. The client's 504 all the same, but judged against no target: an upstream ejected for the
+   * gateway's own queue under overload turned it into a storm of 503s.
+   */
+  readonly ownQueueSpent?: boolean;
   /** The case of its type whose explanation the error bodies give, in place of the kind's (variants.ts; its title and other facts stand). */
   readonly variant?: VariantName;
   /** The status of the route's upstream's answer this failure came after (see Failure.receivedStatus). */
@@ -102,6 +109,8 @@ export class Failure extends Error {
   readonly nextHop: string | undefined;
   readonly clientsTurn: boolean;
   readonly callsDeadline: boolean;
+  /** The gateway's own pool queue spent its deadline (FailureInit.ownQueueSpent): it judges no target. */
+  readonly ownQueueSpent: boolean;
   /** The case of its type whose words are given in place of the kind's, carried by every copy of this failure. */
   readonly variant: VariantName | undefined;
   /**
@@ -143,6 +152,7 @@ export class Failure extends Error {
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
     this.callsDeadline = init.callsDeadline === true;
+    this.ownQueueSpent = init.ownQueueSpent === true;
     this.variant = init.variant;
     this.receivedStatus = init.receivedStatus;
   }
@@ -175,10 +185,16 @@ export class Failure extends Error {
   /**
    * Says something of the target that failed (one of the four upstream shapes, not the client's
    * doing). Another hop's failure (`nextHop`: a plugin's fetch let out of onResponse, after the
-   * target answered) says nothing of it: that hop's own attempts told its health already.
+   * target answered) says nothing of it: that hop's own attempts told its health already. Nor
+   * does a deadline the gateway's own pool queue spent (ownQueueSpent).
    */
   get faultsTarget(): boolean {
-    return TARGET_FAULT_SHAPES.has(this.kind.shape) && !this.clientsDoing && this.nextHop === undefined;
+    return (
+      TARGET_FAULT_SHAPES.has(this.kind.shape) &&
+      !this.clientsDoing &&
+      this.nextHop === undefined &&
+      !this.ownQueueSpent
+    );
   }
 
   /**
@@ -239,6 +255,7 @@ export class Failure extends Error {
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
       callsDeadline: this.callsDeadline,
+      ownQueueSpent: this.ownQueueSpent,
       ...(this.variant === undefined ? {} : { variant: this.variant }),
       ...(unprocessed ? { unprocessed } : {}),
       ...(receivedStatus === undefined ? {} : { receivedStatus }),

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
+import { headClock } from '../../core/config/normalize-route-timeouts.ts';
 import type { RouteTimeouts } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
@@ -18,7 +19,7 @@ import type {
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 import { BodyRate } from './body-rate.ts';
-import type { ExchangeOptions } from './exchange-options.ts';
+import type { ExchangeOptions, QueuedBeforeSent } from './exchange-options.ts';
 import type { ExchangeOwner } from './exchange-outcome.ts';
 
 /**
@@ -78,6 +79,8 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
   private startedAt = 0;
   /** The connection the request went out on had carried one before (undefined until there is a connection). */
   private reused: boolean | undefined;
+  /** It queued behind a full pool before a connection took it (undefined: it did not, or none took it yet). */
+  queuedBeforeSent: QueuedBeforeSent | undefined;
 
   constructor(
     client: DownstreamExchange,
@@ -262,7 +265,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
     if (!facts.reused)
       this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);
     this.stage = 'sent';
-    this.stopWaiting(connectMs);
+    this.queuedBeforeSent = this.stopWaiting(connectMs);
     const { body, bodyComplete } = this.client;
     if (this.options.body.kind === 'stream' && body !== undefined && !bodyComplete) this.judgeRate(body);
   }
@@ -290,9 +293,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
       new Failure(
         'connection_limit_reached',
         `no connection to "${this.upstream.name}" freed up within ${queueTimeout} ms`,
-        {
-          retryAfter: 1,
-        },
+        { retryAfter: 1 },
       ),
     );
   }
@@ -361,15 +362,19 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
   }
 
   /** No longer waiting for a connection: one took the request (`connectMs`: the time it took to open), or it ended. */
-  private stopWaiting(connectMs = 0): void {
-    if (!this.waiting) return;
+  private stopWaiting(connectMs = 0): QueuedBeforeSent | undefined {
+    if (!this.waiting) return undefined;
     this.waiting = false;
     this.releasePending();
-    if (this.queueTimer === undefined) return;
+    if (this.queueTimer === undefined) return undefined;
     clearTimeout(this.queueTimer);
     // It queued behind a full pool: the log names that wait apart from the upstream's time.
-    const queued = Math.max(0, performance.now() - this.startedAt - connectMs);
-    this.record.queuedMs = (this.record.queuedMs ?? 0) + queued;
+    const sentAt = performance.now();
+    const queuedMs = Math.max(0, sentAt - this.startedAt - connectMs);
+    this.record.queuedMs = (this.record.queuedMs ?? 0) + queuedMs;
+    const { retries, timeouts } = this.upstream.config; // the head clock, as its connection runs it
+    const headMs = this.timeouts?.exchange.head ?? headClock(retries.perTryTimeout, timeouts.response).head;
+    return { queuedMs, sentAt, headMs };
   }
 
   /**

@@ -20,6 +20,18 @@ export type AttemptBody =
   | { readonly kind: 'stream'; readonly copy?: StreamedBodyCopy }
   | { readonly kind: 'buffer'; readonly bytes: Buffer };
 
+/**
+ * An attempt that queued behind a full pool before a connection took it: how long it queued, when
+ * it was sent (performance.now()), and the head clock its upstream was given (the shorter of
+ * `retries.per_try_timeout` and `timeouts.response`). TotalDeadline.failureAt reads it: the total
+ * deadline that cuts it before that clock ran out was spent by the gateway's own queue.
+ */
+export interface QueuedBeforeSent {
+  readonly queuedMs: number;
+  readonly sentAt: number;
+  readonly headMs: number;
+}
+
 /** The request's deadline as the upstream is told it: what is left of it when the request goes out. */
 export interface DeadlineLeft {
   /** The request's fields telling what is left now (a copy: the list is every attempt's). */

@@ -7,7 +7,7 @@ import type { HeadSoFar } from '../../upstream/connections/exchange-contract.ts'
 import { noHeadDetails } from '../../upstream/connections/exchange-timers.ts';
 import { formatGrpcTimeout, parseGrpcTimeouts } from '../accept/h2/grpc-timeout.ts';
 import { leavesTimeForRetry } from '../decide/retry-policy.ts';
-import type { DeadlineLeft } from '../forward/exchange-options.ts';
+import type { DeadlineLeft, QueuedBeforeSent } from '../forward/exchange-options.ts';
 import { withGrpcTimeout } from '../forward/request-headers.ts';
 import type { OwnCall } from './attempts-owner.ts';
 
@@ -21,6 +21,8 @@ interface AttemptReach {
   readonly headSoFar: HeadSoFar | undefined;
   /** Mid-body, the upstream is paused for a client that has not taken what is held for it. */
   readonly waitsForReader: boolean;
+  /** It waited in a full pool's queue before a connection took it (ExchangeAttempt.queuedBeforeSent). */
+  readonly queuedBeforeSent?: QueuedBeforeSent | undefined;
 }
 
 /**
@@ -253,6 +255,8 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
    * (the upstream takes what comes): a 408 of the client's, which judges no target. An attempt
    * no connection had yet waited for no head: a connect timeout, or a full pool's queue wait.
    * What of the request the upstream had not taken (`requestWaiting`) is said after the missing head.
+   * One sent after a wait in a full pool's queue (`queuedBeforeSent`), cut before its upstream's
+   * head clock ran out, is that 504 too, but judges no target (ownQueueSpent): the queue spent it.
    */
   failureAt(attempt: AttemptReach | undefined, clientUploading = false): Failure {
     const reached = attempt?.reached ?? 'not_sent';
@@ -306,11 +310,26 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         { stage: reached, callsDeadline: this.#clientSent || this.#ownName === undefined },
       );
     const noHead = noHeadDetails(`within the ${this.#name}`, attempt?.headSoFar);
-    return new Failure(
-      this.#byClient ? 'client_deadline' : 'http_response_timeout',
-      waiting === undefined ? noHead : `${noHead}; ${waiting}`,
-      { stage: reached },
-    );
+    const details = waiting === undefined ? noHead : `${noHead}; ${waiting}`;
+    // It waited in the gateway's own pool queue (every connection busy: overload) and was cut
+    // before its upstream's head clock ran out: still no head within the total timeout, the
+    // client's 504, but the time was the queue's, not the upstream's. Judged against the target,
+    // a healthy one was ejected for the gateway's own queue, and every request after was a 503.
+    // Not queued, the upstream had the whole deadline: judged as ever (total == response ejects
+    // a hanging upstream).
+    const queued = attempt?.queuedBeforeSent;
+    if (queued !== undefined && !this.#byClient) {
+      const had = performance.now() - queued.sentAt;
+      if (had < queued.headMs)
+        return new Failure(
+          'http_response_timeout',
+          `${details}; it waited ${Math.round(queued.queuedMs)} ms in the gateway's pool queue, the upstream had ${Math.round(had)} ms of it`,
+          { stage: reached, ownQueueSpent: true },
+        );
+    }
+    return new Failure(this.#byClient ? 'client_deadline' : 'http_response_timeout', details, {
+      stage: reached,
+    });
   }
 }
 

@@ -220,9 +220,10 @@ export class GatewayWindow implements GatewayCounter {
  * four shapes (as its shape), the gateway's refusal for want of a target (`gateway`), each as
  * −1 − its index in CANARY_COUNTS; an answer as twice its latency's bucket, plus one for a
  * 500–599. The client's own doings (it left, its deadline) judge nobody, nor do the gateway's
- * own (out of descriptors or ports: proxy_resources_exhausted), its target never asked, nor
- * another hop's (a plugin's fetch: `nextHop`), which the side's answer came before (that answer,
- * and one a plugin's onResponse threw on, is counted as it came: AttemptMetrics.attemptFailed).
+ * own (out of descriptors or ports: proxy_resources_exhausted, its target never asked; a total
+ * deadline its own pool queue spent: ownQueueSpent), nor another hop's (a plugin's fetch:
+ * `nextHop`), which the side's answer came before (that answer, and one a plugin's onResponse
+ * threw on, is counted as it came: AttemptMetrics.attemptFailed).
  */
 function outcomeCode(
   failure: Failure | undefined,
@@ -231,7 +232,7 @@ function outcomeCode(
 ): number | undefined {
   if (failure === undefined)
     return 2 * bucketOf(ms) + (status !== undefined && status >= 500 && status <= 599 ? 1 : 0);
-  if (failure.clientsDoing || failure.nextHop !== undefined) return undefined;
+  if (failure.clientsDoing || failure.nextHop !== undefined || failure.ownQueueSpent) return undefined;
   const shape = failure.kind.shape;
   if (shape === 'unreachable' || shape === 'slow' || shape === 'reset' || shape === 'garbage')
     return -1 - CANARY_COUNTS.indexOf(shape);
