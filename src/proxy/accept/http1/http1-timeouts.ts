@@ -44,6 +44,8 @@ export class Http1Timeouts extends ConnectionDeadline {
   #onBodyIdle: (() => void) | undefined;
   #onKeepAlive: (() => void) | undefined;
   #onAnswerTaken: (() => void) | undefined;
+  /** Counts refresh(): a body wait that passed sees, after the poll, whether bytes came meanwhile. */
+  #refreshes = 0;
 
   constructor(connection: TimedConnection, socket: Socket, settings: Http1Settings) {
     super(FIRST_TIMERS);
@@ -75,11 +77,24 @@ export class Http1Timeouts extends ConnectionDeadline {
     this.#socket.once('drain', this.#onAnswerTaken ?? this.#makeOnAnswerTaken());
   }
 
+  override refresh(): void {
+    this.#refreshes++;
+    super.refresh();
+  }
+
   // The callbacks are made apart from body() and nextRequest(): a closure made in either would
   // make each of its calls allocate the context it captures, made or not.
 
   #makeOnBodyIdle(): () => void {
-    this.#onBodyIdle = () => this.#connection.bodyStalled();
+    // As #headDue: body bytes the client sent in time may wait unread while this fires after a
+    // stall of the gateway's own, and the client got a 408 for it. It looks again after the poll:
+    // bytes read meanwhile restarted the wait (refresh()), and the client is not blamed.
+    this.#onBodyIdle = () => {
+      const seen = this.#refreshes;
+      setImmediate(() => {
+        if (this.#refreshes === seen) this.#connection.bodyStalled();
+      });
+    };
     return this.#onBodyIdle;
   }
 
