@@ -18,11 +18,13 @@ export interface ScriptedH2Upstream {
  * A raw HTTP/2 upstream on loopback (h2c, prior knowledge): after the gateway's preface it sends
  * its SETTINGS, acknowledges the gateway's and answers its PINGs as any server, and hands each
  * request stream to `script`, which writes what no server library would (h2-frames.ts). Its
- * SETTINGS carry `initial` (h2-frames.ts's SETTING ids and values).
+ * SETTINGS carry `initial` (h2-frames.ts's SETTING ids and values). `afterPingAck` runs once a
+ * PING's answer is written (a test that holds the loop with the answer in the gateway's socket).
  */
 export async function scriptedH2Upstream(
   script: H2Script,
   initial: readonly [number, number][] = [],
+  afterPingAck?: () => void,
 ): Promise<ScriptedH2Upstream> {
   const sockets = new Set<net.Socket>();
   const streams: number[] = [];
@@ -48,8 +50,10 @@ export async function scriptedH2Upstream(
         const payload = pending.subarray(9, 9 + length);
         pending = pending.subarray(9 + length);
         if (type === FRAME.SETTINGS && (flags & FLAG.ACK) === 0) socket.write(settingsAck());
-        if (type === FRAME.PING && (flags & FLAG.ACK) === 0)
+        if (type === FRAME.PING && (flags & FLAG.ACK) === 0) {
           socket.write(frame(FRAME.PING, FLAG.ACK, 0, payload));
+          afterPingAck?.();
+        }
         if (type === FRAME.HEADERS) {
           streams.push(stream);
           script(socket, stream);

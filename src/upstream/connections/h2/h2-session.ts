@@ -179,8 +179,14 @@ export class H2Session implements H2CallSession {
     }
     if (this.probing || !this.isUp() || performance.now() - this.answeredAt < head) return;
     this.probing = true;
-    const deadline = setTimeout(() => this.close(), head).unref();
+    // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (a
+    // plugin that computes, a long collection, a CPU saturated by load) the PING's answer the
+    // upstream sent in time waits unread while this fires, and a live connection was closed as
+    // dead. So it looks again after the poll (setImmediate): answered meanwhile, it is kept.
+    let answered = false;
+    const deadline = setTimeout(() => setImmediate(() => answered || this.close()), head).unref();
     const sent = this.session.ping((err) => {
+      answered = true;
       clearTimeout(deadline);
       if (err !== null) return this.close();
       this.probing = false;
