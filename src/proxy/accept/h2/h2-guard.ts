@@ -109,11 +109,23 @@ export class H2Guard {
     // Until its SETTINGS end its preface, a client has the time a request head has: a TLS client
     // that chose h2 and says nothing would hold its connection for the whole idle timeout. Its
     // GOAWAY says SETTINGS_TIMEOUT (ours went unacknowledged, RFC 9113 §6.5.3), not NO_ERROR.
+    // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (a
+    // plugin that computes, a long collection, a CPU saturated by load) SETTINGS the client sent in
+    // time wait unread while this fires, and its connection was closed under a request sent in
+    // time. So it looks again after the poll (setImmediate): SETTINGS read meanwhile, it stays.
+    let settled = false;
     const preface = setTimeout(
-      () => session.destroy(new Error('no SETTINGS in time'), constants.NGHTTP2_SETTINGS_TIMEOUT),
+      () =>
+        setImmediate(() => {
+          if (!settled && !session.destroyed)
+            session.destroy(new Error('no SETTINGS in time'), constants.NGHTTP2_SETTINGS_TIMEOUT);
+        }),
       prefaceTimeout,
     ).unref();
-    session.once('remoteSettings', () => clearTimeout(preface));
+    session.once('remoteSettings', () => {
+      settled = true;
+      clearTimeout(preface);
+    });
     session.once('close', () => {
       clearTimeout(this.#idle);
       clearTimeout(preface);
