@@ -169,7 +169,19 @@ export class H2Body extends Readable {
    * 408 that whoever reads it (the exchange, request buffering) classifies as the body's failure.
    */
   readonly #onIdle = (): void => {
-    if (this.readableEnded || this.destroyed) return;
+    // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (a
+    // plugin that computes, a long collection, a CPU saturated by load) DATA the client sent in
+    // time waits unread while this fires, and the client got a 408 for the gateway's lag. So it
+    // looks again after the poll (setImmediate): bytes read meanwhile restarted the wait.
+    setImmediate(H2Body.idleAfterPoll, this, this.#received);
+  };
+
+  private static idleAfterPoll(body: H2Body, received: number): void {
+    body.#idleAfterPoll(received);
+  }
+
+  #idleAfterPoll(received: number): void {
+    if (this.readableEnded || this.destroyed || this.complete || this.#received !== received) return;
     // Not read because its reader (an upstream slow to take it, a request waiting for a
     // connection) is not taking it: not the client's silence.
     if (this.#unread || this.readableLength > 0) {
@@ -182,7 +194,7 @@ export class H2Body extends Readable {
         status: 408,
       }),
     );
-  };
+  }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.#idleTimer);
