@@ -44,8 +44,11 @@ export class Http1Timeouts extends ConnectionDeadline {
   #onBodyIdle: (() => void) | undefined;
   #onKeepAlive: (() => void) | undefined;
   #onAnswerTaken: (() => void) | undefined;
-  /** Counts refresh(): a body wait that passed sees, after the poll, whether bytes came meanwhile. */
-  #refreshes = 0;
+  /**
+   * Counts arm() and refresh(): a wait that passed sees, after the poll, whether it was moved
+   * meanwhile (body bytes came, an answer's rest was taken and the keep-alive wait began).
+   */
+  #moves = 0;
 
   constructor(connection: TimedConnection, socket: Socket, settings: Http1Settings) {
     super(FIRST_TIMERS);
@@ -77,8 +80,13 @@ export class Http1Timeouts extends ConnectionDeadline {
     this.#socket.once('drain', this.#onAnswerTaken ?? this.#makeOnAnswerTaken());
   }
 
+  override arm(ms: number, onTimeout: () => void): void {
+    this.#moves++;
+    super.arm(ms, onTimeout);
+  }
+
   override refresh(): void {
-    this.#refreshes++;
+    this.#moves++;
     super.refresh();
   }
 
@@ -90,16 +98,23 @@ export class Http1Timeouts extends ConnectionDeadline {
     // stall of the gateway's own, and the client got a 408 for it. It looks again after the poll:
     // bytes read meanwhile restarted the wait (refresh()), and the client is not blamed.
     this.#onBodyIdle = () => {
-      const seen = this.#refreshes;
+      const seen = this.#moves;
       setImmediate(() => {
-        if (this.#refreshes === seen) this.#connection.bodyStalled();
+        if (this.#moves === seen) this.#connection.bodyStalled();
       });
     };
     return this.#onBodyIdle;
   }
 
   #makeOnKeepAlive(): () => void {
-    this.#onKeepAlive = () => this.#keepAliveOver();
+    // As #headDue: the next request, sent in time, may wait unread while this fires after a stall
+    // of the gateway's own, and the connection was closed under it. It looks again after the poll.
+    this.#onKeepAlive = () => {
+      const seen = this.#moves;
+      setImmediate(() => {
+        if (this.#moves === seen) this.#keepAliveOver();
+      });
+    };
     return this.#onKeepAlive;
   }
 
