@@ -76,6 +76,8 @@ export class H2Guard {
    * timeout ran out: 75 s of every connection a flood opened.
    */
   readonly #idle: NodeJS.Timeout;
+  /** Counts the idle wait's restarts: its look after the poll skips one restarted meanwhile. */
+  #idleMoves = 0;
   /** The server's responses not yet over (for its drain deadline): a stream's leaves it as it closes. */
   readonly #open: OpenList<H2Answer> | undefined;
 
@@ -131,13 +133,13 @@ export class H2Guard {
       clearTimeout(preface);
     });
     session.on('ping', () => {
-      this.#idle.refresh();
+      this.#idleRestart();
       if (this.#pings.hit())
         this.calm('ping_flood', `more than ${limits.maxPings} PING frames in ${window} ms`);
     });
     session.on('remoteSettings', (settings: http2.Settings) => {
       this.clientHeaderListSize = headerListLimit(settings.maxHeaderListSize);
-      this.#idle.refresh();
+      this.#idleRestart();
       if (this.#settings.hit())
         this.calm('settings_flood', `more than ${limits.maxSettingsFrames} SETTINGS frames in ${window} ms`);
     });
@@ -190,7 +192,7 @@ export class H2Guard {
     this.#open?.delete(answer);
     if (this.#session.destroyed) return;
     this.openStreams--;
-    if (this.openStreams === 0) this.#idle.refresh();
+    if (this.openStreams === 0) this.#idleRestart();
   }
 
   /** The client's connection is open both ways: it neither ended (FIN) nor dropped it. */
@@ -224,7 +226,21 @@ export class H2Guard {
    * a client that reads nothing (its TCP window shut) lets nothing leave, the GOAWAY and our FIN
    * included. Its streams were cut by their send deadline; the connection itself waited for ever.
    */
+  // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (a
+  // plugin that computes, a long collection, a CPU saturated by load) a request the client sent in
+  // time waits unread while this fires, and the connection was closed under it (or, its frames
+  // unwritten for the stall, cut as a client that reads nothing). So it looks after the poll.
   readonly #onIdle = (): void => {
+    const moves = this.#idleMoves;
+    setImmediate(() => moves === this.#idleMoves && this.#idleAfterPoll());
+  };
+
+  #idleRestart(): void {
+    this.#idleMoves++;
+    this.#idle.refresh();
+  }
+
+  readonly #idleAfterPoll = (): void => {
     const socket = this.#socket;
     if (this.#session.destroyed) {
       socket?.destroy();
