@@ -11,6 +11,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { getCompileCacheDir } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { descriptorAdvice } from '../failure/out-of-descriptors.ts';
 import { type AddressTaken, addressTakenMessage } from '../net/address-probe.ts';
 import { ConfigError, type ConfigProblem } from './config-error.ts';
 import { knownHash } from './config-hash.ts';
@@ -110,13 +111,8 @@ export class LoadStopped extends Error {
 export class LoaderNotStarted extends Error {
   readonly code: string | undefined;
   constructor(path: string, cause: NodeJS.ErrnoException) {
-    const descriptors = cause.code === 'EMFILE' || cause.code === 'ENFILE';
     super(
-      `could not start the process that reads ${resolve(path)}: ${cause.code ?? cause.message}${
-        descriptors
-          ? ' (no file descriptor left: raise the open-file limit, ulimit -n or systemd LimitNOFILE=)'
-          : ''
-      }`,
+      `could not start the process that reads ${resolve(path)}: ${cause.code ?? cause.message}${descriptorAdvice(cause.code)}`,
     );
     this.name = 'LoaderNotStarted';
     this.code = cause.code;

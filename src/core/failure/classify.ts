@@ -1,6 +1,6 @@
 import { certificateProblem } from './certificate-words.ts';
 import { Failure } from './failure.ts';
-import { outOfDescriptors } from './out-of-descriptors.ts';
+import { descriptorLimit, outOfDescriptors } from './out-of-descriptors.ts';
 import type { Stage } from './taxonomy.ts';
 
 /**
@@ -155,10 +155,7 @@ export function classifyConnectError(err: unknown, phase: ConnectPhase, elapsed:
       );
     case 'EMFILE':
     case 'ENFILE':
-      return exhausted(
-        `no file descriptor left for the connection (${code}: the ${code === 'EMFILE' ? "process's" : "system's"} open-file limit) ${after}`,
-        err,
-      );
+      return exhausted(`no file descriptor left for the connection (${descriptorLimit(code)}) ${after}`, err);
     case 'ENOBUFS':
     case 'ENOMEM':
       return exhausted(`no memory left for the connection's socket (${code}) ${after}`, err);
@@ -183,7 +180,7 @@ function dnsFailure(code: string, after: string, init: { cause: unknown }): Fail
   const want = outOfDescriptors();
   if (want !== undefined)
     return exhausted(
-      `no file descriptor left for the name lookup (${want}: the ${want === 'EMFILE' ? "process's" : "system's"} open-file limit; the resolver said ${code || 'nothing'}) ${after}`,
+      `no file descriptor left for the name lookup (${descriptorLimit(want)}; the resolver said ${code || 'nothing'}) ${after}`,
       init.cause,
     );
   // Node gives the system resolver's (getaddrinfo's) EAI_NONAME and EAI_NODATA both as

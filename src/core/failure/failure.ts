@@ -183,18 +183,18 @@ export class Failure extends Error {
   }
 
   /**
-   * Says something of the target that failed (one of the four upstream shapes, not the client's
-   * doing). Another hop's failure (`nextHop`: a plugin's fetch let out of onResponse, after the
-   * target answered) says nothing of it: that hop's own attempts told its health already. Nor
-   * does a deadline the gateway's own pool queue spent (ownQueueSpent).
+   * Judges no target whatever its shape: the client's doing, another hop's failure (`nextHop`: a
+   * plugin's fetch let out of onResponse, after the target answered; that hop's own attempts told
+   * its health already), or a deadline the gateway's own pool queue spent (ownQueueSpent). Read by
+   * faultsTarget and by a canary's counts, which count the gateway's refusals besides.
    */
+  get judgesNoTarget(): boolean {
+    return this.clientsDoing || this.nextHop !== undefined || this.ownQueueSpent;
+  }
+
+  /** Says something of the target that failed: one of the four upstream shapes, judging a target (judgesNoTarget). */
   get faultsTarget(): boolean {
-    return (
-      TARGET_FAULT_SHAPES.has(this.kind.shape) &&
-      !this.clientsDoing &&
-      this.nextHop === undefined &&
-      !this.ownQueueSpent
-    );
+    return TARGET_FAULT_SHAPES.has(this.kind.shape) && !this.judgesNoTarget;
   }
 
   /**

@@ -20,3 +20,15 @@ export function outOfDescriptors(): 'EMFILE' | 'ENFILE' | undefined {
   fs.closeSync(fd);
   return undefined;
 }
+
+/** Whose open-file limit a want of descriptors is: `EMFILE: the process's …`, `ENFILE: the system's …`. */
+export function descriptorLimit(code: 'EMFILE' | 'ENFILE' | string): string {
+  return `${code}: the ${code === 'EMFILE' ? "process's" : "system's"} open-file limit`;
+}
+
+/** What to do of an error for want of a file descriptor (EMFILE, ENFILE), said after it; '' for any other. */
+export function descriptorAdvice(code: string | undefined): string {
+  return code === 'EMFILE' || code === 'ENFILE'
+    ? ' (no file descriptor left: raise the open-file limit, ulimit -n or systemd LimitNOFILE=)'
+    : '';
+}

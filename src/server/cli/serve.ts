@@ -4,6 +4,7 @@ import { isBootstrapFile } from '../../core/config/bootstrap-sniff.ts';
 import { ConfigError, formatConfigProblem, formatConfigProblems } from '../../core/config/config-error.ts';
 import { LoaderNotStarted, loadConfigAndProbe, takenProblems } from '../../core/config/load-isolated.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
+import { descriptorAdvice } from '../../core/failure/out-of-descriptors.ts';
 import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import type { Gateway } from '../gateway/gateway.ts';
@@ -124,7 +125,9 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     ]).catch((err: Error) => err);
     if (modules instanceof Error) {
       await tellPrimaryRefused(
-        new Error(`could not load its modules: ${modules.message}${descriptorAdvice(modules)}`),
+        new Error(
+          `could not load its modules: ${modules.message}${descriptorAdvice((modules as NodeJS.ErrnoException).code)}`,
+        ),
       );
       return EXIT.unavailable;
     }
@@ -173,14 +176,6 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
   }
   // Whatever still holds the event loop must not keep a drained gateway alive: endOnceDone.
   return EXIT.ok;
-}
-
-/** What to do of a failure for want of a file descriptor (EMFILE, ENFILE); '' for any other. */
-function descriptorAdvice(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'EMFILE' || code === 'ENFILE'
-    ? ' (no file descriptor left: raise the open-file limit, ulimit -n or systemd LimitNOFILE=)'
-    : '';
 }
 
 /**

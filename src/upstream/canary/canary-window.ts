@@ -232,7 +232,7 @@ function outcomeCode(
 ): number | undefined {
   if (failure === undefined)
     return 2 * bucketOf(ms) + (status !== undefined && status >= 500 && status <= 599 ? 1 : 0);
-  if (failure.clientsDoing || failure.nextHop !== undefined || failure.ownQueueSpent) return undefined;
+  if (failure.judgesNoTarget) return undefined;
   const shape = failure.kind.shape;
   if (shape === 'unreachable' || shape === 'slow' || shape === 'reset' || shape === 'garbage')
     return -1 - CANARY_COUNTS.indexOf(shape);

@@ -1,6 +1,6 @@
 import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
-import { outOfDescriptors } from '../../core/failure/out-of-descriptors.ts';
+import { descriptorLimit, outOfDescriptors } from '../../core/failure/out-of-descriptors.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { askDns, type DnsAnswer } from './dns-answer.ts';
 import { afterAnswer, afterFailure } from './question-schedule.ts';
@@ -163,7 +163,7 @@ export class DnsDiscovery {
       // ECONNREFUSED, which reads as the DNS server refusing. The gateway's own want, told so.
       const want = outOfDescriptors();
       if (want !== undefined && code !== 'ENODATA') {
-        said = `no file descriptor left for the DNS question (${want}: the ${want === 'EMFILE' ? "process's" : "system's"} open-file limit; the resolver said ${code})`;
+        said = `no file descriptor left for the DNS question (${descriptorLimit(want)}; the resolver said ${code})`;
         code = want;
       }
       outcome = code === 'ENODATA' ? 'empty' : 'error';
