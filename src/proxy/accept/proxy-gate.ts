@@ -60,7 +60,9 @@ export function createProxyGate(
       const named = unmapIPv4(peer);
       const listed = from.has(named);
       let seen: Buffer = Buffer.alloc(0);
+      let settled = false;
       const settle = () => {
+        settled = true;
         clearTimeout(timer);
         socket.removeListener('data', onData);
         socket.removeListener('end', onEnded);
@@ -88,17 +90,18 @@ export function createProxyGate(
       // From a source not listed, silence is no request (closed as the HTTP server closes one that
       // never spoke); bytes that began a header and stopped are refused as any header of its is,
       // saying so: closed in silence, an operator could not tell why its connections were closed.
-      const timer = setTimeout(
-        () =>
-          listed
-            ? refuse('no PROXY header within the header timeout')
-            : seen.length > 0
-              ? refuse(
-                  'a PROXY header not whole within the header timeout, from a source not in proxy_protocol.from',
-                )
-              : onGone(),
-        timeoutMs(),
-      );
+      const expire = () => {
+        if (settled) return;
+        if (listed) refuse('no PROXY header within the header timeout');
+        else if (seen.length > 0)
+          refuse(
+            'a PROXY header not whole within the header timeout, from a source not in proxy_protocol.from',
+          );
+        else onGone();
+      };
+      // Timers run before sockets are read: after the worker's loop was held, a header sent in time
+      // may sit unread. The wait looks again after the poll, as every clock of the gateway does.
+      const timer = setTimeout(() => setImmediate(expire), timeoutMs());
       const onData = (chunk: Buffer) => {
         seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
         const header = parseProxyHeader(seen);

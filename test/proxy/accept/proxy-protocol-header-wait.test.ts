@@ -156,3 +156,29 @@ test("a source in proxy_protocol.from that opens and closes without a byte (a ba
   assert.equal(upstreamSaw(outcome.text)['x-forwarded-for'], '192.0.2.1');
   assert.deepEqual(refusals(gw, before), []);
 });
+
+test('a PROXY header sent in time, unread while the loop is held past the header timeout: served, not refused', async () => {
+  const app = await echoHeaders();
+  const gw = await keep(
+    startTestGateway(
+      `${singleUpstream(app.url)}\nlimits: { header_timeout: 300ms }\n`,
+      {},
+      'proxy_protocol: { from: [127.0.0.1] }',
+    ),
+  );
+  const socket = net.connect(gw.port, '127.0.0.1');
+  socket.on('error', () => {});
+  let text = '';
+  socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  // The gateway has taken the connection and armed its wait (300 ms) by then.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Sent and held in the check phase: the next turn runs the due wait before it polls the socket.
+  await new Promise((resolve) => setImmediate(resolve));
+  socket.write(`PROXY TCP4 192.0.2.1 10.0.0.1 56324 443\r\n${GET('held-header')}`);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 800);
+  await closed;
+  assert.equal(upstreamSaw(text)['x-forwarded-for'], '192.0.2.1');
+  assert.equal(refusals(gw, 0).length, 0);
+});
