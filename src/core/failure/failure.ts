@@ -63,12 +63,14 @@ interface FailureInit {
    */
   readonly callsDeadline?: boolean;
   /**
-   * The total deadline that ended it was spent in part in the gateway's own pool queue: the attempt
-   * waited there for a connection, was sent, and was cut before its upstream's head clock ran
-   * out. The client's 504 all the same, but judged against no target: an upstream ejected for the
-   * gateway's own queue under overload turned it into a storm of 503s.
+   * The total deadline that ended it was spent in part by the gateway's own waits: in its pool
+   * queue (the attempt waited there for a connection, was sent, and was cut before its upstream's
+   * head clock ran out), or in a route stage that held the response head the upstream had sent
+   * (a plugin's onResponse deciding, with the deadline covering the body). The client's 504 all
+   * the same, but judged against no target: an upstream ejected for the gateway's own queue under
+   * overload turned it into a storm of 503s.
    */
-  readonly ownQueueSpent?: boolean;
+  readonly ownWaitSpent?: boolean;
   /** The case of its type whose explanation the error bodies give, in place of the kind's (variants.ts; its title and other facts stand). */
   readonly variant?: VariantName;
   /** The status of the route's upstream's answer this failure came after (see Failure.receivedStatus). */
@@ -109,8 +111,8 @@ export class Failure extends Error {
   readonly nextHop: string | undefined;
   readonly clientsTurn: boolean;
   readonly callsDeadline: boolean;
-  /** The gateway's own pool queue spent its deadline (FailureInit.ownQueueSpent): it judges no target. */
-  readonly ownQueueSpent: boolean;
+  /** The gateway's own waits (its pool queue, a stage's hold) spent its deadline (FailureInit.ownWaitSpent): it judges no target. */
+  readonly ownWaitSpent: boolean;
   /** The case of its type whose words are given in place of the kind's, carried by every copy of this failure. */
   readonly variant: VariantName | undefined;
   /**
@@ -152,7 +154,7 @@ export class Failure extends Error {
     this.nextHop = init.nextHop;
     this.clientsTurn = init.clientsTurn === true;
     this.callsDeadline = init.callsDeadline === true;
-    this.ownQueueSpent = init.ownQueueSpent === true;
+    this.ownWaitSpent = init.ownWaitSpent === true;
     this.variant = init.variant;
     this.receivedStatus = init.receivedStatus;
   }
@@ -185,11 +187,12 @@ export class Failure extends Error {
   /**
    * Judges no target whatever its shape: the client's doing, another hop's failure (`nextHop`: a
    * plugin's fetch let out of onResponse, after the target answered; that hop's own attempts told
-   * its health already), or a deadline the gateway's own pool queue spent (ownQueueSpent). Read by
-   * faultsTarget and by a canary's counts, which count the gateway's refusals besides.
+   * its health already), or a deadline the gateway's own waits spent (ownWaitSpent: its pool
+   * queue, a stage's hold). Read by faultsTarget and by a canary's counts, which count the
+   * gateway's refusals besides.
    */
   get judgesNoTarget(): boolean {
-    return this.clientsDoing || this.nextHop !== undefined || this.ownQueueSpent;
+    return this.clientsDoing || this.nextHop !== undefined || this.ownWaitSpent;
   }
 
   /** Says something of the target that failed: one of the four upstream shapes, judging a target (judgesNoTarget). */
@@ -255,7 +258,7 @@ export class Failure extends Error {
       ...(this.nextHop === undefined ? {} : { nextHop: this.nextHop }),
       clientsTurn: this.clientsTurn,
       callsDeadline: this.callsDeadline,
-      ownQueueSpent: this.ownQueueSpent,
+      ownWaitSpent: this.ownWaitSpent,
       ...(this.variant === undefined ? {} : { variant: this.variant }),
       ...(unprocessed ? { unprocessed } : {}),
       ...(receivedStatus === undefined ? {} : { receivedStatus }),

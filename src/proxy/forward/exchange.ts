@@ -62,6 +62,10 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
     return this.backpressure?.waitsForReader === true;
   }
 
+  get headPaused(): boolean {
+    return this.held !== undefined;
+  }
+
   /** The client has not taken all the upstream sent (ClientBackpressure.behind): a cut then samples the client's wait. */
   get clientBehind(): boolean {
     return this.backpressure?.behind === true;

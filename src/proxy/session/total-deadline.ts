@@ -21,6 +21,8 @@ interface AttemptReach {
   readonly headSoFar: HeadSoFar | undefined;
   /** Mid-body, the upstream is paused for a client that has not taken what is held for it. */
   readonly waitsForReader: boolean;
+  /** A route stage holds the response head that came, paused while it decides (Exchange.pauseFor). */
+  readonly headPaused?: boolean;
   /** It waited in a full pool's queue before a connection took it (ExchangeAttempt.queuedBeforeSent). */
   readonly queuedBeforeSent?: QueuedBeforeSent | undefined;
 }
@@ -246,25 +248,21 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
 
   /**
    * The failure it ends the request with, for the attempt under way when it passed, by how far it
-   * got (none: `not_sent`): mid-body, the attempt's read timeout (the head went downstream
-   * already), or the client's own failure when the upstream waits for it to read
-   * (`waitsForReader`); before that, no response head in time, or, still queued for a
-   * connection of a full pool (`waitingFor` busy), the pool's limit. It changes nothing: that no retry follows
-   * is the retry rule's to say, from remaining() (0 once the deadline passed).
-   * `clientUploading`: the request body still streams, and what it waits for is the client
-   * (the upstream takes what comes): a 408 of the client's, which judges no target. An attempt
-   * no connection had yet waited for no head: a connect timeout, or a full pool's queue wait.
-   * What of the request the upstream had not taken (`requestWaiting`) is said after the missing head.
-   * One sent after a wait in a full pool's queue (`queuedBeforeSent`), cut before its upstream's
-   * head clock ran out, is that 504 too, but judges no target (ownQueueSpent): the queue spent it.
+   * got (none: `not_sent`); it changes nothing (no retry follows: remaining() is 0). Still queued
+   * behind a full pool (`waitingFor` busy): the pool's limit; no connection yet: a connect timeout.
+   * `clientUploading` (the streamed body waits for the client) or mid-body with the upstream
+   * waiting for the client to read (`waitsForReader`): the client's, judging no target. Mid-body
+   * otherwise: the read timeout's type. Else no response head in time, with what of the request
+   * the upstream had not taken (`requestWaiting`); judged against no target (ownWaitSpent) when
+   * the gateway's own wait spent it: a full pool's queue before it was sent, cut before its
+   * upstream's head clock ran out (`queuedBeforeSent`), or a stage holding the head (`headPaused`).
    */
   failureAt(attempt: AttemptReach | undefined, clientUploading = false): Failure {
     const reached = attempt?.reached ?? 'not_sent';
     const waiting = attempt?.requestWaiting;
-    // Queued for a connection while every one of the pool was in use: the gateway's own bound,
-    // answered as pool.queue_timeout answers it. Neither the target (it has not seen the request)
-    // nor the client (a streamed body is not read while the request waits) kept it.
-    // A client's own deadline there is its own, which sent nothing either.
+    // Queued behind a full pool: the gateway's own bound, answered as pool.queue_timeout answers it
+    // (neither the target, which has not seen the request, nor the client kept it); a client's own
+    // deadline there is its own, which sent nothing either.
     if (attempt?.waitingFor === 'busy') {
       const details = `no connection to the upstream freed up within the ${this.#name}: every one its pool may open was in use`;
       return this.#byClient
@@ -309,6 +307,14 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         `${this.#name} reached while streaming the body`,
         { stage: reached, callsDeadline: this.#clientSent || this.#ownName === undefined },
       );
+    // The head came and a route stage holds it (a plugin's onResponse that waits; only a deadline past
+    // the head passes here): "no response head" beside the line's ttfb, the target judged, lied.
+    if (attempt?.headPaused === true)
+      return new Failure(
+        this.#byClient ? 'client_deadline' : 'http_response_timeout',
+        `the ${this.#name} passed while a route stage held the upstream's response head (it came; nothing of it was sent)`,
+        { stage: reached, ownWaitSpent: true },
+      );
     const noHead = noHeadDetails(`within the ${this.#name}`, attempt?.headSoFar);
     const details = waiting === undefined ? noHead : `${noHead}; ${waiting}`;
     // It waited in the gateway's own pool queue (every connection busy: overload) and was cut
@@ -324,7 +330,7 @@ export class TotalDeadline implements LinedDeadline, DeadlineLeft {
         return new Failure(
           'http_response_timeout',
           `${details}; it waited ${Math.round(queued.queuedMs)} ms in the gateway's pool queue, the upstream had ${Math.round(had)} ms of it`,
-          { stage: reached, ownQueueSpent: true },
+          { stage: reached, ownWaitSpent: true },
         );
     }
     return new Failure(this.#byClient ? 'client_deadline' : 'http_response_timeout', details, {

@@ -221,7 +221,7 @@ export class GatewayWindow implements GatewayCounter {
  * −1 − its index in CANARY_COUNTS; an answer as twice its latency's bucket, plus one for a
  * 500–599. The client's own doings (it left, its deadline) judge nobody, nor do the gateway's
  * own (out of descriptors or ports: proxy_resources_exhausted, its target never asked; a total
- * deadline its own pool queue spent: ownQueueSpent), nor another hop's (a plugin's fetch:
+ * deadline its own pool queue or a stage's hold spent: ownWaitSpent), nor another hop's (a plugin's fetch:
  * `nextHop`), which the side's answer came before (that answer, and one a plugin's onResponse
  * threw on, is counted as it came: AttemptMetrics.attemptFailed).
  */

@@ -58,3 +58,55 @@ upstreams:
     await app.close();
   }
 });
+
+test("an onResponse that waits past a total timeout covering the body: the client's 504 says the head came, no target judged", async () => {
+  const app = await startEcho();
+  const held: Plugin = () => ({
+    async onResponse(response) {
+      await sleep(600);
+      response.headers.set('x-held', 'yes');
+    },
+  });
+  const gw = await startTestGateway(
+    `name: edge-1
+plugins:
+  held: { module: /nonexistent/held.ts, timeout: 5s }
+routes:
+  - { match: { path: / }, upstream: app, plugins: [held] }
+upstreams:
+  app:
+    targets: [{ url: ${app.url} }]
+    timeouts: { response: 300ms, total: 300ms, total_includes_body: true }
+    outlier_detection: { consecutive_failures: 1 }
+    circuit_breaker: { consecutive_failures: 1 }
+    retries: { attempts: 1 }
+`,
+    {},
+    '',
+    { plugins: { held } },
+  );
+  try {
+    const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'held-body' } });
+    // The cap covers the whole exchange: passed, it answers 504. Was: "no response head within the
+    // total timeout of 300 ms" (the line's own ttfb_ms said it came), and the target ejected.
+    assert.equal(res.status, 504);
+    assert.equal(res.headers['x-held'], undefined);
+    assert.equal(
+      res.headers['proxy-status'],
+      'edge-1; error=http_response_timeout; details="the total timeout of 300 ms passed while a route stage held the upstream\'s response head (it came; nothing of it was sent)"; next-hop="app"',
+    );
+    const line = await gw.logFor('held-body');
+    assert.equal(line.status, 504);
+    assert.equal(typeof line.ttfb_ms, 'number');
+    assert.deepEqual(
+      gw.logs.filter((l) => l.msg === 'target ejected' || l.msg === 'circuit opened'),
+      [],
+    );
+    // Neither ejected nor its circuit open: the next request reaches it (and is held again), not a 503.
+    const again = await request(gw.url, { path: '/y' });
+    assert.equal(again.status, 504);
+  } finally {
+    await gw.close();
+    await app.close();
+  }
+});
