@@ -6,7 +6,7 @@
  */
 
 import { Type } from '@sinclair/typebox';
-import { FORMAT, PATH_PREFIX_EXPECTED, ROUTE_NAME_EXPECTED } from './formats.ts';
+import { CACHE_CONTROL_EXPECTED, FORMAT, PATH_PREFIX_EXPECTED, ROUTE_NAME_EXPECTED } from './formats.ts';
 import { ACCESS_FIELDS } from './schema-access.ts';
 import { SPLIT_FIELDS } from './schema-canary.ts';
 import { count, durationField, filePath, flag, mapping, sizeField } from './schema-kit.ts';
@@ -163,10 +163,7 @@ export const Route = mapping(
             ),
           ),
           cache_control: Type.Optional(
-            Type.String({
-              pattern: '^[\\x20-\\x7e]+$',
-              expected: 'a Cache-Control value like "public, max-age=3600"',
-            }),
+            Type.String({ format: FORMAT.cacheControl, expected: CACHE_CONTROL_EXPECTED }),
           ),
         },
         'a mapping with root, index, fallback, precompressed and/or cache_control',

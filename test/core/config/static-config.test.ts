@@ -141,3 +141,41 @@ test('a fallback the route could never open is refused: read as a request path i
     `expected a file (no trailing /) under root like /index.html, its names percent-decoded as a request's are: no dot-segment or dotfile, no slash, backslash or NUL, none past 255 bytes; got "/%2e%2e/index.html"`,
   );
 });
+
+test('a cache_control whose lifetime is no number of seconds is refused: every cache reads `max-age=30d` as no lifetime, and the files as stale', () => {
+  const refused = [
+    'public, max-age=30d',
+    'max-age=1h',
+    'public, s-maxage=10m',
+    'max-age=-1',
+    'max-age=',
+    'max-age',
+    'max-age=60, stale-while-revalidate=1m',
+    'no-cache;max-age=0',
+    '  ',
+    ' public',
+    'public, max-age=60 ',
+  ];
+  const taken = [
+    'public, max-age=31536000, immutable',
+    'no-cache',
+    'max-age="60"',
+    'public,max-age=0,must-revalidate',
+    'private, max-age=600, stale-while-revalidate=30, stale-if-error=86400',
+    'no-store',
+    'public,, max-age=60',
+  ];
+  const routes = [...refused, ...taken]
+    .map(
+      (value, i) => `  - match: { path: /r${i} }\n    static: { root: ${dir}, cache_control: '${value}' }\n`,
+    )
+    .join('');
+  const problems = problemsOf(withRoutes(routes)).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(
+    problems,
+    refused.map(
+      (value, i) =>
+        `routes[${i}].static.cache_control: expected a Cache-Control value like "public, max-age=3600" (its lifetimes in seconds: max-age=2592000, not 30d), got ${JSON.stringify(value)}`,
+    ),
+  );
+});
