@@ -15,6 +15,7 @@ import { canonicalHost, canonicalIpLiteral } from '../net/ip-literal.ts';
 import { isLoopbackHost } from '../net/loopback-host.ts';
 import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { blockOfLooseCidr } from './addresses.ts';
+import { badLifetime } from './cache-control-value.ts';
 import { steerableCanaryKey } from './canary-key-warning.ts';
 import { certificateShadowWarnings } from './certificate-shadows.ts';
 import { formatPath } from './config-path.ts';
@@ -200,6 +201,31 @@ function tlsWithoutHttps(upstream: UpstreamConfig): string | undefined {
 }
 
 /** A route's access, compression, header and cache settings that do not do what they read as. */
+/** The fields whose lifetimes every cache reads in seconds (RFC 9111 §5.2, RFC 9213's CDN-Cache-Control). */
+const CACHE_FIELDS = new Set(['cache-control', 'cdn-cache-control']);
+
+/**
+ * A response_headers rule whose Cache-Control lifetime is no number of seconds (`max-age=30d`, an
+ * nginx user's `expires 30d`): sent as written, and read by every cache as no lifetime. A value
+ * with a template variable is the request's, not the config's, to judge.
+ */
+function lifetimeWarnings(route: RouteConfig, index: number): FieldWarning[] {
+  const rules = route.responseHeaders;
+  if (rules === undefined) return [];
+  const warnings: FieldWarning[] = [];
+  for (const rule of [...rules.set, ...rules.add]) {
+    if (!CACHE_FIELDS.has(rule.lower) || rule.value.some((part) => typeof part !== 'string')) continue;
+    const value = rule.value.join('');
+    const bad = badLifetime(value);
+    if (bad !== undefined)
+      warnings.push({
+        path: ['routes', index, 'response_headers'],
+        message: `${rule.name} ${JSON.stringify(value)} has ${bad}, which every cache reads as no lifetime (RFC 9111 §1.2.2, §4.2.1): each answer is stale at once, never kept; write it in seconds (max-age=2592000 for 30 days)`,
+      });
+  }
+  return warnings;
+}
+
 function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number): FieldWarning[] {
   const warnings: FieldWarning[] = [];
   const steerable = steerableCanaryKey(route, index);
@@ -257,6 +283,7 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
       path: ['routes', index, 'response_headers'],
       message: `Strict-Transport-Security goes out on answers over plain http too (listener '${hsts}'): RFC 6797 §7.2 says a server must not send it there, and a browser ignores it; bind the route to the TLS listener (match.scheme: https, or match.listener), or, with a TLS terminator in front of this listener, say so (trust_forwarded_from, or the listener's proxy_protocol)`,
     });
+  warnings.push(...lifetimeWarnings(route, index));
   const prefixed = plainPrefixedCookie(config, route, index);
   if (prefixed !== undefined) warnings.push(prefixed);
   const methods = route.conditions?.methods;

@@ -662,3 +662,39 @@ ${fields}    tls: { ca: ${caPath} }
   );
   assert.equal(configWarnings(upstream('    discovery: { dns: app.test, type: A, port: 80 }\n')).length, 1);
 });
+
+test('a response_headers rule whose Cache-Control lifetime is no number of seconds is warned of: every cache reads max-age=30d as none', () => {
+  const rules = (set: string, add = '{}') =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - upstream: app
+    response_headers:
+      set: ${set}
+      add: ${add}
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+        SOURCE,
+        {},
+      ),
+    );
+  const advice =
+    'which every cache reads as no lifetime (RFC 9111 §1.2.2, §4.2.1): each answer is stale at once, never kept; write it in seconds (max-age=2592000 for 30 days)';
+  assert.deepEqual(rules('{ Cache-Control: "public, max-age=30d" }'), [
+    `routes[0].response_headers: Cache-Control "public, max-age=30d" has max-age=30d, ${advice}`,
+  ]);
+  assert.deepEqual(rules('{ CDN-Cache-Control: "s-maxage=1h" }', '{ cache-control: "stale-if-error=1d" }'), [
+    `routes[0].response_headers: CDN-Cache-Control "s-maxage=1h" has s-maxage=1h, ${advice}`,
+    `routes[0].response_headers: cache-control "stale-if-error=1d" has stale-if-error=1d, ${advice}`,
+  ]);
+  assert.deepEqual(
+    rules(
+      '{ Cache-Control: "public, max-age=2592000, immutable", CDN-Cache-Control: "max-age=60", Surrogate-Control: "max-age=30d", X-Max-Age: "max-age=1h" }',
+    ),
+    [],
+  );
+});
