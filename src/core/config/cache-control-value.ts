@@ -10,10 +10,12 @@
 const DIRECTIVE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:=([!#$%&'*+.^_`|~0-9A-Za-z-]+|"(?:[^"\\]|\\.)*"))?$/;
 const LIFETIMES = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error']);
 
-/** The directives of a value, its empty list elements dropped (RFC 9110 §5.6.1). */
+/**
+ * The directives of a value, its empty list elements dropped (RFC 9110 §5.6.1); a comma in a
+ * quoted-string is its own (`no-cache="Set-Cookie, X-Id"` is one directive).
+ */
 function directivesOf(value: string): string[] {
-  return value
-    .split(',')
+  return (value.match(/(?:[^,"]|"(?:[^"\\]|\\.)*"?)+/g) ?? [])
     .map((element) => element.trim())
     .filter((element) => element !== '');
 }

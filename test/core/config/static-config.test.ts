@@ -155,6 +155,7 @@ test('a cache_control whose lifetime is no number of seconds is refused: every c
     '  ',
     ' public',
     'public, max-age=60 ',
+    'no-cache="Set-Cookie, max-age=60',
   ];
   const taken = [
     'public, max-age=31536000, immutable',
@@ -164,6 +165,7 @@ test('a cache_control whose lifetime is no number of seconds is refused: every c
     'private, max-age=600, stale-while-revalidate=30, stale-if-error=86400',
     'no-store',
     'public,, max-age=60',
+    'private="Set-Cookie, X-Id", max-age=60',
   ];
   const routes = [...refused, ...taken]
     .map(
