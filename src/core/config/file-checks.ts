@@ -60,12 +60,19 @@ export function checkFiles(
     let problem: string | undefined;
     try {
       if (!statSync(dir).isDirectory()) problem = 'is not a directory';
+      // Entering it is what opening a file by name under it needs (no listing is ever made): a
+      // root the gateway's user may not enter answered every file with the 404 a missing one
+      // gets (EACCES is told as one, for the client's sake), and logged only "no file for …".
+      else accessSync(dir, constants.X_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // `candor check --without-secrets` (a CI box) checks a config without the machine's files:
       // a site's directory is deployed beside the gateway, as its TLS keys are.
       if (code === 'ENOENT' && secrets === 'may-be-absent') continue;
-      problem = `cannot be read (${code})`;
+      problem =
+        code === 'EACCES' || code === 'EPERM'
+          ? `cannot be entered by the gateway's user (${code}): every file under it would be a 404; give it search permission (chmod o+x, or a group the gateway is in)`
+          : `cannot be read (${code})`;
     }
     if (problem !== undefined)
       report(['routes', index, 'static', 'root'], `${JSON.stringify(dir)} ${problem}`);
