@@ -200,7 +200,6 @@ function tlsWithoutHttps(upstream: UpstreamConfig): string | undefined {
   return https ? undefined : written.join(', ');
 }
 
-/** A route's access, compression, header and cache settings that do not do what they read as. */
 /** The fields whose lifetimes every cache reads in seconds (RFC 9111 §5.2, RFC 9213's CDN-Cache-Control). */
 const CACHE_FIELDS = new Set(['cache-control', 'cdn-cache-control']);
 
@@ -226,6 +225,7 @@ function lifetimeWarnings(route: RouteConfig, index: number): FieldWarning[] {
   return warnings;
 }
 
+/** A route's access, compression, header and cache settings that do not do what they read as. */
 function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number): FieldWarning[] {
   const warnings: FieldWarning[] = [];
   const steerable = steerableCanaryKey(route, index);
