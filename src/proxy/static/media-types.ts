@@ -53,6 +53,14 @@ const TYPES: Readonly<Record<string, string>> = {
   weba: 'audio/webm',
   // A `<track>`'s captions load only as text/vtt: as octet-stream (nosniff) they never show.
   vtt: 'text/vtt; charset=utf-8',
+  // A calendar a page offers to subscribe to, linked data a page loads, XHTML, animated PNG, and
+  // YAML (RFC 9512): as octet-stream (nosniff) a browser downloads them, or a script refuses them.
+  ics: 'text/calendar; charset=utf-8',
+  jsonld: 'application/ld+json',
+  xhtml: 'application/xhtml+xml',
+  apng: 'image/apng',
+  yaml: 'application/yaml',
+  yml: 'application/yaml',
   // The playlists of HLS and DASH streams.
   m3u8: 'application/vnd.apple.mpegurl',
   mpd: 'application/dash+xml',

@@ -15,7 +15,7 @@ import { startTestGateway } from '../../helpers/test-gateway.ts';
 const root = tempDir('candor-static-media-');
 after(() => rmSync(root, { recursive: true, force: true }));
 
-test('captions, playlists and media containers are served with their own types, never octet-stream', async (t) => {
+test('captions, playlists, media containers, calendars, linked data and YAML are served with their own types, never octet-stream', async (t) => {
   const types: [string, string][] = [
     ['captions.en.vtt', 'text/vtt; charset=utf-8'],
     ['stream.m3u8', 'application/vnd.apple.mpegurl'],
@@ -28,6 +28,12 @@ test('captions, playlists and media containers are served with their own types, 
     ['sound.flac', 'audio/flac'],
     ['sound.aac', 'audio/aac'],
     ['sound.weba', 'audio/webm'],
+    ['events.ics', 'text/calendar; charset=utf-8'],
+    ['data.jsonld', 'application/ld+json'],
+    ['page.xhtml', 'application/xhtml+xml'],
+    ['spinner.apng', 'image/apng'],
+    ['openapi.yaml', 'application/yaml'],
+    ['openapi.yml', 'application/yaml'],
   ];
   for (const [name] of types) writeFileSync(join(root, name), 'BYTES');
   const gw = await startTestGateway(`name: edge-1
