@@ -204,11 +204,15 @@ export interface SwitchedConnection {
   /** The bytes the client sent after its request head (the new protocol's first). */
   readonly rest: Buffer;
   /**
-   * What the new protocol says just before a drain's deadline cuts the connection, while its
-   * socket still writes (a WebSocket's Close frame): the server cuts, the tunnel knows the words.
+   * What the new protocol says just before the server cuts the connection (a drain's deadline, a
+   * reload that revoked the client's certificate: `why`), while its socket still writes (a
+   * WebSocket's Close frame): the server cuts, the tunnel knows the words.
    */
-  beforeDrainCut(farewell: () => void): void;
+  beforeDrainCut(farewell: (why: TunnelCut) => void): void;
 }
+
+/** Why the server cut a tunnel under its sides: the drain's deadline, or a reload that judged its client's certificate again. */
+export type TunnelCut = 'drain' | 'client_certificates';
 
 /** What the server hands a session for each request. */
 export interface DownstreamExchange {

@@ -122,9 +122,10 @@ export class RequestRecord {
   /**
    * Who closed an upgraded connection's tunnel: a side (its FIN, its reset or error), its
    * silence past `timeouts.tunnel_idle` (past `tunnel_half_closed` after a side's FIN is that
-   * side's close), or the drain's deadline; absent until it closes.
+   * side's close), the drain's deadline, or a reload that revoked its client's certificate
+   * (client_certificates); absent until it closes.
    */
-  tunnelClosedBy: 'client' | 'upstream' | 'idle_timeout' | 'drain' | undefined;
+  tunnelClosedBy: 'client' | 'upstream' | 'idle_timeout' | 'drain' | 'client_certificates' | undefined;
   /** The gateway answered an ACME validation itself (`http-01`): no route, no upstream. */
   acme: string | undefined;
   /** Interim (1xx) answers not relayed: over the per-exchange cap, or the client was not reading. */

@@ -13,7 +13,8 @@ import type { Http1Server } from './http1/http1-server.ts';
  * drain's one more look for a request already in its buffer (that one would pass on the old
  * verdict: its client retries it on a new connection, as a request on a kept-alive connection the
  * server closed), nor those already read waiting their turn (each logged, never sent), a busy one
- * after the answer in flight (a request in flight ends on the snapshot it began with), an HTTP/2
+ * after the answer in flight (a request in flight ends on the snapshot it began with), a tunnel
+ * at once (a WebSocket's sides told with a Close frame 1001 first), an HTTP/2
  * one by GOAWAY once its open streams are answered (a stream past GOAWAY's last one is refused,
  * and retried elsewhere). Its client's next connection is judged under the new ones.
  */
@@ -27,6 +28,9 @@ export function endJudgedConnections(
   for (const connection of [...http1.connections.values()]) {
     if (!judged(connection.socket)) continue;
     if (connection.quiet) connection.close();
+    // A tunnel (a WebSocket) has no answer to close after: cut now, its sides told (1001), or the
+    // revoked client's messages would go on reaching the app for as long as it keeps talking.
+    else if (connection.tunnelled) connection.cutTunnel('client_certificates');
     // Between requests, those its client pipelined waiting their turn (read, on the old verdict,
     // the answer before them still leaving): none is served; each gets its line at the close.
     else if (connection.betweenRequests) connection.endNow('client_certificates');

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { UpstreamTimeouts } from '../../core/config/types.ts';
 import { isReset } from '../../core/failure/classify.ts';
+import type { TunnelCut } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import { FrameBoundary, goingAwayFrame } from './ws-frames.ts';
 
@@ -30,8 +31,8 @@ interface TunnelOptions {
   readonly closed: () => void;
   /** The upstream switched to WebSocket: a drain's deadline sends each side a Close frame before the cut. */
   readonly websocket: boolean;
-  /** Where the tunnel leaves its last words for the drain's cut (SwitchedConnection.beforeDrainCut). */
-  readonly beforeDrainCut: (farewell: () => void) => void;
+  /** Where the tunnel leaves its last words for the server's cut (SwitchedConnection.beforeDrainCut). */
+  readonly beforeDrainCut: (farewell: (why: TunnelCut) => void) => void;
 }
 
 type TunnelCloser = NonNullable<RequestRecord['tunnelClosedBy']>;
@@ -135,10 +136,10 @@ export function openTunnel(client: Socket, upstream: Socket, options: TunnelOpti
     upstream.write(options.fromClient);
   }
   const farewell = options.websocket ? tellWhenCut(client, upstream, options) : undefined;
-  // The drain's deadline cuts the client's socket: the tunnel's end is the gateway's, said so
-  // before the close it makes reads as the client's.
-  options.beforeDrainCut(() => {
-    closedBy('drain');
+  // The drain's deadline (or a reload that revoked the client's certificate) cuts the client's
+  // socket: the tunnel's end is the gateway's, said so before the close it makes reads as the client's.
+  options.beforeDrainCut((why) => {
+    closedBy(why);
     farewell?.();
   });
   client.pipe(upstream);

@@ -8,7 +8,7 @@
  */
 
 import type { Socket } from 'node:net';
-import type { DrainCut } from '../../../core/net/downstream.ts';
+import type { DrainCut, TunnelCut } from '../../../core/net/downstream.ts';
 import type { EndedFor } from './http1-connection-setup.ts';
 
 /** What a drain sees of a connection, and asks of it. */
@@ -19,7 +19,7 @@ export interface DrainedConnection {
   /** The answer in progress, if any (Http1Answer). */
   readonly answer: ClosedAnswer | undefined;
   /** A tunnel's last words (a WebSocket's Close frame), said before the deadline's cut. */
-  readonly farewell: (() => void) | undefined;
+  readonly farewell: ((why: TunnelCut) => void) | undefined;
   /** The connection closes, for `why`, after the current response (saying `Connection: close` if it can). */
   endAfterAnswer(why: EndedFor): void;
   /** Closes the connection after what was written (a lingering close). */
@@ -56,7 +56,7 @@ export function closeWhenIdle(connection: DrainedConnection, why: EndedFor): voi
 /** A drain's cut: the connection is destroyed, and its exchange knows the gateway did it, and why. */
 export function cutByTheDrain(connection: DrainedConnection, why: DrainCut): void {
   // A tunnel on it says goodbye first, while the socket still writes.
-  connection.farewell?.();
+  connection.farewell?.('drain');
   const answer = connection.answer;
   if (answer !== undefined) {
     answer.cutByTheDrain(why);

@@ -21,7 +21,7 @@
 import type { Socket } from 'node:net';
 import { firstHeadTime } from '../../../core/net/accepted-at.ts';
 import { readsAsStream, takeAcceptedReads } from '../../../core/net/direct-reads.ts';
-import type { DrainCut, SwitchedConnection } from '../../../core/net/downstream.ts';
+import type { DrainCut, SwitchedConnection, TunnelCut } from '../../../core/net/downstream.ts';
 import { lingeringClose } from '../../../core/net/linger.ts';
 import type { OpenSlot } from '../open-list.ts';
 import type { Http1Answer } from './http1-answer.ts';
@@ -44,6 +44,8 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
   #dropping = false;
   /** Told once the socket has closed, or was handed to HTTP/2 (the server's set of connections forgets it). */
   readonly #gone: ((connection: Http1Connection) => void) | undefined;
+  /** Handed to an upgrade's tunnel (detach). */
+  #tunnelled = false;
   /** Until the first bytes are in: where a connection that may be h2c goes (absent: HTTP/1.1 only). */
   #priorKnowledge: PriorKnowledge | undefined;
   /**
@@ -261,8 +263,24 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     return this.exchange;
   }
 
-  /** What the tunnel an upgrade handed the socket to says before a drain's deadline cuts it. */
-  farewell: (() => void) | undefined = undefined;
+  /** What the tunnel an upgrade handed the socket to says before the server cuts it. */
+  farewell: ((why: TunnelCut) => void) | undefined = undefined;
+
+  /** The connection was handed to an upgrade's tunnel (detach) and is still open. */
+  get tunnelled(): boolean {
+    return this.#tunnelled && !this.socket.destroyed;
+  }
+
+  /**
+   * Cuts the tunnel the connection was handed to, now, for `why`: a tunnel has no answer in
+   * flight to close after (endAfterAnswer would leave it open for as long as its sides talk).
+   * Its last words first (a WebSocket's Close frame), then the socket; the tunnel closes its
+   * upstream side as this one goes.
+   */
+  cutTunnel(why: TunnelCut): void {
+    this.farewell?.(why);
+    this.socket.destroy();
+  }
 
   /**
    * An upgrade: the socket leaves HTTP. Returns it with the bytes read after the request's
@@ -270,6 +288,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
    */
   detach(): SwitchedConnection {
     this.#leave();
+    this.#tunnelled = true;
     // The socket lives on as a tunnel: the server still holds it (a drain's deadline cuts it) until it closes.
     this.socket.once('close', () => this.#gone?.(this));
     this.connectionState = 'closed';
