@@ -301,6 +301,12 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
       rest,
       beforeDrainCut: (farewell) => {
         this.farewell = farewell;
+        // A reload judged the client's certificate again while the upgrade waited for its 101
+        // (the connection was to close after that answer): the tunnel that 101 opened is cut as
+        // it opens, its sides told, rather than live on the old verdict. A turn later: openTunnel
+        // is done and the 101 head is out, so a Close frame can follow it.
+        if (this.#endedFor === 'client_certificates')
+          setImmediate(() => this.cutTunnel('client_certificates'));
       },
     };
   }
