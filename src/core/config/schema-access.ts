@@ -48,7 +48,9 @@ const Cors = mapping(
     headers: names('a browser may send'),
     expose_headers: names("a browser's script may read"),
     credentials: flag(),
-    max_age: durationField(),
+    // 0s: Access-Control-Max-Age 0, a browser keeps no preflight (the Fetch standard), as a
+    // value under a second already made it (whole seconds).
+    max_age: Type.Optional(Type.String({ format: FORMAT.delay, expected: 'a duration like 0s, 10m or 1h' })),
   },
   'a mapping with origins, methods, headers, expose_headers, credentials and max_age',
 );

@@ -79,6 +79,22 @@ test('cors: origins kept, methods defaulted, header names lower-cased, Proxy-Sta
   });
 });
 
+test('cors: max_age 0s loads as Access-Control-Max-Age 0 (the Fetch standard: keep no preflight), as 500ms did', () => {
+  // A browser keeps a preflight's answer for that many seconds; 0 keeps none, so every call is
+  // asked again (while a route's CORS rules change). 500ms already made 0 (whole seconds, floored),
+  // so refusing the 0s that says it was a rule about the spelling, not the value.
+  for (const written of ['0s', '500ms'])
+    assert.equal(
+      parseConfig(
+        withRoute(`    cors: { origins: [https://app.example.com], max_age: ${written} }\n`),
+        SOURCE,
+        {},
+      ).routes[0].access?.cors?.maxAge,
+      0,
+      written,
+    );
+});
+
 test('cors: credentials with the origin "*" is refused by candor check; an origin not in its form too', () => {
   const problems = problemsOf(
     withRoute(`    cors:
