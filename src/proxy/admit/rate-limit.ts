@@ -181,10 +181,12 @@ export function rateLimitFailure(config: RateLimitConfig, key: string, retryAfte
 /**
  * A user's or a header value's key: `u:alice` as it is, a long one by its hash after `#`
  * (`u#…`). Both after `:`, a user named like another's hash (44 characters of base64) drew
- * from that user's bucket and spent its tokens.
+ * from that user's bucket and spent its tokens. A header's value always by its hash (`h#…`): it
+ * is a credential as often as not (an API key, a bearer token), and a bucket's key is written
+ * where others read it (Redis's KEYS and MONITOR, its replicas and backups).
  */
 function keyOf(kind: 'u' | 'h', text: string): string {
-  return text.length > MAX_KEY_LENGTH ? `${kind}#${sha256(text)}` : `${kind}:${text}`;
+  return kind === 'h' || text.length > MAX_KEY_LENGTH ? `${kind}#${sha256(text)}` : `${kind}:${text}`;
 }
 
 function sha256(text: string): string {

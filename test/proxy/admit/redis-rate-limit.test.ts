@@ -4,6 +4,7 @@
  * state is logged once each way, counted, and shown in /status.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
@@ -291,6 +292,21 @@ test('the script writes any expiry as digits, whatever this Redis makes of a Lua
     assert.ok(ttl > 99_999_999_000_000_000 && ttl <= 100_000_000_000_001_100, String(ttl));
   } finally {
     await client.del('candor:test:far-expiry');
+    client.disconnect();
+  }
+});
+
+test("a header key's value (an API key) is never written to Redis as it came: its SHA-256", async () => {
+  const g = await gateway('allow', 'keyed', '{ rate: 1, burst: 3, key: "header:X-Api-Key" }');
+  const secret = 'sk_live_51HsecretKEY0123456789';
+  const res = await request(g.url, { path: '/limited', headers: { 'x-api-key': secret } });
+  assert.equal(res.status, 200);
+  const client = new Redis(redis.url);
+  try {
+    const hash = createHash('sha256').update(secret).digest('base64');
+    // Was: candor:rl:5:keyed:h:sk_live_51HsecretKEY0123456789, read by whoever may run KEYS.
+    assert.deepEqual(await client.keys('candor:rl:5:keyed:*'), [`candor:rl:5:keyed:h#${hash}`]);
+  } finally {
     client.disconnect();
   }
 });

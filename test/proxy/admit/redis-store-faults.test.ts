@@ -7,6 +7,7 @@
  * itself while Redis decides: its exact headers.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
@@ -124,7 +125,11 @@ test('while Redis decides, the 429: Retry-After the whole seconds to the next to
   // The bucket holds what the header said: Redis's own clock and the bucket's refill time.
   const admin = new Redis(redis.url);
   try {
-    const [tokens, at] = await admin.hmget('candor:rl:7:limited:h:exact', 'tokens', 'at');
+    const [tokens, at] = await admin.hmget(
+      `candor:rl:7:limited:h#${createHash('sha256').update('exact').digest('base64')}`,
+      'tokens',
+      'at',
+    );
     const [seconds, micros] = await admin.time();
     const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     const waitMs = ((1 - Number(tokens)) / 0.1) * 1000 - (now - Number(at));
