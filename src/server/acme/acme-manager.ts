@@ -79,7 +79,14 @@ export class AcmeManager {
   ) {
     this.#fleet = fleet;
     this.#config = config;
-    this.#configPrint = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+    // The TSIG secret is the config's too, though in the environment: a BADSIG is mended there
+    // alone, and a restart with it mended must order at once, not wait out the wrong one's backoff.
+    const tsigSecret = config.dns01 === undefined ? '' : (process.env[config.dns01.tsig.secretEnv] ?? '');
+    this.#configPrint = createHash('sha256')
+      .update(JSON.stringify(config))
+      .update(tsigSecret)
+      .digest('hex')
+      .slice(0, 16);
     this.#store = store;
     this.#logger = logger;
     this.#owner = owner;

@@ -384,6 +384,36 @@ test('a DNS server that refuses the update (a wrong TSIG secret) is named with i
   }
 });
 
+test("a wrong TSIG secret mended in the environment (the config's file unchanged) orders at once at the restart, not after the backoff", {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  const text = config(store, { secretEnv: 'CANDOR_TEST_TSIG_MENDED' });
+  process.env.CANDOR_TEST_TSIG_MENDED = process.env.CANDOR_TEST_TSIG_WRONG;
+  const first = await startGatewayFromText(text, process.env);
+  try {
+    assert.equal((await settled(first)).last_error?.type, 'candor:dns-refused');
+  } finally {
+    await first.close();
+  }
+  // The only fix for a BADSIG is the secret, which is never in the file: the restart with it
+  // mended waited out the backoff (at most 6 hours) as if nothing had changed.
+  process.env.CANDOR_TEST_TSIG_MENDED = knot.secret;
+  const second = await startGatewayFromText(text, process.env);
+  try {
+    assert.ok(
+      !second.logs.some((l) => /waits out its backoff/.test(l.msg)),
+      JSON.stringify(second.logs.filter((l) => l.acme !== undefined)),
+    );
+    const cert = await settled(second);
+    assert.equal(cert.state, 'valid');
+    assert.match(cert.issuer ?? '', /Pebble/);
+  } finally {
+    await second.close();
+    delete process.env.CANDOR_TEST_TSIG_MENDED;
+  }
+});
+
 test('a DNS server that cannot be reached is told as unreachable, naming it', {
   timeout: 120_000,
 }, async () => {
