@@ -24,6 +24,8 @@ export interface AcmeDiagnosis {
   readonly verdict: string;
   readonly fix: string;
   readonly ok: boolean;
+  /** Stopped by a signal during the DNS-01 probe (its record removed first): `candor diagnose` exits 130. */
+  readonly interrupted?: true;
 }
 
 export interface AcmeDiagnoseOptions {
@@ -88,10 +90,15 @@ export async function diagnoseAcme(
   // A name proven in its zone's DNS needs no address the CA connects to: its record is what counts.
   const byDns =
     acme.dns01 !== undefined && (wanted.startsWith('*.') || acme.challenges.every((c) => c === 'dns-01'));
-  const dns01 =
+  const probed =
     acme.dns01 !== undefined && acme.challenges.includes('dns-01')
-      ? told(await dns01Step(acme.dns01, wanted))
+      ? await dns01Step(acme.dns01, wanted)
       : undefined;
+  if (probed?.interrupted) {
+    steps.push(probed.step);
+    return { ...done(probed.verdict ?? 'interrupted', probed.fix ?? ''), interrupted: true };
+  }
+  const dns01 = probed && told(probed);
   if (dns01 !== undefined) return dns01;
   const resolver = new Resolver({ timeout: options.timeoutMs ?? 5_000, tries: 1 });
   if (options.dnsServer !== undefined) resolver.setServers([options.dnsServer]);

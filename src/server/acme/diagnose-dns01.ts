@@ -22,26 +22,54 @@ export async function dns01Step(
   dns01: Dns01Config,
   name: string,
   signal?: AbortSignal,
-): Promise<{ step: Dns01Step; verdict?: string; fix?: string }> {
+): Promise<{ step: Dns01Step; verdict?: string; fix?: string; interrupted?: true }> {
   const bare = name.replace(/^\*\./, '');
   const notes: string[] = [];
+  // Ctrl-C (or SIGTERM) during the wait for the record to be seen, up to propagation_timeout,
+  // ended the process with the probe record in the zone for good: it is listed nowhere a
+  // gateway removes records from. The first signal now ends the wait and the record is removed
+  // before the exit; a second one ends the process at once, as signals do.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const solver = new Dns01Solver(
     dns01,
     { info: () => {}, warn: (fields, message) => notes.push(`${message}: ${JSON.stringify(fields)}`) },
-    signal,
+    signal === undefined ? interrupt.signal : AbortSignal.any([signal, interrupt.signal]),
   );
   const record = `_acme-challenge.${bare}`;
+  let failure: unknown;
   try {
     await solver.present(bare, `candor-diagnose-${randomBytes(16).toString('base64url')}`);
   } catch (err) {
-    const problem = problemOf(err);
+    failure = err;
+  }
+  // Removed before the failure is told, so that a removal that failed is told with it.
+  await solver.cleanup(bare);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (interrupt.signal.aborted) {
+    const removed = notes.length === 0 ? 'removed' : 'not removed';
     return {
-      step: { step: 'dns-01', ok: false, summary: `${record} TXT: ${problem.type}`, notes: [problem.detail] },
+      step: { step: 'dns-01', ok: false, summary: `${record} TXT: interrupted`, notes },
+      verdict: `interrupted: the probe record ${record} TXT ${removed}`,
+      fix: notes.length === 0 ? 'none needed' : `remove ${record} TXT by hand`,
+      interrupted: true,
+    };
+  }
+  if (failure !== undefined) {
+    const problem = problemOf(failure);
+    return {
+      step: {
+        step: 'dns-01',
+        ok: false,
+        summary: `${record} TXT: ${problem.type}`,
+        notes: [problem.detail, ...notes],
+      },
       verdict: `DNS-01's record for ${name} cannot be written and seen (${problem.type})`,
       fix: fixOf(problem.type, problem.detail),
     };
-  } finally {
-    await solver.cleanup(bare);
   }
   return {
     step: {

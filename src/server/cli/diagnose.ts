@@ -282,5 +282,7 @@ async function diagnoseAcmeCommand(
       ? `${strictJson(JSON.stringify(diagnosis, null, 2))}\n`
       : acmeDiagnosisText(diagnosis, process.stdout.isTTY === true && process.env.NO_COLOR === undefined),
   );
+  // 128 + SIGINT, as a shell reports a command Ctrl-C ended (the probe's record removed first).
+  if (diagnosis.interrupted) return 130;
   return diagnosis.ok ? EXIT.ok : OUTCOME_EXIT.failure;
 }

@@ -567,3 +567,31 @@ test('candor diagnose --acme on a wildcard writes, sees and removes a probe reco
   );
   assert.match(refused.stdout, /^fix: let the key acme\.dns01\.tsig\.name update the zone at the primary/m);
 });
+
+test('candor diagnose --acme stopped by Ctrl-C while it waits for its probe record to be seen removes the record before it exits', {
+  timeout: 90_000,
+}, async () => {
+  const store = storage();
+  const file = join(store, '..', 'candor.yaml');
+  // An authoritative server that cannot be reached holds the wait, the probe record in the zone.
+  const secondary = `127.0.0.1:${await freePort()}`;
+  writeFileSync(file, config(store, { nameservers: `${knot.address}, ${secondary}`, propagation: '60s' }));
+  const child = spawn(process.execPath, [BIN, 'diagnose', '--acme', '*.example.test', '--config', file], {
+    timeout: 60_000,
+  });
+  let output = '';
+  child.stdout.on('data', (c) => {
+    output += c;
+  });
+  child.stderr.on('data', (c) => {
+    output += c;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await waitUntil('the probe record in the zone', () => challengeRecords() !== '', 30_000);
+  child.kill('SIGINT');
+  const code = await exited;
+  // It was left in the zone for good: diagnose lists its probe nowhere a gateway would remove it from.
+  assert.equal(challengeRecords(), '', `the probe record removed; exit ${code}: ${output}`);
+  assert.equal(code, 130, output);
+  assert.match(output, /interrupted: the probe record _acme-challenge\.example\.test TXT removed/);
+});
