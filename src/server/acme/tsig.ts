@@ -1,6 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { TsigAlgorithm } from '../../core/config/types.ts';
-import { CLASS, type DecodedMessage, encodeName, encodeRecord, readName, TYPE } from './dns-wire.ts';
+import {
+  CLASS,
+  type DecodedMessage,
+  encodeName,
+  encodeRecord,
+  readName,
+  sameName,
+  TYPE,
+} from './dns-wire.ts';
 
 export interface TsigKey {
   /** The key's name, as the DNS server knows it. */
@@ -81,7 +89,9 @@ export function verifyAnswer(
   if (
     macSize === 0 ||
     algorithm.toLowerCase() !== key.algorithm ||
-    tsig.name.toLowerCase() !== key.name.toLowerCase()
+    // As DNS compares names: `candor-key.` (certbot's dns_rfc2136_name writes the final dot) is
+    // the key the server signs with as `candor-key`; compared as text, every answer was disbelieved.
+    !sameName(tsig.name, key.name)
   )
     return { error, verified: false, signed: macSize !== 0 };
   const unsigned = Buffer.from(message.subarray(0, decoded.lastRecordOffset));

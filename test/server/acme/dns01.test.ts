@@ -414,6 +414,28 @@ test("a wrong TSIG secret mended in the environment (the config's file unchanged
   }
 });
 
+test("a TSIG key's name written with its final dot (certbot's dns_rfc2136_name = keyname.) is the server's key: the server's signed answers are believed", {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  const text = config(store).replace(`name: ${knot.keyName},`, `name: ${knot.keyName}.,`);
+  assert.match(text, /name: candor-key\.,/);
+  const gw = await startGatewayFromText(text, process.env);
+  try {
+    // Knot took each update and signed its answer with the key, named without the dot: the
+    // answer was told "not signed with the key candor-key. (its MAC does not match)", the order
+    // failed candor:dns-bad-answer, and the removal it did apply was logged as not done.
+    const cert = await settled(gw);
+    assert.equal(cert.state, 'valid', JSON.stringify(cert.last_error));
+    assert.equal(cert.failures, 0);
+    assert.equal(challengeRecords(), '');
+    assert.ok(!gw.logs.some((l) => l.msg.startsWith('DNS-01 record not removed')));
+    assert.deepEqual(readdirSync(join(store, 'challenges/dns-01')), [], 'nothing left listed');
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a DNS server that cannot be reached is told as unreachable, naming it', {
   timeout: 120_000,
 }, async () => {
