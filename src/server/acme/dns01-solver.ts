@@ -118,6 +118,7 @@ export class Dns01Solver {
       const left = leftRecordOf(text);
       try {
         if (left === undefined) {
+          unreadable(this.#logger, id);
           this.#journal?.setDnsRecord(id, undefined);
           continue;
         }
@@ -207,8 +208,21 @@ export function forgetLeftovers(journal: Dns01Journal, logger: Dns01Log): void {
         left,
         'DNS-01 record an earlier run left in the zone: acme.dns01 is gone, remove it by hand',
       );
+    else unreadable(logger, id);
     journal.setDnsRecord(id, undefined);
   }
+}
+
+/**
+ * An entry of the list that does not read as a record (a damaged file): unlisted, as nothing can
+ * remove what it named, but said, naming it (`challenges/dns-01/<entry>.json` in acme.storage).
+ * Unlisted in silence, the record it named stayed in the zone with no word of it.
+ */
+function unreadable(logger: Dns01Log, entry: string): void {
+  logger.warn(
+    { entry },
+    'DNS-01 record an earlier run left: its entry cannot be read, so any record it named stays in the zone (remove it by hand)',
+  );
 }
 
 /** Answers that say an update was not applied: the record is not in the zone. */

@@ -353,6 +353,34 @@ test('an entry of the list of records left that cannot be read is told at start,
   }
 });
 
+test('an entry of the list of records left whose content cannot be read (a damaged file) is told at start, naming it, not dropped in silence', {
+  timeout: 120_000,
+}, async () => {
+  const store = storage();
+  mkdirSync(join(store, 'challenges/dns-01'), { recursive: true });
+  writeFileSync(
+    join(store, 'challenges/dns-01/0123456789abcdef0123456789abcdef.json'),
+    '{"record":"_acme-chal',
+    {
+      mode: 0o600,
+    },
+  );
+  const gw = await startGatewayFromText(config(store), process.env);
+  try {
+    assert.equal((await settled(gw)).state, 'valid');
+    // The record it named, if any, stays in the zone: it was unlisted with nothing said.
+    const told = gw.logs.find((l) => l.entry === '0123456789abcdef0123456789abcdef');
+    assert.equal(told?.level, 'warn', JSON.stringify(gw.logs.filter((l) => l.level !== 'info')));
+    assert.equal(
+      told?.msg,
+      'DNS-01 record an earlier run left: its entry cannot be read, so any record it named stays in the zone (remove it by hand)',
+    );
+    assert.deepEqual(readdirSync(join(store, 'challenges/dns-01')), [], 'unlisted all the same');
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a DNS server that refuses the update (a wrong TSIG secret) is named with its rcode; the certificate in service is kept', {
   timeout: 120_000,
 }, async () => {
