@@ -377,8 +377,8 @@ export class AnswerCache {
   }
 
   /** This request fetches the key; the others that miss meanwhile wait for it. Returns the end of the fetch. */
-  startFill(key: string): (end?: FillEnd) => void {
-    const fill = new Fill();
+  startFill(key: string, request?: CacheRequest): (end?: FillEnd) => void {
+    const fill = new Fill(request);
     this.#fills.set(key, fill);
     let over = false;
     return (end) => {

@@ -63,6 +63,8 @@ export class CacheRun extends StaleOnErrorRun {
   #lockEnd = 0;
   /** It took over (or tried to) a lock whose worker was killed mid-fetch (#fillAcross): once. */
   #tookOver = false;
+  /** It waited, after another variant's fetch, for the fetch of its own (#fillOfItsVariant): once. */
+  #waitedForVariant = false;
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
   /** Why it would have gone upstream when it began to wait for another's fetch, here or in another worker (its fwd). */
@@ -126,8 +128,9 @@ export class CacheRun extends StaleOnErrorRun {
       }
     }
     if (refresh !== undefined) this.endFill = refresh;
-    const fill = waited || refresh !== undefined ? undefined : cache.fillOf(key);
     const reason = forwardReason(stored, request);
+    const fill =
+      refresh !== undefined ? undefined : waited ? this.#fillOfItsVariant(stored, reason) : cache.fillOf(key);
     if (!waited) this.#waitedAs = reason;
     if (fill !== undefined && !onlyIfCached(this.request.fields, refresh)) {
       const woken = this.#waitFor(fill);
@@ -147,7 +150,7 @@ export class CacheRun extends StaleOnErrorRun {
     // leaves); in every worker, when they share a disk: the first of its first misses.
     const { method } = this.request.head;
     if (method === 'GET' && !asksForPart(this.request.fields, method) && cache.fillOf(key) === undefined) {
-      this.endFill = cache.startFill(key);
+      this.endFill = cache.startFill(key, request);
       this.#filling = true;
       // One asking only for what is stored (only-if-cached) waits for no other worker's fetch.
       if (disk !== undefined && !waited && !onlyIfCached(this.request.fields, refresh))
@@ -234,6 +237,24 @@ export class CacheRun extends StaleOnErrorRun {
       this.#validating = stored;
       this.#sent?.addFields(validatorsOf(stored, request));
     }
+  }
+
+  /**
+   * After its wait, the key's fetch now under way when it is one of this request's variant: it
+   * waited for another variant's fetch (`stored`, whose Vary it fails), and one of the herd of its
+   * own variant, woken with it, started the fetch of theirs. Without this, each of them went
+   * upstream: 100 misses asking for gzip and br made one request for gzip and some 50 for br.
+   * Once only, within its lock_timeout: an answer of that fetch not kept does not make them wait
+   * in turn, each for the next one's fetch.
+   */
+  #fillOfItsVariant(stored: StoredAnswer | undefined, reason: ForwardReason): Fill | undefined {
+    if (reason !== 'vary-miss' || this.#waitedForVariant || Date.now() >= this.#lockEnd) return undefined;
+    const fill = this.route.cache.fillOf(this.key as string);
+    const fetching = fill?.request;
+    if (stored === undefined || fetching === undefined) return undefined;
+    if (!stored.sameVariant(fetching, this.cacheRequest as CacheRequest)) return undefined;
+    this.#waitedForVariant = true;
+    return fill;
   }
 
   /** Waits for the fetch under way (fill-wait.ts), within lock_timeout from its first wait; undefined when it cannot. */

@@ -5,6 +5,7 @@
  */
 import type { Failure } from '../../core/failure/failure.ts';
 import type { FillStream } from './fill-stream.ts';
+import type { CacheRequest } from './stored-answer.ts';
 
 /** Requests waiting at once for one key's first fetch, at most: beyond, a request goes upstream itself. */
 export const MAX_WAITERS = 10_000;
@@ -23,11 +24,20 @@ export type FillEnd = Failure | number | 'lead' | undefined;
  * coalescing, nginx's proxy_cache_lock) and look again when it is over.
  */
 export class Fill {
+  /**
+   * The request that fetches (undefined: a refresh's): a request that waited for another variant's
+   * fetch waits for this one when it asks for the same variant (cache-run.ts).
+   */
+  readonly request: CacheRequest | undefined;
   readonly #waiters = new Set<(end: FillEnd) => void>();
   /** Those waiting for the answer's head as it streams (a Range's: fill-follow.ts). */
   readonly #heads = new Set<(stream: FillStream) => void>();
   /** A Range's fill whose answer will be kept, as it streams in (undefined: none, or not yet). */
   #stream: FillStream | undefined;
+
+  constructor(request?: CacheRequest) {
+    this.request = request;
+  }
 
   get stream(): FillStream | undefined {
     return this.#stream;

@@ -248,6 +248,21 @@ export class StoredAnswer {
   }
 
   /**
+   * Whether two requests ask for one variant as this answer's Vary reads them: each field it names
+   * present in both or neither, with one value (a Vary of `*`, none). Without a Vary, any two.
+   */
+  sameVariant(a: CacheRequest, b: CacheRequest): boolean {
+    const vary = this.#policy.toObject().resh.vary;
+    if (vary === undefined) return true;
+    for (const name of varyNames(vary)) {
+      if (name === '') continue;
+      if (name === '*' || Object.hasOwn(a.headers, name) !== Object.hasOwn(b.headers, name)) return false;
+      if (String(a.headers[name] ?? '') !== String(b.headers[name] ?? '')) return false;
+    }
+    return true;
+  }
+
+  /**
    * The key an answer may be kept under, once the request's upstream answered: on a split route
    * a key names the side drawn (cacheKey), and a request that went to another side in the end (a
    * held request moves: proxy/session/request-hold.ts) brings that side's answer, which is not
