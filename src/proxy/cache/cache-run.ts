@@ -148,8 +148,18 @@ export class CacheRun extends StaleOnErrorRun {
     this.#validate(stored, reason, request);
     // The first miss of a key fetches it, the others wait for it (for another, if its client
     // leaves); in every worker, when they share a disk: the first of its first misses.
+    // Not a client's conditional with nothing of its variant stored: its answer (likely a 304
+    // for its own copy) is none the others can be given, and, waiting for it, each of them went
+    // upstream after it; the first of them fetches for the rest. With a stale answer of its
+    // variant stored, its 304 freshens that answer for them (notModifiedRelayed): it fetches.
     const { method } = this.request.head;
-    if (method === 'GET' && !asksForPart(this.request.fields, method) && cache.fillOf(key) === undefined) {
+    const fetchesForOthers = !conditional(request) || (reason !== 'uri-miss' && reason !== 'vary-miss');
+    if (
+      method === 'GET' &&
+      fetchesForOthers &&
+      !asksForPart(this.request.fields, method) &&
+      cache.fillOf(key) === undefined
+    ) {
       this.endFill = cache.startFill(key, request);
       this.#filling = true;
       // One asking only for what is stored (only-if-cached) waits for no other worker's fetch.
