@@ -21,7 +21,7 @@ import { H2_ALPN_PROTOCOLS, HTTP1_ALPN_PROTOCOLS, prefaceVerdict } from './h2/h2
 import { type HandshakeFailure, handshakeFailureOf, reportHandshakeFailures } from './handshake-failure.ts';
 import type { Http1Connection } from './http1/http1-connection.ts';
 import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1/http1-connection-setup.ts';
-import { createHttp1Server, SOCKET_OPTIONS } from './http1/http1-server.ts';
+import { createHttp1Server, socketOptionsOf } from './http1/http1-server.ts';
 import { refuse, refusePlain, unserved } from './http1-refusals.ts';
 import { endJudgedConnections, TrustEpochs } from './judged-connections.ts';
 import { createProxyGate, type ProxyGate } from './proxy-gate.ts';
@@ -144,14 +144,15 @@ export async function startListener(
   reportDrops(server, (count) => handlers.dropped(state.current, count));
   // Each worker on sockets of its own where the kernel can balance them (listen-options.ts).
   const options = listenOptions(config.port, config.host, config.name);
-  const accepting = await listenFor(server, options, SOCKET_OPTIONS, config.maxConnections).catch(
+  const sockets = socketOptionsOf(serverTls !== undefined);
+  const accepting = await listenFor(server, options, sockets, config.maxConnections).catch(
     (err: NodeJS.ErrnoException) => {
       // Port 0 written, the port announced asked for (listen-options.ts): taken, by the
       // primary's socket for port 0 that the other workers still listen on (asking for port 0
       // joins it), or by another program since every worker died (the listener moved: the
       // primary says so when this worker serves).
       if (err.code !== 'EADDRINUSE' || options.port === config.port) throw err;
-      return listenFor(server, { ...options, port: config.port }, SOCKET_OPTIONS, config.maxConnections);
+      return listenFor(server, { ...options, port: config.port }, sockets, config.maxConnections);
     },
   );
   const closed = (why: 'drain' | 'listener_removed' = 'drain') => {

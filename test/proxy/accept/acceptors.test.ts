@@ -13,7 +13,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { TLSSocket } from 'node:tls';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { type CertificateFiles, testCertificates } from '../../../src/kits/fault-kit/tls-certs.ts';
 import { ACCEPTORS } from '../../../src/proxy/accept/acceptors.ts';
 import { h2Status } from '../../helpers/http-client.ts';
@@ -266,6 +266,38 @@ test('over TLS, the connections of every acceptor get their handshake, HTTP/1.1 
       Array(16).fill({ status: 200, fingerprint: fingerprintOf(renewed) }),
       'every acceptor hands its connections to the handshake with the reloaded certificate',
     );
+  } finally {
+    await serve.stop();
+  }
+});
+
+test('a TLS client that hangs up as its handshake ends is let go at once, not held to the handshake bound', {
+  skip: !linux,
+}, async () => {
+  const certs = testCertificates();
+  const port = await freePort();
+  const path = writeConfig(
+    'tls-hangup',
+    port,
+    undefined,
+    `    tls: { cert: ${certs.localhost.certPath}, key: ${certs.localhost.keyPath} }\n`,
+  );
+  writeFileSync(path, `${readFileSync(path, 'utf8')}limits: { header_timeout: 10m }\n`);
+  const serve = await startServe(path, 1);
+  try {
+    // A TLS health check: it connects, sees the handshake through, and hangs up at once. Its
+    // Finished may never reach the gateway; its FIN does. The acceptors' sockets were half-open
+    // (as plain HTTP's are) under the handshake, so that FIN ended nothing: the gateway held the
+    // connection, in CLOSE_WAIT, to header_timeout, then logged "no handshake in time".
+    for (let i = 0; i < 3; i++)
+      await new Promise<void>((resolve) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: certs.ca }, () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.on('error', () => resolve());
+      });
+    await waitUntil('the gateway holding no connection', () => gatewayConnections(port) === 0, 10_000);
   } finally {
     await serve.stop();
   }

@@ -25,6 +25,21 @@ import type { EndedFor, Http1Handlers, Http1Settings, PriorKnowledge } from './h
  */
 export const SOCKET_OPTIONS: Readonly<ServerOpts> = { allowHalfOpen: true, noDelay: true };
 
+/**
+ * A TLS listener's TCP sockets, its acceptors' too: not half-open until the handshake is done
+ * (afterHandshake), so that a client's FIN before it ends the connection at once (it can never
+ * carry a request). Made half-open by the acceptors as plain HTTP's are, the TLS socket over one
+ * did not see a FIN that came with (or before) the client's Finished: a TLS health check that
+ * hangs up as its handshake ends was held, in CLOSE_WAIT, to the handshake bound, then logged
+ * "no handshake in time".
+ */
+const TLS_SOCKET_OPTIONS: Readonly<ServerOpts> = { ...SOCKET_OPTIONS, allowHalfOpen: false };
+
+/** How a listener's sockets are made, TLS or not (acceptors.ts makes them as its server would). */
+export function socketOptionsOf(tls: boolean): Readonly<ServerOpts> {
+  return tls ? TLS_SOCKET_OPTIONS : SOCKET_OPTIONS;
+}
+
 export interface Http1Server {
   readonly server: Server;
   /** Connections open now (idle, busy, closing). */
@@ -171,7 +186,7 @@ function handOffTo(
  * Where a connection goes once node:net or node:tls hands it over. Over TLS the socket that comes
  * here is a new one: it takes its client from the TCP one's header; and its handshake, timed
  * from the accept when a stage read it first, is done. It is half-open from here only
- * (SOCKET_OPTIONS): before its handshake, a client's FIN ends it at once, since it can never
+ * (TLS_SOCKET_OPTIONS): before its handshake, a client's FIN ends it at once, since it can never
  * carry a request (a load balancer's TCP check); half-open, it held its slot, and a drain,
  * until the handshake bound.
  */
@@ -200,10 +215,7 @@ function afterHandshake(
  */
 function serverOf(tls: TlsOptions | undefined, handshakeMs: number, first: (socket: Socket) => void): Server {
   if (tls === undefined) return createServer(SOCKET_OPTIONS, first);
-  return createTlsServer(
-    { ...SOCKET_OPTIONS, allowHalfOpen: false, handshakeTimeout: handshakeMs, ...tls },
-    first,
-  );
+  return createTlsServer({ ...TLS_SOCKET_OPTIONS, handshakeTimeout: handshakeMs, ...tls }, first);
 }
 
 /**
