@@ -10,6 +10,7 @@ import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import { earlyDropLines } from '../../proxy/admit/gateway-rate-limits.ts';
+import { withoutGatewayCookies } from '../../proxy/admit/oidc/session-cookie.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
@@ -153,6 +154,10 @@ export function createRuntime(
     upstreamNews,
     earlyDrops,
     trust,
+    // Every OpenID Connect route's cookies, kept from every route's upstream (session-cookie.ts).
+    gatewayCookies: withoutGatewayCookies(
+      config.routes.flatMap((route) => route.access?.auth?.oidc?.cookieName ?? []),
+    ),
     access,
     admission: admissionOf(config, changes, previous, link, store, earlyDrops),
     logger,

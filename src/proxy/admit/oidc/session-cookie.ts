@@ -134,12 +134,40 @@ export function isPartOf(cookie: string, name: string): boolean {
   return Number.isInteger(index) && index > 0 && index < MAX_PARTS;
 }
 
+/** The prefix of the cookies the sign-ins of a route whose session cookie is `name` keep their flows in (sign-in.ts). */
+export function flowPrefixOf(name: string): string {
+  return `${name}_flow_`;
+}
+
 /**
  * The edit of the request sent upstream that takes the session's cookies (every part of `name`)
  * and the sign-in's (every name starting with `flowPrefix`) out of its Cookie fields: sealed for
  * the gateway alone, of no use to the app, and kilobytes on every request.
  */
 export function withoutSealed(name: string, flowPrefix: string): AnswerEdit {
+  return withoutSealedOf([name], [flowPrefix]);
+}
+
+/**
+ * The gateway's own cookies, those of every OpenID Connect route (`names`: their sessions' names),
+ * kept from the upstream of every route: undefined where no route signs in. The session cookie
+ * is its host's (Path=/), so a browser sends it to the host's other routes too, and it is a
+ * bearer credential: an upstream beside the signed-in app that reads it can replay it there as
+ * its user. A request without a Cookie field (most) is passed as it is, nothing made.
+ */
+export function withoutGatewayCookies(names: readonly string[]): AnswerEdit | undefined {
+  if (names.length === 0) return undefined;
+  const strip = withoutSealedOf(names, names.map(flowPrefixOf));
+  return (headers) => {
+    for (let i = 0; i < headers.length; i += 2)
+      if (headers[i].length === 6 && headers[i].toLowerCase() === 'cookie') return strip(headers);
+    return headers as string[];
+  };
+}
+
+function withoutSealedOf(names: readonly string[], flowPrefixes: readonly string[]): AnswerEdit {
+  const ours = (named: string) =>
+    flowPrefixes.some((prefix) => named.startsWith(prefix)) || names.some((name) => isPartOf(named, name));
   return (headers) => {
     const out: string[] = [];
     for (let i = 0; i < headers.length; i += 2) {
@@ -153,7 +181,7 @@ export function withoutSealed(name: string, flowPrefix: string): AnswerEdit {
         .filter((pair) => {
           const eq = pair.indexOf('=');
           const named = eq === -1 ? pair : pair.slice(0, eq).trim();
-          return pair !== '' && !named.startsWith(flowPrefix) && !isPartOf(named, name);
+          return pair !== '' && !ours(named);
         });
       if (kept.length > 0) out.push(headers[i], kept.join('; '));
     }

@@ -13,7 +13,7 @@ import {
   type SignInRefusal,
 } from './authorization-answer.ts';
 import type { IssuerHop } from './issuer-hop.ts';
-import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
+import { type CookieSeal, cookieAttributes, flowPrefixOf } from './session-cookie.ts';
 import type { SessionStore } from './session-store.ts';
 
 /** How long a sign-in begun may take to come back (the flow cookie's life, and a state's). */
@@ -68,7 +68,7 @@ export class SignIn extends AuthorizationAnswerReading {
    * them after the session ended) do not overwrite each other's.
    */
   get flowPrefix(): string {
-    return `${this.#config.cookieName}_flow_`;
+    return flowPrefixOf(this.#config.cookieName);
   }
 
   /** The cookie the flow of the sign-in whose state is `state` is kept in. */
