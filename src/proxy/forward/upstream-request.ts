@@ -33,6 +33,8 @@ interface GatewayFacts {
   readonly trust: TrustList;
   /** Keeps the gateway's own cookies (OpenID Connect sessions and flows) from the upstream; undefined: none. */
   readonly gatewayCookies?: AnswerEdit;
+  /** The route's answer edit after one that drops an upstream's Set-Cookie of the gateway's own cookies; undefined: none to drop. */
+  readonly withoutGatewaySetCookies?: (then: AnswerEdit | undefined) => AnswerEdit | undefined;
   readonly config: {
     readonly limits: DownstreamLimits;
     readonly errors: { readonly detail: 'full' | 'minimal' };
@@ -129,7 +131,12 @@ export class UpstreamRequest implements ExchangeOptions {
     this.#fields = fields;
     this.#gateway = gateway;
     this.#to = to;
-    this.#answerEdit = session.answerEdit();
+    // The upstream's Set-Cookie of the gateway's own cookies dropped before the route's own edit
+    // (which sets the gateway's): no upstream plants a session of its choosing.
+    this.#answerEdit =
+      gateway.withoutGatewaySetCookies === undefined
+        ? session.answerEdit()
+        : gateway.withoutGatewaySetCookies(session.answerEdit());
     const stages = session.stageRun();
     this.#stages = stages;
     this.#bodyInHand = session.bodyInHand();

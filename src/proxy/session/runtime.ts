@@ -32,6 +32,11 @@ export interface Runtime {
    * sign-in flows) from every route's upstream; undefined where no route signs in.
    */
   readonly gatewayCookies?: AnswerEdit;
+  /**
+   * The route's answer edit (`then`) after one that drops an upstream's Set-Cookie of the
+   * gateway's own cookies (session-cookie.ts); undefined where no route signs in.
+   */
+  readonly withoutGatewaySetCookies?: (then: AnswerEdit | undefined) => AnswerEdit | undefined;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   readonly logger: Logger;

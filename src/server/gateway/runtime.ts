@@ -10,7 +10,7 @@ import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import { earlyDropLines } from '../../proxy/admit/gateway-rate-limits.ts';
-import { withoutGatewayCookies } from '../../proxy/admit/oidc/session-cookie.ts';
+import { withoutGatewayCookies, withoutUpstreamSetCookies } from '../../proxy/admit/oidc/session-cookie.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
@@ -108,6 +108,7 @@ export function createRuntime(
   // The runtime the auth hops' calls run on: this one, made below (a call comes only with a request).
   let runtime: LiveRuntime | undefined;
   const trust = createTrustList(config.trustForwardedFrom);
+  const sessionCookies = config.routes.flatMap((route) => route.access?.auth?.oidc?.cookieName ?? []);
   const access = routeAccess(config, logger, upstreams, trust, previous, () => runtime as LiveRuntime, link);
   const splits = routeSplits(config, changes, previous?.splits);
   const caches = routeCaches(config.routes, previous?.caches, {
@@ -155,9 +156,10 @@ export function createRuntime(
     earlyDrops,
     trust,
     // Every OpenID Connect route's cookies, kept from every route's upstream (session-cookie.ts).
-    gatewayCookies: withoutGatewayCookies(
-      config.routes.flatMap((route) => route.access?.auth?.oidc?.cookieName ?? []),
-    ),
+    gatewayCookies: withoutGatewayCookies(sessionCookies),
+    ...(sessionCookies.length > 0
+      ? { withoutGatewaySetCookies: (then) => withoutUpstreamSetCookies(sessionCookies, then) }
+      : {}),
     access,
     admission: admissionOf(config, changes, previous, link, store, earlyDrops),
     logger,

@@ -6,7 +6,8 @@
  * keeps it from its own upstream; every other route of the gateway must keep it (and any other
  * OpenID Connect route's session and flow cookies) from its upstream too, or that upstream (a
  * marketing site, a third party's app beside the signed-in one) reads every user's session out of
- * its Cookie fields, and can sign in as them. Through a real provider (oidc-provider), over
+ * its Cookie fields, and can sign in as them. Nor may such an upstream set them: a session cookie
+ * of its choosing (an attacker's own) would sign the user in as someone else. Through a real provider (oidc-provider), over
  * HTTP/1.1 and HTTP/2 (cookie crumbs).
  */
 import assert from 'node:assert/strict';
@@ -39,6 +40,16 @@ const siteSaw: (string | undefined)[] = [];
 before(async () => {
   site = http.createServer((req, res) => {
     siteSaw.push(req.headers.cookie);
+    // An upstream that sets the gateway's cookies: a session of its choosing (an attacker's own,
+    // sealed by the gateway at their sign-in) would sign the user in as someone else (login CSRF).
+    if (req.url?.startsWith('/site/plant'))
+      res.setHeader('set-cookie', [
+        '_candor_session=planted; Path=/; HttpOnly',
+        '_candor_session.1=part; Path=/',
+        '_candor_session_flow_AbCdEfGhIjKl=flow; Path=/',
+        'staff_session=planted; Path=/staff',
+        'theme=light; Path=/',
+      ]);
     res.end('site');
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
@@ -135,4 +146,10 @@ test("over HTTP/2, the cookies in crumbs: the gateway's taken out, the app's joi
     client.close();
   }
   assert.deepEqual(siteSaw, ['theme=dark; lang=en']);
+});
+
+test("an upstream's Set-Cookie of the gateway's session or flow cookies never reaches the browser; its own cookies do", async () => {
+  const res = await request(gw.url, { path: '/site/plant' });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.headers['set-cookie'], ['theme=light; Path=/']);
 });

@@ -165,6 +165,37 @@ export function withoutGatewayCookies(names: readonly string[]): AnswerEdit | un
   };
 }
 
+/**
+ * The edit of an upstream's answer that drops its Set-Cookie fields for the gateway's own cookies
+ * (every OpenID Connect route's session, its parts and its sign-in flows; `names`: the sessions'
+ * names), then applies `then` (the route's own answer edit, which sets the gateway's): no upstream
+ * sets a session of its choosing (an attacker's own, sealed at their sign-in), which would sign
+ * the user in as someone else. Undefined where no route signs in and there is no `then`.
+ */
+export function withoutUpstreamSetCookies(
+  names: readonly string[],
+  then: AnswerEdit | undefined,
+): AnswerEdit | undefined {
+  if (names.length === 0) return then;
+  const prefixes = names.map(flowPrefixOf);
+  const ours = (line: string) => {
+    const eq = line.indexOf('=');
+    const named = (eq === -1 ? line : line.slice(0, eq)).trim();
+    return prefixes.some((prefix) => named.startsWith(prefix)) || names.some((name) => isPartOf(named, name));
+  };
+  return (headers, failed) => {
+    let kept = headers;
+    for (let i = 0; i < headers.length; i += 2)
+      if (headers[i].length === 10 && headers[i].toLowerCase() === 'set-cookie' && ours(headers[i + 1])) {
+        kept = headers.filter(
+          (_, j) => !(headers[j - (j % 2)].toLowerCase() === 'set-cookie' && ours(headers[j - (j % 2) + 1])),
+        );
+        break;
+      }
+    return then === undefined ? (kept as string[]) : then(kept, failed);
+  };
+}
+
 function withoutSealedOf(names: readonly string[], flowPrefixes: readonly string[]): AnswerEdit {
   const ours = (named: string) =>
     flowPrefixes.some((prefix) => named.startsWith(prefix)) || names.some((name) => isPartOf(named, name));
