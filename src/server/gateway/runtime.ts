@@ -157,9 +157,7 @@ export function createRuntime(
     trust,
     // Every OpenID Connect route's cookies, kept from every route's upstream (session-cookie.ts).
     gatewayCookies: withoutGatewayCookies(sessionCookies),
-    ...(sessionCookies.length > 0
-      ? { withoutGatewaySetCookies: (then) => withoutUpstreamSetCookies(sessionCookies, then) }
-      : {}),
+    withoutGatewaySetCookies: withoutUpstreamSetCookies(sessionCookies),
     access,
     admission: admissionOf(config, changes, previous, link, store, earlyDrops),
     logger,

@@ -170,35 +170,41 @@ export function withoutGatewayCookies(names: readonly string[]): AnswerEdit | un
  * (every OpenID Connect route's session, its parts and its sign-in flows; `names`: the sessions'
  * names), then applies `then` (the route's own answer edit, which sets the gateway's): no upstream
  * sets a session of its choosing (an attacker's own, sealed at their sign-in), which would sign
- * the user in as someone else. Undefined where no route signs in and there is no `then`.
+ * the user in as someone else. Made once (undefined where no route signs in); `then` per request.
  */
 export function withoutUpstreamSetCookies(
   names: readonly string[],
-  then: AnswerEdit | undefined,
-): AnswerEdit | undefined {
-  if (names.length === 0) return then;
-  const prefixes = names.map(flowPrefixOf);
-  const ours = (line: string) => {
+): ((then: AnswerEdit | undefined) => AnswerEdit) | undefined {
+  if (names.length === 0) return undefined;
+  const isGateways = gatewayCookieTest(names, names.map(flowPrefixOf));
+  const planted = (headers: readonly string[], i: number) => {
+    if (headers[i].length !== 10 || headers[i].toLowerCase() !== 'set-cookie') return false;
+    const line = headers[i + 1];
     const eq = line.indexOf('=');
-    const named = (eq === -1 ? line : line.slice(0, eq)).trim();
-    return prefixes.some((prefix) => named.startsWith(prefix)) || names.some((name) => isPartOf(named, name));
+    return isGateways((eq === -1 ? line : line.slice(0, eq)).trim());
   };
-  return (headers, failed) => {
+  return (then) => (headers, failed) => {
     let kept = headers;
     for (let i = 0; i < headers.length; i += 2)
-      if (headers[i].length === 10 && headers[i].toLowerCase() === 'set-cookie' && ours(headers[i + 1])) {
-        kept = headers.filter(
-          (_, j) => !(headers[j - (j % 2)].toLowerCase() === 'set-cookie' && ours(headers[j - (j % 2) + 1])),
-        );
+      if (planted(headers, i)) {
+        kept = headers.filter((_, j) => !planted(headers, j - (j % 2)));
         break;
       }
     return then === undefined ? (kept as string[]) : then(kept, failed);
   };
 }
 
-function withoutSealedOf(names: readonly string[], flowPrefixes: readonly string[]): AnswerEdit {
-  const ours = (named: string) =>
+/** Whether a cookie's name is the gateway's: one of the sessions `names` (or a part of one), or a sign-in's flow. */
+function gatewayCookieTest(
+  names: readonly string[],
+  flowPrefixes: readonly string[],
+): (named: string) => boolean {
+  return (named) =>
     flowPrefixes.some((prefix) => named.startsWith(prefix)) || names.some((name) => isPartOf(named, name));
+}
+
+function withoutSealedOf(names: readonly string[], flowPrefixes: readonly string[]): AnswerEdit {
+  const ours = gatewayCookieTest(names, flowPrefixes);
   return (headers) => {
     const out: string[] = [];
     for (let i = 0; i < headers.length; i += 2) {
