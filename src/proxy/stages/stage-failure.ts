@@ -62,11 +62,18 @@ function thrownUndefined(): Error {
  * milliseconds so far that were not the hook's (waiting for the client's body): they move the
  * deadline on.
  */
-export function withDeadline<T>(promise: Promise<T>, ms: number, excused?: () => number): Promise<T> {
+export function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  excused?: () => number,
+  since?: number,
+): Promise<T> {
   // A stage whose waits are bounded by their own timeouts (access control's auth hops).
   if (ms === Number.POSITIVE_INFINITY) return promise;
   let timer: NodeJS.Timeout | undefined;
-  const t0 = performance.now();
+  // `since`: when the hook was called. An async hook runs up to its first await before it returns
+  // its promise: a busy loop there is its time as much as one after an await.
+  const t0 = since ?? performance.now();
   const excusedAt0 = excused?.() ?? 0;
   // Timers run before I/O in each turn of the event loop: after a stall of the gateway's own (another
   // request's hook that computes, a long collection, a CPU saturated by load) what the hook waits
@@ -84,7 +91,7 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, excused?: () =>
       looking = true;
       setImmediate(() => reject(new Overran(ms)));
     };
-    timer = setTimeout(check, ms);
+    timer = setTimeout(check, Math.max(0, ms - (performance.now() - t0)));
   });
   // A hook that held the event loop past its time (a busy loop after an await) settles before
   // the timer can fire: it overran all the same. (Settled once the timer fired and looks again,

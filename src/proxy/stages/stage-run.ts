@@ -359,7 +359,7 @@ export class StageRun {
     // A hook's time waiting for the client's body is the client's (bounded by the body's own timeouts, 408), not the stage's.
     const excused = hook === 'onRequest' ? () => this.#request.bodyWaitMs() : undefined;
     const bounded = Number.isFinite(stage.timeoutMs)
-      ? withDeadline(verdict, stage.timeoutMs, excused)
+      ? withDeadline(verdict, stage.timeoutMs, excused, stage.trusted ? undefined : t0)
       : verdict;
     // The stages after it once it decided: two callbacks a wait, no third to go on.
     return bounded.then(

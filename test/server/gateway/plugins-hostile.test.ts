@@ -124,6 +124,11 @@ const onRequest: Record<string, (r: PluginRequest) => unknown> = {
     const end = performance.now() + TIMEOUT_MS + 300;
     while (performance.now() < end);
   },
+  // An async hook runs up to its first await at once: a busy loop there holds the loop as a sync hook's does.
+  '/block/async': async () => {
+    const end = performance.now() + TIMEOUT_MS + 300;
+    while (performance.now() < end);
+  },
   '/failure/forged': () => {
     throw new Failure('connection_refused', 'the upstream refused (a lie)');
   },
@@ -247,6 +252,10 @@ const onResponse: Record<string, (res: { status: number; headers: Headers }, r: 
     await r.body();
   },
   '/down/block': () => {
+    const end = performance.now() + TIMEOUT_MS + 300;
+    while (performance.now() < end);
+  },
+  '/down/block/async': async () => {
     const end = performance.now() + TIMEOUT_MS + 300;
     while (performance.now() < end);
   },
@@ -375,6 +384,9 @@ upstreams:
   test('onRequest that blocks the event loop past its time: a 500 naming the overrun', () =>
     named500('/block', /details="plugin:hostile overran its 300 ms in onRequest"/));
 
+  test('an async onRequest that blocks the event loop past its time before its first await: a 500 naming the overrun', () =>
+    named500('/block/async', /details="plugin:hostile overran its 300 ms in onRequest"/));
+
   test('an answer whose body never ends: a 500 naming the overrun', () =>
     named500('/answer/stream-never', /details="plugin:hostile overran its 300 ms in onRequest"/));
 
@@ -397,6 +409,13 @@ upstreams:
 
   test('onResponse that blocks the event loop past its time: a 500 naming the overrun', () =>
     named500('/down/block', /details="plugin:hostile overran its 300 ms in onResponse"/, 'onUpstreamHead'));
+
+  test('an async onResponse that blocks the event loop past its time before its first await: a 500 naming the overrun', () =>
+    named500(
+      '/down/block/async',
+      /details="plugin:hostile overran its 300 ms in onResponse"/,
+      'onUpstreamHead',
+    ));
 
   test('the gateway keeps no request the plugin saw once it ended (but what its pooled upstream connections began under)', async () => {
     const n = 100;
