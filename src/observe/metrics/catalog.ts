@@ -108,6 +108,13 @@ export const METRICS = {
     help: "What a plugin counts itself (its context.metrics.count): by the plugin's name, the count's name and its label (empty when none).",
     aggregator: 'sum',
   },
+  pluginUncaught: {
+    name: 'candor_plugin_uncaught_errors_total',
+    type: 'counter',
+    labels: ['plugin'],
+    help: "A plugin's errors that nothing caught (a timer it set that threw, a promise it left that rejected), logged and survived by the worker: by the plugin's name.",
+    aggregator: 'sum',
+  },
   cacheStale: {
     name: 'candor_cache_stale_total',
     type: 'counter',

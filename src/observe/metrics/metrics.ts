@@ -228,6 +228,11 @@ export class GatewayMetrics {
     this.#count('stageHookTime').cell(stage, hook).value += seconds;
   }
 
+  /** A plugin's error nothing caught, which the worker survived (cli/worker-faults.ts). */
+  pluginUncaught(plugin: string): void {
+    this.#count('pluginUncaught').cell(plugin).value++;
+  }
+
   /**
    * A plugin's own count (plugin-api.ts's metrics.count). False when its name and label were
    * one past the plugin's PLUGIN_SERIES: counted under `_overflow` instead.

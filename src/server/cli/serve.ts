@@ -153,7 +153,7 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     }
     // An error nothing caught: a plugin's is logged and the worker goes on; any other (a bug)
     // ends it at once, logged as a crash (worker-faults.ts).
-    const stopHandling = handleUncaught(gateway.logger);
+    const stopHandling = handleUncaught(gateway.logger, metrics);
     const serving: ServingMessage = { candor: 'serving', ports: gateway.listeners.map((l) => l.port()) };
     process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.

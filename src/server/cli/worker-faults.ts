@@ -17,11 +17,12 @@
 import { inspect } from 'node:util';
 import { thrownText } from '../../core/thrown-text.ts';
 import type { Logger } from '../../observe/log/logger.ts';
+import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import { asGateway } from '../../proxy/stages/plugin-scope.ts';
 import { pluginBehind } from '../gateway/plugin-faults.ts';
 
 /** Handles the worker's errors nothing caught from now on; the function returned stops it. */
-export function handleUncaught(logger: Logger): () => void {
+export function handleUncaught(logger: Logger, metrics?: GatewayMetrics): () => void {
   const onUncaught = (err: unknown, origin: NodeJS.UncaughtExceptionOrigin): void => {
     const { message, stack } = thrownText(err);
     const plugin = pluginBehind(err, origin === 'uncaughtException');
@@ -30,6 +31,9 @@ export function handleUncaught(logger: Logger): () => void {
         { plugin: plugin.plugin, module: plugin.module, handed: plugin.handed, err: message, stack, origin },
         "a plugin's error nothing caught (a timer it set, a promise it left): the worker goes on",
       );
+      // Counted as its hooks' failures are: an alert on /metrics sees a plugin failing in its
+      // timers as well as one failing in its hooks (the log line alone was all there was).
+      metrics?.pluginUncaught(plugin.plugin);
       return;
     }
     // A crash ends the worker at once, its connections cut with it: the log says so, with the

@@ -17,7 +17,8 @@ import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
-import { waitUntil } from '../../helpers/wait.ts';
+import { freePort, waitUntil } from '../../helpers/wait.ts';
+import { named, sampleValue, scrapeUntil } from '../../observe/metrics/scrape.ts';
 
 /** A plugin that starts things and forgets them, by the path it is called on. */
 const SLOPPY = `import { readFile } from 'node:fs';
@@ -64,8 +65,10 @@ describe('a plugin that leaves an error nothing catches, through candor serve', 
   let held: http.Server;
   const holding: http.ServerResponse[] = [];
   let serve: ServeProcess;
+  let metricsPort: number;
 
   before(async () => {
+    metricsPort = await freePort();
     dir = tempDir('candor-plugins-stray-');
     app = await startEcho();
     down = await startRefusing();
@@ -77,6 +80,7 @@ describe('a plugin that leaves an error nothing catches, through candor serve', 
       join(dir, 'candor.yaml'),
       `listen:
   - address: 127.0.0.1:0
+metrics: { listen: "127.0.0.1:${metricsPort}" }
 plugins:
   sloppy: { module: ./sloppy.mjs }
   # The same module under a second name: a stray error is named by the plugin whose hook set it going.
@@ -236,5 +240,21 @@ upstreams:
       'no worker ended',
     );
     assert.equal(linesOf('listening').length, 1, 'the same worker served throughout');
+  });
+
+  test("/metrics counts each error nothing caught under the plugin that left it, as its hooks' failures are", async () => {
+    const before = linesOf(STRAY).length;
+    assert.equal((await request(url(), { path: '/left/timer' })).status, 200);
+    await serve.waitForLines(STRAY, before + 1);
+    const told = linesOf(STRAY).filter((l) => l.plugin === 'sloppy').length;
+    const all = await scrapeUntil(
+      metricsPort,
+      (s) => sampleValue(s, 'candor_plugin_uncaught_errors_total', { plugin: 'sloppy' }) === told,
+    );
+    assert.equal(
+      sampleValue(all, 'candor_plugin_uncaught_errors_total', { plugin: 'sloppy' }),
+      told,
+      named(all, 'candor_plugin_uncaught_errors_total'),
+    );
   });
 });
