@@ -18,8 +18,11 @@ const pluginFiles = new Map<string, Set<string>>();
 /**
  * A plugin module's folder → the names of the plugins made of modules in it: the files beside
  * a module and under it (its helpers, imported by a relative path) are its code too, as
- * `candor check` reads them (plugin-import.ts), but for packages (`node_modules`) and Candor's
- * own files, whichever folder the config is in.
+ * `candor check` reads them (plugin-import.ts), but for the packages under that folder
+ * (`node_modules`) and Candor's own files, whichever folder the config is in. A plugin that is
+ * a package itself (`module: my-plugin`) has its package's folder: the files of its own package
+ * are its code (an entry file that re-exports another, as tsc builds a package, made every error
+ * of the plugin's a crash of the worker), the packages it uses are not.
  */
 const pluginFolders = new Map<string, Set<string>>();
 
@@ -28,7 +31,18 @@ export function rememberPluginModule(name: string, url: string): void {
   const file = pathOf(url);
   if (file === undefined) return;
   add(pluginFiles, file, name);
-  add(pluginFolders, `${dirname(file)}${sep}`, name);
+  add(pluginFolders, folderOf(file), name);
+}
+
+/** The folder of a plugin's code: its module's, or for a module in a package, the package's. */
+function folderOf(file: string): string {
+  const inPackages = `${sep}node_modules${sep}`;
+  const at = file.lastIndexOf(inPackages);
+  if (at === -1) return `${dirname(file)}${sep}`;
+  // node_modules/NAME/ or node_modules/@SCOPE/NAME/
+  const parts = file.slice(at + inPackages.length).split(sep);
+  const name = parts[0].startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1);
+  return `${file.slice(0, at + inPackages.length)}${name.join(sep)}${sep}`;
 }
 
 function add(map: Map<string, Set<string>>, key: string, name: string): void {
@@ -41,8 +55,11 @@ function add(map: Map<string, Set<string>>, key: string, name: string): void {
 function pluginsOf(file: string): Set<string> | undefined {
   const own = pluginFiles.get(file);
   if (own !== undefined) return own;
-  if (isCandorSource(file) || file.includes(`${sep}node_modules${sep}`)) return undefined;
-  for (const [folder, names] of pluginFolders) if (file.startsWith(folder)) return names;
+  if (isCandorSource(file)) return undefined;
+  // A package under the folder is one the plugin uses: its errors are not told apart from the gateway's.
+  for (const [folder, names] of pluginFolders)
+    if (file.startsWith(folder) && !file.slice(folder.length - 1).includes(`${sep}node_modules${sep}`))
+      return names;
   return undefined;
 }
 

@@ -6,7 +6,7 @@
  * the next one. (A worker's own bug still ends it: worker-restart.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -54,6 +54,22 @@ const HELPER = `export function laterReject() { Promise.reject(new Error('a help
 export function laterThrow() { setTimeout(() => { throw new Error('a helper timer threw'); }, 0); }
 `;
 
+/**
+ * A plugin that is a package of its own in node_modules, as `tsc` builds one: its entry file
+ * re-exports the code of another file of the package, where its errors are made.
+ */
+const PACKAGE = {
+  'package.json': '{ "name": "sloppy-pkg", "type": "module", "exports": "./dist/index.js" }',
+  'dist/index.js': "export { default } from './plugin.js';\n",
+  'dist/plugin.js': `export default () => ({
+  onRequest(request) {
+    if (request.path === '/pkg/reject') Promise.reject(new Error('the package left it'));
+    if (request.path === '/pkg/timer') setTimeout(() => { throw new Error('the package timer threw'); }, 0);
+  },
+});
+`,
+};
+
 const STRAY = "a plugin's error nothing caught (a timer it set, a promise it left): the worker goes on";
 const FORGOTTEN = "a plugin's fetch failed and the plugin never took its failure (no await, no catch)";
 
@@ -76,6 +92,9 @@ describe('a plugin that leaves an error nothing catches, through candor serve', 
     await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
     await writeFile(join(dir, 'sloppy.mjs'), SLOPPY);
     await writeFile(join(dir, 'helper.mjs'), HELPER);
+    await mkdir(join(dir, 'node_modules/sloppy-pkg/dist'), { recursive: true });
+    for (const [file, text] of Object.entries(PACKAGE))
+      await writeFile(join(dir, 'node_modules/sloppy-pkg', file), text);
     await writeFile(
       join(dir, 'candor.yaml'),
       `listen:
@@ -85,10 +104,12 @@ plugins:
   sloppy: { module: ./sloppy.mjs }
   # The same module under a second name: a stray error is named by the plugin whose hook set it going.
   sloppy-too: { module: ./sloppy.mjs }
+  pkg: { module: sloppy-pkg }
 routes:
   - { name: too, match: { path: /too }, upstream: app, plugins: [sloppy-too] }
   - { name: held, match: { path: /held }, upstream: held }
   - { name: left, match: { path: /left }, upstream: app, plugins: [sloppy] }
+  - { name: pkg, match: { path: /pkg }, upstream: app, plugins: [pkg] }
 upstreams:
   app: { targets: [{ url: ${app.url} }] }
   held: { targets: [{ url: http://127.0.0.1:${(held.address() as { port: number }).port} }] }
@@ -234,6 +255,30 @@ upstreams:
     for (const res of holding.splice(0)) res.end('held answer');
     assert.equal((await bystander).text, 'held answer');
     assert.equal((await request(url(), { path: '/left/none' })).status, 200);
+    assert.deepEqual(
+      serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),
+      [],
+      'no worker ended',
+    );
+    assert.equal(linesOf('listening').length, 1, 'the same worker served throughout');
+  });
+
+  test('a plugin that is a package in node_modules: its errors in another file of its package are its own, told, and the worker serves on', async () => {
+    const before = linesOf(STRAY).length;
+    for (const path of ['/pkg/reject', '/pkg/timer'])
+      assert.equal((await request(url(), { path })).status, 200, path);
+    await serve.waitForLines(STRAY, before + 2);
+    const file = join(dir, 'node_modules/sloppy-pkg/dist/plugin.js');
+    assert.deepEqual(
+      linesOf(STRAY)
+        .slice(before)
+        .map((l) => [l.level, l.plugin, l.module, l.origin, l.err]),
+      [
+        ['error', 'pkg', file, 'unhandledRejection', 'the package left it'],
+        ['error', 'pkg', file, 'uncaughtException', 'the package timer threw'],
+      ],
+    );
+    assert.equal((await request(url(), { path: '/pkg/none' })).status, 200);
     assert.deepEqual(
       serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),
       [],
