@@ -6,7 +6,7 @@
  */
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type { RouteStage, StageHooks, StageWatch } from './stage.ts';
-import { stageFailure, withDeadline } from './stage-failure.ts';
+import { Overran, stageFailure, withDeadline } from './stage-failure.ts';
 
 export function endStages(
   stages: readonly RouteStage[],
@@ -30,17 +30,27 @@ export function endStages(
     // Closures only for a stage that ends asynchronously: a request's usual end makes none.
     // Bounded as its other hooks are: one that never settles is told and counted as an overrun
     // (it held nothing of the answer, which went), never left untold.
+    // Its time runs from the call: a busy loop before the promise it returns (an async onEnd's
+    // code up to its first await) is its own, as in the other hooks (stage-run.ts).
     if (ended instanceof Promise)
-      (Number.isFinite(stage.timeoutMs) ? withDeadline(ended, stage.timeoutMs) : ended).then(
-        () => endOk(stage, watch, t0),
+      (Number.isFinite(stage.timeoutMs)
+        ? withDeadline(ended, stage.timeoutMs, undefined, stage.trusted ? undefined : t0)
+        : ended
+      ).then(
+        () => endOk(stage, watch, record, t0),
         (err: unknown) => endFailed(stage, watch, record, t0, err),
       );
-    else endOk(stage, watch, t0);
+    else endOk(stage, watch, record, t0);
   }
 }
 
-function endOk(stage: RouteStage, watch: StageWatch, t0: number): void {
-  if (!stage.trusted) watch.ran(stage.name, 'onEnd', performance.now() - t0, undefined);
+function endOk(stage: RouteStage, watch: StageWatch, record: RequestRecord, t0: number): void {
+  if (stage.trusted) return;
+  const ms = performance.now() - t0;
+  // One that held the event loop past its time and returned (a busy loop) overran as one that
+  // awaited would have: every request of the worker waited on it.
+  if (ms >= stage.timeoutMs) endFailed(stage, watch, record, t0, new Overran(stage.timeoutMs));
+  else watch.ran(stage.name, 'onEnd', ms, undefined);
 }
 
 function endFailed(

@@ -274,6 +274,11 @@ const hostile: Plugin = (_options, context) => {
     onEnd(record) {
       if (record.path === '/end/throw') throw Symbol('from onEnd');
       if (record.path === '/end/never') return never();
+      if (record.path === '/end/block' || record.path === '/end/block/async') {
+        const end = performance.now() + TIMEOUT_MS + 300;
+        while (performance.now() < end);
+        if (record.path === '/end/block/async') return Promise.resolve();
+      }
     },
   };
 };
@@ -590,6 +595,19 @@ upstreams:
       await waitUntil(`${path}: a stage failed line for onEnd`, () =>
         gw.logs.some((l) => l.msg === 'stage failed' && l.req_id === id && l.hook === 'onEnd'),
       );
+    }
+  });
+
+  test('onEnd that blocks the event loop past its time (sync, or before the promise it returns): an overrun, told and counted', async () => {
+    for (const path of ['/end/block', '/end/block/async']) {
+      const res = await go(path);
+      assert.equal(res.status, 200);
+      const id = String(res.headers['x-request-id']);
+      await waitUntil(`${path}: a stage failed line for onEnd`, () =>
+        gw.logs.some((l) => l.msg === 'stage failed' && l.req_id === id && l.hook === 'onEnd'),
+      );
+      const told = gw.logs.find((l) => l.msg === 'stage failed' && l.req_id === id && l.hook === 'onEnd');
+      assert.equal(told?.details, 'plugin:hostile overran its 300 ms in onEnd');
     }
   });
 
