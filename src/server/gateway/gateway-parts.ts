@@ -107,7 +107,7 @@ export function pluginsOf(
   options: GatewayOptions,
   logger: Logger,
   metrics: GatewayMetrics,
-  runtime: () => Runtime,
+  runtime: () => Runtime | undefined,
 ): Promise<PluginSet | undefined> {
   return loadPlugins(config, {
     logger,
@@ -125,7 +125,9 @@ export async function buildGateway(
   const { link, discovered, mine, config, logger, timeline, metrics } = gatewayBase(given, options);
   // The plugins of the config in force, made first (one that cannot be made refuses the start):
   // once per config load, the same for every runtime a DNS answer rebuilds on it.
-  const plugins = await pluginsOf(given, options, logger, metrics, () => live.runtime);
+  // `served` once the runtime is built: a plugin's fetch before that (in its factory) is refused.
+  let served: GatewayLive | undefined;
+  const plugins = await pluginsOf(given, options, logger, metrics, () => served?.runtime);
   await clearLeftoverSpool(config, logger);
   const { loadStore, storeOf } = storeLoader(logger, metrics);
   await loadStore(config);
@@ -195,6 +197,7 @@ export async function buildGateway(
     givenStages,
   };
   live.runtime = runtimeOn(parts, live, config);
+  served = live;
   return { parts, live, config };
 }
 

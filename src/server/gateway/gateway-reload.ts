@@ -63,7 +63,12 @@ export async function reloadGateway(
   await loadOidc(next.routes);
   await loadAutomaticHttps(next);
   // The new config's plugins, made before anything changes: one that cannot be made refuses the reload whole.
-  const nextPlugins = await pluginsOf(next, options, logger, metrics, () => live.runtime);
+  // Their fetch goes through the gateway's runtime once it is the new config's (before the swap,
+  // the config before's would answer a factory's call): refused until then.
+  let swapped = false;
+  const nextPlugins = await pluginsOf(next, options, logger, metrics, () =>
+    swapped ? live.runtime : undefined,
+  );
   // A drain begun while the steps above waited (a plugin's factory, an OIDC discovery) gives the
   // reload up: a listener opened now would escape the drain, which took the listeners it found.
   if (scope.drain.started) {
@@ -149,6 +154,7 @@ export async function reloadGateway(
     });
   live.whole = file;
   live.runtime = runtime;
+  swapped = true;
   live.hash = configHash(file);
   scope.discoveries?.update(file);
   metrics.configLoaded(file);

@@ -91,8 +91,11 @@ async function settledWithin(name: string, made: unknown, ms: number): Promise<u
 export interface PluginHost {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
-  /** The runtime live now (the upstreams a plugin's fetch goes through). */
-  readonly runtime: () => Runtime;
+  /**
+   * The runtime live now (the upstreams a plugin's fetch goes through); undefined while the
+   * plugins' config is not served yet (their factories run before it is, at start and at a reload).
+   */
+  readonly runtime: () => Runtime | undefined;
   readonly given?: Readonly<Record<string, GivenPlugin>>;
 }
 
@@ -218,6 +221,9 @@ function pluginMetrics(
   };
 }
 
+const NOT_SERVED =
+  "fetch: the gateway does not serve this plugin's config yet (its factory runs before): call context.fetch from a hook, or later from a timer the factory sets";
+
 /** `logger`: the plugin's own (its name bound), which its stage's per-request loggers come from too. */
 function contextOf(
   name: string,
@@ -234,7 +240,13 @@ function contextOf(
     // failure is told once, naming the plugin and the hop (plugin-promise.ts).
     fetch: (upstream, path, init) =>
       handOver(
-        asGateway(() => pluginFetch(host.runtime(), name, upstream, path, init, plugin.timeout)),
+        asGateway(() => {
+          const runtime = host.runtime();
+          // Called in its factory: no upstream of its config serves yet (at start there is none
+          // at all; at a reload the config before's would answer, or not know a new one).
+          if (runtime === undefined) return Promise.reject(new Error(NOT_SERVED));
+          return pluginFetch(runtime, name, upstream, path, init, plugin.timeout);
+        }),
         { plugin: name, what: `fetch ${upstream}` },
         (err) =>
           logger.warn(
