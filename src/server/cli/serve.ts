@@ -141,6 +141,10 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
     const { GatewayMetrics } = await import('../../observe/metrics/metrics.ts');
     const metrics = new GatewayMetrics();
     (await import('../../observe/metrics/cluster.ts')).answerPrimaryWith(metrics.registry);
+    // An error nothing caught: a plugin's is logged and the worker goes on; any other (a bug)
+    // ends it at once, logged as a crash (worker-faults.ts). From before the start: a plugin's
+    // module and factory run in it.
+    const uncaught = handleUncaught(metrics);
     const starting = startGateway(config, { changes, serveMetrics: false, cluster: link, metrics });
     const stopServing = serveThePrimary(starting, early);
     let gateway: Gateway;
@@ -148,12 +152,13 @@ async function serveUntilSignal(inbox: ActionInbox): Promise<number> {
       gateway = await starting;
     } catch (err) {
       stopServing();
+      process.stderr.write(uncaught.waited());
+      uncaught.stop();
       await tellPrimaryRefused(err as Error);
       return EXIT.unavailable;
     }
-    // An error nothing caught: a plugin's is logged and the worker goes on; any other (a bug)
-    // ends it at once, logged as a crash (worker-faults.ts).
-    const stopHandling = handleUncaught(gateway.logger, metrics);
+    uncaught.logTo(gateway.logger);
+    const stopHandling = uncaught.stop;
     const serving: ServingMessage = { candor: 'serving', ports: gateway.listeners.map((l) => l.port()) };
     process.send?.(serving);
     // Every module the gateway runs is loaded now: write the compile cache for the next start.

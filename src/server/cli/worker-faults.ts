@@ -21,16 +21,39 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import { asGateway } from '../../proxy/stages/plugin-scope.ts';
 import { pluginBehind } from '../gateway/plugin-faults.ts';
 
-/** Handles the worker's errors nothing caught from now on; the function returned stops it. */
-export function handleUncaught(logger: Logger, metrics?: GatewayMetrics): () => void {
+/** At most this many of a plugin's errors wait for the log while the worker starts. */
+const WAITING_AT_START = 100;
+
+/**
+ * Handles the worker's errors nothing caught from now on. Installed before the gateway starts:
+ * a plugin's module top-level code and its factory run in the start, and an error they leave
+ * (a rejection, a timer that throws) is the plugin's as one its hooks leave later (it ended the
+ * worker, and each replacement alike: the gateway never served). Its lines wait for the
+ * gateway's logger (`logTo`); a start that fails writes them to stderr with its own refusal.
+ */
+export function handleUncaught(metrics?: GatewayMetrics): {
+  logTo(logger: Logger): void;
+  /** The lines of the plugins' errors that waited while no logger was given, as text (a failed start's stderr). */
+  waited(): string;
+  stop(): void;
+} {
+  let logger: Logger | undefined;
+  const waiting: [Record<string, unknown>, string][] = [];
   const onUncaught = (err: unknown, origin: NodeJS.UncaughtExceptionOrigin): void => {
     const { message, stack } = thrownText(err);
     const plugin = pluginBehind(err, origin === 'uncaughtException');
     if (plugin !== undefined) {
-      logger.error(
-        { plugin: plugin.plugin, module: plugin.module, handed: plugin.handed, err: message, stack, origin },
-        "a plugin's error nothing caught (a timer it set, a promise it left): the worker goes on",
-      );
+      const fields = {
+        plugin: plugin.plugin,
+        module: plugin.module,
+        handed: plugin.handed,
+        err: message,
+        stack,
+        origin,
+      };
+      const msg = "a plugin's error nothing caught (a timer it set, a promise it left): the worker goes on";
+      if (logger !== undefined) logger.error(fields, msg);
+      else if (waiting.length < WAITING_AT_START) waiting.push([fields, msg]);
       // Counted as its hooks' failures are: an alert on /metrics sees a plugin failing in its
       // timers as well as one failing in its hooks (the log line alone was all there was).
       metrics?.pluginUncaught(plugin.plugin);
@@ -39,7 +62,7 @@ export function handleUncaught(logger: Logger, metrics?: GatewayMetrics): () => 
     // A crash ends the worker at once, its connections cut with it: the log says so, with the
     // error, rather than leaving only Node's lines on stderr (the line is queued here; the exit
     // handler of log-writers.ts writes it).
-    logger.fatal(
+    logger?.fatal(
       { err: message, stack, origin },
       'worker crashed: its connections were cut, the requests in flight on them without their log lines',
     );
@@ -50,5 +73,12 @@ export function handleUncaught(logger: Logger, metrics?: GatewayMetrics): () => 
     asGateway(() => process.exit(1));
   };
   process.on('uncaughtException', onUncaught);
-  return () => process.off('uncaughtException', onUncaught);
+  return {
+    logTo(given) {
+      logger = given;
+      for (const [fields, msg] of waiting.splice(0)) given.error(fields, msg);
+    },
+    waited: () => waiting.map(([fields, msg]) => `${msg}: plugin ${fields.plugin}: ${fields.err}\n`).join(''),
+    stop: () => process.off('uncaughtException', onUncaught),
+  };
 }
