@@ -316,9 +316,16 @@ export class GatewayMetrics {
    */
   stageCounts(
     prefix: string,
-  ): Record<string, { calls: number; failures: number; overruns: number; seconds: number }> {
-    const counts: Record<string, { calls: number; failures: number; overruns: number; seconds: number }> = {};
-    const of = (stage: string) => (counts[stage] ??= { calls: 0, failures: 0, overruns: 0, seconds: 0 });
+  ): Record<
+    string,
+    { calls: number; failures: number; overruns: number; seconds: number; uncaught: number }
+  > {
+    const counts: Record<
+      string,
+      { calls: number; failures: number; overruns: number; seconds: number; uncaught: number }
+    > = {};
+    const of = (stage: string) =>
+      (counts[stage] ??= { calls: 0, failures: 0, overruns: 0, seconds: 0, uncaught: 0 });
     for (const cell of this.#count('stageHooks').cells) {
       const { stage, result } = cell.labels;
       if (!stage.startsWith(prefix)) continue;
@@ -329,6 +336,10 @@ export class GatewayMetrics {
     }
     for (const cell of this.#count('stageHookTime').cells)
       if (cell.labels.stage.startsWith(prefix)) of(cell.labels.stage).seconds += cell.value;
+    // A plugin's errors outside its hooks (cli/worker-faults.ts), under its stage's name.
+    if (prefix === 'plugin:')
+      for (const cell of this.#count('pluginUncaught').cells)
+        of(`plugin:${cell.labels.plugin}`).uncaught += cell.value;
     return counts;
   }
 

@@ -81,12 +81,13 @@ export function mergeStatuses(
   const plugins: Record<string, PluginStatus> = {};
   for (const status of statuses)
     for (const [name, p] of Object.entries(status.plugins ?? {})) {
-      const seen = plugins[name] ?? { calls: 0, failures: 0, overruns: 0, seconds: 0 };
+      const seen = plugins[name] ?? { calls: 0, failures: 0, overruns: 0, seconds: 0, uncaught: 0 };
       plugins[name] = {
         calls: seen.calls + p.calls,
         failures: seen.failures + p.failures,
         overruns: seen.overruns + p.overruns,
         seconds: seen.seconds + p.seconds,
+        uncaught: (seen.uncaught ?? 0) + (p.uncaught ?? 0),
       };
     }
   return {

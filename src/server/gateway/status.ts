@@ -37,6 +37,8 @@ export interface PluginStatus {
   readonly failures: number;
   readonly overruns: number;
   readonly seconds: number;
+  /** Its errors nothing caught (a timer that threw, a promise left to reject), under `candor serve`; absent in an older worker. */
+  readonly uncaught?: number;
 }
 
 /** An auth hop's health: the circuit of the upstream it goes through, its answers, its latest failure. */
@@ -145,6 +147,7 @@ function pluginsStatus(runtime: LiveRuntime): Record<string, PluginStatus> {
       failures: 0,
       overruns: 0,
       seconds: 0,
+      uncaught: 0,
     };
   return plugins;
 }

@@ -14,7 +14,7 @@ import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAll } from '../../helpers/keep.ts';
-import { type ServeProcess, startServe } from '../../helpers/serve-process.ts';
+import { adminCall, type ServeProcess, startServe } from '../../helpers/serve-process.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { freePort } from '../../helpers/wait.ts';
 import { sampleValue, scrapeUntil } from '../../observe/metrics/scrape.ts';
@@ -25,6 +25,8 @@ export default () => {
   return { onResponse(response) { response.headers.set('x-early', 'served'); } };
 };
 `;
+
+const TOKEN = 'plugins-stray-start-token-0123456789abcdef';
 
 const STRAY = "a plugin's error nothing caught (a timer it set, a promise it left): the worker goes on";
 
@@ -43,6 +45,7 @@ before(async () => {
     `listen:
   - address: 127.0.0.1:0
 metrics: { listen: "127.0.0.1:${metricsPort}" }
+admin: { listen: "127.0.0.1:${await freePort()}", token_env: STRAY_TOKEN }
 plugins:
   early: { module: ./early.mjs }
 routes:
@@ -51,7 +54,7 @@ upstreams:
   app: { targets: [{ url: ${app.url} }] }
 `,
   );
-  serve = await startServe(join(dir, 'candor.yaml'), 1);
+  serve = await startServe(join(dir, 'candor.yaml'), 1, { admin: true, env: { STRAY_TOKEN: TOKEN } });
 });
 after(async () => {
   await closeAll(serve, app);
@@ -73,6 +76,10 @@ test("errors a plugin leaves while the worker starts are the plugin's: told, cou
     (s) => sampleValue(s, 'candor_plugin_uncaught_errors_total', { plugin: 'early' }) === 2,
   );
   assert.equal(sampleValue(all, 'candor_plugin_uncaught_errors_total', { plugin: 'early' }), 2);
+  // And in /status (the status page's Plugins table reads it), beside its hooks' counts.
+  const status = await adminCall(serve.adminPort as number, 'GET', '/status', { token: TOKEN });
+  const plugins = status.body.plugins as Record<string, { uncaught?: number }>;
+  assert.equal(plugins['plugin:early']?.uncaught, 2, status.text);
   assert.deepEqual(
     serve.lines.filter((l) => /worker (crashed|exited)/.test(String(l.msg))),
     [],

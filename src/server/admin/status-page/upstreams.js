@@ -139,7 +139,7 @@ export function renderAuthHops(hops) {
   $('auth-hops').tBodies[0].replaceChildren(...rows);
 }
 
-/** Each plugin's hook calls, failures (threw or refused), overruns and time, summed over the workers. */
+/** Each plugin's hook calls, failures (threw or refused), overruns, errors nothing caught and time, summed over the workers. */
 export function renderPlugins(plugins) {
   const entries = Object.entries(plugins);
   $('plugins-section').hidden = entries.length === 0;
@@ -151,6 +151,7 @@ export function renderPlugins(plugins) {
       el('td', { class: 'calls' }, String(p.calls)),
       el('td', { class: 'failures' }, String(p.failures)),
       el('td', { class: 'overruns' }, String(p.overruns)),
+      el('td', { class: 'uncaught' }, String(p.uncaught ?? 0)),
       el('td', { class: 'seconds' }, `${p.seconds.toFixed(3)} s`),
     ),
   );
