@@ -10,7 +10,7 @@ import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import { earlyDropLines } from '../../proxy/admit/gateway-rate-limits.ts';
-import { withoutGatewayCookies, withoutUpstreamSetCookies } from '../../proxy/admit/oidc/session-cookie.ts';
+import { withoutGatewayCookies, withoutUpstreamSetCookies } from '../../proxy/admit/oidc/gateway-cookies.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';

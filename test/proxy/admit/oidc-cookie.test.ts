@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { hkdfSync } from 'node:crypto';
 import { test } from 'node:test';
 import { CompactEncrypt, compactDecrypt } from 'jose';
+import { withoutSealed } from '../../../src/proxy/admit/oidc/gateway-cookies.ts';
 import {
   CookieSeal,
   clearSealed,
   readSealed,
   setSealed,
-  withoutSealed,
 } from '../../../src/proxy/admit/oidc/session-cookie.ts';
 
 const SECRET = 'a secret of thirty-two characters or more';

@@ -8,6 +8,7 @@ import { ClaimFields } from '../claim-fields.ts';
 import { identityOf } from '../identity.ts';
 import { setOnAnswer } from './answer-cookies.ts';
 import type { SignedIn, SignInRefusal } from './authorization-answer.ts';
+import { withoutSealed } from './gateway-cookies.ts';
 import type { IssuerHop } from './issuer-hop.ts';
 import { localPath } from './local-path.ts';
 import { logoutConfirmation, logoutFromElsewhere } from './logout-guard.ts';
@@ -20,7 +21,6 @@ import {
   readSealed,
   sealedCopies,
   setSealed,
-  withoutSealed,
 } from './session-cookie.ts';
 import { newSessionId, type SessionStore } from './session-store.ts';
 import { SessionTokens } from './session-tokens.ts';

@@ -2,15 +2,13 @@ import { createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'nod
 import { CompactEncrypt } from 'jose';
 import { cookieValue, cookieValues } from '../../../core/http1/cookie.ts';
 import type { FieldMap } from '../../../core/net/downstream.ts';
-import type { AnswerEdit } from '../../../core/net/own-answer.ts';
+import { MAX_PARTS } from './gateway-cookies.ts';
 
 /**
  * The most of a sealed value one cookie carries: browsers keep 4096 bytes of name, value and
  * attributes (RFC 6265 §6.1), and the attributes take about a hundred.
  */
 const PART = 3800;
-/** The most cookies one sealed value is split into: past it (15 KB) the value is refused, not sent. */
-const MAX_PARTS = 4;
 
 /** The protected header every sealed value has ({"alg":"dir","enc":"A256GCM"}), as `seal` writes it. */
 const SEALED_HEADER = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM' })).toString('base64url');
@@ -124,104 +122,4 @@ function restOf(fields: FieldMap, name: string): string {
     value += part;
   }
   return value;
-}
-
-/** Whether a cookie named `cookie` is one of the parts of `name` (taken out of the request sent upstream). */
-export function isPartOf(cookie: string, name: string): boolean {
-  if (cookie === name) return true;
-  if (!cookie.startsWith(`${name}.`)) return false;
-  const index = Number(cookie.slice(name.length + 1));
-  return Number.isInteger(index) && index > 0 && index < MAX_PARTS;
-}
-
-/** The prefix of the cookies the sign-ins of a route whose session cookie is `name` keep their flows in (sign-in.ts). */
-export function flowPrefixOf(name: string): string {
-  return `${name}_flow_`;
-}
-
-/**
- * The edit of the request sent upstream that takes the session's cookies (every part of `name`)
- * and the sign-in's (every name starting with `flowPrefix`) out of its Cookie fields: sealed for
- * the gateway alone, of no use to the app, and kilobytes on every request.
- */
-export function withoutSealed(name: string, flowPrefix: string): AnswerEdit {
-  return withoutSealedOf([name], [flowPrefix]);
-}
-
-/**
- * The gateway's own cookies, those of every OpenID Connect route (`names`: their sessions' names),
- * kept from the upstream of every route: undefined where no route signs in. The session cookie
- * is its host's (Path=/), so a browser sends it to the host's other routes too, and it is a
- * bearer credential: an upstream beside the signed-in app that reads it can replay it there as
- * its user. A request without a Cookie field (most) is passed as it is, nothing made.
- */
-export function withoutGatewayCookies(names: readonly string[]): AnswerEdit | undefined {
-  if (names.length === 0) return undefined;
-  const strip = withoutSealedOf(names, names.map(flowPrefixOf));
-  return (headers) => {
-    for (let i = 0; i < headers.length; i += 2)
-      if (headers[i].length === 6 && headers[i].toLowerCase() === 'cookie') return strip(headers);
-    return headers as string[];
-  };
-}
-
-/**
- * The edit of an upstream's answer that drops its Set-Cookie fields for the gateway's own cookies
- * (every OpenID Connect route's session, its parts and its sign-in flows; `names`: the sessions'
- * names), then applies `then` (the route's own answer edit, which sets the gateway's): no upstream
- * sets a session of its choosing (an attacker's own, sealed at their sign-in), which would sign
- * the user in as someone else. Made once (undefined where no route signs in); `then` per request.
- */
-export function withoutUpstreamSetCookies(
-  names: readonly string[],
-): ((then: AnswerEdit | undefined) => AnswerEdit) | undefined {
-  if (names.length === 0) return undefined;
-  const isGateways = gatewayCookieTest(names, names.map(flowPrefixOf));
-  const planted = (headers: readonly string[], i: number) => {
-    if (headers[i].length !== 10 || headers[i].toLowerCase() !== 'set-cookie') return false;
-    const line = headers[i + 1];
-    const eq = line.indexOf('=');
-    return isGateways((eq === -1 ? line : line.slice(0, eq)).trim());
-  };
-  return (then) => (headers, failed) => {
-    let kept = headers;
-    for (let i = 0; i < headers.length; i += 2)
-      if (planted(headers, i)) {
-        kept = headers.filter((_, j) => !planted(headers, j - (j % 2)));
-        break;
-      }
-    return then === undefined ? (kept as string[]) : then(kept, failed);
-  };
-}
-
-/** Whether a cookie's name is the gateway's: one of the sessions `names` (or a part of one), or a sign-in's flow. */
-function gatewayCookieTest(
-  names: readonly string[],
-  flowPrefixes: readonly string[],
-): (named: string) => boolean {
-  return (named) =>
-    flowPrefixes.some((prefix) => named.startsWith(prefix)) || names.some((name) => isPartOf(named, name));
-}
-
-function withoutSealedOf(names: readonly string[], flowPrefixes: readonly string[]): AnswerEdit {
-  const ours = gatewayCookieTest(names, flowPrefixes);
-  return (headers) => {
-    const out: string[] = [];
-    for (let i = 0; i < headers.length; i += 2) {
-      if (headers[i].toLowerCase() !== 'cookie') {
-        out.push(headers[i], headers[i + 1]);
-        continue;
-      }
-      const kept = headers[i + 1]
-        .split(';')
-        .map((pair) => pair.trim())
-        .filter((pair) => {
-          const eq = pair.indexOf('=');
-          const named = eq === -1 ? pair : pair.slice(0, eq).trim();
-          return pair !== '' && !ours(named);
-        });
-      if (kept.length > 0) out.push(headers[i], kept.join('; '));
-    }
-    return out;
-  };
 }

@@ -12,8 +12,9 @@ import {
   type SignedIn,
   type SignInRefusal,
 } from './authorization-answer.ts';
+import { flowPrefixOf } from './gateway-cookies.ts';
 import type { IssuerHop } from './issuer-hop.ts';
-import { type CookieSeal, cookieAttributes, flowPrefixOf } from './session-cookie.ts';
+import { type CookieSeal, cookieAttributes } from './session-cookie.ts';
 import type { SessionStore } from './session-store.ts';
 
 /** How long a sign-in begun may take to come back (the flow cookie's life, and a state's). */
