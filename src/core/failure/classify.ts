@@ -44,6 +44,14 @@ const TLS_ALERTS: Readonly<Record<string, number>> = {
   NO_APPLICATION_PROTOCOL: 120,
 };
 
+/**
+ * The alerts a TLS 1.3 server sends while it checks the client's second flight (its certificate,
+ * CertificateVerify, Finished), which it reads after the client may have written its request:
+ * handshake_failure, bad_certificate … access_denied, decrypt_error,
+ * bad_certificate_status_response, certificate_required.
+ */
+const CLIENT_FLIGHT_ALERTS: ReadonlySet<number> = new Set([40, 42, 43, 44, 45, 46, 47, 48, 49, 51, 113, 116]);
+
 /** "0.4 ms", "12 ms": how long something took, for failure details. */
 export function ms(elapsed: number): string {
   return elapsed < 10 ? `${elapsed.toFixed(1)} ms` : `${Math.round(elapsed)} ms`;
@@ -61,12 +69,25 @@ export function codeOf(err: unknown): string {
  * connection looked open, and the request may have been written: the alert is still what ended
  * it (RFC 9209 §2.3.15), whenever it comes and whatever the version. A server that ends the
  * handshake with an alert never took the request (its application saw no byte of it), so the
- * record stays `not_sent` however far the bytes went, as for a refused stream.
+ * record stays `not_sent` however far the bytes went, as for a refused stream. `stage`: how far
+ * the request went when the alert came (`not_sent` during the connect); past it, an alert that
+ * is no such refusal is a connection terminated at that stage.
  */
-export function tlsAlertFailure(err: unknown, after: string): Failure | undefined {
+export function tlsAlertFailure(err: unknown, after: string, stage: Stage = 'not_sent'): Failure | undefined {
   const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13|SSL\/TLS)_(?:ALERT_)?([A-Z_]+)$/.exec(codeOf(err));
   if (alert === null || TLS_ALERTS[alert[1]] === undefined) return undefined;
   const alertMessage = alert[1].toLowerCase();
+  // Once the request may have gone, only the alerts of a server checking the client's side of
+  // a TLS 1.3 handshake say it was never taken. Any other (bad_record_mac, internal_error,
+  // decode_error, user_canceled…) ends a session whose application may have read the request
+  // and acted on it: taken for a refused handshake, a POST it had read was sent again to the
+  // next target. It is a connection ended before the head, as any other drop at that stage.
+  if (stage !== 'not_sent' && !CLIENT_FLIGHT_ALERTS.has(TLS_ALERTS[alert[1]]))
+    return new Failure(
+      'connection_terminated',
+      `connection ended by the upstream with TLS alert ${alertMessage} before the response head ${after}`,
+      { stage, cause: err },
+    );
   return new Failure('tls_alert_received', `TLS alert ${alertMessage} received ${after}`, {
     stage: 'not_sent',
     unprocessed: true,
@@ -83,7 +104,7 @@ export function tlsAlertFailure(err: unknown, after: string): Failure | undefine
  */
 export function connectionDropped(err: unknown, details: string, after: string, stage: Stage): Failure {
   return (
-    tlsAlertFailure(err, after) ??
+    tlsAlertFailure(err, after, stage) ??
     new Failure('connection_terminated', `${details} ${after}`, { stage, cause: err ?? undefined })
   );
 }

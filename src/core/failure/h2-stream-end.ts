@@ -119,7 +119,7 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const reset = readReset(end);
   if (end.headReceived) return afterHead(end, reset);
   // A TLS alert first: Node resets the streams of the session it ended (INTERNAL_ERROR) too.
-  const alert = tlsAlertFailure(end.error, reset.after);
+  const alert = tlsAlertFailure(end.error, reset.after, 'sent');
   if (alert !== undefined) return alert;
   return unprocessed(end, reset) ?? beforeHead(end, reset);
 }
