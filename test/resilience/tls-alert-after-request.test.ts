@@ -8,6 +8,7 @@
  * TLS layer meets a corrupt record once it has the whole request, and answers with its alert.
  */
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { test } from 'node:test';
@@ -127,3 +128,87 @@ upstreams:
     }
   });
 }
+
+/**
+ * The same over HTTP/2: a secure HTTP/2 server whose TLS layer, once a stream's request is whole,
+ * is fed the record that fails to decrypt (one connection at a time); or one that answers 200.
+ */
+async function startH2(alerting: boolean) {
+  const certificates = testCertificates();
+  const seen: string[] = [];
+  const h2 = http2.createSecureServer({ ...certificates.localhost });
+  h2.on('sessionError', () => {});
+  let wireNow: Duplex | undefined;
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    const wire = new Duplex({
+      read() {},
+      write(chunk, _encoding, done) {
+        socket.write(chunk, done);
+      },
+      final(done) {
+        socket.end();
+        done();
+      },
+    });
+    socket.on('data', (chunk) => wire.push(chunk));
+    socket.on('end', () => wire.push(null));
+    wireNow = wire;
+    h2.emit('connection', wire);
+  });
+  h2.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    stream.resume();
+    stream.on('end', () => {
+      seen.push(`${headers[':method']} ${headers[':path']}`);
+      if (alerting)
+        wireNow?.push(Buffer.concat([Buffer.from([0x17, 0x03, 0x03, 0x00, 0x20]), Buffer.alloc(32, 7)]));
+      else {
+        stream.respond({ ':status': 200 });
+        stream.end('ok');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { url: `https://127.0.0.1:${port}`, caPath: certificates.caPath, seen, close: () => server.close() };
+}
+
+test('HTTP/2: an alert on the session after the upstream read a POST: 502 connection_terminated, not sent again', async () => {
+  const alerting = await startH2(true);
+  const healthy = await startH2(false);
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - upstream: app
+upstreams:
+  app:
+    protocol: h2
+    balancer: round_robin
+    targets: [{ url: "${alerting.url}" }, { url: "${healthy.url}" }]
+    tls: { ca: ${alerting.caPath} }
+    outlier_detection: { consecutive_failures: 0 }
+    circuit_breaker: { consecutive_failures: 0 }
+`);
+  try {
+    const post = await request(gw.url, {
+      method: 'POST',
+      path: '/pay',
+      body: 'amount=10',
+      headers: { 'x-request-id': 'pay' },
+    });
+    assert.deepEqual(alerting.seen, ['POST /pay'], 'the upstream read the POST');
+    assert.equal(post.status, 502);
+    assert.match(
+      String(post.headers['proxy-status']),
+      /^edge-1; error=connection_terminated; details="connection ended by the upstream with TLS alert bad_record_mac before the response head after /,
+    );
+    assert.deepEqual(healthy.seen, [], 'the POST was not sent again');
+    const line = await gw.logFor('pay');
+    assert.equal(line.stage, 'sent');
+    assert.equal(line.retry_skipped, 'not_idempotent');
+  } finally {
+    await gw.close();
+    alerting.close();
+    healthy.close();
+  }
+});

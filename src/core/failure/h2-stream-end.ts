@@ -119,7 +119,8 @@ export function classifyH2StreamEnd(end: H2StreamEnd): Failure {
   const reset = readReset(end);
   if (end.headReceived) return afterHead(end, reset);
   // A TLS alert first: Node resets the streams of the session it ended (INTERNAL_ERROR) too.
-  const alert = tlsAlertFailure(end.error, reset.after, 'sent');
+  // A stream given an id went out on a session whose application may have read it (classify.ts).
+  const alert = tlsAlertFailure(end.error, reset.after, end.streamId === undefined ? 'not_sent' : 'sent');
   if (alert !== undefined) return alert;
   return unprocessed(end, reset) ?? beforeHead(end, reset);
 }
