@@ -101,6 +101,31 @@ test('candor config push of a document past 4 MiB: refused at the file as candor
   assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, before);
 });
 
+test('candor config push of a document under 4 MiB but past what etcd takes in one request: not pushed, saying so, exit 78, nothing written', async () => {
+  // etcd's --max-request-bytes is 1.5 MiB by default: refused by etcd as "request is too large"
+  // below 2 MiB, by its gRPC server as "received message larger than max" above. Either was
+  // printed as etcd's bare words, exit 69 (etcd unreachable, or the key moved): not said pushed
+  // or not, nor why.
+  for (const [name, lines] of [
+    ['large-1.6m.yaml', 1600],
+    ['large-3m.yaml', 3000],
+  ] as const) {
+    const file = join(dir, name);
+    writeFileSync(file, documentTo(origins.url.two) + `# ${'x'.repeat(1021)}\n`.repeat(lines));
+    const size = documentTo(origins.url.two).length + 1024 * lines;
+    const before = (await client.range(FLEET_KEY)).kvs[0].modRevision;
+    const pushed = await candor(['config', 'push', file, '--config', gateway.bootstrap]);
+    assert.equal(pushed.code, 78, pushed.stderr);
+    assert.match(
+      pushed.stderr,
+      new RegExp(
+        `^candor: not pushed: etcd refuses a write this large \\(etcd: [^\\n]+\\): ${file} is ${size} bytes, more than etcd takes in one request \\(its --max-request-bytes, 1\\.5 MiB unless its members set more\\); nothing was written, the fleet keeps its config\\n$`,
+      ),
+    );
+    assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, before);
+  }
+});
+
 test('candor config push of a file past what a string holds (a log named by mistake): refused past 4 MiB, read no further, exit 78', async () => {
   const file = join(dir, 'huge.log');
   // 600 MiB, sparse: read whole, its text would be past V8's longest string.
