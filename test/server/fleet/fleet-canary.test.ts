@@ -11,11 +11,13 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { EtcdClient } from '../../../src/upstream/config-source/etcd-client.ts';
 import { type EtcdProcess, startEtcd } from '../../helpers/etcd-server.ts';
 import {
   answersWith,
   candor,
   documentTo,
+  FLEET_KEY,
   type FleetGateway,
   fleetBootstrap,
   NamedOrigins,
@@ -251,6 +253,48 @@ test('a healthy canary holds for the time named and then every gateway takes it'
   // The promotion is a push of its own in the history, by the canary's author.
   const history = await candor(['config', 'history', '--config', gateways[0].bootstrap, '--json']);
   assert.equal(JSON.parse(history.stdout).entries[0].revision, after.latest);
+});
+
+test("a healthy canary of a document near etcd's request bound is promoted, not left running for good", async () => {
+  // ~1 MiB (etcd takes 1.5 MiB a request by default): the canary's record holds it once, and
+  // the promotion wrote it twice in one request (under the key, and in the verdict's record),
+  // which etcd refused as too large: said "etcd does not answer" every window, the canary
+  // running for good, and every push refused meanwhile as a canary under way.
+  // To the origin the fleet runs already (the next test begins there): another document all the same.
+  const big = `${documentTo(originUrl.two)}${`# ${'x'.repeat(1021)}\n`.repeat(1000)}`;
+  const load = traffic();
+  const pushed = await candor([
+    'config',
+    'push',
+    writeDocument('big-two.yaml', big),
+    '--config',
+    gateways[0].bootstrap,
+    '--canary',
+    '1',
+    ...JUDGING,
+    '--no-wait',
+  ]);
+  assert.equal(pushed.code, 0, `${pushed.stdout}${pushed.stderr}`);
+  let canary: { phase: string; verdict: string | null } | undefined;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    canary = (await fleetJson()).canary as typeof canary;
+    if (canary?.phase !== 'running') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await load.stop();
+  assert.equal(canary?.phase, 'promoted', canary?.verdict ?? '');
+  // Every gateway on the promoted revision: the canary's without a reload, the others by one.
+  let after = await fleetJson();
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; after = await fleetJson()) {
+    if (after.gateways.every((g) => g.revision === after.latest)) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.deepEqual(
+    after.gateways.map((g) => [g.name, g.revision, g.behind]),
+    gateways.map((g) => [g.name, after.latest, false]),
+  );
+  const key = await new EtcdClient({ endpoints: [etcd.endpoint] }).range(FLEET_KEY);
+  assert.equal(key.kvs[0].value, big);
 });
 
 test('a canary gateway that dies fails the canary: rolled back when its lease ends, the others never take it', async () => {
