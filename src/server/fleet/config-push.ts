@@ -283,6 +283,13 @@ export async function documentAt(
   } catch (err) {
     if (err instanceof EtcdError && err.kind === 'compacted')
       return { problem: `revision ${revision} is compacted away: etcd no longer holds it` };
+    // A revision past etcd's own was told in etcd's bare words, exit 69 (etcd unreachable).
+    if (err instanceof EtcdError && /future revision/.test(err.message)) {
+      const now = (await client.range(key)).revision;
+      return {
+        problem: `${key} never had revision ${revision}: etcd is at revision ${now} (see candor config history)`,
+      };
+    }
     throw err;
   }
 }

@@ -137,6 +137,24 @@ test('a rollback to a revision that fails validation: each problem told at that 
   assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, now);
 });
 
+test('a rollback to a revision etcd has not reached is refused as one the key never had: exit 65, nothing written', async () => {
+  const client = new EtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000 });
+  const { kvs, revision } = await client.range(FLEET_KEY);
+  const ahead = revision + 1000;
+  // etcd's bare words were printed ("etcdserver: mvcc: required revision is a future revision"),
+  // exit 69, which says etcd could not be reached; a revision compacted away or never the key's
+  // is exit 65 naming it.
+  const rollback = await candor(['config', 'rollback', String(ahead), '--config', gateway.bootstrap]);
+  assert.equal(rollback.code, 65, rollback.stderr);
+  assert.match(
+    rollback.stderr,
+    new RegExp(
+      `^candor: ${FLEET_KEY} never had revision ${ahead}: etcd is at revision \\d+ \\(see candor config history\\)\\n$`,
+    ),
+  );
+  assert.equal((await client.range(FLEET_KEY)).kvs[0].modRevision, kvs[0].modRevision);
+});
+
 test('a push --if-revision past the revision the key is at is refused saying so, not that the key moved since: exit 69, nothing written', async () => {
   const client = new EtcdClient({ endpoints: [etcd.endpoint], timeoutMs: 2000 });
   const now = (await client.range(FLEET_KEY)).kvs[0].modRevision;
