@@ -268,8 +268,14 @@ export class FleetCanary {
       );
       return;
     }
+    // An ended record leaves the document out (nothing reads it once the canary is over; a
+    // promotion writes it under the key in the same request): with it, the verdict made the
+    // record larger than the push's, and one of a document near etcd's request bound (1.5 MiB by
+    // default) was refused as too large at every look, the canary running for good, rolled back
+    // or promoted never, and every push refused meanwhile as a canary under way.
     const ended: CanaryRecord = {
       ...base,
+      document: '',
       phase: decision.kind === 'promote' ? 'promoted' : 'rolled_back',
       verdict: decision.verdict,
       ...(decision.look === undefined ? {} : { look: decision.look, looks: decision.looks }),
@@ -289,16 +295,12 @@ export class FleetCanary {
       from: canary.from,
       canary_of: canary.revision,
     };
-    // The verdict's record without the document, which the key holds at this same revision: with
-    // it, the one request held the document twice, and one of ~1 MiB (etcd takes 1.5 MiB a
-    // request by default) was refused as too large at every look, the canary running for good.
-    const verdict = { ...record, value: JSON.stringify({ ...ended, document: '' } satisfies CanaryRecord) };
     const promoted = await this.#client.putIf(
       [unchanged, { key: this.#key, target: 'mod', equals: canary.from }],
       [
         { key: this.#key, value: canary.document },
         { key: pushKey(this.#key), value: JSON.stringify(push) },
-        verdict,
+        record,
       ],
       [this.#key],
     );

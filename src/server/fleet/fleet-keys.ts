@@ -41,7 +41,7 @@ export interface CanaryRecord {
   readonly from: number;
   /** The canary's revision: the write that began it (absent in that write: read as its mod revision, canaryOf). */
   readonly revision?: number;
-  /** Empty once promoted: the config key holds it then, at the verdict's revision (fleet-canary.ts). */
+  /** Empty once ended (a promotion writes it under the config key at the verdict's revision: fleet-canary.ts). */
   readonly document: string;
   /** The gateways that run it, by name (the first N live ones in name order when pushed). */
   readonly gateways: readonly string[];

@@ -5,7 +5,9 @@
  * metric and figures, while the other two never take it; one adding a plugin whose onRequest
  * throws (on every other request) is rolled back on the gateway's own 500s (gateway_error),
  * which make no upstream attempt; a healthy one reaches all three; one whose gateway dies is
- * rolled back (the gateway gone counts as a failed canary).
+ * rolled back (the gateway gone counts as a failed canary). A canary of a document near etcd's
+ * request bound is promoted, or rolled back, all the same: its verdict's record fits where its
+ * push did.
  */
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -295,6 +297,42 @@ test("a healthy canary of a document near etcd's request bound is promoted, not 
   );
   const key = await new EtcdClient({ endpoints: [etcd.endpoint] }).range(FLEET_KEY);
   assert.equal(key.kvs[0].value, big);
+});
+
+test("a failing canary of a document just under etcd's request bound is rolled back, not left running for good", async () => {
+  // The largest such canary etcd takes (1.5 MiB a request by default), found by pushing it a
+  // little smaller each time: its verdict's record, the document and the verdict's line, was
+  // refused as too large at every look, the canary running on its gateway for good.
+  const broken = documentTo(`http://127.0.0.1:${closedPort}`);
+  let pushed = { code: -1, stdout: '', stderr: '' };
+  for (let size = 1536 * 1024, tries = 0; pushed.code !== 0 && tries < 30; size -= 64, tries++) {
+    const file = writeDocument('near-bound.yaml', `${broken}# ${'x'.repeat(size - broken.length - 3)}\n`);
+    pushed = await candor([
+      'config',
+      'push',
+      file,
+      '--config',
+      gateways[0].bootstrap,
+      '--canary',
+      '1',
+      ...JUDGING,
+      '--no-wait',
+    ]);
+    if (pushed.code !== 0)
+      assert.match(pushed.stderr, /^candor: not pushed: etcd refuses a write this large/);
+  }
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const load = traffic();
+  let canary: { phase: string; verdict: string | null } | undefined;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    canary = (await fleetJson()).canary as typeof canary;
+    if (canary?.phase !== 'running') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await load.stop();
+  assert.equal(canary?.phase, 'rolled_back', canary?.verdict ?? '');
+  // Its gateway back on the revision the rest run.
+  await answersWith(gateways[0], 'two');
 });
 
 test('a canary gateway that dies fails the canary: rolled back when its lease ends, the others never take it', async () => {
