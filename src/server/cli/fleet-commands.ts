@@ -14,6 +14,7 @@ import { parseDuration } from '../../core/config/units.ts';
 import { firstUndecodable } from '../../core/config/utf8.ts';
 import { printable, strictJson } from '../../core/printable.ts';
 import { type EtcdClient, EtcdError } from '../../upstream/config-source/etcd-client.ts';
+import { etcdTooLarge } from '../../upstream/config-source/etcd-transport.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import {
   type CanaryPlan,
@@ -205,19 +206,13 @@ async function pushCommand({
     // A document under `candor check`'s 4 MiB but past etcd's request bound was told as etcd's
     // bare words, exit 69 (etcd unreachable): neither whether it was written nor why. etcd
     // refuses such a request before proposing it, so nothing was written.
-    if (!(err instanceof EtcdError && TOO_LARGE.test(err.message))) throw err;
+    if (!etcdTooLarge(err)) throw err;
     tell(
       `candor: not pushed: etcd refuses a write this large (${err.message}): ${args[0]} is ${bytes.length} bytes, more than etcd takes in one request (its --max-request-bytes, 1.5 MiB unless its members set more); nothing was written, the fleet keeps its config\n`,
     );
     return EXIT.config;
   }
 }
-
-/**
- * etcd's words for a request past its --max-request-bytes: its server's below its gRPC bound
- * (that bound plus 512 KiB), its gRPC server's above it.
- */
-const TOO_LARGE = /request is too large|received message larger than max/;
 
 /** `candor config history`: the revisions pushed, newest first. */
 async function historyCommand({ values, client, key }: FleetCall): Promise<number> {

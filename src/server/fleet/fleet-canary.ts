@@ -11,7 +11,8 @@
 import type { Logger } from '../../observe/log/logger.ts';
 import type { SideCounts } from '../../upstream/canary/canary-window.ts';
 import { addSide, emptySide } from '../../upstream/canary/canary-window.ts';
-import type { EtcdClient, KeyValue } from '../../upstream/config-source/etcd-client.ts';
+import { type EtcdClient, EtcdError, type KeyValue } from '../../upstream/config-source/etcd-client.ts';
+import { etcdTooLarge } from '../../upstream/config-source/etcd-transport.ts';
 import { followKey } from '../../upstream/config-source/key-watch.ts';
 import { CanaryJudge, type Decision } from './canary-judge.ts';
 import {
@@ -45,8 +46,12 @@ export class FleetCanary {
   #timers: NodeJS.Timeout[] = [];
   #stopFollowing: (() => void) | undefined;
   #stopped = false;
-  /** Why the last count or look failed (etcd away): said once until one succeeds. */
-  #failing: string | undefined;
+  /**
+   * The loops (counts, looks) whose last call failed: said once, and again-reachable once none
+   * fails. One flag for both made a look etcd refused each window while the counts went on (a
+   * record past its request bound) say "does not answer" and "answers again" every window.
+   */
+  #failing = new Set<'counts' | 'look'>();
 
   constructor(
     source: FleetSource,
@@ -161,14 +166,14 @@ export class FleetCanary {
     this.#judge = undefined;
     // What the workers counted before it began is none of its business.
     this.#counts().catch(() => undefined);
-    const every = (ms: number, work: () => Promise<void>) => {
+    const every = (ms: number, loop: 'counts' | 'look', work: () => Promise<void>) => {
       let busy = false;
       const timer = setInterval(() => {
         if (busy) return;
         busy = true;
         work()
-          .then(() => this.#answered())
-          .catch((err: Error) => this.#failed(err))
+          .then(() => this.#answered(loop))
+          .catch((err: Error) => this.#failed(loop, err))
           .finally(() => {
             busy = false;
           });
@@ -176,13 +181,15 @@ export class FleetCanary {
       timer.unref();
       this.#timers.push(timer);
     };
-    every(Math.max(25, canary.window_ms / 2), () => this.#writeCounts(canary));
-    every(canary.window_ms, () => this.#look(canary));
+    every(Math.max(25, canary.window_ms / 2), 'counts', () => this.#writeCounts(canary));
+    every(canary.window_ms, 'look', () => this.#look(canary));
   }
 
   #quiet(): void {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
+    // A failure of this canary's calls is none of the next one's (no "answers again" there).
+    this.#failing.clear();
   }
 
   /** The counts since the last call join this gateway's total while it runs its side's revision, and the total is written. */
@@ -295,15 +302,27 @@ export class FleetCanary {
       from: canary.from,
       canary_of: canary.revision,
     };
-    const promoted = await this.#client.putIf(
-      [unchanged, { key: this.#key, target: 'mod', equals: canary.from }],
-      [
-        { key: this.#key, value: canary.document },
-        { key: pushKey(this.#key), value: JSON.stringify(push) },
-        record,
-      ],
-      [this.#key],
-    );
+    let promoted: Awaited<ReturnType<EtcdClient['putIf']>>;
+    try {
+      promoted = await this.#client.putIf(
+        [unchanged, { key: this.#key, target: 'mod', equals: canary.from }],
+        [
+          { key: this.#key, value: canary.document },
+          { key: pushKey(this.#key), value: JSON.stringify(push) },
+          record,
+        ],
+        [this.#key],
+      );
+    } catch (err) {
+      // The document, its push record and the verdict in one request, past etcd's bound where the
+      // canary's own record was not: refused at every look, it ran for good. Rolled back, saying
+      // so; a plain push (the document and a small record) is what etcd takes.
+      if (!etcdTooLarge(err)) throw err;
+      return this.#decided(canary, {
+        kind: 'rollback',
+        verdict: `not promoted: etcd refuses the promotion's write as too large (${err.message}): the document with its verdict is more than etcd takes in one request (its --max-request-bytes); push it without --canary`,
+      });
+    }
     if (promoted.succeeded) return;
     const moved = promoted.read[0]?.modRevision ?? 0;
     await this.#decided(canary, {
@@ -312,18 +331,22 @@ export class FleetCanary {
     });
   }
 
-  #answered(): void {
-    if (this.#failing === undefined) return;
+  #answered(loop: 'counts' | 'look'): void {
+    if (!this.#failing.delete(loop) || this.#failing.size > 0) return;
     this.#logger.info({ source: this.#key }, 'config canary: etcd answers again, counting and judging go on');
-    this.#failing = undefined;
   }
 
-  #failed(err: Error): void {
-    if (this.#failing !== undefined) return;
-    this.#failing = err.message;
+  #failed(loop: 'counts' | 'look', err: Error): void {
+    const said = this.#failing.size > 0;
+    this.#failing.add(loop);
+    if (said) return;
+    // etcd answered, refusing (a permission, a request too large): not said as etcd away.
+    const refused = err instanceof EtcdError && err.kind === 'refused';
     this.#logger.warn(
       { source: this.#key, canary: this.#canary?.revision, err: err.message },
-      'config canary: etcd does not answer: counts and looks wait for it (the other gateways keep their revision)',
+      refused
+        ? `config canary: etcd refuses this gateway's ${loop === 'look' ? 'look' : 'counts'} (${err.message}): tried again at each one (the other gateways keep their revision)`
+        : 'config canary: etcd does not answer: counts and looks wait for it (the other gateways keep their revision)',
     );
   }
 }

@@ -33,6 +33,19 @@ export class EtcdError extends Error {
   }
 }
 
+/**
+ * etcd refused a write past its --max-request-bytes (1.5 MiB unless its members set more): its
+ * server's words below its gRPC bound (that bound plus 512 KiB), its gRPC server's above it.
+ * Refused before it is proposed: nothing of it was written.
+ */
+export function etcdTooLarge(err: unknown): err is EtcdError {
+  return (
+    err instanceof EtcdError &&
+    err.kind === 'refused' &&
+    /request is too large|received message larger than max/.test(err.message)
+  );
+}
+
 const CALL_TIMEOUT_MS = 5_000;
 /** An answer of the JSON gateway is a few KiB (a config document, a member list): far above any. */
 const MAX_ANSWER_BYTES = 16 * 1024 * 1024;

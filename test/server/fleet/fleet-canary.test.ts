@@ -299,14 +299,15 @@ test("a healthy canary of a document near etcd's request bound is promoted, not 
   assert.equal(key.kvs[0].value, big);
 });
 
-test("a failing canary of a document just under etcd's request bound is rolled back, not left running for good", async () => {
-  // The largest such canary etcd takes (1.5 MiB a request by default), found by pushing it a
-  // little smaller each time: its verdict's record, the document and the verdict's line, was
-  // refused as too large at every look, the canary running on its gateway for good.
-  const broken = documentTo(`http://127.0.0.1:${closedPort}`);
+/**
+ * `document`, padded to the largest canary etcd takes in one request (1.5 MiB by default), found
+ * by pushing it a little smaller each time (each refused as too large: nothing written); the file pushed.
+ */
+async function pushNearBound(document: string): Promise<string> {
   let pushed = { code: -1, stdout: '', stderr: '' };
+  let file = '';
   for (let size = 1536 * 1024, tries = 0; pushed.code !== 0 && tries < 30; size -= 64, tries++) {
-    const file = writeDocument('near-bound.yaml', `${broken}# ${'x'.repeat(size - broken.length - 3)}\n`);
+    file = writeDocument('near-bound.yaml', `${document}# ${'x'.repeat(size - document.length - 3)}\n`);
     pushed = await candor([
       'config',
       'push',
@@ -322,6 +323,11 @@ test("a failing canary of a document just under etcd's request bound is rolled b
       assert.match(pushed.stderr, /^candor: not pushed: etcd refuses a write this large/);
   }
   assert.equal(pushed.code, 0, pushed.stderr);
+  return file;
+}
+
+/** The canary's phase once it is over (30 s at most, under traffic). */
+async function canaryEnd(): Promise<{ phase: string; verdict: string | null } | undefined> {
   const load = traffic();
   let canary: { phase: string; verdict: string | null } | undefined;
   for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
@@ -330,6 +336,49 @@ test("a failing canary of a document just under etcd's request bound is rolled b
     await new Promise((r) => setTimeout(r, 250));
   }
   await load.stop();
+  return canary;
+}
+
+/** How many lines each gateway logged whose msg matches. */
+const said = (pattern: RegExp) =>
+  gateways.map((g) => (g.serve?.lines ?? []).filter((line) => pattern.test(String(line.msg))).length);
+
+test("a healthy canary just under etcd's request bound: its looks etcd refuses are said so once; its promotion, past the bound, is a rollback saying why", async () => {
+  // A look's record (the document and the look's figures) is past the bound, the counts between
+  // looks (small records) are taken: one flag for both said "etcd does not answer" at each look
+  // and "etcd answers again" at each count. The promotion (the document, its push record and
+  // the verdict in one request) is past it too: refused at every look, it ran for good.
+  const document = await pushNearBound(documentTo(originUrl.two));
+  const canary = await canaryEnd();
+  assert.equal(canary?.phase, 'rolled_back', canary?.verdict ?? '');
+  assert.match(
+    canary?.verdict ?? '',
+    /^not promoted: etcd refuses the promotion's write as too large \(etcd: etcdserver: request is too large\): the document with its verdict is more than etcd takes in one request \(its --max-request-bytes\); push it without --canary$/,
+  );
+  // etcd refusing is never said as etcd not answering (a loaded machine may time a call out:
+  // that one is said so, truly).
+  const lies = gateways.flatMap((g) =>
+    (g.serve?.lines ?? []).filter(
+      (line) =>
+        /^config canary: etcd does not answer/.test(String(line.msg)) && /too large/.test(String(line.err)),
+    ),
+  );
+  assert.deepEqual(lies, []);
+  const refusals = said(
+    /^config canary: etcd refuses this gateway's look \(etcd: etcdserver: request is too large\): tried again at each one/,
+  );
+  // Said once by the gateway that judges, not again at each look.
+  assert.ok(refusals.reduce((a, b) => a + b) >= 1 && refusals.every((n) => n <= 1), JSON.stringify(refusals));
+  // What the verdict says to do is what etcd takes.
+  const plain = await candor(['config', 'push', document, '--config', gateways[0].bootstrap]);
+  assert.equal(plain.code, 0, plain.stderr);
+});
+
+test("a failing canary of a document just under etcd's request bound is rolled back, not left running for good", async () => {
+  // Its verdict's record, the document and the verdict's line, was refused as too large at
+  // every look, the canary running on its gateway for good.
+  await pushNearBound(documentTo(`http://127.0.0.1:${closedPort}`));
+  const canary = await canaryEnd();
   assert.equal(canary?.phase, 'rolled_back', canary?.verdict ?? '');
   // Its gateway back on the revision the rest run.
   await answersWith(gateways[0], 'two');
