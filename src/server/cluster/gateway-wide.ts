@@ -13,9 +13,16 @@ import {
   loadAutomaticHttps,
   replaceHttps,
 } from '../acme/automatic-https.ts';
+import { isServing } from '../gateway/ipc-protocol.ts';
 import { targetMoves } from '../gateway/reload-plan.ts';
 import type { RuntimeChanges } from '../gateway/runtime-changes.ts';
-import type { Announcement, HealthVerdict, SharedToWorker, WorkerShare } from '../gateway/shared-protocol.ts';
+import type {
+  Announcement,
+  EarlyCount,
+  HealthVerdict,
+  SharedToWorker,
+  WorkerShare,
+} from '../gateway/shared-protocol.ts';
 import { isSharedFromWorker } from '../gateway/shared-protocol.ts';
 import { EjectionReturns } from './ejection-returns.ts';
 import { OpenBreakers } from './open-breakers.ts';
@@ -36,6 +43,14 @@ export class GatewayWide {
   readonly #workers: number;
   /** Live workers by slice: a restarted worker takes the slice of the one that died. */
   readonly #slices = new Map<Worker, number>();
+  /**
+   * The workers that serve: only one of them counts what the primary does. A worker still
+   * starting has not wired its metrics to its link (a count sent it then was dropped), and
+   * before any serves (the first probes and DNS answers come within a second of the start,
+   * before the workers do) the counts are kept in `#early`, by label set, for the first to serve.
+   */
+  readonly #servingWorkers = new Set<Worker>();
+  readonly #early = new Map<string, EarlyCount>();
   #checks: GatewayChecks | undefined;
   #rates: GatewayRateLimits | undefined;
   #discoveries: Discoveries | undefined;
@@ -67,8 +82,12 @@ export class GatewayWide {
     this.#logger = logger;
     this.#timeline = timeline;
     this.#config = config;
-    cluster.on('exit', (worker) => this.#renewals.exited(worker));
+    cluster.on('exit', (worker) => {
+      this.#renewals.exited(worker);
+      this.#servingWorkers.delete(worker);
+    });
     cluster.on('message', (from, message) => {
+      if (isServing(message)) return this.#served(from);
       if (!isSharedFromWorker(message)) return;
       switch (message.candor) {
         case 'renew-ask':
@@ -235,6 +254,11 @@ export class GatewayWide {
         this.#logger,
         (verdicts, probe) => this.#publish(verdicts, probe),
         (transition) => this.#timeline.record({ kind: 'health', ...transition }),
+        {
+          healthChecked: (...args) => this.#countEarly({ metric: 'healthChecked', args, times: 1 }),
+          healthTransition: (...args) => this.#countEarly({ metric: 'healthTransition', args, times: 1 }),
+          returned: () => {},
+        },
       );
       if (this.#changes) this.#checks.applyChanges(this.#changes);
     }
@@ -294,19 +318,43 @@ export class GatewayWide {
       this.#checks?.update(this.#found(this.#config));
     }
     const counter = this.#counter();
+    if (counter === undefined)
+      this.#countEarly({ metric: 'discovered', args: [report.upstream, outcome, report.failure], times: 1 });
     for (const worker of this.#live()) {
       const message: SharedToWorker = { candor: 'discovery', report, outcome, count: worker === counter };
       worker.send(message);
     }
   }
 
-  /** The worker that counts what the primary does (the lowest slice alive), so merged metrics count it once. */
+  /** The worker that counts what the primary does (the lowest slice serving), so merged metrics count it once. */
   #counter(): Worker | undefined {
     let counter: Worker | undefined;
     for (const [worker, slice] of this.#slices)
-      if (worker.isConnected() && (counter === undefined || slice < (this.#slices.get(counter) ?? 0)))
+      if (
+        worker.isConnected() &&
+        this.#servingWorkers.has(worker) &&
+        (counter === undefined || slice < (this.#slices.get(counter) ?? 0))
+      )
         counter = worker;
     return counter;
+  }
+
+  /** A count of the primary's, kept while no worker serves to count it (the checks call it for every probe). */
+  #countEarly(count: EarlyCount): void {
+    if (this.#counter() !== undefined) return;
+    const key = JSON.stringify([count.metric, count.args]);
+    const kept = this.#early.get(key);
+    this.#early.set(key, kept === undefined ? count : { ...kept, times: kept.times + count.times });
+  }
+
+  /** A worker serves: the first to, the counts kept for it. */
+  #served(worker: Worker): void {
+    this.#servingWorkers.add(worker);
+    const counter = this.#counter();
+    if (this.#early.size === 0 || counter === undefined) return;
+    const message: SharedToWorker = { candor: 'early-counts', counts: [...this.#early.values()] };
+    this.#early.clear();
+    counter.send(message);
   }
 
   #live(): Worker[] {

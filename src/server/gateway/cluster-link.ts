@@ -7,6 +7,7 @@ import type { Announcement, ReturnNews } from '../../upstream/health/report-outc
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import {
   type DiscoveryReport,
+  type EarlyCount,
   type HealthVerdict,
   isSharedToWorker,
   type SharedFromWorker,
@@ -62,6 +63,8 @@ export class ClusterLink implements RenewalPeers {
   onAcmeIssued: (name: string) => void = () => {};
   /** Set by the gateway: an order of the primary's ended, and this worker counts it. */
   onAcmeOrdered: (outcome: AcmeOrderOutcome) => void = () => {};
+  /** Set by the gateway: what the primary found before any worker served, which this worker counts. */
+  onEarlyCounts: (counts: readonly EarlyCount[]) => void = () => {};
   /** Set by the gateway: an ejection this worker ended was the first return of it, and this worker counts it. */
   onReturnCounted: (news: Omit<ReturnNews, 'candor'>) => void = () => {};
   /** The primary's latest DNS answer per upstream, kept (as the verdicts are) for a gateway that starts later. */
@@ -217,6 +220,9 @@ export class ClusterLink implements RenewalPeers {
         return;
       case 'return-counted':
         this.onReturnCounted(message);
+        return;
+      case 'early-counts':
+        this.onEarlyCounts(message.counts);
         return;
       case 'cache-invalidated':
       case 'cache-stored':

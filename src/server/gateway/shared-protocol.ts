@@ -1,4 +1,4 @@
-import type { AcmeOrderOutcome } from '../../observe/metrics/metrics.ts';
+import type { AcmeOrderOutcome, GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
 import type { DiscoveryOutcome, DiscoveryReport } from '../../upstream/discovery/dns-discovery.ts';
 import type { HealthVerdict } from '../../upstream/health/active-checks.ts';
@@ -44,8 +44,31 @@ export type SharedToWorker =
       readonly outcome: 'go' | 'renewed' | 'refused' | 'alone';
       readonly session?: unknown;
     }
+  /** What the primary found while no worker served (its first probes and DNS answers): the first to serve counts it. */
+  | { readonly candor: 'early-counts'; readonly counts: readonly EarlyCount[] }
   | Announcement
   | CacheNews;
+
+/**
+ * A count of the primary's (a probe, a target's transition, a DNS answer) made while no worker
+ * served to count it, `times` over: what the serving worker that counts would have been told.
+ */
+export type EarlyCount =
+  | {
+      readonly metric: 'healthChecked';
+      readonly args: Parameters<GatewayMetrics['healthChecked']>;
+      readonly times: number;
+    }
+  | {
+      readonly metric: 'healthTransition';
+      readonly args: Parameters<GatewayMetrics['healthTransition']>;
+      readonly times: number;
+    }
+  | {
+      readonly metric: 'discovered';
+      readonly args: Parameters<GatewayMetrics['discovered']>;
+      readonly times: number;
+    };
 
 export type SharedFromWorker =
   | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
@@ -74,6 +97,7 @@ const TO_WORKER = new Set([
   'cache-invalidated',
   'cache-stored',
   'renew-answer',
+  'early-counts',
 ]);
 const FROM_WORKER = new Set([
   'rate-ask',

@@ -26,6 +26,14 @@ export function followLink(
   // The order's failures in a row shown here; the order itself is counted by the primary.
   link.onAcmeOrdered = (outcome) => metrics.acmeOrdered(outcome, false);
   link.onReturnCounted = ({ upstream, origin, by }) => metrics.returned(upstream, origin, by);
+  // What the primary probed and asked DNS before any worker served: counted here, once.
+  link.onEarlyCounts = (counts) => {
+    for (const count of counts)
+      for (let i = 0; i < count.times; i++)
+        if (count.metric === 'healthChecked') metrics.healthChecked(...count.args);
+        else if (count.metric === 'healthTransition') metrics.healthTransition(...count.args);
+        else metrics.discovered(...count.args);
+  };
   // A verdict that ends an ejection here tells the primary, which has its first return counted.
   const returns = { metrics, logger, announce: (news: ReturnNews) => link.announce(news) };
   link.onHealth = (verdicts, count) =>

@@ -27,7 +27,7 @@ const UNCOUNTED = { healthChecked() {}, healthTransition() {}, returned() {} };
 export class GatewayChecks {
   readonly #logger: Logger;
   readonly #publish: Publish;
-  /** What the checks count: nothing (see UNCOUNTED), but each transition is told once, for the timeline. */
+  /** What the checks count (UNCOUNTED, or the counts kept while no worker serves), each transition told once, for the timeline. */
   readonly #counts: HealthMetrics;
   #upstreams = new Map<string, Upstream>();
   readonly #checks = new Map<string, ActiveChecks>();
@@ -37,10 +37,12 @@ export class GatewayChecks {
     logger: Logger,
     publish: Publish,
     onTransition: OnTransition = () => {},
+    /** What the primary counts itself: the probes no worker serves yet to count (gateway-wide.ts). */
+    counts: HealthMetrics = UNCOUNTED,
   ) {
     this.#logger = logger;
     this.#publish = publish;
-    this.#counts = tellingTransitions(UNCOUNTED, () => this.#upstreams, onTransition);
+    this.#counts = tellingTransitions(counts, () => this.#upstreams, onTransition);
     this.update(config);
   }
 
