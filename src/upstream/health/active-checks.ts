@@ -39,6 +39,10 @@ export type HealthMetrics = Pick<GatewayMetrics, 'healthChecked' | 'healthTransi
 interface TargetLoop {
   readonly counts: Counts;
   timer: NodeJS.Timeout | undefined;
+  /** When `timer` fires (performance.now()). */
+  dueAt: number;
+  /** When its last probe ended (performance.now()); undefined before the first. */
+  endedAt: number | undefined;
   running: RunningProbe | undefined;
   stopped: boolean;
 }
@@ -75,6 +79,8 @@ export function startActiveChecks(
 class ProbeLoops implements ActiveChecks {
   #upstream: Upstream;
   readonly #loops = new Map<Target, TargetLoop>();
+  /** The interval the pending timers were set with (undefined: no checks). */
+  #interval: number | undefined;
   readonly #logger: Logger;
   readonly #metrics: HealthMetrics;
   readonly #onRecorded: (upstream: Upstream, target: Target, result: ProbeResult) => void;
@@ -105,12 +111,17 @@ class ProbeLoops implements ActiveChecks {
     // Verdicts change panic only when they change, but a reload changes what they are read
     // against (the targets named, the threshold, the checks themselves): read it again now.
     updatePanic(next, performance.now(), this.#logger);
+    const interval = this.#interval;
+    this.#interval = check?.interval;
     if (!check) return;
+    if (interval !== undefined && interval !== check.interval) this.#reschedule(check.interval);
     const fresh = next.targets.filter((t) => !this.#loops.has(t));
     fresh.forEach((target, index) => {
       const loop: TargetLoop = {
         counts: { successes: 0, failures: 0 },
         timer: undefined,
+        dueAt: 0,
+        endedAt: undefined,
         running: undefined,
         stopped: false,
       };
@@ -126,7 +137,25 @@ class ProbeLoops implements ActiveChecks {
     await Promise.all(all.map(stopLoop));
   }
 
+  /**
+   * A reload changed the interval: each pending probe is moved to the new interval after its
+   * target's last probe ended (a first probe not yet made, to no later than one new interval
+   * from now). Left where the old interval put it, a target taken down under `interval: 1h`
+   * and reloaded to `5s` waited up to the hour, while its 503s' Retry-After, reckoned from
+   * the interval of now, said a few seconds.
+   */
+  #reschedule(interval: number): void {
+    const now = performance.now();
+    for (const [target, loop] of this.#loops) {
+      if (loop.timer === undefined) continue; // a probe is out: the next is set when it ends
+      const due = loop.endedAt === undefined ? Math.min(loop.dueAt, now + interval) : loop.endedAt + interval;
+      clearTimeout(loop.timer);
+      this.#schedule(target, loop, Math.max(0, due - now));
+    }
+  }
+
   #schedule(target: Target, loop: TargetLoop, delay: number): void {
+    loop.dueAt = performance.now() + delay;
     loop.timer = setTimeout(() => {
       loop.timer = undefined;
       void this.#probe(target, loop);
@@ -143,6 +172,7 @@ class ProbeLoops implements ActiveChecks {
     loop.running = probing;
     const result = await probing.result;
     loop.running = undefined;
+    loop.endedAt = result.at;
     if (loop.stopped) return;
     // Read again: a reload while the probe was out made another upstream the one of now.
     const current = this.#upstream;
