@@ -13,6 +13,13 @@ export function parseStatusRanges(text: string): Parsed<[number, number][]> {
     const low = Number(m[1]);
     const high = Number(m[2] ?? m[1]);
     if (high < low) return { problem: `the range ${low}-${high} is empty` };
+    // A probe's verdict is read from its final status: an interim 1xx is read past, a 101 is a
+    // protocol error (no upgrade was asked). A range of 1xx alone never matched, and a config
+    // of "100-199" loaded and kept every target down, out of rotation, for good.
+    if (high < 200)
+      return {
+        problem: `the range ${m[2] === undefined ? low : `${low}-${high}`} matches no probe's answer: a probe ends on a final status, 200 to 599 (an interim 1xx is read past)`,
+      };
     ranges.push([low, high]);
   }
   return { value: ranges };

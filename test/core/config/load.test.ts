@@ -582,3 +582,46 @@ upstreams:
     },
   );
 });
+
+test('an expect_status range wholly of 1xx is refused: a probe ends on a final status, never on one of those', () => {
+  for (const [text, range] of [
+    ['100-199', '100-199'],
+    ['200-299, 101', '101'],
+  ] as const) {
+    assert.throws(
+      () =>
+        parseConfig(
+          `listen: [{ address: "127.0.0.1:8080" }]
+routes: [{ match: { path: / }, upstream: api }]
+upstreams:
+  api:
+    targets: [{ url: "http://127.0.0.1:3001" }]
+    health_check: { expect_status: "${text}" }
+`,
+          SOURCE,
+          {},
+        ),
+      (err: Error & { problems?: { path: string; message: string }[] }) => {
+        const problem = (err.problems ?? []).find(
+          (p) => p.path === 'upstreams.api.health_check.expect_status',
+        );
+        assert.ok(problem, JSON.stringify(err.problems));
+        assert.match(problem.message, new RegExp(`the range ${range} matches no probe's answer`));
+        return true;
+      },
+    );
+  }
+  // A range reaching past 1xx is the statuses it names from 200 on.
+  const config = parseConfig(
+    `listen: [{ address: "127.0.0.1:8080" }]
+routes: [{ match: { path: / }, upstream: api }]
+upstreams:
+  api:
+    targets: [{ url: "http://127.0.0.1:3001" }]
+    health_check: { expect_status: "100-299" }
+`,
+    SOURCE,
+    {},
+  );
+  assert.deepEqual(config.upstreams.api.healthCheck?.expectStatus, [[100, 299]]);
+});
