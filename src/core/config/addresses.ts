@@ -265,6 +265,26 @@ export function parseRoutePath(text: string): Parsed<string> {
 }
 
 /**
+ * A health check's `path`: a route path (parseRoutePath, kept as written) and a query, as
+ * HAProxy's `option httpchk`, nginx's `health_check uri=` and Caddy's `health_uri` take one
+ * (Elasticsearch's `/_cluster/health?local=true`). The query holds what RFC 3986 §3.4 lets it
+ * (pchar, "/", "?", each "%" a whole escape): no space, no fragment, nothing a request line
+ * would carry otherwise.
+ */
+export function parseProbePath(text: string): Parsed<string> {
+  const at = text.indexOf('?');
+  const path = at === -1 ? text : text.slice(0, at);
+  const parsed = parseRoutePath(path);
+  if ('problem' in parsed)
+    return { problem: parsed.problem.replace('(no spaces, query or fragment)', '(no spaces or fragment)') };
+  if (at !== -1 && !/^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*$/.test(text.slice(at + 1)))
+    return {
+      problem: `expected a query of URL characters (no spaces or fragment, each "%" followed by two hex digits), got ${describeValue(text)}`,
+    };
+  return { value: text };
+}
+
+/**
  * A route's `match.path`: a route path (parseRoutePath) written with the characters a segment
  * may hold as they are, not their escapes (`/@admin`, not `/%40admin`): a request could spell
  * it either way, and a server that decodes its path reads both as the one route, so the router

@@ -92,7 +92,10 @@ export const Upstream = mapping(
         {
           method: oneOf(['GET', 'HEAD', 'OPTIONS']),
           path: Type.Optional(
-            Type.String({ format: FORMAT.routePath, expected: 'a path starting with "/"' }),
+            Type.String({
+              format: FORMAT.probePath,
+              expected: 'a path starting with "/", with a query if need be',
+            }),
           ),
           host: Type.Optional(
             Type.String({ format: FORMAT.hostHeader, expected: 'a Host like api.internal or [::1]:8080' }),
