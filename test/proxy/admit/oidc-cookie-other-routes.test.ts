@@ -36,6 +36,9 @@ let app: http.Server;
 /** The site beside the signed-in app: the Cookie field each of its requests came with. */
 let site: http.Server;
 const siteSaw: (string | undefined)[] = [];
+/** A forward-auth service of another route: the Cookie field each of its calls came with. */
+let authService: http.Server;
+const authSaw: (string | undefined)[] = [];
 
 before(async () => {
   site = http.createServer((req, res) => {
@@ -54,12 +57,23 @@ before(async () => {
   });
   await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
   const sitePort = (site.address() as AddressInfo).port;
+  authService = http.createServer((req, res) => {
+    authSaw.push(req.headers.cookie);
+    res.end();
+  });
+  await new Promise<void>((resolve) => authService.listen(0, '127.0.0.1', resolve));
+  const authPort = (authService.address() as AddressInfo).port;
   ({ app, provider, gw } = await startSignIn(
     (_req, res) => res.end('app'),
     (issuer, appUrl) => `routes:
   - name: site
     match: { path: /site }
     upstream: site
+  - name: guarded
+    match: { path: /guarded }
+    upstream: site
+    auth:
+      forward: { url: "http://127.0.0.1:${authPort}/check" }
   - name: staff
     match: { path: /staff }
     upstream: site
@@ -93,7 +107,7 @@ upstreams:
   ));
 });
 
-after(() => closeAll(gw, provider, app, site));
+after(() => closeAll(gw, provider, app, site, authService));
 
 /** A signed-in browser's cookies, with the site's own, another route's session and a sign-in under way beside them. */
 async function signedInCookies(): Promise<{ session: string; all: string }> {
@@ -152,4 +166,14 @@ test("an upstream's Set-Cookie of the gateway's session or flow cookies never re
   const res = await request(gw.url, { path: '/site/plant' });
   assert.equal(res.status, 200);
   assert.deepEqual(res.headers['set-cookie'], ['theme=light; Path=/']);
+});
+
+test("a forward-auth service of another route (send_headers' default, Cookie) is never sent the gateway's session and flow cookies; the app's own go", async () => {
+  const { all } = await signedInCookies();
+  authSaw.length = 0;
+  siteSaw.length = 0;
+  const res = await request(gw.url, { path: '/guarded/report', headers: { cookie: all } });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(authSaw, ['theme=dark; lang=en']);
+  assert.deepEqual(siteSaw, ['theme=dark; lang=en']);
 });
