@@ -7,27 +7,11 @@
  * which APIs and presigned redirects still use.)
  */
 
-import { isCredentialName } from '../../core/credential-names.ts';
+import { withCredentialsMasked } from '../../core/credential-names.ts';
 
 /** `search` with each credential's value written `***`, the rest as it came. */
 function shownSearch(search: string): string {
-  if (search === '') return search;
-  const pairs = search.slice(1).split('&');
-  let changed = false;
-  const shown = pairs.map((pair) => {
-    const equals = pair.indexOf('=');
-    if (equals === -1) return pair;
-    let name = pair.slice(0, equals);
-    try {
-      name = decodeURIComponent(name.replaceAll('+', ' '));
-    } catch {
-      // A malformed escape: judged as written.
-    }
-    if (!isCredentialName(name) || equals === pair.length - 1) return pair;
-    changed = true;
-    return `${pair.slice(0, equals)}=***`;
-  });
-  return changed ? `?${shown.join('&')}` : search;
+  return withCredentialsMasked(search);
 }
 
 export function shownUrl(url: URL): string {

@@ -1,3 +1,4 @@
+import { withCredentialsMasked } from '../../core/credential-names.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { RequestHead, RequestParseError } from '../../core/http1/parsed-request.ts';
 import { MAX_AUTHORITY_LENGTH } from '../../core/http1/request-rules.ts';
@@ -37,9 +38,13 @@ export const LOGGED_TARGET_MAX = 256;
 /** The most of a value a span keeps (spans.ts cuts its attributes to it). */
 const SPAN_VALUE_MAX = 1024;
 
-/** A request target as its record keeps it: whole within `limits.uri_length`, else its first 256 characters. */
+/**
+ * A request target as its record keeps it: whole within `limits.uri_length`, else its first 256
+ * characters; a credential's value in its query (`?api_key=…`, `?access_token=…`) as `***`: the
+ * record is what the log line, the span and a plugin's onEnd quote (RFC 6750 §2.3).
+ */
 export function loggedTarget(target: string, uriLength: number): string {
-  const kept = target.length > uriLength ? target.slice(0, LOGGED_TARGET_MAX) : target;
+  const kept = withCredentialsMasked(target.length > uriLength ? target.slice(0, LOGGED_TARGET_MAX) : target);
   // An origin-form target (most) begins with `/` and holds no userinfo.
   return kept.charCodeAt(0) === 0x2f || !kept.includes('@') ? kept : withoutPassword(kept);
 }

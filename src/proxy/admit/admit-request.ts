@@ -1,4 +1,5 @@
 import type { RouteConfig, RouteTimeouts, TargetConfig, UpstreamTimeouts } from '../../core/config/types.ts';
+import { withCredentialsMasked } from '../../core/credential-names.ts';
 import type { AttemptCounter } from '../../core/failure/attempt-counter.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { DownstreamExchange, DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
@@ -234,8 +235,9 @@ function pastAccess(
   if (upstream !== undefined) goesTo(record, upstream);
   const forwarded = routed.upstreamPath;
   if (forwarded instanceof Failure) return forwarded;
-  // The log keeps what the client sent as `path`; what went upstream instead, when it differs.
-  if (forwarded !== request.head.target) record.upstreamPath = forwarded;
+  // The log keeps what the client sent as `path`; what went upstream instead, when it differs
+  // (a credential's value in its query as `***`, as `path` writes it: loggedTarget).
+  if (forwarded !== request.head.target) record.upstreamPath = withCredentialsMasked(forwarded);
   const tooLarge = bodyOverLimit(request, fields, route.limits.body);
   if (tooLarge !== undefined) return tooLarge;
   const release = gateway.admission.admit({
