@@ -20,6 +20,7 @@ import { steerableCanaryKey } from './canary-key-warning.ts';
 import { certificateShadowWarnings } from './certificate-shadows.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
+import { forgeableIdentityHeaders } from './identity-header-warning.ts';
 import { plainPrefixedCookie, sharedSessionCookies } from './oidc-cookie-warning.ts';
 import { plainHstsListener } from './plain-hsts.ts';
 import { routeTimeoutWarnings } from './route-timeout-warnings.ts';
@@ -50,6 +51,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
       upstreamWarnings(config, name, upstream),
     ),
     ...config.routes.flatMap((route, index) => routeWarnings(config, route, index)),
+    ...forgeableIdentityHeaders(config.routes),
     ...routeTimeoutWarnings(config),
     ...sharedSessionCookies(config.routes),
     ...spoolWarnings(config),

@@ -698,3 +698,58 @@ upstreams:
     [],
   );
 });
+
+test("a route to an upstream another route tells the user in identity_header is warned of when it lets a client's own copy through: no auth, or auth that writes another field", () => {
+  const identity = (sibling: string, extra = '') =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app] }, identity_header: X-User }
+  - name: public
+    match: { path: / }
+${sibling}${extra}upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+  other:
+    targets: [{ url: "http://127.0.0.1:10" }]
+`,
+        SOURCE,
+        {},
+      ),
+    );
+  assert.deepEqual(identity('    upstream: app\n'), [
+    `routes[1].upstream: upstream 'app' is told the signed-in user in x-user by routes[0] ("app"), and this route to it has no auth: a client's own x-user goes through as sent, so an app that trusts the field takes a forged "x-user: admin" for a signed-in user; take it out here (request_headers: { remove: [x-user] }, or in route_defaults for every route that writes no request_headers), or give this route auth with identity_header: x-user`,
+  ]);
+  // Auth that writes another field lets this one through all the same (and each route the other's).
+  assert.deepEqual(
+    identity(
+      '    upstream: app\n    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app] }, identity_header: X-Who }\n',
+    ),
+    [
+      `routes[0].upstream: upstream 'app' is told the signed-in user in x-who by routes[1] ("public"), and this route to it has auth that does not write x-who: a client's own x-who goes through as sent, so an app that trusts the field takes a forged "x-who: admin" for a signed-in user; take it out here (request_headers: { remove: [x-who] }, or in route_defaults for every route that writes no request_headers), or give this route auth with identity_header: x-who`,
+      `routes[1].upstream: upstream 'app' is told the signed-in user in x-user by routes[0] ("app"), and this route to it has auth that does not write x-user: a client's own x-user goes through as sent, so an app that trusts the field takes a forged "x-user: admin" for a signed-in user; take it out here (request_headers: { remove: [x-user] }, or in route_defaults for every route that writes no request_headers), or give this route auth with identity_header: x-user`,
+    ],
+  );
+  // A split's side to it is as much a way in.
+  assert.deepEqual(
+    identity('    split: [{ upstream: other, weight: 90 }, { upstream: app, weight: 10 }]\n').map((w) =>
+      w.slice(0, w.indexOf(':')),
+    ),
+    ['routes[1].split[1].upstream'],
+  );
+  // Taken out (in either spelling), set by the route, written by its own auth, or another upstream: nothing to say.
+  assert.deepEqual(identity('    upstream: app\n    request_headers: { remove: [X_User] }\n'), []);
+  assert.deepEqual(identity('    upstream: app\n    request_headers: { set: { X-User: nobody } }\n'), []);
+  assert.deepEqual(
+    identity(
+      '    upstream: app\n    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app] }, identity_header: x-user }\n',
+    ),
+    [],
+  );
+  assert.deepEqual(identity('    upstream: other\n'), []);
+});
