@@ -41,8 +41,14 @@ export class AuthHopHealth {
     this.counts.fetched++;
   }
 
-  failed(failure: Failure): void {
+  /**
+   * A call that ended in the hop's failure. `refused`: the hop's own circuit refused it, no call
+   * made: counted (a user got its 503), but the latest failure stays the one that opened the
+   * circuit, as a route upstream's targets keep theirs while its circuit is open; replaced by
+   * "its circuit is open", the row hid the provider's own failure (no answer in time, refused).
+   */
+  failed(failure: Failure, refused = false): void {
     this.counts.failed++;
-    this.lastFailure = { type: failure.type, details: failure.details, at: performance.now() };
+    if (!refused) this.lastFailure = { type: failure.type, details: failure.details, at: performance.now() };
   }
 }

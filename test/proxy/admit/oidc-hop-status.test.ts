@@ -129,7 +129,20 @@ test('the provider’s row shows its own circuit: closed, then open after five f
     await request(gw.url, { path: '/page', headers: { accept: 'text/html' } });
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const circuit = row().circuit;
+  const opened = row();
+  const circuit = opened.circuit;
   assert.equal(circuit?.state, 'open', JSON.stringify(circuit));
   assert.ok(Date.parse(String(circuit?.open_until)) > Date.now(), JSON.stringify(circuit));
+  // Its last failure is the provider's own (the port closed), and stays so while the open circuit
+  // refuses sign-ins: each refusal reached a user (counted), but hides no root cause, as a route
+  // upstream's targets keep theirs while its circuit is open.
+  assert.doesNotMatch(String(opened.last_failure?.details), /circuit is open/, JSON.stringify(opened));
+  for (let i = 0; i < 2; i++) {
+    const refused = await request(gw.url, { path: '/page', headers: { accept: 'text/html' } });
+    assert.equal(refused.status, 503);
+    assert.match(refused.headers['proxy-status'] as string, /its circuit is open after 5 failures in a row/);
+  }
+  const after = row();
+  assert.equal(after.counts.failed, opened.counts.failed + 2, JSON.stringify(after));
+  assert.deepEqual(after.last_failure, opened.last_failure);
 });

@@ -85,6 +85,11 @@ export class IssuerHop {
   readonly #spans = new WeakMap<Response, FetchSpan>();
   /** The latest discovery's failure; undefined once one succeeds. */
   #lastFailure: Failure | undefined;
+  /**
+   * The refusals of the open circuit (#call), as thrown: counted on the row (each reached a user)
+   * but never its `last_failure`, which keeps the provider's own failure that opened it.
+   */
+  readonly #refusals = new WeakSet<Failure>();
 
   constructor(issuer: string, health: AuthHopHealth, logger: Logger) {
     this.issuer = new URL(issuer);
@@ -211,8 +216,13 @@ export class IssuerHop {
   tokenEndpointFailure(err: unknown): Failure {
     if (err instanceof Failure && err.nextHop === this.health.name) return err;
     const failure = this.failure(err, 'the token endpoint');
-    this.health.failed(failure);
+    this.health.failed(failure, this.#refused(err));
     return failure;
+  }
+
+  /** Whether `err` is the open circuit's refusal, no call made. */
+  #refused(err: unknown): boolean {
+    return err instanceof Failure && this.#refusals.has(err);
   }
 
   #discover(): Promise<oauth.AuthorizationServer> {
@@ -234,7 +244,7 @@ export class IssuerHop {
       return server;
     } catch (err) {
       const failure = this.failure(err, 'the discovery document');
-      this.health.failed(failure);
+      this.health.failed(failure, this.#refused(err));
       this.#lastFailure = failure;
       if (this.#server === undefined) throw failure;
       // The last good document stays; asked again after DISCOVERY_RETRY_MS.
@@ -255,12 +265,15 @@ export class IssuerHop {
   async #call(url: string, init: RequestInit, spans: RequestSpans | undefined): Promise<Response> {
     const now = performance.now();
     const admitted = this.#circuit.admit(now);
-    if (!admitted.allowed)
-      throw new Failure(
+    if (!admitted.allowed) {
+      const refusal = new Failure(
         'destination_unavailable',
         `its circuit is open after ${CIRCUIT.consecutiveFailures} failures in a row`,
         { retryAfter: Math.max(1, Math.ceil(admitted.retryAfterMs / 1000)) },
       );
+      this.#refusals.add(refusal);
+      throw refusal;
+    }
     const span = startFetchSpan(spans, init.method ?? 'GET', new URL(url), this.health.name);
     let answer: Response;
     try {
