@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { withCredentialsMasked } from '../../core/credential-names.ts';
 import { peerOf } from '../../core/net/peer-of.ts';
 import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -138,7 +139,9 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
   // TypeError here would be an unhandled rejection, and end the primary for anyone's request.
   const url = requestUrl(req.url ?? '/');
   if (url === null) {
-    logger.warn({ who, method, target: String(req.url).slice(0, 200) }, 'admin bad request target');
+    // A credential's value in its query as `***`, as the access line writes a target (credential-names.ts).
+    const target = withCredentialsMasked(String(req.url).slice(0, 200));
+    logger.warn({ who, method, target }, 'admin bad request target');
     return refuse(req, res, problem(400, 'Bad request', 'the request target is not a path of the admin API'));
   }
   // HEAD is GET without the body (RFC 9110 §9.3.2; node:http sends none): a monitor that

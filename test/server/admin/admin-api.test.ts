@@ -254,12 +254,19 @@ test('a request target no URL can be made of is a 400, with or without the token
     ['http://x:99999/status', undefined],
     ['http://x:99999/status', TOKEN],
     ['http://[', undefined],
+    ['http://x:99999/status?api_key=s3cret&x=1', undefined],
   ] as const) {
     const answer = await adminCall(adminPort, 'GET', target, { token });
     assert.equal(answer.status, 400, target);
     assert.equal(answer.type, 'application/problem+json');
     assert.equal(answer.body.title, 'Bad request');
   }
+  // Logged with its target, a credential's value in its query as the access line writes it.
+  await serve.waitForLines('admin bad request target', 4);
+  assert.deepEqual(
+    serve.lines.filter((l) => l.msg === 'admin bad request target').map((l) => l.target),
+    ['http://x:99999/status', 'http://x:99999/status', 'http://[', 'http://x:99999/status?api_key=***&x=1'],
+  );
   assert.equal((await adminCall(adminPort, 'GET', '/status', { token: TOKEN })).status, 200);
   assert.equal((await request(`${base}/`)).status, 200);
 });
