@@ -4,10 +4,21 @@
  * the client reports (a URL in an error, a request it sent) shows such a value as `***`: those
  * reports end in logs and tickets.
  */
-const CREDENTIAL_NAME = /token|key|secret|pass|pwd|sig|credential|auth|session|cookie|^code$/i;
+const CREDENTIAL_WORD =
+  /(?:token|key|secret|pass|passwd|password|passphrase|pwd|sig|signature|credentials?|auth|authorization|session|sessionid|sessid|cookie|jwt|hmac)$/;
 
+/**
+ * Judged word by word (split at what is not a letter or a digit, and where a lower-case letter
+ * meets a capital: `accessToken`, `X-Amz-Signature`), each word by how it ends (`apikey`,
+ * `oauth`): a search's `keyword`, an `author` or a `signup` is no credential, where the name's
+ * letters anywhere in it (`key`, `auth`, `sig`) masked them in every log line. OAuth's `code`
+ * is one as the whole name only.
+ */
 export function isCredentialName(name: string): boolean {
-  return CREDENTIAL_NAME.test(name);
+  if (name.toLowerCase() === 'code') return true;
+  for (const word of name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').split(/[^A-Za-z0-9]+/))
+    if (word !== '' && CREDENTIAL_WORD.test(word.toLowerCase())) return true;
+  return false;
 }
 
 /**

@@ -76,4 +76,9 @@ test('withCredentialsMasked: the same string when there is no ? or no credential
   assert.equal(withCredentialsMasked('/a?apikey=x=y&b=1'), '/a?apikey=***&b=1');
   assert.equal(withCredentialsMasked('/a?%ZZkey=x'), '/a?%ZZkey=***');
   assert.equal(withCredentialsMasked('?Secret=1&secret=2'), '?Secret=***&secret=***');
+  // Named by its words: a search's keyword, an author, a signup are none.
+  assert.equal(
+    withCredentialsMasked('/s?keyword=a&author=b&signup=1&accessToken=t'),
+    '/s?keyword=a&author=b&signup=1&accessToken=***',
+  );
 });
