@@ -23,11 +23,27 @@ export function compressedFields(headers: readonly string[], coding: ContentCodi
     // Digests of the identity bytes (RFC 9530; RFC 3230's Digest, Content-MD5): a client that
     // checks them would take the compressed body for a corrupt one.
     if (DIGESTS.has(name)) continue;
+    // The Trailer field announces the trailers to come (RFC 9110 §6.6.2): the digests among them
+    // are dropped from the end as from the head (withoutDigests), so they are not announced.
+    if (name === 'trailer') {
+      const kept = withoutDigestNames(value);
+      if (kept !== '') out.push(headers[i], kept);
+      continue;
+    }
     // RFC 9110 §8.8.1: another representation, so at most weakly the same.
     pushCoded(out, headers[i], name, value);
   }
   out.push('content-encoding', coding);
   return out;
+}
+
+/** A Trailer field's list of names without the digests' (empty when it named nothing else). */
+function withoutDigestNames(value: string): string {
+  return value
+    .split(',')
+    .map((member) => member.trim())
+    .filter((member) => member !== '' && !DIGESTS.has(member.toLowerCase()))
+    .join(', ');
 }
 
 /** Trailer fields (flat) without the digests of the identity bytes. */

@@ -14,10 +14,10 @@ import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.t
 const TEXT = 'Trailers come after the body. '.repeat(80);
 const SHA = `sha-256=:${createHash('sha256').update(TEXT).digest('base64')}:`;
 
-function get(gw: TestGateway, headers: http.OutgoingHttpHeaders) {
+function get(gw: TestGateway, headers: http.OutgoingHttpHeaders, path = '/digest') {
   return new Promise<{ headers: http.IncomingHttpHeaders; trailers: NodeJS.Dict<string>; body: Buffer }>(
     (resolve, reject) => {
-      const req = http.request(`${gw.url}/digest`, { headers: { te: 'trailers', ...headers } }, (res) => {
+      const req = http.request(`${gw.url}${path}`, { headers: { te: 'trailers', ...headers } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
@@ -31,10 +31,10 @@ function get(gw: TestGateway, headers: http.OutgoingHttpHeaders) {
 }
 
 test("a compressed answer drops the upstream's digest trailers (of the identity bytes); an identity one keeps them", async (t) => {
-  const up = await listenOnLoopback((_req, res) => {
+  const up = await listenOnLoopback((req, res) => {
     res.writeHead(200, {
       'content-type': 'text/plain',
-      trailer: 'Content-Digest, Repr-Digest, Server-Timing',
+      trailer: req.url === '/only-digest' ? 'Content-Digest' : 'Content-Digest, Repr-Digest, Server-Timing',
     });
     res.write(TEXT);
     res.addTrailers({ 'content-digest': SHA, 'repr-digest': SHA, 'server-timing': 'db;dur=12' });
@@ -58,8 +58,16 @@ upstreams:
   assert.equal(compressed.trailers['content-digest'], undefined);
   assert.equal(compressed.trailers['repr-digest'], undefined);
   assert.equal(compressed.trailers['server-timing'], 'db;dur=12');
+  // Its Trailer field announces what is still to come: not the digests it no longer sends.
+  assert.equal(compressed.headers.trailer, 'Server-Timing');
   const identity = await get(gw, {});
   assert.equal(identity.body.toString(), TEXT);
+  assert.equal(identity.headers.trailer, 'Content-Digest, Repr-Digest, Server-Timing');
+  // One that announced digests alone has none: the compressed answer has no trailers to announce.
+  const onlyDigest = await get(gw, { 'accept-encoding': 'gzip' }, '/only-digest');
+  assert.equal(onlyDigest.headers['content-encoding'], 'gzip');
+  assert.equal(onlyDigest.headers.trailer, undefined);
+  assert.equal((await get(gw, {}, '/only-digest')).headers.trailer, 'Content-Digest');
   assert.equal(identity.trailers['content-digest'], SHA);
   assert.equal(identity.trailers['repr-digest'], SHA);
 });
