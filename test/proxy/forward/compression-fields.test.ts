@@ -27,6 +27,7 @@ upstreams:
 
 const keep = closeAfterAll();
 const TEXT = 'The fields decide what may be compressed. '.repeat(60);
+const GZIPPED = zlib.gzipSync(TEXT);
 
 function get(gw: TestGateway, path: string, headers: http.OutgoingHttpHeaders) {
   return new Promise<{
@@ -69,6 +70,15 @@ test("the upstream's Content-Type, Content-Encoding and Cache-Control decide, ca
         res.write(TEXT, () => setTimeout(() => res.socket?.destroy(), 20));
         return;
       }
+      if (path === '/coded') {
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          'content-encoding': 'gzip',
+          'content-length': GZIPPED.length,
+        });
+        res.end(GZIPPED);
+        return;
+      }
       res.writeHead(200, { ...answers[path], 'content-length': TEXT.length });
       res.end(TEXT);
     }),
@@ -94,6 +104,16 @@ test("the upstream's Content-Type, Content-Encoding and Cache-Control decide, ca
       assert.equal(r.body.toString(), TEXT, path);
       assert.equal(r.headers['content-length'], String(TEXT.length), path);
     } else assert.equal(zlib.gunzipSync(r.body).toString(), TEXT, path);
+  }
+
+  // A body the upstream coded goes as it came, to a client that does not take its coding too:
+  // the gateway decodes nothing (the coding is the origin's choice, RFC 9110 §12.5.3).
+  for (const accept of ['br', undefined]) {
+    const coded = await get(gw, '/coded', accept === undefined ? {} : { 'accept-encoding': accept });
+    assert.equal(coded.headers['content-encoding'], 'gzip', String(accept));
+    assert.equal(coded.headers['content-length'], String(GZIPPED.length), String(accept));
+    assert.equal(coded.headers.vary, 'Accept-Encoding', String(accept));
+    assert.deepEqual(coded.body, GZIPPED, String(accept));
   }
 
   const cut = await get(gw, '/cut', { 'accept-encoding': 'br', 'x-request-id': 'fields-cut' });
