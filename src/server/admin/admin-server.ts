@@ -173,6 +173,20 @@ async function answerAdmin(gate: AdminGate, req: IncomingMessage, res: ServerRes
   // any method: `POST /live` is a 405 to anyone, never a 401 saying the token would make it work.
   const openPath = samePath.length > 0 && samePath.every((r) => r.open);
   if (!route?.open && !openPath) {
+    // One set of credentials per request (Authorization is a singleton, RFC 9110 §11.6.2):
+    // node:http keeps the first of two and drops the second, so `Bearer <token>` then `Bearer
+    // x` passed, while a proxy before the listener that checks the last one saw `x`. Refused
+    // unread, as two Hosts are: no guess spent, nothing of either logged.
+    if (
+      req.rawHeaders.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'authorization').length > 1
+    ) {
+      logger.warn(fields, 'admin bad request: more than one Authorization');
+      return refuse(
+        req,
+        res,
+        problem(400, 'Bad request', 'the request has more than one Authorization header (RFC 9110 §11.6.2)'),
+      );
+    }
     const refused = refusedCaller(req, gate.token, gate.guesses, logger, fields);
     if (refused !== undefined) {
       return refuse(req, res, refused);

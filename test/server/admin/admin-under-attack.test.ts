@@ -160,6 +160,31 @@ test("the authority checked is the request's: an absolute-form target's (RFC 911
   assert.match(two.raw, /more than one Host/);
 });
 
+test('two Authorization fields are a 400, whichever holds the token: node:http kept the first, so the right token first let a second, wrong one through', async () => {
+  const before = lines.length;
+  for (const [first, second] of [
+    [TOKEN, 'wrong-token-0123456789'],
+    ['wrong-token-0123456789', TOKEN],
+  ]) {
+    const two = await rawRequest(
+      server.port(),
+      `GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${first}\r\n` +
+        `Authorization: Bearer ${second}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(two.status, 400, two.raw);
+    assert.match(two.raw, /more than one Authorization/);
+    assert.ok(!two.raw.includes(TOKEN), 'the token is not echoed');
+  }
+  const logged = lines
+    .slice(before)
+    .filter((l) => l.msg === 'admin bad request: more than one Authorization');
+  assert.equal(logged.length, 2, JSON.stringify(lines.slice(before)));
+  assert.ok(!JSON.stringify(lines.slice(before)).includes(TOKEN), 'the token is nowhere in the log');
+  // No guess was spent on them: the right token alone still passes at once.
+  const one = await adminCall(server.port(), 'GET', '/status', { token: TOKEN });
+  assert.equal(one.status, 200);
+});
+
 test('a body\'s "__proto__" or "constructor" pollutes nothing: a later body without "enabled" is still refused', async () => {
   for (const body of [
     '{"__proto__":{"enabled":true,"polluted":1},"route":"web","enabled":false}',
