@@ -13,9 +13,12 @@ import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
 import { request } from '../../helpers/http-client.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 
-test("an onResponse that waits past the upstream's total timeout: the upstream's 200, no target judged", async () => {
+/**
+ * An echo upstream behind a route whose plugin's onResponse waits twice the total timeout (the
+ * deadline's timer is due while it holds the head), one failure enough to eject and open.
+ */
+async function heldRoute(timeouts: string) {
   const app = await startEcho();
-  // The hook waits twice the total timeout: the deadline's timer is due while it holds the head.
   const held: Plugin = () => ({
     async onResponse(response) {
       await sleep(600);
@@ -31,7 +34,7 @@ routes:
 upstreams:
   app:
     targets: [{ url: ${app.url} }]
-    timeouts: { response: 300ms, total: 300ms }
+    timeouts: ${timeouts}
     outlier_detection: { consecutive_failures: 1 }
     circuit_breaker: { consecutive_failures: 1 }
     retries: { attempts: 1 }
@@ -40,6 +43,12 @@ upstreams:
     '',
     { plugins: { held } },
   );
+  const judged = () => gw.logs.filter((l) => l.msg === 'target ejected' || l.msg === 'circuit opened');
+  return { app, gw, judged };
+}
+
+test("an onResponse that waits past the upstream's total timeout: the upstream's 200, no target judged", async () => {
+  const { app, gw, judged } = await heldRoute('{ response: 300ms, total: 300ms }');
   try {
     const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'held' } });
     // Was: 504, Proxy-Status error=http_response_timeout, next-hop="app".
@@ -49,10 +58,7 @@ upstreams:
     const line = await gw.logFor('held');
     assert.equal(line.status, 200);
     assert.equal(line.error, undefined);
-    assert.deepEqual(
-      gw.logs.filter((l) => l.msg === 'target ejected' || l.msg === 'circuit opened'),
-      [],
-    );
+    assert.deepEqual(judged(), []);
   } finally {
     await gw.close();
     await app.close();
@@ -60,31 +66,7 @@ upstreams:
 });
 
 test("an onResponse that waits past a total timeout covering the body: the client's 504 says the head came, no target judged", async () => {
-  const app = await startEcho();
-  const held: Plugin = () => ({
-    async onResponse(response) {
-      await sleep(600);
-      response.headers.set('x-held', 'yes');
-    },
-  });
-  const gw = await startTestGateway(
-    `name: edge-1
-plugins:
-  held: { module: /nonexistent/held.ts, timeout: 5s }
-routes:
-  - { match: { path: / }, upstream: app, plugins: [held] }
-upstreams:
-  app:
-    targets: [{ url: ${app.url} }]
-    timeouts: { response: 300ms, total: 300ms, total_includes_body: true }
-    outlier_detection: { consecutive_failures: 1 }
-    circuit_breaker: { consecutive_failures: 1 }
-    retries: { attempts: 1 }
-`,
-    {},
-    '',
-    { plugins: { held } },
-  );
+  const { app, gw, judged } = await heldRoute('{ response: 300ms, total: 300ms, total_includes_body: true }');
   try {
     const res = await request(gw.url, { path: '/x', headers: { 'x-request-id': 'held-body' } });
     // The cap covers the whole exchange: passed, it answers 504. Was: "no response head within the
@@ -98,10 +80,7 @@ upstreams:
     const line = await gw.logFor('held-body');
     assert.equal(line.status, 504);
     assert.equal(typeof line.ttfb_ms, 'number');
-    assert.deepEqual(
-      gw.logs.filter((l) => l.msg === 'target ejected' || l.msg === 'circuit opened'),
-      [],
-    );
+    assert.deepEqual(judged(), []);
     // Neither ejected nor its circuit open: the next request reaches it (and is held again), not a 503.
     const again = await request(gw.url, { path: '/y' });
     assert.equal(again.status, 504);
