@@ -220,6 +220,9 @@ export class RequestSession implements AttemptsOwner {
     const { record, answer } = this.#req;
     record.clientAborted = true;
     if (answer.wholeBeforeReset) return; // it has its answer: what it did after cut nothing
+    // Its answer never ended: no status of the upstream's was read (a grpc-status in a head
+    // followed by a body, a 503's mapped UNAVAILABLE), so none is logged or counted for the call.
+    record.upstreamGrpcStatus = undefined;
     const stage = record.status === 0 ? undefined : 'body_streaming';
     if (stage === undefined) record.status = FAILURES.client_closed.status;
     record.failure ??= new Failure('client_closed', answer.leftHow, { stage }); // unless an attempt cut short said why
