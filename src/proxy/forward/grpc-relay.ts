@@ -24,6 +24,17 @@ export const GRPC_RELAYS: AnswerRelays = {
   relay: (status, headers, record) => new GrpcRelay(status, headers, record),
 };
 
+/**
+ * The client left a gRPC call before its answer ended (its stream reset, its connection closed):
+ * it read no status of the upstream's, which the record held from the head (a grpc-status in a
+ * head followed by a body, which no client reads; a 503's mapped UNAVAILABLE), so the log and
+ * candor_grpc_responses_total say none, as for a call it left before the head. The relay is the
+ * one writer of the record's upstream status.
+ */
+export function upstreamStatusUnread(record: RequestRecord): void {
+  record.upstreamGrpcStatus = undefined;
+}
+
 export class GrpcRelay implements AnswerRelay {
   /** The answer's HTTP status as gRPC maps it (undefined: a 200 gRPC answer, read by its grpc-status). */
   readonly #byHttp: number | undefined;

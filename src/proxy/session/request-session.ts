@@ -11,6 +11,7 @@ import type { RawRequestInfo } from '../accept/client-error.ts';
 import type { ListenerFacts, Refusal, Unserved } from '../accept/request-handlers.ts';
 import { type Admitted, type AdmittedHere, admitRequest } from '../admit/admit-request.ts';
 import { gatewayErrorFacts, refusalAnswer, writeErrorAnswer } from '../decide/error-answer.ts';
+import { upstreamStatusUnread } from '../forward/grpc-relay.ts';
 import { type Routed, routeRequest } from '../route/route-request.ts';
 import type { RequestVerdict, StageAnswer } from '../stages/stage.ts';
 import type { StageRun } from '../stages/stage-run.ts';
@@ -220,9 +221,7 @@ export class RequestSession implements AttemptsOwner {
     const { record, answer } = this.#req;
     record.clientAborted = true;
     if (answer.wholeBeforeReset) return; // it has its answer: what it did after cut nothing
-    // Its answer never ended: no status of the upstream's was read (a grpc-status in a head
-    // followed by a body, a 503's mapped UNAVAILABLE), so none is logged or counted for the call.
-    record.upstreamGrpcStatus = undefined;
+    upstreamStatusUnread(record); // its answer never ended: the head's grpc-status was read by nobody
     const stage = record.status === 0 ? undefined : 'body_streaming';
     if (stage === undefined) record.status = FAILURES.client_closed.status;
     record.failure ??= new Failure('client_closed', answer.leftHow, { stage }); // unless an attempt cut short said why
