@@ -25,6 +25,12 @@ export interface AnswerRelays {
 
 /** One answer as the protocol reads it on its way to the client. */
 export interface AnswerRelay {
+  /**
+   * A head that is the whole answer (no body follows: gRPC's Trailers-Only), before it goes
+   * downstream (`head`, the fields the client gets, edited in place): the failure it is when the
+   * client could not read it as it came, else undefined.
+   */
+  wholeHead(head: string[]): Failure | undefined;
   /** The head went downstream: the body is read from here. */
   headSent(): void;
   /** A piece of the body on its way to the client. */

@@ -73,17 +73,17 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
 
   onResponseStart(controller: ExchangeController, answer: UpstreamHead): void {
     const { record } = this;
-    const { head: request } = this.client;
     const statusCode = answer.status;
     this.stage = 'head_received';
     const now = performance.now(); // one reading for the first byte, the request's and the attempt's
     record.ttfbMs = now - record.startedAt;
     this.firstByte(now);
-    this.trailersHead = trailersReach(request, answer) ? answer.headers : undefined;
+    this.trailersHead = trailersReach(this.client.head, answer) ? answer.headers : undefined;
     this.relayed = this.options.relays?.relay(statusCode, answer.headers, record);
     const trailers = this.trailersHead !== undefined;
     const head = relayedHead(answer, record.id, this.answerVia(answer), this.options, this.nextHop, trailers);
     keepRequiredUpgrade(statusCode, answer.headers, head);
+    if (!answer.hasBody && this.stagesTook(controller, statusCode, this.relayed?.wholeHead(head))) return;
     if (statusCode === 206 && this.stagesTook(controller, statusCode, partialRefusal(answer))) return;
     // The route's stages meet the upstream's answer (its fields, in place): relayed, asked again, or a stage's bug.
     const stages = this.options.stages;

@@ -60,6 +60,17 @@ export class GrpcRelay implements AnswerRelay {
     record.upstreamGrpcStatus = grpcStatusIn(headers) ?? this.#byHttp;
   }
 
+  /**
+   * A Trailers-Only head whose grpc-status comes twice: node:http2 would join the lines ("5, 5"),
+   * which grpc-js reads as no code, while the log said the first. Alike, they go once; not alike,
+   * garbage from the upstream, as such trailers are (endedAmiss), refused before anything went.
+   */
+  wholeHead(head: string[]): Failure | undefined {
+    const conflict = conflictingStatus(head, undefined);
+    if (conflict === undefined) dropRepeatedStatus(head);
+    return conflict;
+  }
+
   /** The head went downstream: the body's messages are counted from here. */
   headSent(): void {
     if (this.#messages) this.#bounds = new GrpcMessageBounds();
@@ -208,16 +219,22 @@ function shownCode(value: string): string {
 }
 
 /** Trailers whose grpc-status lines disagree: the failure that tells it; undefined when they agree (or are one). */
-function conflictingStatus(trailers: string[] | undefined, elapsedMs: number): Failure | undefined {
+function conflictingStatus(
+  trailers: string[] | undefined,
+  elapsedMs: number | undefined,
+): Failure | undefined {
   if (trailers === undefined) return undefined;
   const said: string[] = [];
   for (let i = 0; i < trailers.length; i += 2)
     if (trailers[i].length === 11 && trailers[i].toLowerCase() === 'grpc-status') said.push(trailers[i + 1]);
   if (said.every((value) => value === said[0])) return undefined;
+  // Undefined `elapsedMs`: a Trailers-Only head, refused before anything went downstream.
+  const where = elapsedMs === undefined ? 'Trailers-Only head' : 'trailers';
+  const after = elapsedMs === undefined ? '' : `, after ${ms(elapsedMs)}`;
   return new Failure(
     'http_protocol_error',
-    `the upstream's trailers say grpc-status ${said.length} times, not alike (${said.map(shownCode).join(', ')}): its client would read one of them or none, after ${ms(elapsedMs)}`,
-    { stage: 'body_streaming' },
+    `the upstream's ${where} say grpc-status ${said.length} times, not alike (${said.map(shownCode).join(', ')}): its client would read one of them or none${after}`,
+    { stage: elapsedMs === undefined ? 'head_received' : 'body_streaming' },
   );
 }
 
