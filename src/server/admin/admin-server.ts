@@ -5,7 +5,7 @@ import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { createHostCheck, type HostCheck } from '../gateway/host-check.ts';
 import { type AdminAnswer, badField, problem, send } from './answer.ts';
-import { bearerMatches } from './token.ts';
+import { bearerMatches, bearerTokenOf } from './token.ts';
 import { TokenGuesses } from './token-guesses.ts';
 
 // node:http through process.getBuiltinModule, not an import: an ES module import of node:http
@@ -299,7 +299,14 @@ function refusedCaller(
         ? 'this call needs the admin token: Authorization: Bearer <token>'
         : 'the token is not the admin token',
     ),
-    headers: { 'www-authenticate': 'Bearer realm="candor-admin"' },
+    // RFC 6750 §3.1: a Bearer token that is not the one says invalid_token; a call with none (or
+    // another scheme's credentials) gets the challenge alone (§3: no error code then).
+    headers: {
+      'www-authenticate':
+        bearerTokenOf(req.headers.authorization) === undefined
+          ? 'Bearer realm="candor-admin"'
+          : 'Bearer realm="candor-admin", error="invalid_token"',
+    },
   };
 }
 

@@ -7,8 +7,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
  */
 export function bearerMatches(authorization: string | undefined, token: string): 'ok' | 'missing' | 'wrong' {
   if (authorization === undefined || authorization === '') return 'missing';
-  const match = /^Bearer +(\S+) *$/i.exec(authorization);
-  if (!match) return 'wrong';
+  const presented = bearerTokenOf(authorization);
+  if (presented === undefined) return 'wrong';
   const digest = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(digest(match[1]), digest(token)) ? 'ok' : 'wrong';
+  return timingSafeEqual(digest(presented), digest(token)) ? 'ok' : 'wrong';
+}
+
+/** The token an Authorization header presents as "Bearer <token>" (RFC 6750 §2.1), or undefined. */
+export function bearerTokenOf(authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
 }

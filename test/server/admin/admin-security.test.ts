@@ -77,9 +77,9 @@ const call = (method: string, path: string, headers: Record<string, string> = {}
     body,
   });
 
-function assertRefused(res: ClientResponse, what: string): void {
+function assertRefused(res: ClientResponse, what: string, challenge = 'Bearer realm="candor-admin"'): void {
   assert.equal(res.status, 401, what);
-  assert.equal(res.headers['www-authenticate'], 'Bearer realm="candor-admin"', what);
+  assert.equal(res.headers['www-authenticate'], challenge, what);
   assert.equal(res.headers['content-type'], 'application/problem+json', what);
   assert.ok(!res.text.includes(TOKEN), `${what}: the token is not echoed`);
 }
@@ -102,14 +102,17 @@ test('every route but the probes refuses a caller without the token: 401 + WWW-A
     );
   }
   // A few wrong ones (each spends a guess: ten are allowed), in every shape a header can be wrong.
-  for (const authorization of [
-    `Bearer ${TOKEN}x`,
-    `Bearer ${TOKEN.slice(0, -1)}`,
-    `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`,
-    `Bearer`,
-    `Bearer ${TOKEN} extra`,
-  ]) {
-    assertRefused(await call('POST', '/reload', { authorization }), authorization.split(' ')[0]);
+  // A Bearer token that is not the one is told so (RFC 6750 §3.1: error="invalid_token"); another
+  // scheme's credentials, or none readable, get the challenge alone (§3).
+  const invalid = 'Bearer realm="candor-admin", error="invalid_token"';
+  for (const [authorization, challenge] of [
+    [`Bearer ${TOKEN}x`, invalid],
+    [`Bearer ${TOKEN.slice(0, -1)}`, invalid],
+    [`Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`, undefined],
+    [`Bearer`, undefined],
+    [`Bearer ${TOKEN} extra`, undefined],
+  ] as const) {
+    assertRefused(await call('POST', '/reload', { authorization }), authorization.split(' ')[0], challenge);
   }
   const status = await adminCall(adminPort, 'GET', '/status', { token: TOKEN });
   assert.equal(status.status, 200);
