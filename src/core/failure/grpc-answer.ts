@@ -60,6 +60,11 @@ export function grpcStatusOf(failure: Failure): GrpcCode {
     return GRPC_CODES.RESOURCE_EXHAUSTED;
   // A request body too slow for its deadline (408) is a timeout, as every other one.
   if (failure.type === 'http_request_error' && failure.status === 408) return GRPC_CODES.DEADLINE_EXCEEDED;
+  // A method the route does not serve (a static route's 405) or no server implements (501): the
+  // call's method is not there, gRPC's UNIMPLEMENTED (its own servers' answer for an unknown
+  // method, and its mapping of a 404), not INTERNAL, which reads as the service's own fault.
+  if (failure.type === 'http_request_error' && (failure.status === 405 || failure.status === 501))
+    return GRPC_CODES.UNIMPLEMENTED;
   // An access refusal is no quota: gRPC's own codes for "who are you" and "not you".
   if (failure.type === 'http_request_denied' && failure.status === 401) return GRPC_CODES.UNAUTHENTICATED;
   if (failure.type === 'http_request_denied' && failure.status === 403) return GRPC_CODES.PERMISSION_DENIED;

@@ -83,6 +83,18 @@ describe('the gRPC status of each failure type', () => {
     assert.equal(grpcStatusOf(new Failure('http_request_error', 'bad', { status: 400 })), 13);
   });
 
+  test('a method the route does not serve (405) or none implements (501) is UNIMPLEMENTED, not INTERNAL', () => {
+    const notServed = new Failure('http_request_error', 'a static route answers GET and HEAD, not POST', {
+      status: 405,
+      allow: 'GET, HEAD',
+    });
+    assert.equal(grpcStatusOf(notServed), 12);
+    assert.equal(
+      grpcStatusOf(new Failure('http_request_error', 'method X is not implemented', { status: 501 })),
+      12,
+    );
+  });
+
   test('a request body too slow for its deadline (408) is DEADLINE_EXCEEDED, as every timeout', () => {
     const slow = new Failure('http_request_error', 'the request body was still arriving', { status: 408 });
     assert.equal(grpcStatusOf(slow), 4);
