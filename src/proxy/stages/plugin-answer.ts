@@ -4,6 +4,7 @@
  * is its bug: a 500 naming it). The session adds what every answer carries (the request id,
  * Content-Length); the framing fields a plugin writes are dropped, as the route's header rules' are.
  */
+import zlib from 'node:zlib';
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import { INVALID_VALUE } from '../../core/http1/syntax.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
@@ -35,7 +36,7 @@ export const MAX_PLUGIN_ANSWER = 1024 * 1024;
 export function ownAnswerOf(answered: PluginAnswer): OwnAnswer | Promise<OwnAnswer> {
   if (answered instanceof Response) {
     const status = statusOf(answered.status);
-    const fields = fieldsOf(answered.headers, status);
+    const fields = fieldsOf(decodedHeaders(answered), status);
     if (answered.body === null) return new OwnAnswer(status, fields);
     return readBounded(answered.body).then((body) => new OwnAnswer(status, fields, body));
   }
@@ -47,6 +48,40 @@ export function ownAnswerOf(answered: PluginAnswer): OwnAnswer | Promise<OwnAnsw
   if (body !== undefined && body.length > MAX_PLUGIN_ANSWER) throw tooLarge();
   const status = statusOf(answered.status);
   return new OwnAnswer(status, fieldsOf(new Headers(answered.headers), status), body);
+}
+
+/** The codings the global fetch (undici) takes off a body it reads (zstd where zlib has it). */
+const FETCH_DECODES = new Set(['gzip', 'x-gzip', 'deflate', 'br']);
+if (typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function')
+  FETCH_DECODES.add('zstd');
+
+/**
+ * The fields of a Response the global `fetch()` made (its `url` set: a constructed Response,
+ * context.fetch's among them, has none and is left as it is) as they are of the body it holds:
+ * undici takes every coding of `Content-Encoding` off the body (when it knows each of them, five
+ * at most) but leaves the field, so passed on, the client was told `gzip` of the decoded bytes and
+ * failed to read them. Those bytes are the identity body: no Content-Encoding, and an ETag at most
+ * weak and no digest (RFC 9110 §8.8.1: they named the coded bytes). Content-Length is the
+ * gateway's to write anyway. A HEAD's or a 204's (no body) is told the same, as its GET would be.
+ */
+function decodedHeaders(answered: Response): Headers {
+  const coding = answered.headers.get('content-encoding');
+  if (answered.url === '' || coding === null) return answered.headers;
+  const codings = coding.toLowerCase().split(',');
+  if (codings.length > 5 || !codings.every((c) => FETCH_DECODES.has(c.trim()))) return answered.headers;
+  const headers = new Headers(answered.headers);
+  headers.delete('content-encoding');
+  headers.delete('content-digest');
+  headers.delete('repr-digest');
+  headers.delete('digest');
+  headers.delete('content-md5');
+  const tag = headers.get('etag')?.trim();
+  if (tag !== undefined) {
+    if (/^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/.test(tag))
+      headers.set('etag', tag.startsWith('W/') ? tag : `W/${tag}`);
+    else headers.delete('etag');
+  }
+  return headers;
 }
 
 /** A status a client may be given as a final answer (a plugin's 1xx or 600 is its bug). */
