@@ -4,10 +4,9 @@
  * and the fields of the request and response it reads to decide. Pure.
  */
 import type { ContentCoding } from '../../core/config/types.ts';
+import { DIGEST_FIELDS as DIGESTS, weakenedTag } from '../../core/net/coded-body-fields.ts';
 import { joinedField } from '../../core/net/downstream.ts';
 import { withoutListEnd } from '../../core/ows.ts';
-
-const DIGESTS = new Set(['content-digest', 'repr-digest', 'digest', 'content-md5']);
 
 /** The response's fields as they are once its body is in `coding`. */
 export function compressedFields(headers: readonly string[], coding: ContentCoding): string[] {
@@ -54,18 +53,10 @@ export function withoutDigests(fields: readonly string[]): string[] {
   return out;
 }
 
-/** An entity-tag (RFC 9110 §8.8.3): quoted, `W/` (case-sensitive) before it when weak. */
-const ENTITY_TAG = /^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/;
-
-/**
- * A field of the identity body's answer onto `out` as a coded body's answer has it: an ETag made
- * weak, or left off when it is no entity-tag (`abc`, `w/"abc"`): `W/` before it makes no weak
- * tag, and the value kept as it came would name the compressed body as the identity one.
- */
+/** A field of the identity body's answer onto `out` as a coded body's answer has it: an ETag made weak (weakenedTag), or left off. */
 function pushCoded(out: string[], rawName: string, name: string, value: string): void {
-  const tag = value.trim();
-  if (name !== 'etag') out.push(rawName, value);
-  else if (ENTITY_TAG.test(tag)) out.push(rawName, tag.startsWith('W/') ? tag : `W/${tag}`);
+  const tag = name === 'etag' ? weakenedTag(value) : value;
+  if (tag !== undefined) out.push(rawName, tag);
 }
 
 /**

@@ -7,6 +7,7 @@
 import zlib from 'node:zlib';
 import { reservedHeaderProblem } from '../../core/config/routing-values.ts';
 import { INVALID_VALUE } from '../../core/http1/syntax.ts';
+import { DIGEST_FIELDS, weakenedTag } from '../../core/net/coded-body-fields.ts';
 import { OwnAnswer } from '../../core/net/own-answer.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import type { PluginAnswer } from './plugin-api.ts';
@@ -71,15 +72,12 @@ function decodedHeaders(answered: Response): Headers {
   if (codings.length > 5 || !codings.every((c) => FETCH_DECODES.has(c.trim()))) return answered.headers;
   const headers = new Headers(answered.headers);
   headers.delete('content-encoding');
-  headers.delete('content-digest');
-  headers.delete('repr-digest');
-  headers.delete('digest');
-  headers.delete('content-md5');
-  const tag = headers.get('etag')?.trim();
-  if (tag !== undefined) {
-    if (/^(W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/.test(tag))
-      headers.set('etag', tag.startsWith('W/') ? tag : `W/${tag}`);
-    else headers.delete('etag');
+  for (const digest of DIGEST_FIELDS) headers.delete(digest);
+  const etag = headers.get('etag');
+  if (etag !== null) {
+    const tag = weakenedTag(etag);
+    if (tag === undefined) headers.delete('etag');
+    else headers.set('etag', tag);
   }
   return headers;
 }
