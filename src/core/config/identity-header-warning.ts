@@ -1,11 +1,12 @@
 /**
  * A route that reaches an upstream another route tells the signed-in user in a field
- * (`auth.identity_header`), without taking the client's own copy of that field out. The gateway
- * removes a client's `X-User` only on the routes whose auth writes it, so a sibling route to the
- * same app (one without auth: its health page, its public assets, a webhook) passes a forged
- * `X-User: admin` straight through, and an app that trusts the field (it was told the gateway
- * always writes it) takes the forger for a signed-in admin. Warned, not refused: the upstream may
- * read the field on the authenticated paths only.
+ * (`auth.identity_header`), or the user's claims (`auth.jwt`/`auth.oidc` `claims_to_headers`), or
+ * what its auth service answered (`auth.forward.copy_headers`), without taking the client's own
+ * copy of those fields out. The gateway removes a client's `X-User` only on the routes whose auth
+ * writes it, so a sibling route to the same app (one without auth: its health page, its public
+ * assets, a webhook) passes a forged `X-User: admin` straight through, and an app that trusts the
+ * field (it was told the gateway always writes it) takes the forger for a signed-in admin. Warned,
+ * not refused: the upstream may read the field on the authenticated paths only.
  */
 import type { RouteConfig } from './route-config.ts';
 import type { PathSegment } from './schema.ts';
@@ -23,10 +24,38 @@ function reached(route: RouteConfig): { readonly upstream: string; readonly path
   return all;
 }
 
-/** Whether the route takes the client's copy of `field` (spelled as `spelling` makes it) out of what it sends upstream. */
+/** Which of a route's auth settings writes a set of fields for the upstream. */
+type Kind =
+  | 'identity_header'
+  | 'auth.jwt.claims_to_headers'
+  | 'auth.oidc.claims_to_headers'
+  | 'auth.forward.copy_headers';
+
+/** The fields a route's auth writes for its upstream (spelled as `spelling` makes them), by the setting that writes them. */
+function written(route: RouteConfig): { readonly kind: Kind; readonly fields: readonly string[] }[] {
+  const auth = route.access?.auth;
+  if (auth === undefined) return [];
+  const all: { kind: Kind; fields: readonly string[] }[] = [];
+  if (auth.identityHeader !== undefined)
+    all.push({ kind: 'identity_header', fields: [spelling(auth.identityHeader)] });
+  const claims = (kind: Kind, pairs: readonly { readonly header: string }[] | undefined) => {
+    if (pairs !== undefined && pairs.length > 0)
+      all.push({ kind, fields: pairs.map((pair) => spelling(pair.header)) });
+  };
+  claims('auth.jwt.claims_to_headers', auth.jwt?.claimsToHeaders);
+  claims('auth.oidc.claims_to_headers', auth.oidc?.claimsToHeaders);
+  const copied = auth.forward?.copyHeaders ?? [];
+  if (copied.length > 0) all.push({ kind: 'auth.forward.copy_headers', fields: copied.map(spelling) });
+  return all;
+}
+
+/**
+ * Whether the route takes the client's copy of `field` (spelled as `spelling` makes it) out of what
+ * it sends upstream: its own auth writes the field (and so removes the client's), or its
+ * `request_headers` remove or set it.
+ */
 function strips(route: RouteConfig, field: string): boolean {
-  const identity = route.access?.auth?.identityHeader;
-  if (identity !== undefined && spelling(identity) === field) return true;
+  if (written(route).some((set) => set.fields.includes(field))) return true;
   const rules = route.requestHeaders;
   if (rules === undefined) return false;
   return (
@@ -35,33 +64,59 @@ function strips(route: RouteConfig, field: string): boolean {
   );
 }
 
-/** The warnings of every route that lets a client's copy of another route's identity field reach that route's upstream. */
+/** One route's fields of one kind, told one upstream (each field with the first route that writes it, whatever its kind). */
+interface Told {
+  readonly kind: Kind;
+  readonly by: number;
+  readonly fields: string[];
+}
+
+/** The warnings of every route that lets a client's copy of another route's identity fields reach that route's upstream. */
 export function forgeableIdentityHeaders(
   routes: readonly RouteConfig[],
 ): { readonly path: readonly PathSegment[]; readonly message: string }[] {
-  // Each upstream's identity fields, with the first route that writes each.
-  const told = new Map<string, Map<string, number>>();
-  for (const [index, route] of routes.entries()) {
-    const identity = route.access?.auth?.identityHeader;
-    if (identity === undefined) continue;
-    for (const { upstream } of reached(route)) {
-      const fields = told.get(upstream) ?? new Map<string, number>();
-      if (!fields.has(spelling(identity))) fields.set(spelling(identity), index);
-      told.set(upstream, fields);
-    }
-  }
+  // Each upstream's field sets, each field in the set of the first route that writes it.
+  const told = new Map<string, Told[]>();
+  for (const [index, route] of routes.entries())
+    for (const { kind, fields } of written(route))
+      for (const { upstream } of reached(route)) {
+        const sets = told.get(upstream) ?? [];
+        const fresh = fields.filter((field) => !sets.some((set) => set.fields.includes(field)));
+        if (fresh.length === 0) continue;
+        const own = sets.find((set) => set.kind === kind && set.by === index);
+        if (own === undefined) sets.push({ kind, by: index, fields: [...new Set(fresh)] });
+        else own.fields.push(...fresh.filter((field) => !own.fields.includes(field)));
+        told.set(upstream, sets);
+      }
   const warnings: { path: readonly PathSegment[]; message: string }[] = [];
   for (const [index, route] of routes.entries())
     for (const { upstream, path } of reached(route))
-      for (const [field, by] of told.get(upstream) ?? [])
-        if (!strips(route, field)) {
-          const writer = routes[by];
-          const which =
-            route.access?.auth === undefined ? 'has no auth' : `has auth that does not write ${field}`;
+      for (const { kind, by, fields } of told.get(upstream) ?? []) {
+        const open = fields.filter((field) => !strips(route, field));
+        if (open.length === 0) continue;
+        const writer = routes[by];
+        const hasAuth = route.access?.auth !== undefined;
+        if (kind === 'identity_header') {
+          const [field] = open;
+          const which = hasAuth ? `has auth that does not write ${field}` : 'has no auth';
           warnings.push({
             path: ['routes', index, ...path],
             message: `upstream '${upstream}' is told the signed-in user in ${field} by routes[${by}] ("${writer.name}"), and this route to it ${which}: a client's own ${field} goes through as sent, so an app that trusts the field takes a forged "${field}: admin" for a signed-in user; take it out here (request_headers: { remove: [${field}] }, or in route_defaults for every route that writes no request_headers), or give this route auth with identity_header: ${field}`,
           });
+          continue;
         }
+        // The claims or the auth service's fields: one warning for the set, naming those let through.
+        const list = open.join(', ');
+        const one = open.length === 1;
+        const which = hasAuth ? `has auth that does not write ${one ? 'it' : 'them'}` : 'has no auth';
+        const what =
+          kind === 'auth.forward.copy_headers'
+            ? 'what its auth service answered'
+            : "the signed-in user's claims";
+        warnings.push({
+          path: ['routes', index, ...path],
+          message: `upstream '${upstream}' is told ${what} in ${list} by routes[${by}] ("${writer.name}")'s ${kind}, and this route to it ${which}: a client's own ${list} ${one ? 'goes' : 'go'} through as sent, so an app that trusts ${one ? 'the field' : 'the fields'} takes a forged "${open[0]}: admin" for the signed-in user's; take ${one ? 'it' : 'them'} out here (request_headers: { remove: [${list}] }, or in route_defaults for every route that writes no request_headers), or give this route the same ${kind}`,
+        });
+      }
   return warnings;
 }

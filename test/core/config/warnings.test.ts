@@ -753,3 +753,67 @@ ${sibling}${extra}upstreams:
   );
   assert.deepEqual(identity('    upstream: other\n'), []);
 });
+
+test("a route to an upstream another route tells claims_to_headers or copy_headers is warned of when it lets a client's own copies through: one warning a set, naming those it lets through", () => {
+  const told = (writer: string, sibling: string) =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - name: app
+    match: { path: /app }
+    upstream: app
+${writer}  - name: public
+    match: { path: / }
+${sibling}upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+  other:
+    targets: [{ url: "http://127.0.0.1:10" }]
+`,
+        SOURCE,
+        { COOKIE_SECRET: 'c'.repeat(48) },
+      ),
+    );
+  const jwt =
+    '    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app], claims_to_headers: { sub: X-User-Id, groups: X-Groups } } }\n';
+  assert.deepEqual(told(jwt, '    upstream: app\n'), [
+    `routes[1].upstream: upstream 'app' is told the signed-in user's claims in x-user-id, x-groups by routes[0] ("app")'s auth.jwt.claims_to_headers, and this route to it has no auth: a client's own x-user-id, x-groups go through as sent, so an app that trusts the fields takes a forged "x-user-id: admin" for the signed-in user's; take them out here (request_headers: { remove: [x-user-id, x-groups] }, or in route_defaults for every route that writes no request_headers), or give this route the same auth.jwt.claims_to_headers`,
+  ]);
+  // One taken out, the other named alone; both taken out, or written by the route's own auth: nothing.
+  assert.deepEqual(told(jwt, '    upstream: app\n    request_headers: { remove: [X_Groups] }\n'), [
+    `routes[1].upstream: upstream 'app' is told the signed-in user's claims in x-user-id by routes[0] ("app")'s auth.jwt.claims_to_headers, and this route to it has no auth: a client's own x-user-id goes through as sent, so an app that trusts the field takes a forged "x-user-id: admin" for the signed-in user's; take it out here (request_headers: { remove: [x-user-id] }, or in route_defaults for every route that writes no request_headers), or give this route the same auth.jwt.claims_to_headers`,
+  ]);
+  assert.deepEqual(
+    told(jwt, '    upstream: app\n    request_headers: { remove: [X-Groups], set: { X-User-Id: "" } }\n'),
+    [],
+  );
+  assert.deepEqual(
+    told(
+      jwt,
+      '    upstream: app\n    auth: { forward: { url: "http://127.0.0.1:11/check", copy_headers: [X-User-Id, X-Groups] } }\n',
+    ).filter((w) => w.startsWith('routes[1]')),
+    [],
+  );
+  assert.deepEqual(told(jwt, '    upstream: other\n'), []);
+  // Forward auth's copy_headers, reached by a split's side, beside an auth that writes another field.
+  const forward =
+    '    auth: { forward: { url: "http://127.0.0.1:11/check", copy_headers: [X-Tenant] }, identity_header: X-User }\n';
+  assert.deepEqual(
+    told(
+      forward,
+      '    split: [{ upstream: other, weight: 90 }, { upstream: app, weight: 10 }]\n    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app] }, identity_header: X-User }\n',
+    ),
+    [
+      `routes[1].split[1].upstream: upstream 'app' is told what its auth service answered in x-tenant by routes[0] ("app")'s auth.forward.copy_headers, and this route to it has auth that does not write it: a client's own x-tenant goes through as sent, so an app that trusts the field takes a forged "x-tenant: admin" for the signed-in user's; take it out here (request_headers: { remove: [x-tenant] }, or in route_defaults for every route that writes no request_headers), or give this route the same auth.forward.copy_headers`,
+    ],
+  );
+  // An OpenID Connect route's claims are told as a JWT's.
+  const oidc =
+    '    auth:\n      oidc:\n        issuer: "https://idp.test"\n        client_id: app\n        redirect_path: /app/callback\n        logout_path: /app/logout\n        cookie: { secret_env: COOKIE_SECRET }\n        claims_to_headers: { email: X-Email }\n';
+  assert.deepEqual(
+    told(oidc, '    upstream: app\n').map((w) => w.slice(0, w.indexOf(' by '))),
+    ["routes[1].upstream: upstream 'app' is told the signed-in user's claims in x-email"],
+  );
+});
