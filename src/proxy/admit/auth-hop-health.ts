@@ -27,11 +27,12 @@ export class AuthHopHealth {
     this.kind = kind;
   }
 
-  /** A forward-auth service's verdict on one request, or its failure. */
+  /** A forward-auth service's verdict on one request, or its failure (`refused`: its circuit's refusal, as failed's). */
   told(
     verdict: { readonly allowed: unknown } | { readonly refused: unknown } | { readonly failed: Failure },
+    refused = false,
   ): void {
-    if ('failed' in verdict) return this.failed(verdict.failed);
+    if ('failed' in verdict) return this.failed(verdict.failed, refused);
     if ('allowed' in verdict) this.counts.allowed++;
     else this.counts.denied++;
   }

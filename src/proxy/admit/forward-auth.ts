@@ -9,6 +9,7 @@ import { type FieldMap, joinedField, joinedValue } from '../../core/net/downstre
 import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { HopTriesHolder } from '../../observe/log/request-record.ts';
 import type { RequestSpans } from '../../observe/tracing/spans.ts';
+import { isCircuitRefusal } from '../../upstream/breakers/circuit-refusals.ts';
 import type { PassedOnAnswer } from '../decide/own-answer-head.ts';
 import type { ServiceAnswer, ServiceCall } from '../stages/service-call.ts';
 import { authHopFailure, hopLooping, hopUnavailable } from './auth-hop.ts';
@@ -108,6 +109,8 @@ export class ForwardAuth {
   /** The hop's name on the status page and in the log: `auth:NAME`, a `url`'s `auth:HOST:PORT`. */
   readonly hop: string;
   readonly #ask: AskAuthService;
+  /** The upstream circuit's refusals (no call made), as #call told them: not the row's last failure. */
+  readonly #refusals = new WeakSet<Failure>();
   readonly #health: AuthHopHealth;
   readonly #cache: DecisionCache<ForwardVerdict> | undefined;
   /**
@@ -159,7 +162,8 @@ export class ForwardAuth {
 
   async #verify(fields: FieldMap, facts: ForwardFacts): Promise<ForwardVerdict> {
     const verdict = await this.#call(fields, facts);
-    this.#health.told(verdict);
+    // The open circuit's refusal is counted, but the row keeps the failure that opened it.
+    this.#health.told(verdict, 'failed' in verdict && this.#refusals.has(verdict.failed));
     return verdict;
   }
 
@@ -209,7 +213,9 @@ export class ForwardAuth {
         },
       });
     } catch (err) {
-      return { failed: this.#failure(err) };
+      const failed = this.#failure(err);
+      if (isCircuitRefusal(err)) this.#refusals.add(failed);
+      return { failed };
     }
     const { status } = answer;
     if (status >= 200 && status < 300) {

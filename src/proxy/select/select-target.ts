@@ -1,5 +1,6 @@
 import { Failure } from '../../core/failure/failure.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
+import { circuitRefusal } from '../../upstream/breakers/circuit-refusals.ts';
 import { undiscoveredFailure } from '../../upstream/discovery/undiscovered.ts';
 import { isAvailable } from '../../upstream/targets/target-state.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
@@ -56,14 +57,17 @@ export function selectTarget(
 ): Selection | Failure {
   const circuit = upstream.circuit.admit(now);
   if (!circuit.allowed) {
-    return new Failure(
-      'destination_unavailable',
-      circuit.probing
-        ? `the circuit of "${upstream.name}" is half-open after repeated failures${lastFailureOf(upstream, now)}: its probe is under way`
-        : `the circuit of "${upstream.name}" is open after repeated failures${lastFailureOf(upstream, now)}`,
-      {
-        retryAfter: retryAfter(circuit.retryAfterMs),
-      },
+    // Marked: an auth hop's row keeps the failure that opened the circuit, not this (circuit-refusals.ts).
+    return circuitRefusal(
+      new Failure(
+        'destination_unavailable',
+        circuit.probing
+          ? `the circuit of "${upstream.name}" is half-open after repeated failures${lastFailureOf(upstream, now)}: its probe is under way`
+          : `the circuit of "${upstream.name}" is open after repeated failures${lastFailureOf(upstream, now)}`,
+        {
+          retryAfter: retryAfter(circuit.retryAfterMs),
+        },
+      ),
     );
   }
   const target = upstream.balancer.pick(now, tried, hashKey);

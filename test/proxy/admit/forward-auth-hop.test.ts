@@ -190,7 +190,10 @@ test('an auth service named as an upstream: its circuit opens on its failures, t
     assert.equal(hop.upstream, 'authsvc');
     assert.equal(hop.circuit?.state, 'open');
     assert.deepEqual(hop.counts, { allowed: 1, denied: 0, fetched: 0, failed: 3 });
-    assert.equal(hop.last_failure?.type, 'destination_unavailable');
+    // The row keeps the failure that opened the circuit (the service's resets), not the open
+    // circuit's refusal of n-open (counted in `failed`, a user got its 503): the refusal's type
+    // hid why the service is out, as the OpenID provider's row did (it keeps its last real one).
+    assert.equal(hop.last_failure?.type, 'connection_terminated');
     // The auth service is an upstream like any: its own status shows the same circuit.
     assert.equal(gw.gateway.status().upstreams.authsvc.circuit.state, 'open');
   } finally {

@@ -94,11 +94,11 @@ upstreams:
     assert.equal(forward.circuit?.state, 'open');
     assert.ok(forward.circuit?.open_until !== null);
     assert.deepEqual(forward.counts, { allowed: 1, denied: 0, fetched: 0, failed: 3 });
-    assert.equal(forward.last_failure?.type, 'destination_unavailable');
-    assert.match(
-      String(forward.last_failure?.details),
-      /^the auth service: the circuit of "authsvc" is open/,
-    );
+    // The failure that opened the circuit (the service's resets), not the open circuit's refusal
+    // of the third request (counted in `failed`): that said only "the circuit … is open".
+    assert.equal(forward.last_failure?.type, 'connection_terminated');
+    assert.match(String(forward.last_failure?.details), /^the auth service: /);
+    assert.doesNotMatch(String(forward.last_failure?.details), /circuit/);
     const keys = hops[`auth:127.0.0.1:${jwks.port}`];
     assert.equal(keys.kind, 'jwks');
     assert.equal(keys.upstream, null);
@@ -115,10 +115,7 @@ upstreams:
       assert.equal(await row.locator('td.circuit .badge').textContent(), 'open');
       assert.equal(await row.locator('td.failed').textContent(), '3');
       assert.equal(await row.locator('td.allowed').textContent(), '1');
-      assert.match(
-        (await row.locator('td.last-failure').textContent()) ?? '',
-        /^destination_unavailable at /,
-      );
+      assert.match((await row.locator('td.last-failure').textContent()) ?? '', /^connection_terminated at /);
       const jwksRow = page.locator(`tr[data-auth-hop="auth:127.0.0.1:${jwks.port}"]`);
       assert.match((await jwksRow.locator('td.last-failure').textContent()) ?? '', /^connection_refused at /);
       assert.deepEqual(pageErrors, [], 'no script error on the page');
