@@ -101,7 +101,7 @@ export function forgeableIdentityHeaders(
           const which = hasAuth ? `has auth that does not write ${field}` : 'has no auth';
           warnings.push({
             path: ['routes', index, ...path],
-            message: `upstream '${upstream}' is told the signed-in user in ${field} by routes[${by}] ("${writer.name}"), and this route to it ${which}: a client's own ${field} goes through as sent, so an app that trusts the field takes a forged "${field}: admin" for a signed-in user; take it out here (request_headers: { remove: [${field}] }, or in route_defaults for every route that writes no request_headers), or give this route auth with identity_header: ${field}`,
+            message: `upstream '${upstream}' is told the signed-in user in ${field} by routes[${by}] ("${writer.name}"), and this route to it ${which}: a client's own ${field} goes through as sent, so an app that trusts the field takes a forged "${field}: admin" for a signed-in user; take it out here (request_headers: { remove: [${field}] }), or give this route auth with identity_header: ${field}`,
           });
           continue;
         }
@@ -115,7 +115,7 @@ export function forgeableIdentityHeaders(
             : "the signed-in user's claims";
         warnings.push({
           path: ['routes', index, ...path],
-          message: `upstream '${upstream}' is told ${what} in ${list} by routes[${by}] ("${writer.name}")'s ${kind}, and this route to it ${which}: a client's own ${list} ${one ? 'goes' : 'go'} through as sent, so an app that trusts ${one ? 'the field' : 'the fields'} takes a forged "${open[0]}: admin" for the signed-in user's; take ${one ? 'it' : 'them'} out here (request_headers: { remove: [${list}] }, or in route_defaults for every route that writes no request_headers), or give this route the same ${kind}`,
+          message: `upstream '${upstream}' is told ${what} in ${list} by routes[${by}] ("${writer.name}")'s ${kind}, and this route to it ${which}: a client's own ${list} ${one ? 'goes' : 'go'} through as sent, so an app that trusts ${one ? 'the field' : 'the fields'} takes a forged "${open[0]}: admin" for the signed-in user's; take ${one ? 'it' : 'them'} out here (request_headers: { remove: [${list}] }), or give this route the same ${kind}`,
         });
       }
   return warnings;

@@ -723,7 +723,7 @@ ${sibling}${extra}upstreams:
       ),
     );
   assert.deepEqual(identity('    upstream: app\n'), [
-    `routes[1].upstream: upstream 'app' is told the signed-in user in x-user by routes[0] ("app"), and this route to it has no auth: a client's own x-user goes through as sent, so an app that trusts the field takes a forged "x-user: admin" for a signed-in user; take it out here (request_headers: { remove: [x-user] }, or in route_defaults for every route that writes no request_headers), or give this route auth with identity_header: x-user`,
+    `routes[1].upstream: upstream 'app' is told the signed-in user in x-user by routes[0] ("app"), and this route to it has no auth: a client's own x-user goes through as sent, so an app that trusts the field takes a forged "x-user: admin" for a signed-in user; take it out here (request_headers: { remove: [x-user] }), or give this route auth with identity_header: x-user`,
   ]);
   // Auth that writes another field lets this one through all the same (and each route the other's).
   assert.deepEqual(
@@ -731,8 +731,8 @@ ${sibling}${extra}upstreams:
       '    upstream: app\n    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app] }, identity_header: X-Who }\n',
     ),
     [
-      `routes[0].upstream: upstream 'app' is told the signed-in user in x-who by routes[1] ("public"), and this route to it has auth that does not write x-who: a client's own x-who goes through as sent, so an app that trusts the field takes a forged "x-who: admin" for a signed-in user; take it out here (request_headers: { remove: [x-who] }, or in route_defaults for every route that writes no request_headers), or give this route auth with identity_header: x-who`,
-      `routes[1].upstream: upstream 'app' is told the signed-in user in x-user by routes[0] ("app"), and this route to it has auth that does not write x-user: a client's own x-user goes through as sent, so an app that trusts the field takes a forged "x-user: admin" for a signed-in user; take it out here (request_headers: { remove: [x-user] }, or in route_defaults for every route that writes no request_headers), or give this route auth with identity_header: x-user`,
+      `routes[0].upstream: upstream 'app' is told the signed-in user in x-who by routes[1] ("public"), and this route to it has auth that does not write x-who: a client's own x-who goes through as sent, so an app that trusts the field takes a forged "x-who: admin" for a signed-in user; take it out here (request_headers: { remove: [x-who] }), or give this route auth with identity_header: x-who`,
+      `routes[1].upstream: upstream 'app' is told the signed-in user in x-user by routes[0] ("app"), and this route to it has auth that does not write x-user: a client's own x-user goes through as sent, so an app that trusts the field takes a forged "x-user: admin" for a signed-in user; take it out here (request_headers: { remove: [x-user] }), or give this route auth with identity_header: x-user`,
     ],
   );
   // A split's side to it is as much a way in.
@@ -779,11 +779,11 @@ ${sibling}upstreams:
   const jwt =
     '    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app], claims_to_headers: { sub: X-User-Id, groups: X-Groups } } }\n';
   assert.deepEqual(told(jwt, '    upstream: app\n'), [
-    `routes[1].upstream: upstream 'app' is told the signed-in user's claims in x-user-id, x-groups by routes[0] ("app")'s auth.jwt.claims_to_headers, and this route to it has no auth: a client's own x-user-id, x-groups go through as sent, so an app that trusts the fields takes a forged "x-user-id: admin" for the signed-in user's; take them out here (request_headers: { remove: [x-user-id, x-groups] }, or in route_defaults for every route that writes no request_headers), or give this route the same auth.jwt.claims_to_headers`,
+    `routes[1].upstream: upstream 'app' is told the signed-in user's claims in x-user-id, x-groups by routes[0] ("app")'s auth.jwt.claims_to_headers, and this route to it has no auth: a client's own x-user-id, x-groups go through as sent, so an app that trusts the fields takes a forged "x-user-id: admin" for the signed-in user's; take them out here (request_headers: { remove: [x-user-id, x-groups] }), or give this route the same auth.jwt.claims_to_headers`,
   ]);
   // One taken out, the other named alone; both taken out, or written by the route's own auth: nothing.
   assert.deepEqual(told(jwt, '    upstream: app\n    request_headers: { remove: [X_Groups] }\n'), [
-    `routes[1].upstream: upstream 'app' is told the signed-in user's claims in x-user-id by routes[0] ("app")'s auth.jwt.claims_to_headers, and this route to it has no auth: a client's own x-user-id goes through as sent, so an app that trusts the field takes a forged "x-user-id: admin" for the signed-in user's; take it out here (request_headers: { remove: [x-user-id] }, or in route_defaults for every route that writes no request_headers), or give this route the same auth.jwt.claims_to_headers`,
+    `routes[1].upstream: upstream 'app' is told the signed-in user's claims in x-user-id by routes[0] ("app")'s auth.jwt.claims_to_headers, and this route to it has no auth: a client's own x-user-id goes through as sent, so an app that trusts the field takes a forged "x-user-id: admin" for the signed-in user's; take it out here (request_headers: { remove: [x-user-id] }), or give this route the same auth.jwt.claims_to_headers`,
   ]);
   assert.deepEqual(
     told(jwt, '    upstream: app\n    request_headers: { remove: [X-Groups], set: { X-User-Id: "" } }\n'),
@@ -806,7 +806,7 @@ ${sibling}upstreams:
       '    split: [{ upstream: other, weight: 90 }, { upstream: app, weight: 10 }]\n    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app] }, identity_header: X-User }\n',
     ),
     [
-      `routes[1].split[1].upstream: upstream 'app' is told what its auth service answered in x-tenant by routes[0] ("app")'s auth.forward.copy_headers, and this route to it has auth that does not write it: a client's own x-tenant goes through as sent, so an app that trusts the field takes a forged "x-tenant: admin" for the signed-in user's; take it out here (request_headers: { remove: [x-tenant] }, or in route_defaults for every route that writes no request_headers), or give this route the same auth.forward.copy_headers`,
+      `routes[1].split[1].upstream: upstream 'app' is told what its auth service answered in x-tenant by routes[0] ("app")'s auth.forward.copy_headers, and this route to it has auth that does not write it: a client's own x-tenant goes through as sent, so an app that trusts the field takes a forged "x-tenant: admin" for the signed-in user's; take it out here (request_headers: { remove: [x-tenant] }), or give this route the same auth.forward.copy_headers`,
     ],
   );
   // An OpenID Connect route's claims are told as a JWT's.
