@@ -1,4 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { withCredentialsMasked } from '../../core/credential-names.ts';
 import { peerOf } from '../../core/net/peer-of.ts';
 import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
@@ -103,6 +105,20 @@ export async function startAdminServer(options: {
   // answer, `100 Continue` before the handler runs, invited the body of a request about to be
   // refused (no token, a wrong Host, past the bound).
   server.on('checkContinue', onRequest);
+  // node:http hands a CONNECT to 'connect' and, with no listener, closes its connection with no
+  // answer and no log line. It is answered as any other method is (its authority-form target is
+  // no path: 400; a path: that path's 405 with Allow, or 401/404), on a response made for its
+  // socket, which carries nothing after: the parser gave it up at the head (`head` is unread).
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => {
+      res.detachSocket(socket as Socket);
+      socket.end();
+    });
+    void answerAdmin(gate, req, res);
+  });
   await listen(server, options.port, options.host);
   return {
     mount,
@@ -317,7 +333,11 @@ function refusedCaller(
  * as written; anything else (`status`) is no target.
  */
 function requestUrl(target: string): URL | null {
-  return target.startsWith('/') ? URL.parse(`http://admin${target}`) : URL.parse(target);
+  if (target.startsWith('/')) return URL.parse(`http://admin${target}`);
+  // Absolute-form is an http(s) URL: `localhost:9901` (a CONNECT's authority-form) parsed as
+  // the scheme `localhost:` with the path `9901`, and was refused as a wrong Host (421, "").
+  const url = URL.parse(target);
+  return url?.protocol === 'http:' || url?.protocol === 'https:' ? url : null;
 }
 
 /**
