@@ -4,7 +4,7 @@
 // events because an EventSource cannot send an Authorization header, and the token must not
 // travel in a URL (it would land in logs and history).
 import { renderActivity, WINDOW_S } from './status-page/activity.js';
-import { call, currentToken, keepToken, Unauthorized } from './status-page/api.js';
+import { call, currentToken, keepToken, TooManyGuesses, Unauthorized } from './status-page/api.js';
 import { renderAttention, troubles } from './status-page/attention.js';
 import { renderCanaries } from './status-page/canaries.js';
 import { $, showNotice } from './status-page/dom.js';
@@ -61,16 +61,19 @@ async function refresh() {
     return;
   }
   looking = true;
-  const goOn = await look();
+  const next = await look();
   looking = false;
   if (lookAgain) {
     lookAgain = false;
     return refresh();
   }
-  if (goOn) timer = setTimeout(refresh, POLL_MS);
+  if (next !== false) timer = setTimeout(refresh, next);
 }
 
-/** Reads the gateway's state and shows it: false when the page waits for a token instead. */
+/**
+ * Reads the gateway's state and shows it: the milliseconds until the next look, or false when the
+ * page waits for a token instead.
+ */
 async function look() {
   if (currentToken() === '') {
     askForToken('Every figure on this page comes from the admin API, which needs its token.', false);
@@ -104,9 +107,21 @@ async function look() {
       askForToken(`The admin API refused the token (401: ${err.message}). Enter the admin token.`, true);
       return false;
     }
+    if (err instanceof TooManyGuesses) {
+      // Its Retry-After, not the next second: each ask once the wait is over is a guess, which a
+      // page left open with a wrong token spent as each came back (ask again with another token
+      // at once: the form's submit looks now).
+      if (currentToken() !== asked) return false;
+      showNotice(
+        `The admin API refuses this address's tokens for now (429: ${err.message}). Asking again in ${err.retryAfter} s.`,
+        'error',
+        'unreachable',
+      );
+      return err.retryAfter * 1000;
+    }
     showNotice(`Could not read the gateway's state: ${err.message}. Retrying…`, 'error', 'unreachable');
   }
-  return true;
+  return POLL_MS;
 }
 
 /**

@@ -17,6 +17,18 @@ export function keepToken(given) {
 /** The API refused the token (401): the page asks for another instead of retrying. */
 export class Unauthorized extends Error {}
 
+/**
+ * The API refuses this address's tokens for `retryAfter` seconds (429: too many wrong ones): the
+ * page asks again after that, not at its next second, when an ask would spend the guess that came
+ * back.
+ */
+export class TooManyGuesses extends Error {
+  constructor(message, retryAfter) {
+    super(message);
+    this.retryAfter = retryAfter;
+  }
+}
+
 export async function call(method, path, body) {
   const headers = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -28,6 +40,13 @@ export async function call(method, path, body) {
   });
   const json = await res.json().catch(() => ({}));
   if (res.status === 401) throw new Unauthorized(json.detail ?? 'unauthorized');
+  if (res.status === 429) {
+    const seconds = Number(res.headers.get('retry-after'));
+    throw new TooManyGuesses(
+      json.detail ?? 'too many requests',
+      Number.isFinite(seconds) ? Math.max(1, seconds) : 6,
+    );
+  }
   if (!res.ok) throw new Error(`${res.status} ${json.title ?? ''}: ${json.detail ?? ''}`);
   return json;
 }
