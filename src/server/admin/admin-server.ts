@@ -110,6 +110,9 @@ export async function startAdminServer(options: {
   // no path: 400; a path: that path's 405 with Allow, or 401/404), on a response made for its
   // socket, which carries nothing after: the parser gave it up at the head (`head` is unread).
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    // node:http took its own 'error' listener off the socket it handed out: a client that resets
+    // it as the answer is written (`write ECONNRESET`) would be an uncaught error in the primary.
+    socket.on('error', () => socket.destroy());
     const res = new http.ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);

@@ -6,6 +6,7 @@
  * socket.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
@@ -98,4 +99,25 @@ test("CONNECT on a path is that path's 405 with Allow (open path without the tok
   // Without the token, a path that needs it is a 401, as for any other method.
   const { status } = await rawRequest(port, `CONNECT /status HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
   assert.equal(status, 401);
+});
+
+test('a CONNECT whose client resets as it is answered ends that connection alone', async () => {
+  // node:http took its 'error' listener off the socket it hands to 'connect': the answer's
+  // `write ECONNRESET` was an uncaught error, which in the primary ends the gateway. A long
+  // target makes the answer's write meet the reset.
+  const target = `/${'x'.repeat(8000)}`;
+  for (let i = 0; i < 300; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(server.port(), '127.0.0.1', () => {
+        socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        setImmediate(() => {
+          socket.resetAndDestroy();
+          resolve();
+        });
+      });
+      socket.on('error', () => {});
+    });
+  }
+  const { status } = await rawRequest(server.port(), 'GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  assert.equal(status, 200);
 });
