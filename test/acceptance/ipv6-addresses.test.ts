@@ -228,8 +228,10 @@ async function adminOnLoopback6(serve: ServeProcess, adminPort: number, token: s
   assert.equal(drained.status, 200, drained.body);
   const status = JSON.parse((await call('/status')).body);
   // Who asked is named as an address is, in brackets: `::1:PORT` reads as the address ::1:PORT.
-  const asked = serve.lines.find((l) => l.msg === 'admin request' && l.path === '/targets/drain');
-  assert.match(String(asked?.who), /^\[::1\]:\d+$/);
+  // Logged as the answer ends: it may reach the parsed lines a moment after the answer.
+  const drainLine = () => serve.lines.find((l) => l.msg === 'admin request' && l.path === '/targets/drain');
+  await waitUntil('the drain logged', () => drainLine() !== undefined);
+  assert.match(String(drainLine()?.who), /^\[::1\]:\d+$/);
   assert.deepEqual(status.runtime_changes, [
     { kind: 'target_state', upstream: 'app', target: `http://[::1]:${app}`, state: 'draining' },
   ]);
