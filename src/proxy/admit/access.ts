@@ -13,6 +13,7 @@ import { AuthHopHealth } from './auth-hop-health.ts';
 import type { CorsPolicy } from './cors.ts';
 import { type AskAuthService, ForwardAuth } from './forward-auth.ts';
 import { RemoteJwks } from './jwks-source.ts';
+import { withoutGatewayCookies } from './oidc/gateway-cookies.ts';
 import type { IssuerHop } from './oidc/issuer-hop.ts';
 import type { OidcAuth } from './oidc/oidc-auth.ts';
 import type { RenewalPeers } from './oidc/renewal-peers.ts';
@@ -147,6 +148,10 @@ export class Access {
       this.#jwksHealth.set(name, set.health);
       return set;
     };
+    // The gateway's own cookies, those of every route that signs in, never go to an auth service.
+    const ownCookies = withoutGatewayCookies(
+      routes.flatMap((route) => route.access?.auth?.oidc?.cookieName ?? []),
+    );
     const forward = (config: ForwardAuthConfig, route: RouteConfig): ForwardAuth => {
       const upstream = config.shared
         ? (hops.upstreams.get(config.upstream.name) as Upstream)
@@ -158,7 +163,7 @@ export class Access {
         new AuthHopHealth(name, 'forward');
       this.#forwardHealth.set(name, { health, upstream, circuit: upstream.circuit });
       const shown = shownForwardHop(config, hops.exposeAddresses);
-      return new ForwardAuth(config, route, shown, (call) => hops.ask(upstream, call), health);
+      return new ForwardAuth(config, route, shown, (call) => hops.ask(upstream, call), health, ownCookies);
     };
     const oidc = (config: OidcAuthConfig): OidcAuth => {
       if (oidcModules === undefined) throw new Error('auth.oidc: the gateway built a route before loadOidc');

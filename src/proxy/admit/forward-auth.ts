@@ -122,12 +122,20 @@ export class ForwardAuth {
     { readonly verdict: Promise<ForwardVerdict>; readonly method: string; readonly target: string }
   >();
 
+  /**
+   * Takes the gateway's own cookies (every OpenID Connect route's session and sign-in flows) out of
+   * what the service is sent (its `send_headers` take Cookie by default): a bearer credential of
+   * the gateway's, no service's to read. Undefined where no route signs in.
+   */
+  readonly #withoutGatewayCookies: AnswerEdit | undefined;
+
   constructor(
     config: ForwardAuthConfig,
     route: RouteConfig,
     shownHop: string,
     ask: AskAuthService,
     health: AuthHopHealth,
+    withoutGatewayCookies?: AnswerEdit,
   ) {
     this.#config = config;
     this.#route = route;
@@ -136,6 +144,7 @@ export class ForwardAuth {
     this.#ask = ask;
     this.#health = health;
     this.#cache = config.cache && new DecisionCache(config.cache);
+    this.#withoutGatewayCookies = withoutGatewayCookies;
   }
 
   verify(fields: FieldMap, facts: ForwardFacts): ForwardVerdict | Promise<ForwardVerdict> {
@@ -196,7 +205,7 @@ export class ForwardAuth {
     try {
       answer = await this.#ask({
         path: config.path,
-        headers,
+        headers: this.#withoutGatewayCookies === undefined ? headers : this.#withoutGatewayCookies(headers),
         own,
         deadline: config.timeout,
         route: this.#route,

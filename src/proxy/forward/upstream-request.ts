@@ -31,10 +31,6 @@ interface GatewayFacts {
   readonly via2: string;
   /** Clients whose X-Forwarded-* and Forwarded headers are kept. */
   readonly trust: TrustList;
-  /** Keeps the gateway's own cookies (OpenID Connect sessions and flows) from the upstream; undefined: none. */
-  readonly gatewayCookies?: AnswerEdit;
-  /** The route's answer edit after one that drops an upstream's Set-Cookie of the gateway's own cookies; undefined: none to drop. */
-  readonly withoutGatewaySetCookies?: (then: AnswerEdit | undefined) => AnswerEdit | undefined;
   readonly config: {
     readonly limits: DownstreamLimits;
     readonly errors: { readonly detail: 'full' | 'minimal' };
@@ -131,12 +127,7 @@ export class UpstreamRequest implements ExchangeOptions {
     this.#fields = fields;
     this.#gateway = gateway;
     this.#to = to;
-    // The upstream's Set-Cookie of the gateway's own cookies dropped before the route's own edit
-    // (which sets the gateway's): no upstream plants a session of its choosing.
-    this.#answerEdit =
-      gateway.withoutGatewaySetCookies === undefined
-        ? session.answerEdit()
-        : gateway.withoutGatewaySetCookies(session.answerEdit());
+    this.#answerEdit = session.answerEdit();
     const stages = session.stageRun();
     this.#stages = stages;
     this.#bodyInHand = session.bodyInHand();
@@ -157,10 +148,7 @@ export class UpstreamRequest implements ExchangeOptions {
     // The client's credentials go first (access's edit), so a later stage's edit (the route's
     // header rules) may still set the upstream's own Authorization; Candor's own fields are out
     // of the stages' reach (the loader refused rules that name them), so they stay last.
-    // The gateway's own cookies never go upstream, on any route: the session cookie is its host's
-    // (Path=/), sent to every route of that host, and whoever reads it can replay it as its user.
-    const own = gateway.gatewayCookies === undefined ? headers : gateway.gatewayCookies(headers);
-    const admitted = to.requestEdit === undefined ? own : to.requestEdit(own);
+    const admitted = to.requestEdit === undefined ? headers : to.requestEdit(headers);
     this.#headers = stages?.editsRequests === true ? stages.editRequest(admitted) : admitted;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (head.upgrade)

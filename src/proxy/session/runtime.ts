@@ -1,7 +1,6 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import type { GatewayCounter } from '../../core/failure/attempt-counter.ts';
 import type { Count } from '../../core/limits/count.ts';
-import type { AnswerEdit } from '../../core/net/own-answer.ts';
 import type { TrustList } from '../../core/net/trust.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
@@ -27,16 +26,6 @@ export interface Runtime {
   readonly stages: ReadonlyMap<string, RouteStages>;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly trust: TrustList;
-  /**
-   * The edit that keeps the gateway's own cookies (every OpenID Connect route's session and
-   * sign-in flows) from every route's upstream; undefined where no route signs in.
-   */
-  readonly gatewayCookies?: AnswerEdit;
-  /**
-   * The route's answer edit (`then`) after one that drops an upstream's Set-Cookie of the
-   * gateway's own cookies (session-cookie.ts); undefined where no route signs in.
-   */
-  readonly withoutGatewaySetCookies?: (then: AnswerEdit | undefined) => AnswerEdit | undefined;
   /** Maintenance, rate limits and per-route load shedding (per-listener shedding lives with the listener). */
   readonly admission: Admission;
   readonly logger: Logger;

@@ -10,7 +10,6 @@ import type { AcmeChallenges } from '../../proxy/accept/acme-challenge.ts';
 import { Access } from '../../proxy/admit/access.ts';
 import { Admission } from '../../proxy/admit/admission.ts';
 import { earlyDropLines } from '../../proxy/admit/gateway-rate-limits.ts';
-import { withoutGatewayCookies, withoutUpstreamSetCookies } from '../../proxy/admit/oidc/gateway-cookies.ts';
 import type { RedisRates } from '../../proxy/admit/redis-rates.ts';
 import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import type { CacheNews } from '../../proxy/cache/invalidation.ts';
@@ -126,7 +125,7 @@ export function createRuntime(
     config,
     logger,
     metrics,
-    candorStages(trust, access, splits),
+    candorStages(trust, access, splits, sessionCookies),
     given,
     closingStages(caches, cacheFacts),
   );
@@ -155,9 +154,6 @@ export function createRuntime(
     upstreamNews,
     earlyDrops,
     trust,
-    // Every OpenID Connect route's cookies, kept from every route's upstream (session-cookie.ts).
-    gatewayCookies: withoutGatewayCookies(sessionCookies),
-    withoutGatewaySetCookies: withoutUpstreamSetCookies(sessionCookies),
     access,
     admission: admissionOf(config, changes, previous, link, store, earlyDrops),
     logger,

@@ -8,6 +8,7 @@ import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
 import type { Access } from '../../proxy/admit/access.ts';
 import { accessStage } from '../../proxy/admit/access-stage.ts';
 import { corsStage } from '../../proxy/admit/cors-stage.ts';
+import { gatewayCookiesStage } from '../../proxy/admit/oidc/gateway-cookies-stage.ts';
 import { oidcSessionStage } from '../../proxy/admit/oidc/session-stage.ts';
 import type { AnswerCache } from '../../proxy/cache/answer-cache.ts';
 import { cacheStage } from '../../proxy/cache/cache-stage.ts';
@@ -77,7 +78,10 @@ export function candorStages(
   trust: TrustList,
   access: Access,
   splits: ReadonlyMap<string, RouteSplit>,
+  sessionCookies: readonly string[],
 ): readonly StageBuilder[] {
+  // One for every route where any route signs in: the session cookie is its host's (Path=/).
+  const gatewayCookies = gatewayCookiesStage(sessionCookies);
   return [
     // First: its onRequest comes before the admit policies, which read the identity it names (stage.ts).
     (route) => {
@@ -89,6 +93,8 @@ export function candorStages(
       const split = splits.get(route.name);
       return split === undefined ? undefined : splitStage(split, trust);
     },
+    // The gateway's own cookies out of what every route's upstream is sent, and out of its Set-Cookie.
+    () => gatewayCookies,
     headerRulesStage,
     (route) => {
       const cors = access.corsOf(route);

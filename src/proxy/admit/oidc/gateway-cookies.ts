@@ -50,31 +50,21 @@ export function withoutGatewayCookies(names: readonly string[]): AnswerEdit | un
 }
 
 /**
- * The edit of an upstream's answer that drops its Set-Cookie fields for the gateway's own cookies
- * (every OpenID Connect route's session, its parts and its sign-in flows; `names`: the sessions'
- * names), then applies `then` (the route's own answer edit, which sets the gateway's): no upstream
- * sets a session of its choosing (an attacker's own, sealed at their sign-in), which would sign
- * the user in as someone else. Made once (undefined where no route signs in); `then` per request.
+ * Drops, in place, an upstream's Set-Cookie fields for the gateway's own cookies (every OpenID
+ * Connect route's session, its parts and its sign-in flows; `names`: the sessions' names): no
+ * upstream sets a session of its choosing (an attacker's own, sealed at their sign-in), which
+ * would sign the user in as someone else. Made once; undefined where no route signs in.
  */
-export function withoutUpstreamSetCookies(
-  names: readonly string[],
-): ((then: AnswerEdit | undefined) => AnswerEdit) | undefined {
+export function withoutPlantedCookies(names: readonly string[]): ((headers: string[]) => void) | undefined {
   if (names.length === 0) return undefined;
   const isGateways = gatewayCookieTest(names, names.map(flowPrefixOf));
-  const planted = (headers: readonly string[], i: number) => {
-    if (headers[i].length !== 10 || headers[i].toLowerCase() !== 'set-cookie') return false;
-    const line = headers[i + 1];
-    const eq = line.indexOf('=');
-    return isGateways((eq === -1 ? line : line.slice(0, eq)).trim());
-  };
-  return (then) => (headers, failed) => {
-    let kept = headers;
-    for (let i = 0; i < headers.length; i += 2)
-      if (planted(headers, i)) {
-        kept = headers.filter((_, j) => !planted(headers, j - (j % 2)));
-        break;
-      }
-    return then === undefined ? (kept as string[]) : then(kept, failed);
+  return (headers) => {
+    for (let i = headers.length - 2; i >= 0; i -= 2) {
+      if (headers[i].length !== 10 || headers[i].toLowerCase() !== 'set-cookie') continue;
+      const line = headers[i + 1];
+      const eq = line.indexOf('=');
+      if (isGateways((eq === -1 ? line : line.slice(0, eq)).trim())) headers.splice(i, 2);
+    }
   };
 }
 
