@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answerConnectAsRequest } from '../../core/net/connect-as-request.ts';
 import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
 import type { Logger } from '../log/logger.ts';
 import { answerMetrics, OWN_FIELDS, type RenderMetrics } from './exposition.ts';
@@ -29,13 +31,16 @@ export async function startMetricsListener(
   hosts: { allows(hostHeader: string | undefined): boolean; describe(): string },
   pipelineClosed: (who: string, pipelined: number) => void,
 ): Promise<MetricsListener> {
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (pipelineRefused(req, res, pipelineClosed)) return;
     // The authority is the target's when it is absolute (RFC 9112 §3.2.2: the Host beside it is
-    // ignored), as the admin listener reads it; only origin-form leaves it to Host.
+    // ignored), as the admin listener reads it, or a CONNECT's authority-form (`host:port`, which
+    // URL.parse would read as a scheme); only origin-form leaves it to Host.
     const target = req.url ?? '';
-    const absolute = target.startsWith('/') ? undefined : URL.parse(target);
-    const authority = absolute == null ? req.headers.host : absolute.host;
+    const connect = req.method === 'CONNECT';
+    const authorityForm = connect && !target.startsWith('/');
+    const absolute = target.startsWith('/') || authorityForm ? undefined : URL.parse(target);
+    const authority = authorityForm ? target : absolute == null ? req.headers.host : absolute.host;
     if (!hosts.allows(authority)) {
       req.resume();
       const body = `the metrics listener answers for ${hosts.describe()}, not for Host ${JSON.stringify(String(authority).slice(0, 200))}: add it to metrics.allowed_hosts if it is this gateway's name\n`;
@@ -47,15 +52,18 @@ export async function startMetricsListener(
       res.end(body);
       return;
     }
+    // A CONNECT (whatever its target: this is no proxy) gets the scrape's 405 with its Allow.
     const path = absolute == null ? target.split('?')[0] : absolute.pathname;
-    if (path === '/metrics') return answerMetrics(req, res, render);
+    if (path === '/metrics' || connect) return answerMetrics(req, res, render);
     res.writeHead(404, {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': '10',
       ...OWN_FIELDS,
     });
     res.end('not found\n');
-  });
+  };
+  const server = http.createServer(onRequest);
+  answerConnectAsRequest(server, onRequest);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.host, () => {

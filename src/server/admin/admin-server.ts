@@ -1,7 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { withCredentialsMasked } from '../../core/credential-names.ts';
+import { answerConnectAsRequest } from '../../core/net/connect-as-request.ts';
 import { peerOf } from '../../core/net/peer-of.ts';
 import { pipelineRefused } from '../../core/net/pipelined-requests.ts';
 import type { Logger } from '../../observe/log/logger.ts';
@@ -105,23 +104,9 @@ export async function startAdminServer(options: {
   // answer, `100 Continue` before the handler runs, invited the body of a request about to be
   // refused (no token, a wrong Host, past the bound).
   server.on('checkContinue', onRequest);
-  // node:http hands a CONNECT to 'connect' and, with no listener, closes its connection with no
-  // answer and no log line. It is answered as any other method is (its authority-form target is
-  // no path: 400; a path: that path's 405 with Allow, or 401/404), on a response made for its
-  // socket, which carries nothing after: the parser gave it up at the head (`head` is unread).
-  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-    // node:http took its own 'error' listener off the socket it handed out: a client that resets
-    // it as the answer is written (`write ECONNRESET`) would be an uncaught error in the primary.
-    socket.on('error', () => socket.destroy());
-    const res = new http.ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket as Socket);
-    res.once('finish', () => {
-      res.detachSocket(socket as Socket);
-      socket.end();
-    });
-    void answerAdmin(gate, req, res);
-  });
+  // A CONNECT is answered as any other method is: its authority-form target is no path (400); a
+  // path gets that path's 405 with Allow, or 401/404.
+  answerConnectAsRequest(server, (req, res) => void answerAdmin(gate, req, res));
   await listen(server, options.port, options.host);
   return {
     mount,

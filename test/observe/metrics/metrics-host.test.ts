@@ -73,3 +73,24 @@ test('an absolute-form target is judged by its own authority: another name is a 
   const elsewhere = await request(`http://127.0.0.1:${port}/other`, `127.0.0.1:${port}`);
   assert.match(elsewhere.raw, /^HTTP\/1\.1 404 /, elsewhere.raw);
 });
+
+// node:http gives a CONNECT to a 'connect' listener and, with none, closed its connection with no
+// status at all: the admin listener got one of its own, the metrics listener had none.
+test('a CONNECT is answered, not reset: the 405 of every method but GET and HEAD, or the 421 of a name not its own', async () => {
+  for (const target of [`127.0.0.1:${port}`, `localhost:${port}`, '/metrics']) {
+    const { raw, status, closed } = await rawRequest(
+      port,
+      `CONNECT ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`,
+    );
+    assert.equal(status, 405, `${target}: ${raw.slice(0, 300)}`);
+    assert.match(raw, /\r\nallow: GET, HEAD\r\n/i, target);
+    assert.ok(!raw.includes('candor_'), raw);
+    assert.ok(closed, `${target}: the connection ends with the answer`);
+  }
+  const foreign = await rawRequest(
+    port,
+    'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n',
+  );
+  assert.equal(foreign.status, 421, foreign.raw.slice(0, 300));
+  assert.match(foreign.raw, /not for Host "evil\.example:443"/);
+});
