@@ -36,8 +36,9 @@ export class UpstreamError extends Error {
   readonly type: FailureType | undefined;
   /**
    * The `x-request-id` of the response whose body broke (UPSTREAM_BODY_TIMEOUT,
-   * UPSTREAM_BODY_INCOMPLETE), else of the last attempt's response, when one came with it: the id
-   * of the gateway's log line for that request, to quote to the people running it.
+   * UPSTREAM_BODY_INCOMPLETE), else of the last response that came to an attempt of the call (an
+   * earlier attempt's: the last one got none), when it carried one: the id of the gateway's log
+   * line for that request, to quote to the people running it.
    */
   readonly requestId: string | undefined;
   readonly attempts: readonly AttemptReport[];
@@ -72,8 +73,15 @@ export class UpstreamError extends Error {
     const why = last?.retry ? init.stoppedBy && reasonText(init.stoppedBy) : last?.why;
     const stopped = why ? `; not retried: ${why}` : '';
     // A body that broke came with a response the gateway logged: its id is in no attempt's report
-    // (one the answer did not carry is none, never a failed attempt's before it). Else the last attempt's.
-    const requestId = 'requestId' in init ? init.requestId : last?.requestId;
+    // (one the answer did not carry is none, never a failed attempt's before it). Else the id of
+    // the last answer that came, as documented: the last attempt of a call that ends here got
+    // no answer (a refusal, the deadline), so its own report never has one, and taking only
+    // its id left every UPSTREAM_UNREACHABLE, _DEADLINE and _CIRCUIT_OPEN without the id of the
+    // gateway's line for the answer an earlier attempt did get.
+    const requestId =
+      'requestId' in init
+        ? init.requestId
+        : init.attempts.findLast((a) => a.requestId !== undefined)?.requestId;
     const quoted = requestId === undefined ? '' : `, request id ${requestId}`;
     super(
       `${init.method} ${init.url}: ${UPSTREAM_ERROR_CODES[code]} (${tried}${what ? `, ${what}` : ''}${quoted}${stopped})`,

@@ -27,8 +27,16 @@ let cutting: http.Server;
 /** Resets the cutting upstream's connection, once a request came to it. */
 let cut: Promise<() => void>;
 let gateway: ClientGateway;
+/** Answers its first request 502 (its own status), then never answers another. */
+let flaky: http.Server;
 
 before(async () => {
+  let answered = 0;
+  flaky = http.createServer((_req, res) => {
+    if (answered++ === 0) res.writeHead(502).end('down for a moment');
+  });
+  await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+  const flakyPort = (flaky.address() as { port: number }).port;
   hang = await startBlackhole();
   down = await startRefusing();
   recoveringPort = await freePort();
@@ -49,6 +57,7 @@ before(async () => {
     '/recover': `    targets:\n      - url: http://127.0.0.1:${recoveringPort}\n${plain}`,
     '/maint': `    targets:\n      - url: ${hang.url}\n    maintenance: { retry_after: 1s }\n`,
     '/cut': `    targets:\n      - url: http://127.0.0.1:${cuttingPort}\n${plain}`,
+    '/flaky': `    targets:\n      - url: http://127.0.0.1:${flakyPort}\n${plain}`,
   });
 });
 
@@ -57,6 +66,8 @@ after(async () => {
   await Promise.all([hang?.close(), down?.close()]);
   cutting?.closeAllConnections();
   cutting?.close();
+  flaky?.closeAllConnections();
+  flaky?.close();
 });
 
 test('a POST that got a 504 http_response_timeout is not retried: the upstream saw it exactly once', async () => {
@@ -258,4 +269,24 @@ test("a body the gateway cut after its head: the UpstreamError names the request
   const [line] = gateway.requestsTo('/cut/export');
   assert.equal(line.req_id, id);
   assert.equal(line.error, 'http_response_incomplete');
+});
+
+test('a call that ends with no response after an answer came: the UpstreamError names the request id of that last answer', async () => {
+  // The first attempt gets the gateway's 502 (the upstream's own), the retry waits in vain
+  // until the deadline: the last answer that came is the 502, the id of the gateway's line.
+  const api = createFetch({ deadline: 2_000, attempts: 2 });
+  const error = await api(`${gateway.url}/flaky/orders`).then(
+    (res) => assert.fail(`a response came: ${res.status}`),
+    (err: unknown) => err,
+  );
+  assert.ok(error instanceof UpstreamError, String(error));
+  assert.equal(error.code, 'UPSTREAM_DEADLINE');
+  const [answered, cut] = error.attempts;
+  assert.equal(answered.status, 502);
+  assert.ok(answered.requestId);
+  assert.equal(cut.requestId, undefined);
+  assert.equal(error.requestId, answered.requestId);
+  assert.match(error.message, new RegExp(`request id ${answered.requestId}`));
+  await waitUntil('the 502 logged', () => gateway.requestsTo('/flaky/orders').length >= 1);
+  assert.equal(gateway.requestsTo('/flaky/orders')[0].req_id, answered.requestId);
 });
