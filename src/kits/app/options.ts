@@ -2,6 +2,7 @@
  * What `createApp` takes, its defaults (here and nowhere else) and the checks that turn a bad
  * option into a clear error at start rather than a surprise at the first deploy.
  */
+import { didYouMean } from '../../core/did-you-mean.ts';
 import { keepAliveTimeoutsFor } from './keep-alive.ts';
 
 /** One line of what the app kit did, for the app's own log. `msg` names it; the rest are figures. */
@@ -127,7 +128,54 @@ function guarded(log: (event: AppEvent) => void): (event: AppEvent) => void {
   };
 }
 
+/** The options createApp reads, and those of its two sections. */
+export const APP_OPTIONS = [
+  'ready',
+  'readyRetry',
+  'paths',
+  'retryAfter',
+  'gatewayIdleTimeout',
+  'shutdown',
+  'onShutdown',
+  'signals',
+  'exit',
+  'log',
+] as const satisfies readonly (keyof AppOptions)[];
+const SECTIONS = {
+  paths: ['ready', 'live'],
+  shutdown: ['delay', 'timeout', 'cleanupTimeout'],
+} as const;
+
+/**
+ * Refuses an option the kit does not read, as createFetch does: TypeScript catches one, plain
+ * JavaScript does not, and a misspelt `readyCheck` (the app ready at once, before its
+ * database), `onShutDown` (the pool never closed) or `shutdown.dealy` (the default delay) was
+ * ignored without a word: the surprise at the first deploy these checks are for.
+ */
+export function refuseUnknownOptions(where: string, given: object, known: readonly string[]): void {
+  for (const name of Object.keys(given)) {
+    if (known.includes(name)) continue;
+    const near = didYouMean(name, known);
+    const hint = near === undefined ? `it takes ${known.join(', ')}` : `did you mean '${near}'?`;
+    throw new TypeError(`candor/app: ${where} has no option '${name}' (${hint})`);
+  }
+}
+
+function refuseUnknownInSections(options: AppOptions): void {
+  for (const [name, known] of Object.entries(SECTIONS)) {
+    const section: unknown = options[name as keyof typeof SECTIONS];
+    if (section === undefined) continue;
+    if (typeof section !== 'object' || section === null || Array.isArray(section))
+      throw new TypeError(`candor/app: ${name} must be an object`);
+    refuseUnknownOptions(name, section, known);
+  }
+}
+
 export function resolveAppOptions(options: AppOptions = {}): AppSettings {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('candor/app: options must be an object');
+  refuseUnknownOptions('options', options, APP_OPTIONS);
+  refuseUnknownInSections(options);
   if (options.ready !== undefined && typeof options.ready !== 'function')
     throw new TypeError('candor/app: ready must be a function (the dependency check)');
   const readyPath = path('paths.ready', options.paths?.ready, APP_DEFAULTS.readyPath);

@@ -12,7 +12,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type App, createApp } from './app.ts';
-import type { AppOptions } from './options.ts';
+import { APP_OPTIONS, type AppOptions, refuseUnknownOptions } from './options.ts';
 
 export interface ServeAppOptions extends AppOptions {
   /** Default 0: a free port, read back from `port`. */
@@ -36,11 +36,14 @@ export async function serveApp(
   listener: (req: IncomingMessage, res: ServerResponse) => unknown,
   options: ServeAppOptions = {},
 ): Promise<ServedApp> {
-  const app = createApp(options);
-  const server = app.attach(createServer(options.serverOptions ?? {}, app.handle(listener)));
+  // Its own options are the server's; the others createApp's, which refuses one it does not read.
+  refuseUnknownOptions('options', options, [...APP_OPTIONS, 'port', 'host', 'serverOptions']);
+  const { port, host, serverOptions, ...appOptions } = options;
+  const app = createApp(appOptions);
+  const server = app.attach(createServer(serverOptions ?? {}, app.handle(listener)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host, () => {
+    server.listen(port ?? 0, host, () => {
       server.removeListener('error', reject);
       resolve();
     });

@@ -179,6 +179,42 @@ test('a bad option is a clear error at createApp, not a surprise at the first de
   });
 });
 
+test('an option createApp does not read is refused, naming it and the one meant: a misspelt check or hook is never ignored', async () => {
+  const { createApp, serveApp } = await import('../../../src/kits/app/index.ts');
+  // Plain JavaScript (TypeScript would catch these): each was ignored, the app ready at once
+  // without its dependency check, the delay the default, the hook never run.
+  const js = (options: object) => () => createApp(options as never);
+  assert.throws(js({ readyCheck: () => true }), {
+    name: 'TypeError',
+    message:
+      "candor/app: options has no option 'readyCheck' (it takes ready, readyRetry, paths, retryAfter, gatewayIdleTimeout, shutdown, onShutdown, signals, exit, log)",
+  });
+  assert.throws(js({ onShutDown: () => {} }), {
+    message: "candor/app: options has no option 'onShutDown' (did you mean 'onShutdown'?)",
+  });
+  assert.throws(js({ shutdown: { dealy: 20_000 } }), {
+    message: "candor/app: shutdown has no option 'dealy' (did you mean 'delay'?)",
+  });
+  assert.throws(js({ paths: { health: '/healthz' } }), {
+    message: "candor/app: paths has no option 'health' (it takes ready, live)",
+  });
+  // serveApp's own options go to the server, not to createApp; a stray one is refused there too.
+  await assert.rejects(
+    serveApp(() => {}, { prot: 3000 } as never),
+    {
+      message: "candor/app: options has no option 'prot' (did you mean 'port'?)",
+    },
+  );
+  const { app, server } = await serveApp(() => {}, {
+    port: 0,
+    host: '127.0.0.1',
+    serverOptions: {},
+    log: false,
+  });
+  await app.shutdown('test');
+  server.close();
+});
+
 test('a probe in absolute form (RFC 9112 §3.2.2: a server must accept it) is the probe, not the app’s path: a catch-all 200 never hides a drain', async () => {
   const { app, port, ready } = await serveApp((_req, res) => res.end('catch-all\n'), {
     host: '127.0.0.1',
