@@ -27,9 +27,15 @@ export function failureProxyStatus(
   if (params.alertId !== undefined) member += `; alert-id=${params.alertId}`;
   if (params.alertMessage !== undefined) member += `; alert-message=${sfString(params.alertMessage)}`;
   // The status the next hop gave (RFC 9209 §2.1.4): the route's upstream's, when the gateway failed
-  // on its answer; a failure naming a hop of its own (a plugin's fetch) got none from that hop.
-  if (failure.receivedStatus !== undefined && failure.nextHop === undefined)
-    member += `; received-status=${failure.receivedStatus}`;
+  // on its answer; a failure naming a hop of its own (a plugin's fetch) got none from that hop. That
+  // hop's failure after the route's upstream answered says so in a parameter of Candor's own
+  // (UPSTREAM_STATUS_PARAM): its type alone (`connection_refused`) reads as a request that reached
+  // nothing, and a client resent a POST the upstream had acted on.
+  if (failure.receivedStatus !== undefined)
+    member +=
+      failure.nextHop === undefined
+        ? `; received-status=${failure.receivedStatus}`
+        : `; ${UPSTREAM_STATUS_PARAM}=${failure.receivedStatus}`;
   if (minimal) return member;
   if (failure.details) member += `; details=${sfString(failure.details)}`;
   if (nextHop !== undefined) member += `; next-hop=${sfString(nextHop)}`;
@@ -77,6 +83,15 @@ export function receivedStatusProxyStatus(
   return nextHop === undefined ? member : `${member}; next-hop=${sfString(nextHop)}`;
 }
 
+/**
+ * The Proxy-Status parameter (an extension: RFC 9209 §2.1 lets a member carry parameters beyond
+ * the registered ones, which readers that do not know them ignore) with the status of the route's
+ * upstream's answer, on a failure of another hop of the gateway's own that came after it (a
+ * plugin's `context.fetch` let out of onResponse): the request was delivered, and may have been
+ * acted on, whatever the failed hop's type says of that hop.
+ */
+export const UPSTREAM_STATUS_PARAM = 'candor-upstream-status';
+
 /** One member of a Proxy-Status header, as read. */
 export interface ProxyStatusMember {
   readonly proxy: string;
@@ -85,6 +100,8 @@ export interface ProxyStatusMember {
   readonly unknownError?: string;
   readonly details?: string;
   readonly receivedStatus?: number;
+  /** UPSTREAM_STATUS_PARAM: the route's upstream answered this status before another hop failed. */
+  readonly upstreamStatus?: number;
   readonly nextHop?: string;
   /** The resolver's answer to a dns_error, and a tls_alert_received's alert: as Candor writes them. */
   readonly rcode?: string;
@@ -159,6 +176,7 @@ function readMember(text: string): ProxyStatusMember {
   const error = params.get('error');
   const received = params.get('received-status');
   const receivedStatus = received === undefined ? undefined : Number(received);
+  const upstreamStatus = Number(params.get(UPSTREAM_STATUS_PARAM));
   const alertId = Number(params.get('alert-id'));
   return {
     proxy,
@@ -167,6 +185,7 @@ function readMember(text: string): ProxyStatusMember {
     details: params.get('details'),
     receivedStatus: Number.isInteger(receivedStatus) ? receivedStatus : undefined,
     nextHop: params.get('next-hop'),
+    ...(Number.isInteger(upstreamStatus) && params.has(UPSTREAM_STATUS_PARAM) ? { upstreamStatus } : {}),
     ...(params.has('rcode') ? { rcode: params.get('rcode') } : {}),
     ...(Number.isInteger(alertId) && params.has('alert-id') ? { alertId } : {}),
     ...(params.has('alert-message') ? { alertMessage: params.get('alert-message') } : {}),

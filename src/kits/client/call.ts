@@ -272,8 +272,11 @@ class Call {
     });
     this.#lastAnswer = answer;
     this.#lastFailure = undefined;
-    // After a redirect a server had the request, whatever the one that answered says of itself.
-    const stage = hops.count > 0 && stageOf(type) === 'not_sent' ? 'sent' : stageOf(type);
+    // After a redirect a server had the request, whatever the one that answered says of itself;
+    // so did the upstream that answered before a hop of the gateway's own failed (a plugin's
+    // `connection_refused` in onResponse, its `candor-upstream-status` saying so).
+    const delivered = hops.count > 0 || member?.upstreamStatus !== undefined;
+    const stage = delivered && stageOf(type) === 'not_sent' ? 'sent' : stageOf(type);
     const next = nextAttempt(
       this.#limits,
       attempt,

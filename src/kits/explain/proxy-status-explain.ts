@@ -42,6 +42,8 @@ export interface ExplainedMember {
   readonly summary: string;
   readonly error?: ExplainedType;
   readonly receivedStatus?: number;
+  /** A Candor gateway's `candor-upstream-status`: the route's upstream answered this before the named hop failed. */
+  readonly upstreamStatus?: number;
   readonly nextHop?: string;
   readonly nextHopMeans?: string;
   readonly details?: string;
@@ -131,7 +133,11 @@ function summary(member: ProxyStatusMember, error: ExplainedType | undefined): s
   if (error.known === 'unknown')
     return `${member.proxy} says "${error.type}": unknown, not a type of RFC 9209's registry nor of Candor's (the proxy's own; its details may say more)`;
   const received =
-    member.receivedStatus === undefined ? '' : `, after its next hop answered ${member.receivedStatus}`;
+    member.receivedStatus !== undefined
+      ? `, after its next hop answered ${member.receivedStatus}`
+      : member.upstreamStatus !== undefined
+        ? `, after the route's upstream answered ${member.upstreamStatus} (the request was delivered: resend it only if that is safe)`
+        : '';
   return `${member.proxy} failed: ${error.title}${received}`;
 }
 
@@ -147,6 +153,7 @@ export function explainMembers(members: readonly ProxyStatusMember[]): Explained
       summary: summary(member, error),
       ...(error === undefined ? {} : { error }),
       ...(member.receivedStatus === undefined ? {} : { receivedStatus: member.receivedStatus }),
+      ...(member.upstreamStatus === undefined ? {} : { upstreamStatus: member.upstreamStatus }),
       ...(member.nextHop === undefined ? {} : { nextHop: member.nextHop }),
       ...(error === undefined && member.nextHop === undefined
         ? {}

@@ -13,6 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createFetch } from '../../../src/kits/client/index.ts';
 import type { Fault } from '../../../src/kits/fault-kit/fault.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import type { Plugin } from '../../../src/proxy/stages/plugin-api.ts';
@@ -107,10 +108,11 @@ upstreams:
     const before = samples((await scrape(gw.gateway.metricsPort() as number)).text);
     const res = await request(gw.url, { path: '/hop', timeoutMs: 5000 });
     assert.equal(res.status, 502);
-    // Its next hop is the service, which gave no status: no received-status (app's 200 is in the log's tries).
+    // Its next hop is the service, which gave no status: no received-status (RFC 9209's is the next
+    // hop's). App's 200 is in Candor's own parameter: the request was delivered.
     assert.match(
       String(res.headers['proxy-status']),
-      /^candor; error=connection_refused; details="[^"]*"; next-hop="svc"$/,
+      /^candor; error=connection_refused; candor-upstream-status=200; details="[^"]*"; next-hop="svc"$/,
     );
     const line = await gw.logFor(String(res.headers['x-request-id']));
     assert.deepEqual([line.upstream, line.plugin_hop, line.error], ['app', 'svc', 'connection_refused']);
@@ -150,6 +152,17 @@ upstreams:
       ],
       [1, 0, 1, 0],
     );
+  });
+
+  // `connection_refused` alone reads as a request that reached nothing: candor/client resent a
+  // POST the upstream had acted on, once per attempt (3 POSTs for one call).
+  test("candor/client does not resend a POST whose upstream answered before the plugin's hop failed", async () => {
+    const from = app.received.length;
+    const api = createFetch({ attempts: 3 });
+    const res = await api(`${gw.url}/hop`, { method: 'POST', body: 'order' });
+    assert.equal(res.status, 502);
+    await res.arrayBuffer();
+    assert.equal(app.received.length - from, 1);
   });
 });
 
