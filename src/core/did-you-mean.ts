@@ -1,6 +1,6 @@
 /**
  * Suggestions for typos in names: a config's fields and upstreams ("timeout" → "timeouts"), and
- * candor/client's options (so the kit, which holds nothing of the config, has it too).
+ * the kits' options (candor/client's, candor/app's: they hold nothing of the config, and have it too).
  */
 
 /** The closest of `candidates` to a mistyped `word`, if one is close enough to be a likely typo. */
@@ -23,6 +23,28 @@ export function unknownFieldMessage(field: string, known: readonly string[]): st
   const hint =
     suggestion === undefined ? `known fields: ${known.join(', ')}` : `did you mean '${suggestion}'?`;
   return `unknown field '${field}' (${hint})`;
+}
+
+/**
+ * Refuses an option a kit does not read (candor/client's createFetch, candor/app's createApp):
+ * TypeScript catches one, plain JavaScript does not, and a misspelt option was ignored without a
+ * word. `advice` gives a name its own words (the client's `retries`); else the near name, or the
+ * names there are. `kit` begins the message, `where` names the object (`options.backoff`).
+ */
+export function refuseUnknownOptions(
+  kit: string,
+  where: string,
+  given: object,
+  known: readonly string[],
+  advice?: (name: string) => string | undefined,
+): void {
+  for (const name of Object.keys(given)) {
+    if (known.includes(name)) continue;
+    const near = didYouMean(name, known);
+    const hint =
+      advice?.(name) ?? (near === undefined ? `it takes ${known.join(', ')}` : `did you mean '${near}'?`);
+    throw new TypeError(`${kit}: ${where} has no option '${name}' (${hint})`);
+  }
 }
 
 function editDistance(a: string, b: string): number {

@@ -2,7 +2,7 @@
  * What `createApp` takes, its defaults (here and nowhere else) and the checks that turn a bad
  * option into a clear error at start rather than a surprise at the first deploy.
  */
-import { didYouMean } from '../../core/did-you-mean.ts';
+import { refuseUnknownOptions } from '../../core/did-you-mean.ts';
 import { keepAliveTimeoutsFor } from './keep-alive.ts';
 
 /** One line of what the app kit did, for the app's own log. `msg` names it; the rest are figures. */
@@ -147,19 +147,12 @@ const SECTIONS = {
 } as const;
 
 /**
- * Refuses an option the kit does not read, as createFetch does: TypeScript catches one, plain
- * JavaScript does not, and a misspelt `readyCheck` (the app ready at once, before its
- * database), `onShutDown` (the pool never closed) or `shutdown.dealy` (the default delay) was
- * ignored without a word: the surprise at the first deploy these checks are for.
+ * Refuses an option createApp does not read, as createFetch does: a misspelt `readyCheck` (the
+ * app ready at once, before its database), `onShutDown` (the pool never closed) or
+ * `shutdown.dealy` (the default delay) was ignored without a word.
  */
-export function refuseUnknownOptions(where: string, given: object, known: readonly string[]): void {
-  for (const name of Object.keys(given)) {
-    if (known.includes(name)) continue;
-    const near = didYouMean(name, known);
-    const hint = near === undefined ? `it takes ${known.join(', ')}` : `did you mean '${near}'?`;
-    throw new TypeError(`candor/app: ${where} has no option '${name}' (${hint})`);
-  }
-}
+export const refuseUnknownAppOptions = (where: string, given: object, known: readonly string[]): void =>
+  refuseUnknownOptions('candor/app', where, given, known);
 
 function refuseUnknownInSections(options: AppOptions): void {
   for (const [name, known] of Object.entries(SECTIONS)) {
@@ -167,14 +160,14 @@ function refuseUnknownInSections(options: AppOptions): void {
     if (section === undefined) continue;
     if (typeof section !== 'object' || section === null || Array.isArray(section))
       throw new TypeError(`candor/app: ${name} must be an object`);
-    refuseUnknownOptions(name, section, known);
+    refuseUnknownAppOptions(name, section, known);
   }
 }
 
 export function resolveAppOptions(options: AppOptions = {}): AppSettings {
   if (typeof options !== 'object' || options === null)
     throw new TypeError('candor/app: options must be an object');
-  refuseUnknownOptions('options', options, APP_OPTIONS);
+  refuseUnknownAppOptions('options', options, APP_OPTIONS);
   refuseUnknownInSections(options);
   if (options.ready !== undefined && typeof options.ready !== 'function')
     throw new TypeError('candor/app: ready must be a function (the dependency check)');

@@ -12,7 +12,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type App, createApp } from './app.ts';
-import { APP_OPTIONS, type AppOptions, refuseUnknownOptions } from './options.ts';
+import { APP_OPTIONS, type AppOptions, refuseUnknownAppOptions } from './options.ts';
 
 export interface ServeAppOptions extends AppOptions {
   /** Default 0: a free port, read back from `port`. */
@@ -37,7 +37,7 @@ export async function serveApp(
   options: ServeAppOptions = {},
 ): Promise<ServedApp> {
   // Its own options are the server's; the others createApp's, which refuses one it does not read.
-  refuseUnknownOptions('options', options, [...APP_OPTIONS, 'port', 'host', 'serverOptions']);
+  refuseUnknownAppOptions('options', options, [...APP_OPTIONS, 'port', 'host', 'serverOptions']);
   const { port, host, serverOptions, ...appOptions } = options;
   const app = createApp(appOptions);
   const server = app.attach(createServer(serverOptions ?? {}, app.handle(listener)));

@@ -2,7 +2,7 @@
  * createFetch's options, their defaults (here and nowhere else) and their checks: a bad value
  * is a TypeError or RangeError naming the option, at createFetch, never a surprise later.
  */
-import { didYouMean } from '../../core/did-you-mean.ts';
+import { refuseUnknownOptions } from '../../core/did-you-mean.ts';
 import type { AttemptReport } from './attempt-report.ts';
 import type { RetryBudgetConfig } from './window-retry-budget.ts';
 
@@ -131,22 +131,15 @@ const SECTIONS = {
 } as const;
 
 /**
- * Refuses an option createFetch does not read: TypeScript catches one, plain JavaScript does not,
- * and `{ retries: 0 }` meant to turn retries off ran three attempts without a word.
+ * Refuses an option createFetch does not read: `{ retries: 0 }` meant to turn retries off ran
+ * three attempts without a word.
  */
-function knownOnly(where: string, given: Record<string, unknown>, known: readonly string[]): void {
-  for (const name of Object.keys(given)) {
-    if (known.includes(name)) continue;
-    const near = didYouMean(name, known);
-    const hint =
-      name === 'retries'
-        ? 'attempts counts the tries in all, the first among them: attempts: 1 sends no retry'
-        : near === undefined
-          ? `it takes ${known.join(', ')}`
-          : `did you mean '${near}'?`;
-    throw new TypeError(`createFetch: ${where} has no option '${name}' (${hint})`);
-  }
-}
+const knownOnly = (where: string, given: object, known: readonly string[]): void =>
+  refuseUnknownOptions('createFetch', where, given, known, (name) =>
+    name === 'retries'
+      ? 'attempts counts the tries in all, the first among them: attempts: 1 sends no retry'
+      : undefined,
+  );
 
 /** The options with every default filled in, checked. */
 export function resolveOptions(options: ClientOptions = {}): ClientConfig {
