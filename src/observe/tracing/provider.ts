@@ -113,9 +113,14 @@ export function startTracing(config: TracingConfig, logger: Logger, metrics: Spa
     api: { ROOT_CONTEXT, trace, createTraceState },
     // A last export that fails is already in the log (ReportingExporter): it must not fail
     // the gateway's close, which has more to flush after it.
+    // The processor's flush posts the queue as several exports at once and gives up at the first
+    // that fails, skipping the exporter's shutdown: the others are waited for here (each ends at
+    // its timeout), or the close's line would count the first failures' spans alone.
     shutdown: () =>
       provider
         .shutdown()
+        .catch(() => {})
+        .then(() => exporter.shutdown())
         .catch(() => {})
         .then(() => exporter.stopped()),
   });
