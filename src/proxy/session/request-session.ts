@@ -326,7 +326,9 @@ export class RequestSession implements AttemptsOwner {
   #cutByDrain(why: DrainCut): void {
     const { record, answer } = this.#req;
     record.clientAborted = false;
-    record.failure = drainCutFailure(why);
+    // How far its attempt got (an upstream holding it: sent), as the log line's stage says: the
+    // failure's default, not_sent, had its span tell of a request the upstream never got.
+    record.failure = drainCutFailure(why, record.stage);
     if (!answer.headSent) record.status = NO_ANSWER;
     if (record.grpc) toldGrpcStatus(record, GRPC_CODES.UNAVAILABLE);
   }
