@@ -339,6 +339,10 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
   }
   const server = spans.server;
   if (record.route !== undefined) server.setAttribute(ATTR_CANDOR_ROUTE, record.route);
+  // The upstream the route sent it to (the log line's `upstream`, Proxy-Status's next-hop): a
+  // 503 of its open circuit, a 429 of the route, its maintenance make no attempt, hence no
+  // client span, and the trace had no word of whose failure it was.
+  if (record.upstream !== undefined) server.setAttribute(ATTR_CANDOR_UPSTREAM, record.upstream);
   // 499 (client_closed's) is the log's name for "the client left before an answer": nothing was sent.
   const answered = status > 0 && !(record.clientAborted && status === CLIENT_CLOSED);
   if (answered) server.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);

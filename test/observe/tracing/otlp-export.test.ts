@@ -105,6 +105,7 @@ test('a retried request: one server span continuing the client trace, one client
     'candor.request_id': 'trace-test-1',
     'http.route': '/items/*',
     'candor.route': 'items',
+    'candor.upstream': 'app',
     'http.response.status_code': 200,
   });
   assert.deepEqual(server.status, { code: STATUS.unset });
