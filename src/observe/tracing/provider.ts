@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Context, createTraceState, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { type ExportResult, ExportResultCode, getNumberFromEnv } from '@opentelemetry/core';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import {
   defaultResource,
@@ -31,6 +31,7 @@ import { randomHex } from '../../core/ids/ids.ts';
 import { sharedLookup } from '../../core/net/shared-lookup.ts';
 import { VERSION } from '../../core/version.ts';
 import type { Logger } from '../log/logger.ts';
+import { traceExportTimeoutMs } from './export-timeout.ts';
 import type { Tracing } from './spans.ts';
 
 /**
@@ -77,7 +78,7 @@ export function startTracing(config: TracingConfig, logger: Logger, metrics: Spa
   };
   // Each result shown from the start (at 0), so that the first loss is a rise a rate() sees.
   for (const result of ['exported', 'failed', 'dropped'] as const) metrics.traceSpans(result, 0);
-  const timeoutMs = exportTimeoutMs();
+  const timeoutMs = traceExportTimeoutMs();
   const exporter = new ReportingExporter(
     // The collector's name looked up as the upstreams' are, one lookup at a time: getaddrinfo holds
     // one of libuv's 4 threads until the resolver answers, and each export of a collector whose
@@ -124,19 +125,6 @@ export function startTracing(config: TracingConfig, logger: Logger, metrics: Spa
         .catch(() => {})
         .then(() => exporter.stopped()),
   });
-}
-
-/**
- * The exporter's timeout, read from the environment as the OTLP exporter reads it
- * (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else `OTEL_EXPORTER_OTLP_TIMEOUT`, else the spec's 10 s),
- * and given to it: ReportingExporter holds every export to it whole.
- */
-function exportTimeoutMs(): number {
-  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']) {
-    const value = getNumberFromEnv(name);
-    if (value !== undefined && Number.isFinite(value) && value > 0) return value;
-  }
-  return 10_000;
 }
 
 /**

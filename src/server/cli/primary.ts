@@ -11,6 +11,7 @@ import { reopenLogFiles } from '../../observe/log/log-writers.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { PrimaryFamily } from '../../observe/metrics/cluster.ts';
 import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
+import { traceExportTimeoutMs } from '../../observe/tracing/export-timeout.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
 import { ClusterControl } from '../cluster/cluster-control.ts';
@@ -130,6 +131,8 @@ async function supervise(
   const stopTrimming = trimWhenIdle();
   const code = await superviseWorkers(workers, {
     drainTimeout: () => control.config.drain.timeout,
+    // A worker's close waits for its last trace exports after its drain (a reload never changes `tracing`).
+    closeAfterDrain: () => (control.config.tracing === undefined ? 0 : traceExportTimeoutMs()),
     onFork: (worker) => control.start(worker),
     onDrain: () => {
       control.draining = true;

@@ -71,6 +71,12 @@ interface SuperviseOptions {
   /** drain.timeout of the config in force: a worker still alive this long (plus a grace) after a drain began is killed. */
   readonly drainTimeout: () => number;
   /**
+   * What a worker's close may take past its drain for the config in force, beside the grace: the
+   * last trace exports (each ends within the exporter's timeout). Killed before they end, a worker
+   * was said to have cut requests unlogged, and the gateway exited non-zero, for a slow collector.
+   */
+  readonly closeAfterDrain?: () => number;
+  /**
    * Gets each worker as it is forked (the first ones and every restart) and sends it the
    * snapshot to start on: a worker never reads the config file itself, so one restarted after
    * a crash runs what the others run, not whatever the file says by then.
@@ -230,8 +236,13 @@ class Supervision {
     // Each worker keeps its own deadline; this only catches one that cannot (a stuck loop).
     this.#backstop ??= setTimeout(
       () => this.#killOutlivers(),
-      this.#options.drainTimeout() + WORKER_EXIT_GRACE_MS,
+      this.#options.drainTimeout() + this.#graceMs(),
     ).unref();
+  }
+
+  /** How long past drain.timeout a worker may take to exit: the grace, and its last trace exports. */
+  #graceMs(): number {
+    return WORKER_EXIT_GRACE_MS + (this.#options.closeAfterDrain?.() ?? 0);
   }
 
   #killOutlivers(): void {
@@ -239,7 +250,7 @@ class Supervision {
       const pid = worker?.process.pid;
       process.stderr.write(`candor: worker ${pid} outlived the drain; killing it\n`);
       this.#options.logger.error(
-        { pid, drain_timeout_ms: this.#options.drainTimeout(), grace_ms: WORKER_EXIT_GRACE_MS },
+        { pid, drain_timeout_ms: this.#options.drainTimeout(), grace_ms: this.#graceMs() },
         'worker outlived the drain: killed (SIGKILL), its requests in flight without their log lines',
       );
       this.#killed.add(pid);
