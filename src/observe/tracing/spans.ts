@@ -354,7 +354,11 @@ export function endServerSpan(spans: RequestSpans | undefined, record: RequestRe
     // server, a 4xx is the client's error, not the span's.
     server.setAttribute(ATTR_ERROR_TYPE, failure.type);
     server.setAttribute(ATTR_CANDOR_STAGE, failure.stage);
-    if (!answered || status >= 500 || record.stage === 'body_streaming')
+    // A gRPC client reads the gateway's Trailers-Only answer by its grpc-status: one of the
+    // server's codes (no route's UNIMPLEMENTED, a bad request's INTERNAL) is an error as gRPC's
+    // rules say, whatever 4xx the failure stands for.
+    const grpcServerError = grpc !== undefined && GRPC_SERVER_ERRORS.has(grpc);
+    if (!answered || status >= 500 || record.stage === 'body_streaming' || grpcServerError)
       server.setStatus({ code: STATUS_ERROR, message: failure.message });
   } else if (status >= 500) {
     server.setAttribute(ATTR_ERROR_TYPE, String(status));

@@ -154,3 +154,61 @@ tracing:
     [502, 14, 'connection_refused', STATUS.error],
   );
 });
+
+test("a gRPC call no route claims: the client reads UNIMPLEMENTED, a server's code, and the server span is an error though the failure's status is 404", async () => {
+  // The gateway's Trailers-Only answer (`:status 200`, grpc-status 12) stands for a 404: by the
+  // HTTP rules a server's 4xx is no error of its span, but the client read a gRPC status, and
+  // gRPC's rules (docs/observability.md) make UNIMPLEMENTED the server's: a search for the
+  // errors of gRPC calls must find it, as it finds an upstream's own UNIMPLEMENTED.
+  const collector = await startCollector();
+  const gw = await startTestGateway(
+    `name: edge-1
+routes:
+  - name: rpc
+    match: { path: /shop.Orders }
+    upstream: orders
+upstreams:
+  orders:
+    targets: [{ url: "http://127.0.0.1:9" }]
+tracing:
+  otlp_endpoint: ${collector.endpoint}
+`,
+    {},
+    'http2: true',
+  );
+  let read: [unknown, unknown] = [undefined, undefined];
+  let line: Record<string, unknown> = {};
+  try {
+    const session = http2.connect(gw.url);
+    read = await new Promise((resolve, reject) => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/shop.Carts/Get',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      stream.on('response', (head) => resolve([head[':status'], head['grpc-status']]));
+      stream.on('error', reject);
+      stream.resume();
+      stream.end(Buffer.alloc(5));
+    });
+    session.close();
+    line = await gw.accessLine(1);
+  } finally {
+    await gw.close();
+    await collector.close();
+  }
+  assert.deepEqual(read, [200, '12']);
+  assert.deepEqual([line.status, line.grpc_status, line.error], [404, 12, 'destination_not_found']);
+  const server = collector.spans.find((s) => s.kind === KIND.server);
+  assert.ok(server);
+  assert.deepEqual(
+    [
+      server.attributes['http.response.status_code'],
+      server.attributes['rpc.grpc.status_code'],
+      server.attributes['error.type'],
+      server.status.code,
+    ],
+    [404, 12, 'destination_not_found', STATUS.error],
+  );
+});
