@@ -1,5 +1,6 @@
 import { RE2JS } from 're2js';
 import type { FieldTest, RouteConditions, RouteConfig, ValueTest } from '../../core/config/types.ts';
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { FIRST_WINS, type FieldMap, joinedValue } from '../../core/net/downstream.ts';
 import { hostnameOf } from '../../core/net/hostname.ts';
 
@@ -99,33 +100,56 @@ export function testedHeaders(routes: readonly RouteConfig[]): readonly string[]
  * once): a server reads one or the other (Go's Header.Get the first), and route-request.ts
  * refuses a request the readings route apart. Undefined when no tested field is repeated: a
  * field whose value holds no ", " was sent once, so only such a value (or a field kept once)
- * has the request's lines looked at.
+ * has the request's lines looked at. A line of a tested field spelled with `_` for `-` (or the
+ * other way) counts as one of its lines (`spelled`): WSGI, Rack and PHP read `X_Debug` as
+ * `X-Debug` (cgi-spelling.ts), and the gateway forwards it as it came, so such an app would act
+ * on a value no route judged (`X_Debug: 1` alone went to the catch-all, past the debug route).
  */
 export function repeatReadings(
   raw: readonly string[],
   fields: FieldMap,
   tested: readonly string[],
-): { readonly first: FieldMap; readonly last: FieldMap } | undefined {
+): { readonly first: FieldMap; readonly last: FieldMap; readonly spelled: boolean } | undefined {
   let first: Record<string, string | string[] | undefined> | undefined;
   let last: Record<string, string | string[] | undefined> | undefined;
+  let spelled = false;
+  // Rare: most heads have no name with `_`, and then only repeats are looked for.
+  const underscores = hasUnderscoreName(raw);
   for (const name of tested) {
     const value = fields[name];
-    if (value === undefined || (typeof value === 'string' && !FIRST_WINS.has(name) && !value.includes(', ')))
+    const respelled = underscores || name.includes('_');
+    if (
+      !respelled &&
+      (value === undefined || (typeof value === 'string' && !FIRST_WINS.has(name) && !value.includes(', ')))
+    )
       continue;
+    const key = cgiSpelling(name);
     let firstLine: string | undefined;
     let lastLine: string | undefined;
     let lines = 0;
-    for (let i = 0; i < raw.length; i += 2)
-      if (raw[i].length === name.length && raw[i].toLowerCase() === name) {
-        firstLine ??= raw[i + 1];
-        lastLine = raw[i + 1];
-        lines++;
-      }
-    if (lines < 2) continue;
+    let otherSpelling = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      // `_` for `-` keeps the length: a name of another length is neither spelling.
+      if (raw[i].length !== name.length) continue;
+      const lower = raw[i].toLowerCase();
+      if (lower !== name && !(respelled && cgiSpelling(lower) === key)) continue;
+      if (lower !== name) otherSpelling = true;
+      firstLine ??= raw[i + 1];
+      lastLine = raw[i + 1];
+      lines++;
+    }
+    if (lines < 2 && !otherSpelling) continue;
+    if (otherSpelling) spelled = true;
     first ??= { ...fields };
     last ??= { ...fields };
     first[name] = firstLine;
     last[name] = lastLine;
   }
-  return first === undefined || last === undefined ? undefined : { first, last };
+  return first === undefined || last === undefined ? undefined : { first, last, spelled };
+}
+
+/** Whether a field name of the head has a `_` (one a CGI-style app reads as another spelling). */
+function hasUnderscoreName(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].includes('_')) return true;
+  return false;
 }

@@ -129,14 +129,18 @@ export function routeRequest(
       { status: 400 },
     );
   // The same for a tested header field sent twice (`X-Debug: 1` then `X-Debug: 0`): Go's
-  // Header.Get reads the first, others the last. Only looked at when a route tests a header.
-  if (
-    router.testedHeaders.length > 0 &&
-    repeatsRouteApart(router, hostname, path, asked, head.headers, route)
-  )
+  // Header.Get reads the first, others the last; or spelled with `_` (`X_Debug: 1`), which a
+  // CGI-style app reads as that field. Only looked at when a route tests a header.
+  const apart =
+    router.testedHeaders.length > 0
+      ? repeatsRouteApart(router, hostname, path, asked, head.headers, route)
+      : undefined;
+  if (apart !== undefined)
     return new Failure(
       'http_request_error',
-      'a header field a route tests is given more than once, and its first and last lines would take the request to different routes (a server reads one of them)',
+      apart === 'spelled'
+        ? 'a header field a route tests is also given spelled with "_", which a CGI-style server (PHP, Rack, WSGI) reads as the same field, and that reading would take the request to another route'
+        : 'a header field a route tests is given more than once, and its first and last lines would take the request to different routes (a server reads one of them)',
       { status: 400 },
     );
   // A method-override field names the method Rack, Laravel, Symfony and Express's
@@ -216,7 +220,11 @@ function overrideRoutesApart(
   return false;
 }
 
-/** Whether reading each repeated tested field as its first line, or its last, picks another route than `route`. */
+/**
+ * Whether reading each repeated tested field as its first line, or its last (a line spelled with
+ * `_` among them: repeatReadings), picks another route than `route`: `spelled` when such a line
+ * was read, `repeated` otherwise; undefined when every reading picks `route`.
+ */
 function repeatsRouteApart(
   router: Router,
   hostname: string,
@@ -224,11 +232,12 @@ function repeatsRouteApart(
   asked: RouteRequest,
   raw: readonly string[],
   route: RouteConfig,
-): boolean {
+): 'spelled' | 'repeated' | undefined {
   const readings = repeatReadings(raw, asked.headers, router.testedHeaders);
-  if (readings === undefined) return false;
-  return (
+  if (readings === undefined) return undefined;
+  const apart =
     router.match(hostname, path, { ...asked, headers: readings.first }) !== route ||
-    router.match(hostname, path, { ...asked, headers: readings.last }) !== route
-  );
+    router.match(hostname, path, { ...asked, headers: readings.last }) !== route;
+  if (!apart) return undefined;
+  return readings.spelled ? 'spelled' : 'repeated';
 }

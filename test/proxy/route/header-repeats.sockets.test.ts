@@ -90,3 +90,47 @@ test('HTTP/2 Cookie split into a field per pair is read joined: a cookie route s
   assert.equal(await h2Get('/beta', ['cookie', 'a=1', 'cookie', 'z=2']), 200);
   assert.equal((await get('/beta', 'Cookie: a=1\r\nCookie: beta=yes\r\n')).status, 503);
 });
+
+/**
+ * WSGI, Rack and PHP read `X_Debug` as `X-Debug` (both HTTP_X_DEBUG: cgi-spelling.ts), and the
+ * gateway forwards a name with `_` as it came: a tested field in that spelling, alone or beside
+ * the other, reached such an app through a route that never judged it (`X_Debug: 1` went to the
+ * catch-all, past the debug route's policy). Refused as a repeat is when it routes apart.
+ */
+test('a tested field spelled with "_", which CGI-style apps read as the same field, is a 400 when it routes apart', async () => {
+  received.length = 0;
+  for (const fields of [
+    ['X_Debug', '1'],
+    ['X-Debug', '0', 'X_Debug', '1'],
+    ['X_Debug', '1', 'X-Debug', '0'],
+    ['x_debug', '0', 'X-Debug', '1'],
+  ]) {
+    const lines = fields.map((v, i) => (i % 2 === 0 ? `${v}: ` : `${v}\r\n`)).join('');
+    const res = await get('/app', lines);
+    assert.equal(res.status, 400, fields.join(' '));
+    assert.equal(
+      res.headers['proxy-status'],
+      'edge-1; error=http_request_error; details="a header field a route tests is also given spelled with \\"_\\", which a CGI-style server (PHP, Rack, WSGI) reads as the same field, and that reading would take the request to another route"',
+      fields.join(' '),
+    );
+    assert.equal(
+      await h2Get(
+        '/app',
+        fields.map((v, i) => (i % 2 === 0 ? v.toLowerCase() : v)),
+      ),
+      400,
+      `${fields.join(' ')} over HTTP/2`,
+    );
+  }
+  assert.deepEqual(received, []);
+});
+
+test('a tested field spelled with "_" that routes alike goes on as sent', async () => {
+  received.length = 0;
+  assert.equal((await get('/app', 'X_Debug: 0\r\n')).status, 200, 'the catch-all either way');
+  assert.equal((await get('/other', 'X_Debug: 1\r\n')).status, 200, 'no route tests it there');
+  assert.equal((await get('/app', 'X_Other: 1\r\n')).status, 200, 'not a tested field');
+  assert.deepEqual(received, [undefined, undefined, undefined]);
+  // The debug route either way: its policy applies.
+  assert.equal((await get('/app', 'X-Debug: 1\r\nX_Debug: 1\r\n')).status, 503);
+});
