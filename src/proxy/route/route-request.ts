@@ -1,5 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import { clipped } from '../../core/http1/syntax.ts';
 import type { DownstreamHead, FieldMap } from '../../core/net/downstream.ts';
 import { hostnameOf } from '../../core/net/hostname.ts';
@@ -186,17 +187,16 @@ function windowsRoutesApart(
 }
 
 /**
- * The fields by which frameworks take a request for another method, also as CGI-style apps
- * read them spelled with `_` (PHP's `HTTP_X_HTTP_METHOD_OVERRIDE`).
+ * The fields by which frameworks take a request for another method. A CGI-style app reads each
+ * in every spelling with `_` for any of its `-` (PHP's, Rack's and WSGI's
+ * HTTP_X_HTTP_METHOD_OVERRIDE for `X-HTTP_Method-Override` too: cgi-spelling.ts), so a field
+ * is one of them when its name is, so read.
  */
-const METHOD_OVERRIDES = [
+const METHOD_OVERRIDES: ReadonlySet<string> = new Set([
   'x-http-method-override',
   'x-http-method',
   'x-method-override',
-  'x_http_method_override',
-  'x_http_method',
-  'x_method_override',
-];
+]);
 
 /**
  * Whether a method an override field names (any of its lines and comma-separated elements,
@@ -209,7 +209,9 @@ function overrideRoutesApart(
   asked: RouteRequest,
   route: RouteConfig,
 ): boolean {
-  for (const name of METHOD_OVERRIDES) {
+  // Every field's name is looked at: a fixed list of spellings missed `X-HTTP_Method-Override`.
+  for (const name in asked.headers) {
+    if (!METHOD_OVERRIDES.has(cgiSpelling(name))) continue;
     const value = asked.headers[name];
     if (value === undefined) continue;
     for (const element of String(value).split(',')) {
