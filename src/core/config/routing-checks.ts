@@ -1,3 +1,4 @@
+import type { RE2JS } from 're2js';
 import { Failure } from '../failure/failure.ts';
 import { filePathOf } from '../file-path.ts';
 import { hasDotSegment, normalizePath } from '../uri-path.ts';
@@ -202,10 +203,13 @@ function checkRewrite(
     return;
   }
   if (!regex) return;
-  checkPattern(rewrite, 'regex', at('rewrite', 'regex'), report);
+  const pattern = checkPattern(rewrite, 'regex', at('rewrite', 'regex'), report);
   const replace = rewrite.replace;
   const unsendable = typeof replace === 'string' ? literalPathProblem(replace) : undefined;
+  const dangling =
+    typeof replace === 'string' && pattern !== undefined ? danglingReference(replace, pattern) : undefined;
   if (replace === undefined) report(at('rewrite', 'replace'), "missing required field 'replace'", 'parent');
+  else if (dangling !== undefined) report(at('rewrite', 'replace'), dangling);
   else if (typeof replace === 'string' && /[\s\0]/.test(replace))
     report(
       at('rewrite', 'replace'),
@@ -221,6 +225,51 @@ function checkRewrite(
       at('rewrite', 'replace'),
       `${JSON.stringify(replace)} has a "." or ".." segment of its own: every path it rewrites would leave the route's prefix, and each such request would be refused with a 400 that blames the client; write the path it means`,
     );
+}
+
+/**
+ * A reference of the replacement to a group its pattern does not have, said as the problem:
+ * rewrite.ts expands it as String.prototype.replace does (re2js's replaceFirst), which keeps
+ * such a reference as written, so `/n/$2` beside one group sent the upstream `/n/$2`, a typo's
+ * `$<rset>` `$<rset>`, and `$0` (the whole match in Go or Java) `$0`. `$nn` is a group when
+ * those two digits name one, else `$n` and a digit (as that expansion reads it).
+ */
+function danglingReference(replace: string, pattern: RE2JS): string | undefined {
+  const groups = pattern.groupCount();
+  const named = Object.keys(pattern.namedGroups());
+  const asWritten = (ref: string) => `the upstream would be sent ${JSON.stringify(ref)} as written`;
+  for (let i = replace.indexOf('$'); i !== -1; i = replace.indexOf('$', i)) {
+    const next = replace.charAt(i + 1);
+    if (next === '$' || next === '&' || next === '`' || next === "'") {
+      i += 2;
+      continue;
+    }
+    if (next >= '0' && next <= '9') {
+      const two = replace.slice(i + 1, i + 3);
+      if (/^\d\d$/.test(two) && Number(two) >= 1 && Number(two) <= groups) {
+        i += 3;
+        continue;
+      }
+      const n = Number(next);
+      if (n < 1 || n > groups)
+        return `${JSON.stringify(`$${next}`)} names group ${n}, and the pattern has ${groups} group${groups === 1 ? '' : 's'}: ${asWritten(`$${next}`)} (${n === 0 ? 'groups are numbered from 1; ' : ''}a "$" is written "$$")`;
+      i += 2;
+      continue;
+    }
+    const close = next === '<' ? replace.indexOf('>', i + 2) : -1;
+    if (close !== -1) {
+      const name = replace.slice(i + 2, close);
+      if (!named.includes(name)) {
+        const ref = replace.slice(i, close + 1);
+        const has = named.length === 0 ? 'it has no named group' : `its named groups: ${named.join(', ')}`;
+        return `${JSON.stringify(ref)} names no group of the pattern (${has}): ${asWritten(ref)} (a "$" is written "$$")`;
+      }
+      i = close + 1;
+      continue;
+    }
+    i += 1;
+  }
+  return undefined;
 }
 
 /** The replacement's own text, its groups standing for a segment's worth of path. */
@@ -251,16 +300,21 @@ function literalDotSegment(replace: string): boolean {
   return hasDotSegment(segments.slice(1, -1).join('/'));
 }
 
+/** Reports a pattern RE2 cannot run; the compiled one otherwise (undefined: none written, or refused). */
 function checkPattern(
   parent: Record<string, unknown> | undefined,
   field: string,
   path: PathSegment[],
   report: Report,
-): void {
+): RE2JS | undefined {
   const text = stringAt(parent, field);
-  if (text === undefined || text === '') return;
+  if (text === undefined || text === '') return undefined;
   const compiled = compileLinearPattern(text);
-  if ('problem' in compiled) report(path, compiled.problem);
+  if ('problem' in compiled) {
+    report(path, compiled.problem);
+    return undefined;
+  }
+  return compiled.value;
 }
 
 function checkHeaderRules(

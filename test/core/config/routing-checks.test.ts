@@ -270,6 +270,36 @@ test('a replacement whose own text makes a dot-segment is refused: the gateway w
   );
 });
 
+test('a replacement naming a group its pattern does not have is refused: the upstream was sent the reference as written', () => {
+  // Each loaded: "/n/$2" beside one group went upstream as "/n/$2", "$<rset>" (a typo) as
+  // "$<rset>", and "$0" (the whole match in Go or Java) as "$0".
+  const text = withRoutes(`  - match: { path: /a }
+    upstream: api
+    rewrite: { regex: "^/a/(.*)$", replace: "/n/$2" }
+  - match: { path: /b }
+    upstream: api
+    rewrite: { regex: "^/b/(?P<rest>.*)$", replace: "/x/$<rset>" }
+  - match: { path: /c }
+    upstream: api
+    rewrite: { regex: "^/c/(.*)$", replace: "/c/$0" }
+  - match: { path: /d }
+    upstream: api
+    rewrite: { regex: "^/d/(.*)$", replace: "/d/$<rest>" }
+  - match: { path: /e }
+    upstream: api
+    rewrite: { regex: "^/e/(?P<rest>.*)/(.*)$", replace: "/e/$<rest>/$2/$$/$10" }
+`);
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.line} ${p.path}: ${p.message}`),
+    [
+      '6 routes[0].rewrite.replace: "$2" names group 2, and the pattern has 1 group: the upstream would be sent "$2" as written (a "$" is written "$$")',
+      '9 routes[1].rewrite.replace: "$<rset>" names no group of the pattern (its named groups: rest): the upstream would be sent "$<rset>" as written (a "$" is written "$$")',
+      '12 routes[2].rewrite.replace: "$0" names group 0, and the pattern has 1 group: the upstream would be sent "$0" as written (groups are numbered from 1; a "$" is written "$$")',
+      '15 routes[3].rewrite.replace: "$<rest>" names no group of the pattern (it has no named group): the upstream would be sent "$<rest>" as written (a "$" is written "$$")',
+    ],
+  );
+});
+
 test('a replacement holding what no request path may is refused: it went upstream as written', () => {
   // Each passed the check before: "/f#x" reached the upstream with a fragment in its target,
   // "/é/x" as a byte an HTTP/1.1 parser refuses, "/new?x=a" as "/new?x=a?y=2" (the client's
