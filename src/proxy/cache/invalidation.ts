@@ -1,4 +1,5 @@
 import type { SplitSide } from '../../core/config/types.ts';
+import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
 import { cacheKey } from './cache-key.ts';
 
@@ -21,7 +22,9 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 /**
  * The fields by which frameworks take a request for another method: most (Rack, Laravel,
  * Symfony, Express's method-override by default) only on a POST; some, or those configured so
- * (method-override's `methods: null`), on a GET too, which is what a cache must not store.
+ * (method-override's `methods: null`, Flask's override middleware), on a GET too, which is what
+ * a cache must not store. A CGI-style app reads each in every spelling with `_` for any of its
+ * `-` (WSGI's HTTP_X_HTTP_METHOD_OVERRIDE: cgi-spelling.ts), as the router does (route-request.ts).
  */
 const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
@@ -34,11 +37,21 @@ const OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override
  */
 export function methodOverride(fields: FieldMap): string | undefined {
   for (const name of OVERRIDES) {
-    const value = fields[name];
-    const method = value === undefined ? '' : String(value).split(',')[0].trim().toUpperCase();
+    const method = namedMethod(fields[name]);
+    if (method !== '') return method;
+  }
+  // The same fields spelled with `_` (rare: only looked for when none of the above names one).
+  for (const name in fields) {
+    if (!name.includes('_') || !OVERRIDES.includes(cgiSpelling(name))) continue;
+    const method = namedMethod(fields[name]);
     if (method !== '') return method;
   }
   return undefined;
+}
+
+/** The method an override field's value names: its first element, upper-cased ('' for none). */
+function namedMethod(value: string | string[] | undefined): string {
+  return value === undefined ? '' : String(value).split(',')[0].trim().toUpperCase();
 }
 
 /** Whether a request's success invalidates its target URI's stored answers: its method, or the one its override field names, is unsafe. */

@@ -12,15 +12,18 @@ import { request } from '../../helpers/http-client.ts';
 import { listenOnLoopback } from '../../helpers/loopback-server.ts';
 import { cachedPages, startTestGateway } from '../../helpers/test-gateway.ts';
 
-/** An origin that honours the override fields: the page, fresh for 10 minutes; a DELETE by override removes it. */
+/**
+ * An origin that honours the override fields, in every spelling a CGI-style app reads as one
+ * (`X_HTTP_Method_Override` is WSGI's HTTP_X_HTTP_METHOD_OVERRIDE too, which Flask's method
+ * override middleware reads on any method): the page, fresh for 10 minutes; a DELETE by
+ * override removes it.
+ */
 async function overridingOrigin(t: { after(fn: () => unknown): void }) {
   let page = 'the page';
   const seen: string[] = [];
+  const names = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
   const up = await listenOnLoopback((req, res) => {
-    const override =
-      req.headers['x-http-method-override'] ??
-      req.headers['x-http-method'] ??
-      req.headers['x-method-override'];
+    const override = Object.entries(req.headers).find(([name]) => names.has(name.replaceAll('_', '-')))?.[1];
     const method = String(override ?? req.method).toUpperCase();
     seen.push(method);
     if (method === 'DELETE') {
@@ -37,7 +40,13 @@ async function overridingOrigin(t: { after(fn: () => unknown): void }) {
   return { gw, seen };
 }
 
-for (const field of ['x-http-method-override', 'x-http-method', 'x-method-override']) {
+for (const field of [
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x_http_method_override',
+  'x-http_method-override',
+]) {
   test(`a GET with ${field}: DELETE is forwarded past the cache, its answer not stored, the stored page invalidated`, async (t) => {
     const { gw, seen } = await overridingOrigin(t);
     const first = await request(gw.url, { path: '/pages/a' });
