@@ -65,6 +65,8 @@ export class CacheRun extends StaleOnErrorRun {
   #tookOver = false;
   /** It waited, after another variant's fetch, for the fetch of its own (#fillOfItsVariant): once. */
   #waitedForVariant = false;
+  /** It took the key's lock again for its own variant, after a fetch of another's (#lockAgainForVariant): once. */
+  #lockedForVariant = false;
   /** The shared disk was read for this request's key (once). */
   #diskRead = false;
   /** Why it would have gone upstream when it began to wait for another's fetch, here or in another worker (its fwd). */
@@ -163,7 +165,12 @@ export class CacheRun extends StaleOnErrorRun {
       this.endFill = cache.startFill(key, request);
       this.#filling = true;
       // One asking only for what is stored (only-if-cached) waits for no other worker's fetch.
-      if (disk !== undefined && !waited && !onlyIfCached(this.request.fields, refresh))
+      // After a fetch of another variant's, its own may be what another worker fetches now.
+      if (
+        disk !== undefined &&
+        (!waited || this.#lockAgainForVariant(reason)) &&
+        !onlyIfCached(this.request.fields, refresh)
+      )
         return this.#fillAcross(disk).catch(cacheBug);
     }
     return this.forward(reason);
@@ -212,8 +219,27 @@ export class CacheRun extends StaleOnErrorRun {
     if (failed === 'lead') return this.#fillAcross(disk);
     if (failed === undefined) await readShared(cache, disk, key, true);
     if (this.request.closed) return undefined;
-    if (failed === undefined && cache.get(key)?.reuse(request) !== 'fresh') return this.#forwardAgain();
+    if (failed === undefined && cache.get(key)?.reuse(request) !== 'fresh') {
+      // Another variant's answer (Vary): this worker's requests that waited on this one look again
+      // (those of that variant are given it), and it takes the lock again for its own variant,
+      // which another worker's request, having waited for the same fetch, may be fetching now.
+      // Each worker went upstream for it: one fetch a variant a worker, not a variant.
+      if (!this.#lockAgainForVariant(forwardReason(cache.get(key), request))) return this.#forwardAgain();
+      this.endFill?.(undefined);
+      this.endFill = cache.startFill(key, request);
+      return this.#fillAcross(disk);
+    }
     return this.#endWait(failed);
+  }
+
+  /**
+   * Whether a request that waited for a fetch of another variant's (Vary) takes the key's lock for
+   * its own (the workers' one fetch of it): once, within lock_timeout from its first wait.
+   */
+  #lockAgainForVariant(reason: ForwardReason): boolean {
+    if (reason !== 'vary-miss' || this.#lockedForVariant || Date.now() >= this.#lockEnd) return false;
+    this.#lockedForVariant = true;
+    return true;
   }
 
   /** Another worker's fetch ended (`failed`: how, if it did): this worker's lets go, its requests answered from what it brought. */

@@ -181,6 +181,18 @@ export class FillLocks {
       if (gone()) return false;
       const left = until - Date.now();
       if (left <= 0) return false;
+      // Another lock in its place, while its owner lives: the fetch waited for is over (its answer
+      // written, then the lock let go) and another has begun (a waiter of that worker's for another
+      // `Vary` variant, at once). Waiting on for it, this worker read only what the second stored,
+      // and its requests for the first's variant fetched that again: 3 or 4 fetches for 2 variants.
+      // A lock taken over from an owner gone (killed mid-fetch) is the same fetch's: waited for.
+      if (
+        found !== undefined &&
+        held !== undefined &&
+        held.ino !== found.ino &&
+        !(held.owner !== undefined && ownerGone(held.owner))
+      )
+        return true;
       // A worker killed mid-fetch lets go of nothing: its waiters waited out their lock_timeout
       // (5 s by default), then went upstream each alone, as a Range following its file did not.
       if (found !== undefined && held?.ino !== found.ino) {
