@@ -281,14 +281,18 @@ export class CacheRun extends StaleOnErrorRun {
    * own variant, woken with it, started the fetch of theirs. Without this, each of them went
    * upstream: 100 misses asking for gzip and br made one request for gzip and some 50 for br.
    * Once only, within its lock_timeout: an answer of that fetch not kept does not make them wait
-   * in turn, each for the next one's fetch.
+   * in turn, each for the next one's fetch. A fetch of a third variant's is waited out (within
+   * lock_timeout) without counting: it ends, and the herd of this one's looks again.
    */
   #fillOfItsVariant(stored: StoredAnswer | undefined, reason: ForwardReason): Fill | undefined {
     if (reason !== 'vary-miss' || this.#waitedForVariant || Date.now() >= this.#lockEnd) return undefined;
     const fill = this.route.cache.fillOf(this.key as string);
     const fetching = fill?.request;
     if (stored === undefined || fetching === undefined) return undefined;
-    if (!stored.sameVariant(fetching, this.cacheRequest as CacheRequest)) return undefined;
+    // A third variant's fetch under way (the one a key's fetches keep): waited out too, then it
+    // looks again, and one of its own variant's fetches for the others. Each went upstream: 30
+    // misses asking for en, fr and de made 12 to 16 upstream requests, where 3 serve them.
+    if (!stored.sameVariant(fetching, this.cacheRequest as CacheRequest)) return fill;
     this.#waitedForVariant = true;
     return fill;
   }

@@ -56,3 +56,38 @@ test("the misses of a Vary answer's second variant wait for one fetch of theirs:
   );
   assert.deepEqual(asked, ['en', 'fr']);
 });
+
+test("the misses of a Vary answer's third variant wait out the second's fetch, then for one of theirs: one upstream request a variant", async (t) => {
+  const asked: string[] = [];
+  let release: (() => void) | undefined;
+  const up = await listenOnLoopback((req, res) => {
+    const language = String(req.headers['accept-language']);
+    asked.push(language);
+    const answer = () => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', vary: 'Accept-Language' });
+      res.end(`page in ${language}`);
+    };
+    if (asked.length === 1) release = answer;
+    else answer();
+  });
+  t.after(() => up.close());
+  const gw = await startTestGateway(cachedPages(up.url));
+  t.after(() => gw.close());
+  const get = (language: string) =>
+    request(gw.url, { path: '/pages/v', headers: { 'accept-language': language } });
+  const lead = get('en');
+  await waitUntil('the first fetch reaches the upstream', () => release !== undefined);
+  // fr and de in turn: whichever variant's fetch starts second, the other's misses find it under way.
+  const herd = ['fr', 'de', 'fr', 'de', 'fr', 'de', 'en'];
+  const answers = herd.map((language) => get(language));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  release?.();
+  assert.equal((await lead).text, 'page in en');
+  const texts = (await Promise.all(answers)).map((res) => res.text);
+  assert.deepEqual(
+    texts,
+    herd.map((language) => `page in ${language}`),
+  );
+  // Each of fr and de went upstream once (each de went alone before: en, fr, de, de, de).
+  assert.deepEqual(asked.toSorted(), ['de', 'en', 'fr'], asked.join(', '));
+});
