@@ -2,7 +2,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { noRelease, type Release } from '../../core/limits/count.ts';
 import { circuitRefusal } from '../../upstream/breakers/circuit-refusals.ts';
 import { undiscoveredFailure } from '../../upstream/discovery/undiscovered.ts';
-import { isAvailable } from '../../upstream/targets/target-state.ts';
+import { checksMayBeWrong, isAvailable } from '../../upstream/targets/target-state.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 
 /** A target picked for one attempt, and whether the attempt goes as a half-open probe. */
@@ -178,7 +178,10 @@ function nextChance(upstream: Upstream, now: number): number {
   for (const t of upstream.targets) {
     if (t.admin !== 'enabled') continue; // an operator's word: it comes back by no clock
     const ejected = Math.max(0, t.ejectedUntil - now);
-    if (t.checkedHealthy || panic) {
+    // Panic sets aside only checks that may be wrong: a target whose probe could not reach it
+    // stays out through its checks, and comes back no sooner than its next probe (counted
+    // below, as with panic off), not after a whole interval.
+    if (t.checkedHealthy || (panic && checksMayBeWrong(t))) {
       if (ejected > 0) soonest = Math.min(soonest, ejected);
       continue;
     }

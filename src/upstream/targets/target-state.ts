@@ -109,7 +109,7 @@ export class TargetState {
  * 503 into one 502 per request. A connect the probe's own `timeout` cut short is not that
  * proof: a request may wait longer for its connection.
  */
-function checksMayBeWrong(target: TargetState): boolean {
+export function checksMayBeWrong(target: TargetState): boolean {
   const failure = target.lastProbe?.failure;
   return failure?.shape !== 'unreachable' || failure.type === 'connection_timeout';
 }

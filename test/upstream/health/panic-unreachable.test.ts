@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readRequest, startRawFault } from '../../../src/kits/fault-kit/raw-server.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import type { Upstream } from '../../../src/upstream/targets/upstream.ts';
@@ -81,5 +82,36 @@ test('in panic, a target whose probe was refused takes no request; the one faili
   } finally {
     await gw.close();
     await Promise.all([refusing.close(), serving.close()]);
+  }
+});
+
+test('every target refusing in panic: Retry-After is the time until the next probe, not the whole interval', async () => {
+  // In panic a target whose probe was refused stays out through its checks, as with
+  // panic_threshold: 0, so it comes back no sooner than its next probe: the 503 counted down to
+  // that probe with panic off, and said the whole interval in panic (the default threshold).
+  const dead = await startRefusing();
+  const gw = await startTestGateway(
+    config([dead.url]).replace('interval: 50ms, timeout: 1s, rise: 2', 'interval: 20s, timeout: 1s, rise: 1'),
+  );
+  try {
+    const upstream = upstreamOf(gw);
+    await waitUntil('down', () => !upstream.targets[0].checkedHealthy);
+    assert.equal(upstream.panic.active, true);
+    const probedAt = upstream.targets[0].lastProbe?.at as number;
+    await sleep(Math.max(0, probedAt + 1500 - performance.now()));
+    const before = performance.now();
+    const res = await request(gw.url, { path: '/z' });
+    const after = performance.now();
+    assert.equal(res.status, 503);
+    assert.match(String(res.headers['proxy-status']), /1 failing health checks/);
+    const due = (at: number) => Math.ceil((probedAt + 20_000 - at) / 1000);
+    const said = Number(res.headers['retry-after']);
+    assert.ok(
+      said <= due(before) && said >= due(after),
+      `Retry-After ${said}, the next probe due in ${due(after)}–${due(before)} s`,
+    );
+  } finally {
+    await gw.close();
+    await dead.close();
   }
 });
