@@ -108,3 +108,69 @@ upstreams:
     await b.stop();
   }
 });
+
+test('the half-open probe goes on to the target back from a restart: its refusal on the other one opens the circuit again, its retry closes it', async () => {
+  // Both targets down: one ejected (it holds max_ejected_percent's one place), the circuit open.
+  // The ejected one comes back, the other stays down. Each half-open probe went to the only one
+  // in rotation, the refusing one; its refusal opened the circuit again and the retry the rules
+  // give a refused request (to the untried target out only by its ejection) was refused by that
+  // circuit: the upstream answered 503 (and a 502 each open_time) for the whole ejection, a
+  // minute here, though a target could serve. The probe is the request: its retry goes on.
+  const a = restartable(await freePort());
+  const b = restartable(await freePort());
+  const gw = await startTestGateway(`name: edge-1
+routes:
+  - match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets:
+      - url: ${a.url}
+      - url: ${b.url}
+    outlier_detection: { consecutive_failures: 1, base_ejection_time: 60s }
+    circuit_breaker: { consecutive_failures: 2, open_time: 100ms }
+`);
+  try {
+    assert.equal((await request(gw.url, { path: '/one' })).status, 502);
+    const opened = gw.logs.filter((l) => l.msg === 'circuit opened');
+    assert.deepEqual(
+      opened.map((l) => l.by),
+      ['failures'],
+    );
+    const ejected = gw.logs.filter((l) => l.msg === 'target ejected').map((l) => l.target);
+    assert.equal(ejected.length, 1);
+    const [back, down] = ejected[0] === a.url ? [a, b] : [b, a];
+    await back.start();
+    await new Promise((resolve) => setTimeout(resolve, 150)); // the open time over: the next request is the probe
+    const answer = await request(gw.url, { path: '/two' });
+    const line = await gw.accessLine(2);
+    const tries = (line.tries as Array<{ target: string; error?: string; status?: number }>).map((t) => [
+      t.target,
+      t.error ?? t.status,
+    ]);
+    assert.deepEqual(tries, [
+      [down.url, 'connection_refused'],
+      [back.url, 200],
+    ]);
+    assert.equal(answer.status, 200);
+    assert.equal(line.retry_skipped, undefined);
+    assert.deepEqual(
+      gw.logs
+        .filter((l) => l.msg === 'circuit opened' || l.msg === 'circuit closed')
+        .map((l) => [l.msg, l.by]),
+      [
+        ['circuit opened', 'failures'],
+        ['circuit opened', 'probe'],
+        ['circuit closed', undefined],
+      ],
+    );
+    assert.equal(back.served(), 1);
+    // Closed, and the target back in rotation: the next request is served, not refused as the circuit's.
+    assert.equal((await request(gw.url, { path: '/three' })).status, 200);
+    assert.equal(gw.gateway.status().upstreams.app.circuit.state, 'closed');
+  } finally {
+    await gw.close();
+    await a.stop();
+    await b.stop();
+  }
+});

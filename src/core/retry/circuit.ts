@@ -56,6 +56,12 @@ export interface Circuit {
    * rather than keep failing fast until a probe of this worker's own says the same.
    */
   closedElsewhere(): void;
+  /**
+   * A half-open probe's request went on to another target after its failed attempt opened the
+   * circuit again (the probe is the request, not its first try), and that target answered:
+   * closed, as the probe's own success would have closed it. Probes still out keep their slots.
+   */
+  probeRetryAnswered(): void;
 }
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -109,6 +115,10 @@ class BreakerCircuit implements Circuit {
   }
 
   closedElsewhere(): void {
+    this.probeRetryAnswered();
+  }
+
+  probeRetryAnswered(): void {
     if (this.#state === 'closed') return;
     // A probe of this worker still out keeps its slot: it comes back through record().
     this.#state = 'closed';

@@ -23,6 +23,8 @@ interface RetryContext {
   readonly noFreshTarget: boolean;
   /** The failed attempt went out on a pooled connection that had carried a request before. */
   readonly reusedConnection: boolean;
+  /** The failed attempt was the circuit's half-open probe, and its failure opened the circuit again: the probe may go on. */
+  readonly retryOfProbe?: boolean;
 }
 
 /**
@@ -52,7 +54,7 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   // it is half-open with its probes out): the client gets the failure its attempt met, not the
   // circuit's 503 for a try never made. Asked as the end of the backoff asks it: a retry decided
   // only to be called off there was charged to the budget, a token spent on no retry.
-  if (!ctx.upstream.circuit.wouldAdmit(performance.now())) return 'circuit_open';
+  if (!letsRetry(ctx.upstream, ctx.retryOfProbe === true)) return 'circuit_open';
   // A stale pooled connection says nothing about the upstream's health and adds no load to
   // a failing one: charging it to the budget would turn a benign race into client errors.
   if (!stale && !ctx.upstream.retryBudget.allows()) return 'budget';
@@ -143,4 +145,26 @@ function isIdempotent(
   // An empty key names no operation the upstream could recognise a second time.
   const key = req.headers['idempotency-key'];
   return route.retryIdempotencyKey && typeof key === 'string' && key.trim() !== '';
+}
+
+/**
+ * Whether the failed attempt was the circuit's half-open probe (or its going on) and its failure
+ * opened the circuit again (open, still in its open time): then the probe is the request, and its
+ * retry goes on past that circuit (letsRetry, selectTarget), as any refused request's retry
+ * does. Refused as the circuit's, a target back from a restart, still ejected, beside one still
+ * refusing (which holds max_ejected_percent's place and so takes every probe) was never asked, and
+ * the upstream answered 503 for the whole ejection though a target could serve.
+ */
+export function probeGoesOn(
+  attempt: { readonly circuitProbe: boolean; readonly probeGoesOn: boolean } | undefined,
+  upstream: Upstream,
+): boolean {
+  if (attempt === undefined || !(attempt.circuitProbe || attempt.probeGoesOn)) return false;
+  return upstream.circuit.stateAt(performance.now()) === 'open';
+}
+
+/** Whether the upstream's circuit lets a retry go: it would admit one, or the retry is its probe going on (probeGoesOn). */
+export function letsRetry(upstream: Upstream, probe: boolean): boolean {
+  const now = performance.now();
+  return (probe && upstream.circuit.stateAt(now) === 'open') || upstream.circuit.wouldAdmit(now);
 }

@@ -14,6 +14,8 @@ export interface Selection {
   readonly releaseProbe: Release;
   /** The upstream's circuit is half-open: this attempt decides whether it closes. */
   readonly circuitProbe: boolean;
+  /** The retry of a half-open probe whose failure opened the circuit again: the probe going on (selectTarget). */
+  readonly probeGoesOn: boolean;
   /**
    * Picked in panic: the health checks' verdict was ignored (too few targets pass them), or
    * the ejections were (every target the checks let through is ejected).
@@ -45,6 +47,9 @@ export function refusedBeforeBody(upstream: Upstream, now: number, streams: bool
 
 const retryAfter = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
+/** The circuit's word for the probe going on: let through, no probe slot of its own. */
+const PROBE_GOES_ON = { allowed: true, probe: false } as const;
+
 /**
  * The select phase: the upstream's circuit, then the balancer over the targets in rotation,
  * then the queue bound. Each refusal is the gateway's own decision and says when to come back.
@@ -54,8 +59,14 @@ export function selectTarget(
   now: number,
   tried: readonly Target[],
   hashKey?: string,
+  retryOfProbe = false,
 ): Selection | Failure {
-  const circuit = upstream.circuit.admit(now);
+  // The retry of a half-open probe that its own failure opened again goes on past the open
+  // circuit: the probe is the request. Refused, a target back from a restart, still ejected,
+  // beside one still refusing (which holds max_ejected_percent's place and takes every probe)
+  // was never asked, and the upstream answered 503 for the whole ejection though it could serve.
+  const probeGoesOn = retryOfProbe && upstream.circuit.stateAt(now) === 'open';
+  const circuit = probeGoesOn ? PROBE_GOES_ON : upstream.circuit.admit(now);
   if (!circuit.allowed) {
     // Marked: an auth hop's row keeps the failure that opened the circuit, not this (circuit-refusals.ts).
     return circuitRefusal(
@@ -113,6 +124,7 @@ export function selectTarget(
     targetProbe,
     releaseProbe: targetProbe ? target.probes.acquire() : noRelease,
     circuitProbe: circuit.probe,
+    probeGoesOn,
     panic,
   };
 }

@@ -62,18 +62,16 @@ export class AttemptMetrics {
     this.#retryReason = reason;
   }
 
-  /** The retry will not run after all, for a reason the skipped retries count (retry_skipped). */
-  retryCalledOff(): void {
-    this.#retryReason = undefined;
-  }
-
   /**
-   * Why a failed attempt is not retried: the log's `retry_skipped`, and its counter; undefined
-   * clears it (a held request tried again: that try is the retry skipped).
+   * Why a failed attempt is not retried: the log's `retry_skipped`, and its counter (a retry
+   * decided and then called off, in retryNow, will not run: counted as skipped, not retried);
+   * undefined clears it (a held request tried again: that try is the retry skipped).
    */
   retrySkip(record: RequestRecord, skip: RetrySkip | undefined): void {
     record.retrySkipped = skip;
-    if (skip !== undefined) this.#metrics.retrySkipped(this.#upstream, skip);
+    if (skip === undefined) return;
+    this.#retryReason = undefined;
+    this.#metrics.retrySkipped(this.#upstream, skip);
   }
 
   /** A retry's result is known: the outcome of its attempt, or why it never ran. */

@@ -11,6 +11,7 @@ import {
   reportWholeBody,
 } from '../../upstream/health/report-outcome.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
+import { probeGoesOn } from '../decide/retry-policy.ts';
 import type { Exchange } from '../forward/exchange.ts';
 import type { Selection } from '../select/select-target.ts';
 import type { AttemptMetrics } from './attempt-metrics.ts';
@@ -97,6 +98,13 @@ export class Attempt implements AttemptOutcome {
   }
   get circuitProbe(): boolean {
     return this.selection.circuitProbe;
+  }
+  get probeGoesOn(): boolean {
+    return this.selection.probeGoesOn;
+  }
+  /** Failed, it opened the circuit again as its half-open probe: its retry is the probe going on (retry-policy.ts). */
+  get retryGoesOnAsProbe(): boolean {
+    return probeGoesOn(this, this.upstream);
   }
   get sentEjected(): boolean {
     return this.ejectedUntilAtSend > this.#startedAt;

@@ -6,7 +6,7 @@ import type { RetrySkip } from '../../core/retry/reasons.ts';
 import { startClientSpan } from '../../observe/tracing/spans.ts';
 import type { Target, Upstream } from '../../upstream/targets/upstream.ts';
 import { type Admitted, routeTimeoutsOf, timeoutsOf } from '../admit/admit-request.ts';
-import { decideRetry, newConnectionAfter, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
+import { decideRetry, letsRetry, newConnectionAfter, whyNotRetryAfterHead } from '../decide/retry-policy.ts';
 import { Exchange } from '../forward/exchange.ts';
 import type { ExchangeOutcome, ExchangeOwner } from '../forward/exchange-outcome.ts';
 import { bodyGoesAgain } from '../forward/streamed-body-copy.ts';
@@ -102,13 +102,13 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   // ── one attempt ──────────────────────────────────────────────────────────────────
 
-  private attempt(last?: Failure, now = performance.now()): void {
+  private attempt(last?: Failure, now = performance.now(), probe = false): void {
     if (this.over) return;
     // Started by the first attempt only, after a body read for replay (see TotalDeadline).
     if (!this.deadline.start(now)) return this.totalDeadlinePassed();
     const { admitted, sends, req } = this;
     const { upstream } = admitted;
-    const selection = selectTarget(upstream, now, this.tried, this.hashKey);
+    const selection = selectTarget(upstream, now, this.tried, this.hashKey, probe);
     if (selection instanceof Failure) {
       if (last && selection.type === 'destination_unavailable') return this.skipRetry('no_target', last);
       this.measure.refused(selection);
@@ -173,6 +173,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   private attemptFailed(failure: Failure): void {
     this.settle(failure, undefined);
+    const probe = this.hold === undefined && this.current?.retryGoesOnAsProbe === true; // not a held try's
     this.current = undefined;
     if (this.over) return;
     const { admitted, req } = this;
@@ -186,19 +187,20 @@ export class Attempts implements ExchangeOwner, HoldOwner {
       remaining: this.deadline.remaining(),
       noFreshTarget: !retryFindsUntried(upstream, performance.now(), this.tried),
       reusedConnection: this.reused === true, // the failed attempt's connection (none: not reused)
+      retryOfProbe: probe,
     });
     if (verdict.skip !== undefined) return this.skipRetry(verdict.skip, failure);
     this.measure.retrying(failure.type);
     this.retrySlot = verdict.charged ? upstream.retryBudget.trySpend() : upstream.retryBudget.track();
-    this.backoff = new RetryBackoff(failure, verdict.delay, this, this.backoff?.waitedMs);
+    this.backoff = new RetryBackoff(failure, verdict.delay, this, this.backoff?.waitedMs, probe);
   }
 
   /** The backoff is over (RetryBackoff's owner): none if the loop was held up past the deadline or into a retry's floor, the circuit opened meanwhile (or half-open, probes out), or no target is left (attempt(last)). */
-  retryNow(last: Failure): void {
+  retryNow(last: Failure, probe: boolean): void {
     const { deadline, req } = this;
     if (deadline.remaining() <= 0) this.end(deadline.leftNoTimeAfter(last, req.record.tries.length));
     else if (!deadline.leavesTimeForRetry()) this.skipRetry('deadline', last);
-    else if (this.admitted.upstream.circuit.wouldAdmit(performance.now())) this.attempt(last);
+    else if (letsRetry(this.admitted.upstream, probe)) this.attempt(last, undefined, probe);
     else this.skipRetry('circuit_open', last);
     if (this.current === undefined) this.retrySlot?.(); // none started (no time, no target, circuit open)
   }
@@ -280,8 +282,7 @@ export class Attempts implements ExchangeOwner, HoldOwner {
 
   /** No retry for this failure: the log and the metrics say why not, and the request ends with it (or waits, held). */
   private skipRetry(skip: RetrySkip, failure: Failure): void {
-    this.measure.retryCalledOff(); // one decided, then called off (retryNow): counted as skipped
-    this.measure.retrySkip(this.req.record, skip);
+    this.measure.retrySkip(this.req.record, skip); // one decided, then called off (retryNow): counted as skipped
     this.endOrWait(failure);
   }
 

@@ -16,14 +16,23 @@ export class RetryBackoff {
   /** The request's earlier backoffs, in ms. */
   readonly #before: number;
 
-  /** Waits `delay` ms, then tells `owner` with the failure the retry is for; `before`: the request's earlier backoffs. */
-  constructor(failure: Failure, delay: number, owner: { retryNow(last: Failure): void }, before = 0) {
+  /**
+   * Waits `delay` ms, then tells `owner` with the failure the retry is for; `before`: the request's
+   * earlier backoffs; `probe`: the retry is a half-open probe's going on (retry-policy.ts, probeGoesOn).
+   */
+  constructor(
+    failure: Failure,
+    delay: number,
+    owner: { retryNow(last: Failure, probe: boolean): void },
+    before = 0,
+    probe = false,
+  ) {
     this.#failure = failure;
     this.#before = before;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#endedAt = performance.now();
-      owner.retryNow(failure);
+      owner.retryNow(failure, probe);
     }, delay);
   }
 

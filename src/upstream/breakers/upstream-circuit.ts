@@ -102,6 +102,24 @@ export function judgeCircuit(
   }
 }
 
+/**
+ * The retry of a half-open probe whose failure opened the circuit again was answered (by a target
+ * the probe had not tried: one back from a restart, still ejected, beside the one refusing that the
+ * probe met): the upstream answers, and the circuit closes as for the probe's own success, logged
+ * and told to the other workers alike.
+ */
+export function probeRetryAnswered(
+  circuit: Circuit,
+  upstream: string,
+  now: number,
+  sinks: CircuitSinks,
+): void {
+  if (isClosed(circuit, now)) return;
+  circuit.probeRetryAnswered();
+  sinks.logger.info({ upstream }, 'circuit closed');
+  sinks.announce?.({ candor: 'circuit-closed', upstream });
+}
+
 /** Another worker's news: this worker's circuit of the same upstream takes the same state. */
 export function applyCircuitNews(circuit: Circuit, news: CircuitNews, now: number): void {
   if (news.candor === 'circuit-opened') circuit.openedElsewhere(now, news.forMs);

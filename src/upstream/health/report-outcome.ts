@@ -2,7 +2,12 @@ import type { Failure } from '../../core/failure/failure.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import type { GatewayMetrics } from '../../observe/metrics/metrics.ts';
-import { applyCircuitNews, type CircuitNews, judgeCircuit } from '../breakers/upstream-circuit.ts';
+import {
+  applyCircuitNews,
+  type CircuitNews,
+  judgeCircuit,
+  probeRetryAnswered,
+} from '../breakers/upstream-circuit.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 import {
   ejectedElsewhere,
@@ -87,6 +92,12 @@ export interface AttemptOutcome {
   readonly releaseTargetProbe: Release;
   /** The attempt went as the circuit's half-open probe. */
   readonly circuitProbe: boolean;
+  /**
+   * The attempt is the retry of a half-open probe whose failure opened the circuit again: the
+   * probe going on (select-target.ts). Answered, it closes the circuit; failed, it opens nothing
+   * more (the circuit is open already, by the same request).
+   */
+  readonly probeGoesOn?: boolean;
   /** The retry budget's slot this attempt held, when it was a retry. */
   readonly retrySlot: Release | undefined;
   /** An answer whose body is still to come: its success ends a run of failures only once the body is whole (reportWholeBody). */
@@ -137,7 +148,9 @@ export function reportOutcome(sinks: OutcomeSinks, outcome: AttemptOutcome, now:
   const waitForBody = failure === undefined && outcome.bodyToCome && !outcome.circuitProbe;
   // A straggler's fault is its target's ejection's (sentBeforeEjection); a probe's is always the circuit's.
   const ejectionsFault = fault && straggler && !outcome.circuitProbe;
-  if (judged && (fault || failure === undefined) && !waitForBody && !ejectionsFault)
+  if (judged && failure === undefined && outcome.probeGoesOn === true)
+    probeRetryAnswered(upstream.circuit, upstream.name, now, sinks);
+  else if (judged && (fault || failure === undefined) && !waitForBody && !ejectionsFault)
     judgeCircuit(upstream.circuit, upstream.name, failure?.type, outcome.circuitProbe, now, sinks, origin);
   else if (outcome.circuitProbe) upstream.circuit.releaseProbe();
   outcome.retrySlot?.();
