@@ -148,14 +148,20 @@ export class RedisLink {
   }
 
   /**
-   * A ready connection that has sent nothing since calls began failing, for
-   * SILENT_BEFORE_RECONNECT_MS, is destroyed (an end would wait for a far end that may be
+   * A connection (ready, or made and awaiting its handshake's answer) that has sent nothing since
+   * calls began failing, for SILENT_BEFORE_RECONNECT_MS, is destroyed (an end would wait for a far end that may be
    * gone): ioredis reconnects as after any close, and its unanswered commands go with it.
    */
   #reconnectIfSilent(): void {
     const now = this.#failedAt;
     if (this.#silentSince === undefined || this.#heardAt >= this.#silentSince) this.#silentSince = now;
-    else if (now - this.#silentSince >= SILENT_BEFORE_RECONNECT_MS && this.client.status === 'ready') {
+    // 'connect' too: a connection whose TCP handshake came back but whose AUTH and ready check
+    // never are (made while the path dropped everything, a stalled far end then lost) waits in it
+    // for as long as TCP keeps the socket, ioredis's connectTimeout ending at the handshake.
+    else if (
+      now - this.#silentSince >= SILENT_BEFORE_RECONNECT_MS &&
+      (this.client.status === 'ready' || this.client.status === 'connect')
+    ) {
       this.#silentSince = undefined;
       this.client.stream.destroy();
     }

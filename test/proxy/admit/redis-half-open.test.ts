@@ -25,8 +25,12 @@ after(() => closeAll(redis));
 async function startRelay() {
   const silenced = new Set<net.Socket>();
   const relays = new Set<net.Socket>();
+  let silentFromStart = false;
+  let opened = 0;
   const proxy = net.createServer((client) => {
     const server = net.connect(redis.port, '127.0.0.1');
+    opened++;
+    if (silentFromStart) silenced.add(client);
     relays.add(client);
     relays.add(server);
     client.on('data', (chunk: Buffer) => {
@@ -58,6 +62,17 @@ async function startRelay() {
     silence: () => {
       for (const socket of relays) if (socket.remotePort !== redis.port) silenced.add(socket);
     },
+    /** Every connection, open now or opened later, goes silent (a path that drops everything), until newOnesWork(). */
+    silenceAll: () => {
+      silentFromStart = true;
+      for (const socket of relays) if (socket.remotePort !== redis.port) silenced.add(socket);
+    },
+    /** New connections work again; those open stay silent. */
+    newOnesWork: () => {
+      silentFromStart = false;
+    },
+    /** Connections made to the relay so far. */
+    opened: () => opened,
     close: async () => {
       await rates.close();
       for (const socket of relays) socket.destroy();
@@ -72,7 +87,7 @@ const limit = { rate: 1000, burst: 1000, key: { kind: 'client' }, ipv6Prefix: 64
 async function untilDecided(rates: RedisRates): Promise<void> {
   let answer: unknown;
   for (let tries = 0; answer !== 0; tries++) {
-    assert.ok(tries < 400, 'Redis decides again on a new connection');
+    assert.ok(tries < 600, 'Redis decides again on a new connection');
     await new Promise((resolve) => setTimeout(resolve, 25));
     answer = await rates.take('gone', limit, 'k');
   }
@@ -91,6 +106,28 @@ test('a connection that answers nothing for seconds while decisions wait is open
       relay.lines[1],
       'rate limit store unreachable: rate-limited requests are refused until it answers',
     );
+  } finally {
+    await relay.close();
+  }
+});
+
+test('a connection opened again while the path dropped everything, its handshake never answered, is opened again too', async () => {
+  const relay = await startRelay();
+  try {
+    await waitUntil('connected', () => relay.rates.status().state === 'up');
+    assert.equal(await relay.rates.take('gone', limit, 'k'), 0);
+    relay.silenceAll();
+    assert.deepEqual(await relay.rates.take('gone', limit, 'k'), { storeDenied: 'Command timed out' });
+    // The silent connection is opened again (the test above); the new one's AUTH goes nowhere.
+    await waitUntil('opened again', async () => {
+      await relay.rates.take('gone', limit, 'k');
+      return relay.opened() === 2;
+    });
+    relay.newOnesWork();
+    // Before, that connection waited for its handshake's answer for as long as TCP kept it (ioredis
+    // bounds the TCP connect only), and every request was on_error's meanwhile.
+    await untilDecided(relay.rates);
+    assert.ok(relay.opened() >= 3, 'decided on a connection made after the path mended');
   } finally {
     await relay.close();
   }
