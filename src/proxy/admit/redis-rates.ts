@@ -11,7 +11,10 @@ import { RedisLink, type RedisLinkState, redisWhy } from './redis-link.ts';
  * pass, else whole seconds to wait (at least 1), as takeToken (token-bucket.ts) does. The key
  * expires a second after a full refill, when it would be full anyway. Redis ≥ 5 replicates a
  * script's effects, which is what allows reading TIME before writing (replicate_commands asks
- * for it on older servers). The expiry goes as digits: a Lua number past 1e14 (a slow rate's long
+ * for it on older servers). ARGV[3], when above 0, is the time on Redis's clock past which the
+ * gateway has given up on the call (its `timeout`): run later (Redis woke from a stall, a network
+ * let the call through late), it answers -1 and takes no token, for the request was decided by
+ * on_error. The expiry goes as digits: a Lua number past 1e14 (a slow rate's long
  * refill) is turned into a string by a rule that differs among Redis versions, and PEXPIRE refuses
  * `1e+15`.
  */
@@ -21,6 +24,8 @@ local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local deadline = tonumber(ARGV[3])
+if deadline ~= nil and deadline > 0 and now > deadline then return -1 end
 local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(held[1])
 local at = tonumber(held[2])
@@ -60,7 +65,27 @@ export interface StoreStatus {
 }
 
 interface WithTake {
-  candorTakeToken(key: string, rate: number, burst: number): Promise<unknown>;
+  candorTakeToken(key: string, rate: number, burst: number, deadline: string): Promise<unknown>;
+}
+
+/** The script's answer to a call run past its deadline: it took no token. */
+const TOO_LATE = -1;
+
+/** How often Redis's clock is read again (TIME) while decisions are asked: the offset follows a drift. */
+const CLOCK_READ_MS = 10_000;
+
+/** This process's clock in milliseconds on the wall clock's scale, but monotonic (no step while it runs). */
+function localNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Redis's TIME reply in milliseconds, or undefined for a reply that is not one (not Redis on that port). */
+function redisMilliseconds(reply: unknown): number | undefined {
+  if (!Array.isArray(reply) || reply.length !== 2) return undefined;
+  const [seconds, micros] = reply.map(Number);
+  return Number.isSafeInteger(seconds) && Number.isSafeInteger(micros)
+    ? seconds * 1000 + Math.floor(micros / 1000)
+    : undefined;
 }
 
 /**
@@ -93,6 +118,13 @@ export class RedisRates {
   readonly #link: RedisLink;
   readonly #logger: Logger;
   readonly #counts: StoreCounts;
+  /**
+   * How far Redis's clock is ahead of this process's (localNow), at most: its TIME minus when it
+   * was asked, so a call's deadline on Redis's clock is never before the gateway gives up on it.
+   * Undefined until read (and while Redis's reply to TIME is no time): the calls go without one.
+   */
+  #offset: number | undefined;
+  #clockReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(config: RedisStoreConfig, logger: Logger, counts: StoreCounts) {
     this.config = config;
@@ -102,6 +134,21 @@ export class RedisRates {
       this.#told(state, was, why, first),
     );
     this.#link.client.defineCommand('candorTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN_SCRIPT });
+    // Each connection may reach another Redis (a failover behind one address): its clock is read anew.
+    this.#link.client.on('ready', () => this.#readClock());
+  }
+
+  /** Reads Redis's clock (TIME, written with the decisions of this turn): the offset of call deadlines. */
+  #readClock(): void {
+    const asked = localNow();
+    this.#clockReadAt = asked;
+    this.#link.client.time().then(
+      (reply) => {
+        const redisNow = redisMilliseconds(reply);
+        this.#offset = redisNow === undefined ? undefined : redisNow - asked;
+      },
+      () => {},
+    );
   }
 
   /**
@@ -115,7 +162,21 @@ export class RedisRates {
     try {
       const bucket = this.#key(route, key);
       const client = this.#link.client as Redis & WithTake;
-      const reply: unknown = await this.#link.within(client.candorTakeToken(bucket, limit.rate, limit.burst));
+      const asked = localNow();
+      if (asked - this.#clockReadAt >= CLOCK_READ_MS) this.#readClock();
+      // The call's deadline on Redis's clock: one Redis runs only after this request was decided by
+      // on_error (it woke from a stall) takes no token, else the client paid for requests no limit judged.
+      const deadline = this.#offset === undefined ? 0 : Math.ceil(asked + this.config.timeout + this.#offset);
+      let reply: unknown = await this.#link.within(
+        client.candorTakeToken(bucket, limit.rate, limit.burst, String(deadline)),
+      );
+      if (reply === TOO_LATE && deadline > 0) {
+        // Judged late, yet answered in time: Redis's clock stepped ahead of the offset. Read again,
+        // and this decision asked once more without a deadline.
+        this.#offset = undefined;
+        this.#readClock();
+        reply = await this.#link.within(client.candorTakeToken(bucket, limit.rate, limit.burst, '0'));
+      }
       const wait = toDecision(reply, limit);
       this.#link.answered();
       return wait;
