@@ -97,6 +97,10 @@ export class GatewayWide {
           this.#renewals.told(from, message.key, message.outcome, message.session, primaryNow());
           return;
         case 'rate-ask': {
+          // Read after its worker gave up on it (this process stopped, or busy): that request was
+          // decided on the worker's own share, and a token taken here too would be charged twice,
+          // a refused one charged at all. Nobody waits for the answer.
+          if (message.until !== undefined && Date.now() > message.until) return;
           // No buckets yet: the config that has the limit is still being applied, and a route
           // without a limit passes (as when a reload races the question).
           const wait = this.#rates?.take(message.route, message.key, performance.now()) ?? 0;

@@ -143,7 +143,15 @@ export class ClusterLink implements RenewalPeers {
         clearTimeout(timer);
         resolve(wait);
       });
-      const ask: SharedFromWorker = { candor: 'rate-ask', id, route, key: bucketKey };
+      // Its deadline on the host's clock (Date.now(), which the primary reads too): a question the
+      // primary reads after this worker decided alone would take a second token for that request.
+      const ask: SharedFromWorker = {
+        candor: 'rate-ask',
+        id,
+        route,
+        key: bucketKey,
+        until: Date.now() + RATE_ANSWER_MS,
+      };
       this.#unwritten++;
       process.send?.(ask, undefined, undefined, this.#written);
     });

@@ -71,7 +71,14 @@ export type EarlyCount =
     };
 
 export type SharedFromWorker =
-  | { readonly candor: 'rate-ask'; readonly id: number; readonly route: string; readonly key: string }
+  | {
+      readonly candor: 'rate-ask';
+      readonly id: number;
+      readonly route: string;
+      readonly key: string;
+      /** Date.now() past which the worker has decided alone: read later, the question takes no token. */
+      readonly until?: number;
+    }
   /** A worker about to renew the session of this refresh token (its SHA-256), and how the renewal it was told to make ended. */
   | { readonly candor: 'renew-ask'; readonly id: number; readonly key: string }
   | {
