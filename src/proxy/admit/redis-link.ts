@@ -62,7 +62,14 @@ export class RedisLink {
     // Without an 'error' listener ioredis prints every reconnection failure itself.
     this.client.on('error', (err: Error) => this.#set('down', err.message));
     refuseUnselectedDatabase(this.client);
-    this.client.on('close', () => this.#set('down', 'connection closed'));
+    this.client.on('close', () => {
+      // A ready connection closed with nothing asked (Redis's own idle `timeout`, a proxy's idle
+      // cut) is no outage: no call met it, and ioredis opens the next at once. Each was a warn line
+      // and an info line, and two state changes, every `timeout` seconds of quiet. It is one when
+      // the next connection fails (its 'error'), or a call made meanwhile does (failed()).
+      if (this.#state === 'up' && this.client.commandQueue.length === 0) return;
+      this.#set('down', 'connection closed');
+    });
   }
 
   get state(): RedisLinkState {
