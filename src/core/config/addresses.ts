@@ -51,7 +51,26 @@ export function parseListenAddress(text: string): Parsed<{ host: string; port: n
   if (isIP(text) === 6) return { problem: `${expected} (put an IPv6 address in brackets: [${text}]:8080)` };
   const plain = HOST_PORT.exec(text);
   if (!plain || !isHostname(plain[1]) || !isPort(plain[2])) return { problem: expected };
+  // A host that ends in a number is an IPv4 address in some spelling (127.1, 0x7f.0.0.1) or none:
+  // no top-level domain is numeric. `10.0.0.256` passed here, to be looked up as a name when serve
+  // opened it (ENOTFOUND), after candor check had said ok.
+  if (!readsAsAddress(plain[1]))
+    return {
+      problem: `${expected} (${plain[1]} ends in a number, so it is read as an IPv4 address, and is none: a host name never ends in a number)`,
+    };
   return { value: { host: plain[1], port: Number(plain[2]) } };
+}
+
+/** Whether a host that ends in a number (a last label of digits, or 0x and hex: WHATWG URL's test) is an IPv4 address a URL parser reads; any other host is. */
+function readsAsAddress(host: string): boolean {
+  const bare = host.replace(/\.$/, '').toLowerCase();
+  if (!/^(?:\d+|0x[0-9a-f]*)$/.test(bare.slice(bare.lastIndexOf('.') + 1))) return true;
+  try {
+    new URL(`http://${bare}/`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

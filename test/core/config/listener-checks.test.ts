@@ -213,3 +213,30 @@ upstreams:
     `5 listen[3].address: ${mapped('127.0.0.2:8086', 'listen[2]', '[::FFFF:7f00:2]:8086', '::FFFF:7f00:2 is 127.0.0.2')}`,
   ]);
 });
+
+// A host that ends in a number is read as an IPv4 address (127.1 is 127.0.0.1), or is none: no
+// top-level domain is numeric. `10.0.0.256:8080`, a typo of an address, passed candor check and
+// failed only when serve opened it (`cannot listen on 10.0.0.256:8080 (ENOTFOUND)`, a DNS lookup
+// of the text), or on a reload that moved the listener there.
+test('a listen host that ends in a number but is no IPv4 address is refused at its field', () => {
+  const text = `listen:
+  - address: 10.0.0.256:8080
+  - address: 127.0.0.1.5:8081
+  - address: 1.2.3:8082
+admin: { listen: "999.0.0.1:9901", token_env: ADMIN_TOKEN }
+metrics: { listen: "127.0.0.0x100:9464" }
+routes:
+  - upstream: api
+upstreams:
+  api:
+    targets: [{ url: http://127.0.0.1:3001 }]
+`;
+  const no = (address: string, host: string) =>
+    `expected host:port like 127.0.0.1:8080 or [::1]:8080, got "${address}" (${host} ends in a number, so it is read as an IPv4 address, and is none: a host name never ends in a number)`;
+  assert.deepEqual(lines(problemsOf(text, { ADMIN_TOKEN: 'a'.repeat(32) })), [
+    `2 listen[0].address: ${no('10.0.0.256:8080', '10.0.0.256')}`,
+    `3 listen[1].address: ${no('127.0.0.1.5:8081', '127.0.0.1.5')}`,
+    `5 admin.listen: ${no('999.0.0.1:9901', '999.0.0.1')}`,
+    `6 metrics.listen: ${no('127.0.0.0x100:9464', '127.0.0.0x100')}`,
+  ]);
+});
