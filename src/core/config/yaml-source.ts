@@ -196,6 +196,15 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
         return { path: open.path, position: at(open.offset), message: unclosedMessage(open, at(pos).line) };
       // A bare variable names itself, the value to quote and the field it is written in.
       if (code === 'UNQUOTED_VARIABLE') return { path: quotedPlaceOf(pos).path, position: at(pos), message };
+      // A second document begun without "---", after a "..." that ended the first: there is no
+      // "---" to remove.
+      if (code === 'MULTIPLE_DOCS' && !text.startsWith('---', pos))
+        return {
+          path: [],
+          position: at(pos),
+          message:
+            'a config file holds one YAML document, and the "..." above this line ends it: remove the "..." and what follows it, or keep one of the two',
+        };
       const friendlier = FRIENDLIER_SYNTAX_MESSAGES[code];
       if (friendlier !== undefined) return { path: [], position: at(pos), message: friendlier };
       const { path, above } = placeOf(pos);

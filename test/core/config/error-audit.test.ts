@@ -233,6 +233,15 @@ const HELD: readonly {
     problems: ['candor.yaml:7:1 : a config file holds one YAML document; remove the extra "---"'],
   },
   {
+    // A document ended by "..." and another after it, without a "---": the message sent the
+    // reader looking for a "---" the file does not have.
+    name: 'a second document after the end marker ...',
+    files: { 'candor.yaml': MAIN(`${ROUTE}...\nroutes: []\n`) },
+    problems: [
+      'candor.yaml:8:1 : a config file holds one YAML document, and the "..." above this line ends it: remove the "..." and what follows it, or keep one of the two',
+    ],
+  },
+  {
     name: 'a !!binary tag',
     files: { 'candor.yaml': MAIN(`${ROUTE}    name: !!binary aGVsbG8=\n`) },
     problems: [
