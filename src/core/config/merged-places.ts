@@ -121,12 +121,13 @@ export function warningsTo(
     warned.add(key);
     // Told at route_defaults, a warning about one route ("the route matches only POST") left
     // the reader to find which: it names the first route it is told for, as the default's
-    // timeouts problem does (route-timeout-checks.ts), unless its words name one already.
+    // timeouts problem does (route-timeout-checks.ts), unless its words name it already: one that
+    // names only another route ("is routes[0]'s too … this route is named '/a#1'") still needs it.
     const forRoute =
       path[0] === 'route_defaults' &&
       field[0] === 'routes' &&
       typeof field[1] === 'number' &&
-      !/\broutes\[/.test(message);
+      !message.includes(`routes[${field[1]}]`);
     const said = asWritten(named(forRoute ? `for routes[${field[1]}], ${message}` : message, file));
     warnings?.push({ file, ...position, path: formatPath(path), message: said });
   };

@@ -141,6 +141,38 @@ upstreams:
   );
 });
 
+// The warning of a route left unnamed that is renamed `<host><path>#<index>` names the earlier
+// route of that name (`routes[0]'s too`), and so it was not given `for routes[N]` at
+// route_defaults: "this route is named '/a#1'" named no route, the one renamed left to be found.
+test("a default's warning that names another route still names the route it is told for", () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(
+    `listen:
+  - address: 127.0.0.1:8080
+route_defaults:
+  rate_limit: { rate: 5 }
+routes:
+  - match: { path: /a }
+    upstream: api
+  - match: { path: /a, methods: [POST] }
+    upstream: api
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`,
+    SOURCE,
+    {},
+    { warnings },
+  );
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message}`),
+    [
+      "4 route_defaults.rate_limit: for routes[1], route name '/a' (a route without a name is named <host><path>) is routes[0]'s too, and both have a rate_limit, which the gateway keeps by the route's name: this route is named '/a#1' so that it has its own; give it a name to choose another",
+    ],
+  );
+});
+
 // A default rate limit by `identity` is right for a route with auth and wrong for one without:
 // told at route_defaults as "this route has no auth", it named no route the reader could find.
 test('a default rate limit by identity names the first route without auth it is wrong for', () => {
