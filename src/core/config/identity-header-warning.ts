@@ -120,3 +120,49 @@ export function forgeableIdentityHeaders(
       }
   return warnings;
 }
+
+/** What each of a route's request rules does to a field its auth wrote (they run after it: request-lifecycle.md). */
+const UNDOES = {
+  remove: { own: 'takes it out after', result: 'the upstream is never told it' },
+  set: { own: 'replaces it after', result: 'the upstream is told that value, never what the auth wrote' },
+  add: { own: 'adds a second value beside it', result: 'the upstream reads either' },
+} as const;
+
+/**
+ * A route's `request_headers` (its own, or route_defaults') that remove, set or add a field its
+ * own auth writes: the header rules run after the access stage, so they undo what it wrote, and
+ * the upstream is not told the user. Written once in route_defaults, the `remove` the warning
+ * above asks of the routes without auth reaches the route with it too. Warned, not refused: a
+ * config that loads keeps loading after an upgrade. One warning a route and rule.
+ */
+export function authFieldsRuledOut(routes: readonly RouteConfig[]): {
+  readonly path: readonly PathSegment[];
+  readonly message: string;
+  readonly fromDefault: string;
+}[] {
+  const warnings: { path: readonly PathSegment[]; message: string; fromDefault: string }[] = [];
+  for (const [index, route] of routes.entries()) {
+    const rules = route.requestHeaders;
+    if (rules === undefined) continue;
+    const named = {
+      remove: rules.remove.map(spelling),
+      set: rules.set.map((rule) => spelling(rule.lower)),
+      add: rules.add.map((rule) => spelling(rule.lower)),
+    };
+    for (const rule of ['remove', 'set', 'add'] as const) {
+      const hit = written(route)
+        .flatMap(({ kind, fields }) => fields.map((field) => ({ kind, field })))
+        .find(({ field }) => named[rule].includes(field));
+      if (hit === undefined) continue;
+      const setting = hit.kind === 'identity_header' ? 'auth.identity_header' : hit.kind;
+      const { own, result } = UNDOES[rule];
+      const what = `${hit.field} is written by the route's ${setting}, and`;
+      warnings.push({
+        path: ['routes', index, 'request_headers', rule],
+        message: `${what} request_headers.${rule} ${own}: ${result}; leave it out of request_headers (the auth removes a client's own copy already)`,
+        fromDefault: `${what} this default's ${rule} ${own}: ${result}; give the route request_headers of its own (request_headers: {} takes none of the default's)`,
+      });
+    }
+  }
+  return warnings;
+}

@@ -20,7 +20,7 @@ import { steerableCanaryKey } from './canary-key-warning.ts';
 import { certificateShadowWarnings } from './certificate-shadows.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
-import { forgeableIdentityHeaders } from './identity-header-warning.ts';
+import { authFieldsRuledOut, forgeableIdentityHeaders } from './identity-header-warning.ts';
 import { plainPrefixedCookie, sharedSessionCookies } from './oidc-cookie-warning.ts';
 import { plainHstsListener } from './plain-hsts.ts';
 import { routeTimeoutWarnings } from './route-timeout-warnings.ts';
@@ -52,6 +52,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
     ),
     ...config.routes.flatMap((route, index) => routeWarnings(config, route, index)),
     ...forgeableIdentityHeaders(config.routes),
+    ...authFieldsRuledOut(config.routes),
     ...routeTimeoutWarnings(config),
     ...sharedSessionCookies(config.routes),
     ...spoolWarnings(config),

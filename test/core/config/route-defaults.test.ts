@@ -173,6 +173,43 @@ upstreams:
   );
 });
 
+// The docs tell a route without auth to take out the fields another route's auth writes
+// (`request_headers: { remove: [X-User-Id] }`): written once in route_defaults, the rule reached
+// the route with the auth as well, and ran after it, so its upstream was never told the user.
+test("a default request rule that takes out a field a route's own auth writes is warned of once, naming the route", () => {
+  const warnings: ConfigProblem[] = [];
+  parseConfig(
+    `listen:
+  - address: 127.0.0.1:8080
+route_defaults:
+  request_headers: { remove: [X-User-Id] }
+routes:
+  - match: { path: /public }
+    upstream: api
+  - match: { path: /app }
+    upstream: api
+    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app], claims_to_headers: { sub: X-User-Id } } }
+  - match: { path: /own }
+    upstream: api
+    request_headers: {}
+    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app], claims_to_headers: { sub: X-User-Id } } }
+upstreams:
+  api:
+    targets:
+      - url: http://127.0.0.1:3001
+`,
+    SOURCE,
+    {},
+    { warnings },
+  );
+  assert.deepEqual(
+    warnings.map((w) => `${w.line} ${w.path}: ${w.message}`),
+    [
+      "4 route_defaults.request_headers.remove: for routes[1], x-user-id is written by the route's auth.jwt.claims_to_headers, and this default's remove takes it out after: the upstream is never told it; give the route request_headers of its own (request_headers: {} takes none of the default's)",
+    ],
+  );
+});
+
 // A default rate limit by `identity` is right for a route with auth and wrong for one without:
 // told at route_defaults as "this route has no auth", it named no route the reader could find.
 test('a default rate limit by identity names the first route without auth it is wrong for', () => {

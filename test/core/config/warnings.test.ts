@@ -817,3 +817,38 @@ ${sibling}upstreams:
     ["routes[1].upstream: upstream 'app' is told the signed-in user's claims in x-email"],
   );
 });
+
+// A route's request_headers run after its auth wrote the user's fields (request-lifecycle.md:
+// access, then header_rules), so a remove, set or add of one of them undoes what the auth wrote:
+// `remove: [X-User-Id]` beside claims_to_headers' X-User-Id sent the upstream no user at all, and
+// candor check said ok. The docs tell other routes to take these fields out, so the rule is easy
+// to write once in route_defaults, where it reaches the route with auth too (route-defaults.test.ts).
+test("request_headers that remove, set or add a field the route's own auth writes are warned of: the upstream is never told what the auth wrote", () => {
+  const warned = (rules: string) =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { path: /app }
+    upstream: app
+    auth: { jwt: { jwks_url: "https://idp.test/jwks", audiences: [app], claims_to_headers: { sub: X-User-Id } }, identity_header: X-User }
+${rules}upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+`,
+        SOURCE,
+        {},
+      ),
+    );
+  assert.deepEqual(warned('    request_headers: { remove: [X_User_Id, X-Debug] }\n'), [
+    "routes[0].request_headers.remove: x-user-id is written by the route's auth.jwt.claims_to_headers, and request_headers.remove takes it out after: the upstream is never told it; leave it out of request_headers (the auth removes a client's own copy already)",
+  ]);
+  assert.deepEqual(warned('    request_headers: { set: { X-User: nobody } }\n'), [
+    "routes[0].request_headers.set: x-user is written by the route's auth.identity_header, and request_headers.set replaces it after: the upstream is told that value, never what the auth wrote; leave it out of request_headers (the auth removes a client's own copy already)",
+  ]);
+  assert.deepEqual(warned('    request_headers: { add: { X-User-Id: extra } }\n'), [
+    "routes[0].request_headers.add: x-user-id is written by the route's auth.jwt.claims_to_headers, and request_headers.add adds a second value beside it: the upstream reads either; leave it out of request_headers (the auth removes a client's own copy already)",
+  ]);
+  assert.deepEqual(warned('    request_headers: { remove: [X-Debug], set: { X-Tenant: a } }\n'), []);
+});
