@@ -72,7 +72,7 @@ export function checkFiles(
       problem =
         code === 'EACCES' || code === 'EPERM'
           ? `cannot be entered by the gateway's user (${code}): every file under it would be a 404; give it search permission (chmod o+x, or a group the gateway is in)`
-          : `cannot be read (${code})`;
+          : `cannot be read: ${readErrorReason(err)}`;
     }
     if (problem !== undefined)
       report(['routes', index, 'static', 'root'], `${JSON.stringify(dir)} ${problem}`);

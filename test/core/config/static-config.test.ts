@@ -88,6 +88,20 @@ test('a static root that is no directory, an index with a slash, a fallback not 
   ]);
 });
 
+// Told as every other file the config names is (`upstreams.*.tls.ca: cannot read …: no such
+// file`), not by its errno code: `"/srv/site" cannot be read (ENOENT)`.
+test('a static root that is not there says so in words', () => {
+  const missing = join(dir, 'none');
+  const problems = problemsOf(
+    withRoutes(`  - match: { path: /b }
+    static: { root: ${missing} }
+`),
+  ).map((p) => `${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    `routes[0].static.root: ${JSON.stringify(missing)} cannot be read: no such file`,
+  ]);
+});
+
 test('an index that is a dot-segment or a dotfile is refused: it would name the directory above, or a file a path may not', () => {
   const problems = problemsOf(
     withRoutes(`  - match: { path: /a }
