@@ -28,7 +28,7 @@ import { FLEET_FORMAT_PROBLEMS } from './fleet-values.ts';
 import { messageProblem } from './message-text.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { methodProblem, parseHashKey, parseHeaderTemplate, parseLocation } from './routing-values.ts';
-import { formatSize, LONGEST_TIMER_MS, parseDuration, parseSize } from './units.ts';
+import { durationAdvice, formatSize, LONGEST_TIMER_MS, parseDuration, parseSize } from './units.ts';
 
 /** RFC 8941 token-ish: safe in Via, as a Proxy-Status member and as a metric label. */
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._:-]*$/;
@@ -62,7 +62,8 @@ function problemOf<T>(parsed: Parsed<T>): string | undefined {
 
 function durationProblem(text: string): string | undefined {
   const ms = parseDuration(text);
-  if (ms === undefined) return `expected ${DURATION_EXPECTED}, got ${describeValue(text)}`;
+  if (ms === undefined)
+    return `expected ${DURATION_EXPECTED}, got ${describeValue(text)}${durationAdvice(text)}`;
   // Zero would mean "give up at once" to some readers and "never give up" to others.
   if (ms === 0) return `expected a duration above zero like 250ms, 5s or 1m, got ${describeValue(text)}`;
   if (ms > LONGEST_TIMER_MS)
@@ -73,7 +74,8 @@ function durationProblem(text: string): string | undefined {
 /** A duration no timer waits for (a certificate's renewal margin): any length above zero. */
 function spanProblem(text: string): string | undefined {
   const ms = parseDuration(text);
-  if (ms === undefined) return `expected ${DURATION_EXPECTED}, got ${describeValue(text)}`;
+  if (ms === undefined)
+    return `expected ${DURATION_EXPECTED}, got ${describeValue(text)}${durationAdvice(text)}`;
   if (ms === 0) return `expected a duration above zero like 250ms, 5s or 1m, got ${describeValue(text)}`;
   return undefined;
 }
@@ -88,7 +90,8 @@ function spanProblem(text: string): string | undefined {
  */
 function lifetimeProblem(text: string): string | undefined {
   const ms = parseDuration(text);
-  if (ms === undefined) return `expected a lifetime like 30s, 10m or 1h, got ${describeValue(text)}`;
+  if (ms === undefined)
+    return `expected a lifetime like 30s, 10m or 1h, got ${describeValue(text)}${durationAdvice(text)}`;
   if (ms === 0)
     return `expected a lifetime above zero like 30s or 10m (0s would keep the answer stale from the start: leave the status out to give it none), got ${describeValue(text)}`;
   if (ms < 1000)
@@ -102,7 +105,8 @@ function lifetimeProblem(text: string): string | undefined {
  */
 function graceProblem(text: string): string | undefined {
   const ms = parseDuration(text);
-  if (ms === undefined) return `expected a duration like 0s, 30s or 5m, got ${describeValue(text)}`;
+  if (ms === undefined)
+    return `expected a duration like 0s, 30s or 5m, got ${describeValue(text)}${durationAdvice(text)}`;
   if (ms > 0 && ms < 1000)
     return `expected 0s or a duration of a second or more like 30s or 5m (HTTP counts staleness in whole seconds: ${describeValue(text)} would be none), got ${describeValue(text)}`;
   return undefined;
@@ -114,7 +118,8 @@ function graceProblem(text: string): string | undefined {
  */
 function delayProblem(text: string): string | undefined {
   const ms = parseDuration(text);
-  if (ms === undefined) return `expected a duration like 0s, 250ms or 5s, got ${describeValue(text)}`;
+  if (ms === undefined)
+    return `expected a duration like 0s, 250ms or 5s, got ${describeValue(text)}${durationAdvice(text)}`;
   if (ms > LONGEST_TIMER_MS)
     return `expected a duration of at most 596h (the longest a timer waits), got ${describeValue(text)}`;
   return undefined;

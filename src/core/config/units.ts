@@ -80,3 +80,62 @@ export function formatSize(bytes: number): string {
   }
   return `${bytes}B`;
 }
+
+/** Unit words other configs write (systemd's `5min`, a person's `5 seconds`), by the unit meant. */
+const UNIT_WORDS: Readonly<Record<string, string>> = {
+  msec: 'ms',
+  millisecond: 'ms',
+  milliseconds: 'ms',
+  S: 's',
+  sec: 's',
+  secs: 's',
+  second: 's',
+  seconds: 's',
+  min: 'm',
+  mins: 'm',
+  minute: 'm',
+  minutes: 'm',
+  H: 'h',
+  hr: 'h',
+  hrs: 'h',
+  hour: 'h',
+  hours: 'h',
+};
+
+/**
+ * Why a value that is no duration is none, with the duration it may have meant, as " (…)" to
+ * put after it; "" when no guess fits (`fast`). The spellings other configs take are the usual
+ * ones: Go's and Envoy's `1h30m`, a clock's `1m30`, nginx's bare seconds, systemd's `5min`.
+ *
+ * @example durationAdvice('1h30m') // ' (one unit to a duration: 90m)'
+ */
+export function durationAdvice(value: unknown): string {
+  if (typeof value === 'number' || (typeof value === 'string' && /^\d+(?:\.\d+)?$/.test(value)))
+    return ` (a number alone is no duration: ${value}s, or ${value}ms?)`;
+  if (typeof value !== 'string') return '';
+  if (/^[-+]/.test(value) && parseDuration(value.slice(1)) !== undefined)
+    return ' (a duration takes no sign)';
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length > 1 && parts.map((part) => part[0]).join('') === value) {
+    const total = parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * MS_PER_UNIT[unit], 0);
+    return ` (one unit to a duration: ${formatDuration(Math.round(total))})`;
+  }
+  const clock = /^(\d+)(h|m)(\d+)$/.exec(value);
+  if (clock !== null) {
+    const [, whole, unit, rest] = clock;
+    const next = unit === 'h' ? 'm' : 's';
+    const total = Number(whole) * MS_PER_UNIT[unit] + Number(rest) * MS_PER_UNIT[next];
+    return ` (one unit to a duration: ${formatDuration(total)}, if ${value}${next} was meant)`;
+  }
+  const exponent = /^(\d+(?:\.\d+)?e[-+]?\d+)(ms|s|m|h)$/i.exec(value);
+  if (exponent !== null) {
+    const ms = Number(exponent[1]) * MS_PER_UNIT[exponent[2]];
+    return Number.isSafeInteger(ms) && ms > 0 ? ` (no exponent: ${formatDuration(ms)})` : ' (no exponent)';
+  }
+  const worded = /^(\d+(?:\.\d+)?) *([A-Za-z]+)$/.exec(value);
+  const unit =
+    worded === null ? undefined : (UNIT_WORDS[worded[2]] ?? UNIT_WORDS[worded[2].toLowerCase()] ?? worded[2]);
+  if (worded !== null && unit !== undefined && MS_PER_UNIT[unit] !== undefined)
+    return ` (its unit is ms, s, m or h, right after the number: ${worded[1]}${unit})`;
+  return '';
+}

@@ -11,9 +11,10 @@ import { Errors, type ValueError, ValueErrorType } from '@sinclair/typebox/error
 import { unknownFieldMessage } from '../did-you-mean.ts';
 import { aLabelAdvice } from './a-label.ts';
 import { describeValue } from './describe-value.ts';
-import { FORMAT_PROBLEMS } from './formats.ts';
+import { FORMAT, FORMAT_PROBLEMS } from './formats.ts';
 import type { Report } from './report.ts';
 import { ConfigSchema, type PathSegment } from './schema.ts';
+import { durationAdvice } from './units.ts';
 
 export function checkSchema(value: unknown, report: Report): void {
   for (const error of Errors(ConfigSchema, value)) {
@@ -57,13 +58,24 @@ function unknownUnionKey(error: ValueError): { key: string; known: string[] } | 
   return key === undefined ? undefined : { key, known };
 }
 
+/** The formats a duration is written in: a number given there (`read: 30`) is told what it lacks. */
+const DURATION_FORMATS: ReadonlySet<unknown> = new Set([
+  FORMAT.duration,
+  FORMAT.span,
+  FORMAT.delay,
+  FORMAT.lifetime,
+  FORMAT.grace,
+]);
+
 function expectedMessage(error: ValueError): string {
   const expected = (error.schema as TSchema & { expected?: string }).expected;
   // Every schema node carries `expected`; TypeBox's own wording is the fallback, never the plan.
   const advice =
     error.type === ValueErrorType.StringPattern
       ? aLabelAdvice(error.value, (ascii) => new RegExp(error.schema.pattern).test(ascii))
-      : '';
+      : DURATION_FORMATS.has(error.schema.format)
+        ? durationAdvice(error.value)
+        : '';
   return `expected ${expected ?? error.message.toLowerCase()}, got ${describeValue(error.value)}${advice}`;
 }
 

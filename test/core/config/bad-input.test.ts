@@ -48,12 +48,17 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
   [
     'a negative duration',
     withUpstreamField('timeouts: { connect: -1s }'),
-    [10, 26, 'upstreams.api.timeouts.connect', `${DURATION} "-1s"`],
+    [10, 26, 'upstreams.api.timeouts.connect', `${DURATION} "-1s" (a duration takes no sign)`],
   ],
   [
     'a duration with a space',
     withUpstreamField('timeouts: { connect: 10 s }'),
-    [10, 26, 'upstreams.api.timeouts.connect', `${DURATION} "10 s"`],
+    [
+      10,
+      26,
+      'upstreams.api.timeouts.connect',
+      `${DURATION} "10 s" (its unit is ms, s, m or h, right after the number: 10s)`,
+    ],
   ],
   [
     'a duration of two dots',

@@ -63,9 +63,14 @@ test('a duration without a unit, in words, or zero is refused with an example of
       9,
       26,
       'upstreams.api.timeouts.connect',
-      'expected a duration like 250ms, 5s or 1m, got "5 seconds"',
+      'expected a duration like 250ms, 5s or 1m, got "5 seconds" (its unit is ms, s, m or h, right after the number: 5s)',
     ),
-    problem(9, 43, 'upstreams.api.timeouts.read', 'expected a duration like 250ms, 5s or 1m, got 30'),
+    problem(
+      9,
+      43,
+      'upstreams.api.timeouts.read',
+      'expected a duration like 250ms, 5s or 1m, got 30 (a number alone is no duration: 30s, or 30ms?)',
+    ),
     problem(
       9,
       57,
@@ -79,6 +84,29 @@ test('a duration without a unit, in words, or zero is refused with an example of
       'expected a duration like 250ms, 5s or 1m, got "fast"',
     ),
   ]);
+});
+
+// The spellings other configs take (Go's and Envoy's 1h30m, a clock's 1m30, nginx's bare seconds,
+// systemd's 5min) were refused with the same "expected a duration like 250ms, 5s or 1m": each
+// says now what is wrong with it, and the duration it may have meant.
+test('a duration refused says why, with the one it may have meant', () => {
+  const text = withUpstream(
+    `${TARGET}    timeouts: { connect: 1h30m, read: 1m30, response: "30 s", send: 5min, total: -5s, tunnel_idle: 1e3ms, tunnel_half_closed: "2" }\n`,
+  );
+  const got = (value: string, why: string) =>
+    `expected a duration like 250ms, 5s or 1m, got ${value} (${why})`;
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.path}: ${p.message}`),
+    [
+      `upstreams.api.timeouts.connect: ${got('"1h30m"', 'one unit to a duration: 90m')}`,
+      `upstreams.api.timeouts.read: ${got('"1m30"', 'one unit to a duration: 90s, if 1m30s was meant')}`,
+      `upstreams.api.timeouts.response: ${got('"30 s"', 'its unit is ms, s, m or h, right after the number: 30s')}`,
+      `upstreams.api.timeouts.send: ${got('"5min"', 'its unit is ms, s, m or h, right after the number: 5m')}`,
+      `upstreams.api.timeouts.total: ${got('"-5s"', 'a duration takes no sign')}`,
+      `upstreams.api.timeouts.tunnel_idle: ${got('"1e3ms"', 'no exponent: 1s')}`,
+      `upstreams.api.timeouts.tunnel_half_closed: ${got('"2"', 'a number alone is no duration: 2s, or 2ms?')}`,
+    ],
+  );
 });
 
 test('a duration past the longest timer (596h) is refused: Node fires a longer one after 1 ms, in a loop', () => {
