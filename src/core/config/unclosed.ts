@@ -17,6 +17,8 @@ interface Unclosed {
   readonly path: readonly PathSegment[];
   readonly opener: string;
   readonly closer: string;
+  /** A bracket's wrong closer (`}` for `[`), where the file writes it; undefined when none. */
+  readonly wrongCloser?: number;
 }
 
 /**
@@ -27,6 +29,7 @@ interface Unclosed {
  */
 export function unclosedIn(
   doc: Document.Parsed,
+  text: string,
 ): (code: string, message: string, at: number) => Unclosed | undefined {
   let openings: Map<string, Opening> | undefined;
   return (code, message, at) => {
@@ -36,17 +39,67 @@ export function unclosedIn(
     openings ??= openingsOf(doc);
     const found = openings.get(`${quote || 'flow'} ${at}`);
     if (found === undefined) return undefined;
-    const opener = quote || (isSeq(found.node) ? '[' : '{');
-    const closer = opener === '[' ? ']' : opener === '{' ? '}' : opener;
-    const kind = quote ? 'quote' : 'bracket';
+    if (quote) {
+      const path = pathOf([...found.ancestors, found.node]);
+      return { kind: 'quote', offset: found.node.range![0], path, opener: quote, closer: quote };
+    }
+    // `oops: x` inside `[ ]` is a mapping of its own to the parser, with no `{` in the file: the
+    // bracket left open is the nearest that the file writes.
+    const chain = [...found.ancestors, found.node];
+    let last = chain.length - 1;
+    while (last > 0 && !isWrittenBracket(chain[last], text)) last--;
+    const node = chain[last] as Node;
+    const offset = node.range![0];
+    const opener = text[offset] === '[' ? '[' : '{';
+    const closer = opener === '[' ? ']' : '}';
+    const wrongCloser = wrongCloserOf(text, offset, at);
     return {
-      kind,
-      offset: found.node.range![0],
-      path: pathOf([...found.ancestors, found.node]),
+      kind: 'bracket',
+      offset,
+      path: pathOf(chain.slice(0, last + 1)),
       opener,
       closer,
+      ...(wrongCloser === undefined ? {} : { wrongCloser }),
     };
   };
+}
+
+/** Whether `node` is a flow collection whose text opens with the bracket it is written with. */
+function isWrittenBracket(node: unknown, text: string): boolean {
+  const range = (node as { flow?: boolean; range?: readonly number[] } | null)?.range;
+  return (
+    (node as { flow?: boolean } | null)?.flow === true && range !== undefined && '[{'.includes(text[range[0]])
+  );
+}
+
+/**
+ * The offset of the first `]` or `}` after the bracket at `open` (up to `end`, where the parser gave up) that closes
+ * it or one inside it with the other bracket (`[ a, b }`); undefined when there is none. Quoted
+ * text and comments hold no brackets.
+ */
+function wrongCloserOf(text: string, open: number, end: number): number | undefined {
+  const stack = [text[open] === '[' ? ']' : '}'];
+  for (let i = open + 1; i <= end && i < text.length; i++) {
+    const c = text[i];
+    if (c === '"' || c === "'") {
+      // A quote left open is told as that; here, its text runs to its closing quote.
+      for (i++; i < end && i < text.length; i++) {
+        if (c === '"' && text[i] === '\\') i++;
+        else if (text[i] === c) {
+          if (c === "'" && text[i + 1] === "'") i++;
+          else break;
+        }
+      }
+    } else if (c === '#' && /\s/.test(text[i - 1] ?? ' ')) {
+      while (i < end && i < text.length && text[i] !== '\n') i++;
+    } else if (c === '[') stack.push(']');
+    else if (c === '{') stack.push('}');
+    else if (c === ']' || c === '}') {
+      if (c !== stack.pop()) return i;
+      if (stack.length === 0) return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** A quoted scalar or flow collection, with what leads to it from the document. */
@@ -74,8 +127,14 @@ function openingsOf(doc: Document.Parsed): Map<string, Opening> {
   return openings;
 }
 
-/** What to do about it; `line` is where the parser gave up. */
-export function unclosedMessage({ kind, opener, closer }: Unclosed, line: number): string {
+/** What to do about it; `line` is where the parser gave up, `wrong` where a wrong closer is written. */
+export function unclosedMessage(
+  { kind, opener, closer }: Unclosed,
+  line: number,
+  wrong?: { readonly line: number; readonly column: number },
+): string {
+  if (wrong !== undefined)
+    return `this ${opener} is closed with ${opener === '[' ? '}' : ']'} (line ${wrong.line}, column ${wrong.column}): close it with ${closer}`;
   return kind === 'bracket'
     ? `this ${opener} has no closing ${closer} before line ${line}: close it, or indent the lines it holds past its key`
     : `this ${opener} has no closing ${closer} (the value runs on to the end of the file, line ${line})`;

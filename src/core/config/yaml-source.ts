@@ -174,7 +174,7 @@ function laterAnchor(doc: Document, text: string, at: (offset: number) => Positi
 
 /** The parser's errors, said the friendlier way, and a `%YAML 1.1` directive refused. */
 function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number) => Position): SourceIssue[] {
-  const unclosedAt = unclosedIn(doc);
+  const unclosedAt = unclosedIn(doc, text);
   const told = withUnquotedVariables(doc.errors, text).map((error) => ({
     ...error,
     open: unclosedAt(error.code, error.message, error.pos),
@@ -193,7 +193,15 @@ function syntaxErrorsOf(doc: Document.Parsed, text: string, at: (offset: number)
     .filter(({ open, pos }) => open?.kind !== 'bracket' || !quoteEnds.has(pos))
     .map(({ pos, code, message, open }): SourceIssue => {
       if (open !== undefined)
-        return { path: open.path, position: at(open.offset), message: unclosedMessage(open, at(pos).line) };
+        return {
+          path: open.path,
+          position: at(open.offset),
+          message: unclosedMessage(
+            open,
+            at(pos).line,
+            open.wrongCloser === undefined ? undefined : at(open.wrongCloser),
+          ),
+        };
       // A bare variable names itself, the value to quote and the field it is written in.
       if (code === 'UNQUOTED_VARIABLE') return { path: quotedPlaceOf(pos).path, position: at(pos), message };
       // A second document begun without "---", after a "..." that ended the first: there is no

@@ -145,3 +145,24 @@ test('fields in { } or [ ] not parted by a ",", and an entry left empty, are tol
     [problem(6, 28, 'routes[0].match.methods', 'a "," with no entry before it: remove it')],
   );
 });
+
+// A `[` closed with `}` (or `{` with `]`) was told as "this [ has no closing ] before line 1",
+// the line it is on, and a `[` whose next line held `oops: }` as "this { has no closing }": the
+// parser reads `oops:` in a `[ ]` as a mapping of its own, which the file writes no `{` for.
+test('a [ or { closed with the other bracket is told as that, at the opening, naming the closer', () => {
+  const WRONG = (opener: string, closer: string, at: string, right: string) =>
+    `this ${opener} is closed with ${closer} (${at}): close it with ${right}`;
+  assert.deepEqual(problemsOf('listen: [ a, b }\n'), [
+    problem(1, 9, 'listen', WRONG('[', '}', 'line 1, column 16', ']')),
+  ]);
+  assert.deepEqual(problemsOf('listen: { a: b ]\n'), [
+    problem(1, 9, 'listen', WRONG('{', ']', 'line 1, column 16', '}')),
+  ]);
+  assert.deepEqual(problemsOf('listen: [\n  oops: }\n'), [
+    problem(1, 9, 'listen', WRONG('[', '}', 'line 2, column 9', ']')),
+  ]);
+  // Brackets inside quotes are text, and a nested pair closed right is no mistake.
+  assert.deepEqual(problemsOf('listen: [ "}", { a: [b] } }\n'), [
+    problem(1, 9, 'listen', WRONG('[', '}', 'line 1, column 27', ']')),
+  ]);
+});
