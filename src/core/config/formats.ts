@@ -28,7 +28,14 @@ import { FLEET_FORMAT_PROBLEMS } from './fleet-values.ts';
 import { messageProblem } from './message-text.ts';
 import { parseRateKey, parseStatusRanges } from './policy-values.ts';
 import { methodProblem, parseHashKey, parseHeaderTemplate, parseLocation } from './routing-values.ts';
-import { durationAdvice, formatSize, LONGEST_TIMER_MS, parseDuration, parseSize } from './units.ts';
+import {
+  durationAdvice,
+  formatSize,
+  LONGEST_TIMER_MS,
+  parseDuration,
+  parseSize,
+  sizeAdvice,
+} from './units.ts';
 
 /** RFC 8941 token-ish: safe in Via, as a Proxy-Status member and as a metric label. */
 export const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._:-]*$/;
@@ -126,7 +133,9 @@ function delayProblem(text: string): string | undefined {
 }
 
 function sizeProblem(text: string): string | undefined {
-  return parseSize(text) === undefined ? `expected ${SIZE_EXPECTED}, got ${describeValue(text)}` : undefined;
+  return parseSize(text) === undefined
+    ? `expected ${SIZE_EXPECTED}, got ${describeValue(text)}${sizeAdvice(text)}`
+    : undefined;
 }
 
 function headerSizeProblem(value: string | number): string | undefined {

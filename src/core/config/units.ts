@@ -139,3 +139,45 @@ export function durationAdvice(value: unknown): string {
     return ` (its unit is ms, s, m or h, right after the number: ${worded[1]}${unit})`;
   return '';
 }
+
+/** nginx's size suffixes, which count in 1024s: its `10m` is 10 MiB. */
+const NGINX_SUFFIXES: Readonly<Record<string, readonly [binary: string, decimal: string, bytes: number]>> = {
+  k: ['KiB', 'kB', 1_000],
+  m: ['MiB', 'MB', 1_000_000],
+  g: ['GiB', 'GB', 1_000_000_000],
+};
+
+/** A unit written in another case than the one taken, by the unit in lower case. */
+const SIZE_UNITS_BY_CASE: Readonly<Record<string, string>> = { kib: 'KiB', mib: 'MiB', gib: 'GiB' };
+
+/**
+ * Why a size that is none is none, with the one it may have meant, as " (…)" to put after it;
+ * "" when no guess fits. nginx's `10m` (10 MiB, its sizes count in 1024s), a unit in another case
+ * (`1Mib`, `1mb`, whose M is decimal or binary as one reads it), a space, a sign.
+ *
+ * @example sizeAdvice('10m') // " (nginx's 10m is 10MiB: write 10MiB, or 10MB for 10000000 bytes)"
+ */
+export function sizeAdvice(value: unknown): string {
+  if (typeof value !== 'string') return '';
+  if (/^[-+]/.test(value) && parseSize(value.slice(1)) !== undefined) return ' (a size takes no sign)';
+  const spaced = /^(\d+(?:\.\d+)?) +(\S+)$/.exec(value);
+  if (spaced !== null && parseSize(`${spaced[1]}${spaced[2]}`) !== undefined)
+    return ` (no space before the unit: ${spaced[1]}${spaced[2]})`;
+  const unit = /^(\d+(?:\.\d+)?)([A-Za-z]+)$/.exec(value);
+  if (unit === null) return '';
+  const [, amount, written] = unit;
+  const lower = written.toLowerCase();
+  const nginx = NGINX_SUFFIXES[lower];
+  if (nginx !== undefined) {
+    const [binary, decimal, bytes] = nginx;
+    const exact = Number(amount) * bytes;
+    return ` (nginx's ${value} is ${amount}${binary}: write ${amount}${binary}, or ${amount}${decimal}${Number.isSafeInteger(exact) ? ` for ${exact} bytes` : ''})`;
+  }
+  const binary = SIZE_UNITS_BY_CASE[lower];
+  if (binary !== undefined) return ` (write ${amount}${binary})`;
+  if (lower === 'b') return ` (write ${amount}, or ${amount}B)`;
+  const decimal = { kb: 'kB', mb: 'MB', gb: 'GB' }[lower];
+  if (decimal !== undefined)
+    return ` (write ${amount}${decimal}, decimal, or ${amount}${decimal[0].toUpperCase()}iB, binary)`;
+  return '';
+}

@@ -11,10 +11,10 @@ import { Errors, type ValueError, ValueErrorType } from '@sinclair/typebox/error
 import { unknownFieldMessage } from '../did-you-mean.ts';
 import { aLabelAdvice } from './a-label.ts';
 import { describeValue } from './describe-value.ts';
-import { FORMAT, FORMAT_PROBLEMS } from './formats.ts';
+import { FORMAT, FORMAT_PROBLEMS, SIZE_EXPECTED } from './formats.ts';
 import type { Report } from './report.ts';
 import { ConfigSchema, type PathSegment } from './schema.ts';
-import { durationAdvice } from './units.ts';
+import { durationAdvice, sizeAdvice } from './units.ts';
 
 export function checkSchema(value: unknown, report: Report): void {
   for (const error of Errors(ConfigSchema, value)) {
@@ -75,7 +75,9 @@ function expectedMessage(error: ValueError): string {
       ? aLabelAdvice(error.value, (ascii) => new RegExp(error.schema.pattern).test(ascii))
       : DURATION_FORMATS.has(error.schema.format)
         ? durationAdvice(error.value)
-        : '';
+        : error.schema.expected === SIZE_EXPECTED
+          ? sizeAdvice(error.value)
+          : '';
   return `expected ${expected ?? error.message.toLowerCase()}, got ${describeValue(error.value)}${advice}`;
 }
 

@@ -68,7 +68,12 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
   [
     'a size with a space',
     withRouteField('limits: { body: 1 MiB }'),
-    [6, 21, 'routes[0].limits.body', 'expected a size like 512, 8KiB or 10MiB, got "1 MiB"'],
+    [
+      6,
+      21,
+      'routes[0].limits.body',
+      'expected a size like 512, 8KiB or 10MiB, got "1 MiB" (no space before the unit: 1MiB)',
+    ],
   ],
   [
     'a word where a number is',

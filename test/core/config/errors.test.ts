@@ -174,10 +174,41 @@ ${TARGET}limits:
   uri_length: -1
 `;
   assert.deepEqual(problemsOf(text), [
-    problem(5, 21, 'routes[0].limits.body', 'expected a size like 512, 8KiB or 10MiB, got "8kb"'),
+    problem(
+      5,
+      21,
+      'routes[0].limits.body',
+      'expected a size like 512, 8KiB or 10MiB, got "8kb" (write 8kB, decimal, or 8KiB, binary)',
+    ),
     problem(11, 16, 'limits.header_size', 'expected a size from 1KiB to 1MiB like 32KiB, got "2MiB"'),
     problem(12, 15, 'limits.uri_length', 'expected a size like 512, 8KiB or 10MiB, got -1'),
   ]);
+});
+
+// nginx's `client_max_body_size 10m` is 10 MiB, and a unit in another case (`1Mib`, `1mb`) or after
+// a space was told only "expected a size like 512, 8KiB or 10MiB": each says now what to write.
+test('a size refused says why, with the one it may have meant', () => {
+  const sizes = ['10m', '512k', '1Mib', '1mb', '"1 MiB"', '-5MiB', '100b'];
+  const text = `listen:
+  - address: 127.0.0.1:8080
+routes:
+${sizes.map((size, i) => `  - match: { path: /r${i} }\n    upstream: api\n    limits: { body: ${size} }\n`).join('')}upstreams:
+  api:
+${TARGET}`;
+  const got = (value: string, why: string) =>
+    `expected a size like 512, 8KiB or 10MiB, got ${value} (${why})`;
+  assert.deepEqual(
+    problemsOf(text).map((p) => `${p.path}: ${p.message}`),
+    [
+      `routes[0].limits.body: ${got('"10m"', "nginx's 10m is 10MiB: write 10MiB, or 10MB for 10000000 bytes")}`,
+      `routes[1].limits.body: ${got('"512k"', "nginx's 512k is 512KiB: write 512KiB, or 512kB for 512000 bytes")}`,
+      `routes[2].limits.body: ${got('"1Mib"', 'write 1MiB')}`,
+      `routes[3].limits.body: ${got('"1mb"', 'write 1MB, decimal, or 1MiB, binary')}`,
+      `routes[4].limits.body: ${got('"1 MiB"', 'no space before the unit: 1MiB')}`,
+      `routes[5].limits.body: ${got('"-5MiB"', 'a size takes no sign')}`,
+      `routes[6].limits.body: ${got('"100b"', 'write 100, or 100B')}`,
+    ],
+  );
 });
 
 test('a missing required field is reported at the mapping that lacks it', () => {
