@@ -38,11 +38,28 @@ export function cutLongQuotes(message: string): string {
  */
 export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
-  if (typeof value === 'string') return printableJson(JSON.stringify(value));
+  if (typeof value === 'string') return printableJson(JSON.stringify(value)).replace(UNSEEN, unseenEscaped);
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
   if (typeof value === 'object') return Object.keys(value).length === 0 ? 'an empty mapping' : 'a mapping';
   return String(value);
 }
+
+/**
+ * What a terminal shows as nothing or as a plain space, a value's difference all the same: the
+ * format characters (a zero-width space, a soft hyphen, a byte-order mark) and the spaces but
+ * U+0020 (a no-break space). Quoted raw, `got "r\u200b1"` read as `got "r1"`, and `"/a\u00a0"`
+ * as `"/a "`.
+ */
+const UNSEEN = /[\p{Cf}\p{Z}]/gu;
+
+/** A character as JSON's \u escapes, each UTF-16 unit of it; U+0020 as it is. */
+const unseenEscaped = (char: string): string =>
+  char === ' '
+    ? char
+    : Array.from(
+        { length: char.length },
+        (_, i) => `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`,
+      ).join('');
 
 /** A URL's userinfo with a password: what is before the password, and the password. */
 const PASSWORD = /^([^:/]*:\/\/[^:/@]*):([^/]*)@/;

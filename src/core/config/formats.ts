@@ -45,13 +45,15 @@ export const NAME_EXPECTED = `a name of ${NAME_CHARS}`;
 /**
  * A route's name goes into no header, but into log lines, metric labels, the status page and the
  * admin API, and is typed back (`PUT /routes/maintenance`, a purge): anything a terminal does not
- * show as itself is refused — control characters (C0, DEL, C1), bidirectional overrides, and
+ * show as itself is refused — control characters (C0, DEL, C1), format characters (bidirectional
+ * overrides, a zero-width space, a soft hyphen), and
  * whitespace but one space between words ("public api" reads as written; a tab, a newline, a
  * space at an end or two in a row do not), and half a surrogate pair (`\uD800`, \p{Cs}: no character;
  * the log wrote it as an escape, a metric label as U+FFFD). Other Unicode is kept.
  */
-const ROUTE_NAME_PATTERN =
-  /^[^\p{Cc}\p{Cs}\p{Z}\s\u202a-\u202e\u2066-\u2069]+(?: [^\p{Cc}\p{Cs}\p{Z}\s\u202a-\u202e\u2066-\u2069]+)*$/u;
+// \p{Cf}, the format characters (a zero-width space, a soft hyphen, the bidirectional controls),
+// show as nothing: "a\u200bb" read as "ab" in the log and GET /status, and was no route by that name.
+const ROUTE_NAME_PATTERN = /^[^\p{Cc}\p{Cf}\p{Cs}\p{Z}\s]+(?: [^\p{Cc}\p{Cf}\p{Cs}\p{Z}\s]+)*$/u;
 export const ROUTE_NAME_EXPECTED =
   'a route name of visible characters (no control characters; one space at most between words)';
 

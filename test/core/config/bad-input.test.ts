@@ -148,6 +148,18 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
     [4, 11, 'routes[0].name', `${ROUTE_NAME} "web\\ud800"`],
   ],
   [
+    // Invisible (a format character, \p{Cf}): "a\u200bb" reads as "ab" in the log, the metrics and
+    // GET /status, and a PUT /routes/maintenance naming "ab" finds no such route.
+    'a route name holding a zero-width space',
+    routeNamed('"r\\u200b1"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\u200b1"`],
+  ],
+  [
+    'a route name holding a soft hyphen',
+    routeNamed('"r\\u00ad1"'),
+    [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\u00ad1"`],
+  ],
+  [
     'a route name holding two spaces in a row',
     routeNamed('"my  route"'),
     [4, 11, 'routes[0].name', `${ROUTE_NAME} "my  route"`],
