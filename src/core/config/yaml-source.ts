@@ -87,7 +87,7 @@ export function readYamlSource(
   };
   const positionOf = (node: Node | undefined): Position | undefined =>
     node?.range ? at(node.range[0]) : undefined;
-  const syntaxErrors = syntaxErrorsOf(doc, text, at);
+  const syntaxErrors = withStrayBom(syntaxErrorsOf(doc, text, at), text, at);
   const walk = new DocumentWalk(doc, positionOf, env, coerce, unset, laterAnchor(doc, text, at));
   let value: unknown;
   if (syntaxErrors.length === 0) {
@@ -114,6 +114,24 @@ export function readYamlSource(
     positionAt: at,
     fieldAt: (offset) => fieldAt(nodes, offset),
   };
+}
+
+const STRAY_BOM =
+  'a byte-order mark (U+FEFF) inside the file, as files joined together (cat a.yaml b.yaml) leave one: remove it; only the first line may begin with one';
+
+/**
+ * A byte-order mark past the file's start: files joined together, each saved with one, leave it
+ * at a line's start, where the parser reads it as text. The key it begins was told as
+ * `unknown field 'routes' (did you mean 'routes'?)`, the mark invisible, or its line as indented
+ * unlike the others. Told at its place instead, with the syntax errors after it, which follow
+ * from it, left out.
+ */
+function withStrayBom(errors: SourceIssue[], text: string, at: (offset: number) => Position): SourceIssue[] {
+  const offset = text.indexOf('\ufeff', 1);
+  if (offset === -1) return errors;
+  const position = at(offset);
+  const before = errors.filter((error) => error.position.line < position.line);
+  return [...before, { path: [], position, message: STRAY_BOM }];
 }
 
 /** A RangeError "Maximum call stack size exceeded", or a regular expression's "Stack overflow". */

@@ -160,6 +160,29 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
     [4, 11, 'routes[0].name', `${ROUTE_NAME} "r\\u00ad1"`],
   ],
   [
+    // Files joined together (`cat a.yaml b.yaml`), each saved with a byte-order mark, leave one at
+    // a line's start: read as text, it made the key `\ufeffroutes`, told as "unknown field 'routes'
+    // (did you mean 'routes'?)", the mark invisible.
+    'a byte-order mark past the start of the file',
+    `${LISTEN}\uFEFFroutes:\n  - name: r1\n    upstream: api\n${UPSTREAM}`,
+    [
+      3,
+      1,
+      '',
+      'a byte-order mark (U+FEFF) inside the file, as files joined together (cat a.yaml b.yaml) leave one: remove it; only the first line may begin with one',
+    ],
+  ],
+  [
+    'a byte-order mark past the start of an indented line',
+    `${LISTEN}${ROUTE}\uFEFF  - name: r2\n    upstream: api\n${UPSTREAM}`,
+    [
+      6,
+      1,
+      '',
+      'a byte-order mark (U+FEFF) inside the file, as files joined together (cat a.yaml b.yaml) leave one: remove it; only the first line may begin with one',
+    ],
+  ],
+  [
     'a route name holding two spaces in a row',
     routeNamed('"my  route"'),
     [4, 11, 'routes[0].name', `${ROUTE_NAME} "my  route"`],
