@@ -17,8 +17,31 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   return best;
 }
 
-/** An unknown field, and the one meant where one is near (else the fields there are). */
+/** What shows as nothing or as a plain space where a field is quoted: the format characters and the spaces but U+0020. */
+const UNSEEN = /(?! )[\p{Cf}\p{Z}]/gu;
+
+/** A character as JSON's \u escapes, each UTF-16 unit of it. */
+export const unicodeEscape = (char: string): string =>
+  Array.from(
+    { length: char.length },
+    (_, i) => `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`,
+  ).join('');
+
+/**
+ * An unknown field, and the one meant where one is near (else the fields there are). A field
+ * holding a character that shows as nothing or as a space (pasted from a page: a zero-width space,
+ * a no-break space after a colon) is quoted with it escaped, and the one meant looked for without
+ * it: "unknown field 'routes' (did you mean 'routes'?)" said nothing a reader could act on.
+ */
 export function unknownFieldMessage(field: string, known: readonly string[]): string {
+  const unseen = [...new Set(field.match(UNSEEN) ?? [])];
+  if (unseen.length > 0) {
+    const plain = field.replace(/\p{Cf}/gu, '').replace(/\p{Z}/gu, ' ');
+    const meant = didYouMean(plain, known);
+    const hint =
+      meant === undefined ? 'write it with plain spaces, or remove it' : `did you mean '${meant}'?`;
+    return `unknown field '${field.replace(UNSEEN, unicodeEscape)}' (it holds ${unseen.map(unicodeEscape).join(', ')}, shown as nothing or as a space: ${hint})`;
+  }
   const suggestion = didYouMean(field, known);
   const hint =
     suggestion === undefined ? `known fields: ${known.join(', ')}` : `did you mean '${suggestion}'?`;

@@ -6,7 +6,8 @@
 
 import type { ConfigProblem } from './config-error.ts';
 
-const MISSPELT = /^unknown field '[^']*' \(did you mean '([^']*)'\?\)$/;
+// With what it holds that shows as nothing said first (`(it holds \u200b, …: did you mean 'routes'?)`).
+const MISSPELT = /^unknown field '[^']*' \((?:it holds [^)]*: )?did you mean '([^']*)'\?\)$/;
 
 /** `problems` without each "missing required field" that a did-you-mean beside it names. */
 export function withoutMisspeltRequired(problems: readonly ConfigProblem[]): ConfigProblem[] {

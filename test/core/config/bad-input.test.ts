@@ -183,6 +183,30 @@ const CASES: readonly (readonly [string, string, readonly [number, number, strin
     ],
   ],
   [
+    // Pasted from a web page or a chat: a zero-width space in a key was told as "unknown field
+    // 'routes' (did you mean 'routes'?)", the character invisible in both.
+    'a key holding a zero-width space',
+    `${LISTEN}rou\u200btes:\n  - name: r1\n    upstream: api\n${UPSTREAM}`,
+    [
+      3,
+      1,
+      '["rou\\u200btes"]',
+      "unknown field 'rou\\u200btes' (it holds \\u200b, shown as nothing or as a space: did you mean 'routes'?)",
+    ],
+  ],
+  [
+    // A no-break space after the colon is no ": " to YAML: the key ran on into the value, told
+    // as "unknown field 'timeouts: { connect'", which reads as a key and its value.
+    "a no-break space after a key's colon",
+    withRouteField('timeouts:\u00a0{ connect: 1s }'),
+    [
+      6,
+      5,
+      'routes[0]["timeouts:\\u00a0{ connect"]',
+      "unknown field 'timeouts:\\u00a0{ connect' (it holds \\u00a0, shown as nothing or as a space: write it with plain spaces, or remove it)",
+    ],
+  ],
+  [
     'a route name holding two spaces in a row',
     routeNamed('"my  route"'),
     [4, 11, 'routes[0].name', `${ROUTE_NAME} "my  route"`],
