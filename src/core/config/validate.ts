@@ -29,7 +29,7 @@ export function checkSchema(value: unknown, report: Report): void {
         else report(path, unknownFieldMessage(field, Object.keys(error.schema.properties ?? {})), 'key');
         break;
       case ValueErrorType.ObjectRequiredProperty:
-        report(path, `missing required field '${field}'`, 'parent');
+        report(path, `missing required field '${field}'${includedAlone(path, value)}`, 'parent');
         break;
       case ValueErrorType.Union: {
         // A mapping meant as one of a union's mappings ({ regex: … } or { present: … }): a
@@ -46,6 +46,23 @@ export function checkSchema(value: unknown, report: Report): void {
         report(path, expectedMessage(error));
     }
   }
+}
+
+/** The fields an included file may hold (includes.ts): a file of them alone reads as one. */
+const INCLUDED_FIELDS = new Set(['routes', 'upstreams', 'plugins', 'include']);
+
+/**
+ * `candor check conf.d/api.yaml`, an included file checked on its own, lacks `listen`: said as
+ * that, the reader looked for a field to add to the wrong file. One that holds what an included
+ * file holds and no listen is most likely one.
+ */
+function includedAlone(path: readonly PathSegment[], document: unknown): string {
+  if (path.length !== 1 || path[0] !== 'listen') return '';
+  if (document === null || typeof document !== 'object' || Array.isArray(document)) return '';
+  const keys = Object.keys(document);
+  return keys.length > 0 && keys.every((key) => INCLUDED_FIELDS.has(key))
+    ? ' (a file of routes, upstreams, plugins and include only reads as one a main file includes: check that file, which includes it, or give this one a listen)'
+    : '';
 }
 
 function unknownUnionKey(error: ValueError): { key: string; known: string[] } | undefined {

@@ -415,3 +415,15 @@ test('included files past 4 MiB together are refused, the file that passes the b
     ['candor.yaml:2 include[0]: the included files are more than 4 MiB together: no config is that large'],
   );
 });
+
+// `candor check conf.d/api.yaml`, an included file checked on its own, was told only "missing
+// required field 'listen'": as if the file lacked a field, where it is the wrong file to check.
+test('a file holding only what an included file holds, checked on its own, is told to check the file that includes it', async () => {
+  const path = folder({
+    'candor.yaml':
+      'routes:\n  - match: { path: /api }\n    upstream: api\nupstreams:\n  api: { targets: [{ url: "http://127.0.0.1:3001" }] }\n',
+  });
+  assert.deepEqual(await problems(path), [
+    "candor.yaml:1 listen: missing required field 'listen' (a file of routes, upstreams, plugins and include only reads as one a main file includes: check that file, which includes it, or give this one a listen)",
+  ]);
+});
