@@ -132,7 +132,30 @@ export function buildErrorAnswer(failure: Failure, facts: ErrorAnswerFacts): Err
   if (failure.challenge !== undefined) headers.push('www-authenticate', failure.challenge);
   if (facts.close) headers.push('connection', 'close');
   const edited = facts.editHeaders?.(headers, true);
-  return { status: failure.status, headers: edited === undefined ? headers : keptOwn(edited, headers), body };
+  if (edited === undefined) return { status: failure.status, headers, body };
+  // The built-in page's policy is the gateway's too: a route's own (its site's, `script-src
+  // 'unsafe-inline'`, or none) replaced it, and a missed escape in the page would run. An
+  // operator's template has none, and takes the route's.
+  const kept = keptOwn(edited, headers, body.policy === undefined ? isOwnField : isOwnPageField);
+  return { status: failure.status, headers: withAcceptVaried(kept), body };
+}
+
+const isOwnPageField = (lower: string) => isOwnField(lower) || lower === 'content-security-policy';
+
+/**
+ * The error answer's fields with `Vary` naming Accept, which chose its body: a route's rule that
+ * removed Vary, or set its own (`Vary: Cookie`, meant for the site's pages), left the answer
+ * saying it varies by nothing, or by Cookie alone. The rule's own values stay beside it.
+ */
+function withAcceptVaried(headers: string[]): string[] {
+  for (let i = 0; i < headers.length; i += 2)
+    if (
+      headers[i].toLowerCase() === 'vary' &&
+      /(?:^|,)[ \t]*(?:accept|\*)[ \t]*(?:,|$)/i.test(headers[i + 1])
+    )
+      return headers;
+  headers.push('vary', 'Accept');
+  return headers;
 }
 
 /**

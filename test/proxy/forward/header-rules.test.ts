@@ -54,6 +54,15 @@ routes:
     # Precompressed files from an upstream that sends no Content-Encoding, offered as downloads.
     response_headers:
       set: { Content-Encoding: gzip, Content-Disposition: 'attachment; filename="app.tar"' }
+  - match: { path: /site }
+    upstream: down
+    # A site's own policy and caching key, meant for its pages.
+    response_headers:
+      set: { Vary: Cookie, Content-Security-Policy: "default-src *; script-src 'unsafe-inline'" }
+  - match: { path: /bare }
+    upstream: down
+    response_headers:
+      remove: [Vary, Content-Security-Policy]
 upstreams:
   app:
     targets: [{ url: ${app.url} }]
@@ -180,6 +189,35 @@ upstreams:
       assert.equal(res.headers['content-encoding'], undefined);
       assert.equal(res.headers['content-disposition'], undefined);
       if (method === 'GET') assert.match(res.text, /^<!doctype html>/);
+    }
+  });
+
+  test('a route’s Vary and Content-Security-Policy rules neither hide that its error body varies by Accept nor loosen its page’s policy', async () => {
+    for (const path of ['/site/a', '/bare/a']) {
+      const page = await request(gw.url, { path, headers: { accept: 'text/html' } });
+      assert.equal(page.status, 502);
+      // README: every error the gateway makes carries Vary: Accept (its body is chosen by it);
+      // a rule's own Vary stays beside it.
+      const vary = String(page.headers.vary ?? '');
+      assert.match(vary, /(^|, *)Accept(,|$)/, `${path}: Vary ${vary}`);
+      if (path === '/site/a') assert.match(vary, /Cookie/);
+      // docs/hostile-peers.md: the built-in page comes with its policy, so a missed escape runs nothing.
+      assert.equal(
+        page.headers['content-security-policy'],
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
+        path,
+      );
+      // A body that is no page (problem+json) has no policy of its own: the route's reaches it.
+      const json = await request(gw.url, { path, headers: { accept: 'application/json' } });
+      assert.match(
+        String(json.headers.vary ?? ''),
+        /(^|, *)Accept(,|$)/,
+        `${path}: Vary ${json.headers.vary}`,
+      );
+      assert.equal(
+        json.headers['content-security-policy'],
+        path === '/site/a' ? "default-src *; script-src 'unsafe-inline'" : undefined,
+      );
     }
   });
 });
