@@ -18,7 +18,7 @@ import { H2Session } from '../../upstream/connections/h2/h2-session.ts';
 import { UPSTREAM_MAX_HEADER_SIZE } from '../../upstream/targets/upstream.ts';
 import { headerNotes, INTERIM_FLOOD, interimNote } from './answer-reader.ts';
 import type { ProbeContext } from './context.ts';
-import { formatMs, headClockOf, since } from './plan.ts';
+import { formatMs, headClockOf, since, stillStreaming } from './plan.ts';
 import { buildRequest } from './request.ts';
 import { tryPreface } from './second-look.ts';
 import type { Step } from './types.ts';
@@ -154,7 +154,11 @@ class ProbeStream implements ExchangeHandler {
     this.#bytes += chunk.length;
     const before = this.#bytes - chunk.length;
     if (before < SNIFF) this.#sniff.push(chunk.subarray(0, SNIFF - before));
-    if (this.#bytes > this.#plan.maxBody && !this.#over) this.#bodyStep(undefined, true);
+    if (this.#bytes > this.#plan.maxBody && !this.#over) this.#bodyStep(undefined, 'size');
+    // A stream that never ends but is never silent would hold the probe for days short of
+    // --max-body: past the read timeout in all, reading stops there, as at the cap (read-body.ts).
+    else if (!this.#over && since(this.#headAt) >= this.#plan.timeouts.read)
+      this.#bodyStep(undefined, 'time');
   }
 
   onResponseEnd(): void {
@@ -199,7 +203,8 @@ class ProbeStream implements ExchangeHandler {
     this.#resolve(failure);
   }
 
-  #bodyStep(failure: Failure | undefined, capped: boolean): void {
+  #bodyStep(failure: Failure | undefined, cappedBy: false | 'size' | 'time'): void {
+    const capped = cappedBy !== false;
     const head = this.#head;
     const bytes = this.#bytes;
     const framing = head !== undefined && !head.hasBody ? 'none' : 'http2';
@@ -211,6 +216,7 @@ class ProbeStream implements ExchangeHandler {
       expected,
       complete: failure === undefined && !capped,
       capped,
+      ...(cappedBy === false ? {} : { cappedBy }),
       ms,
       sniff: Buffer.concat(this.#sniff),
     };
@@ -221,13 +227,22 @@ class ProbeStream implements ExchangeHandler {
       ms,
       summary: failure
         ? `${failure.details} (${bytes}${of} bytes, DATA frames)`
-        : capped
-          ? `stopped reading past --max-body ${formatSize(this.#plan.maxBody)} (${bytes}${of} bytes read, DATA frames); not an error`
-          : framing === 'none'
-            ? `no body (none expected), in ${formatMs(ms)}`
-            : `${bytes} bytes, DATA frames, complete, in ${formatMs(ms)}`,
+        : cappedBy === 'time'
+          ? `${stillStreaming(this.#plan.timeouts.read)} (${bytes}${of} bytes read, DATA frames); not an error`
+          : capped
+            ? `stopped reading past --max-body ${formatSize(this.#plan.maxBody)} (${bytes}${of} bytes read, DATA frames); not an error`
+            : framing === 'none'
+              ? `no body (none expected), in ${formatMs(ms)}`
+              : `${bytes} bytes, DATA frames, complete, in ${formatMs(ms)}`,
       notes: [],
-      facts: { framing, bytes, expected, complete: failure === undefined && !capped, capped },
+      facts: {
+        framing,
+        bytes,
+        expected,
+        complete: failure === undefined && !capped,
+        capped,
+        ...(cappedBy === false ? {} : { cappedBy }),
+      },
     });
     this.#done(failure);
   }

@@ -102,6 +102,11 @@ export function formatMs(ms: number): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }
 
+/** The body step's words for a body still coming once the read timeout has passed in all. */
+export function stillStreaming(readTimeout: number): string {
+  return `still streaming after the read timeout of ${formatMs(readTimeout)} in all: stopped reading`;
+}
+
 /** Milliseconds since `started` (a performance.now() value), rounded to 0.1 ms for reports. */
 export function since(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;

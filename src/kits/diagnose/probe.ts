@@ -11,7 +11,7 @@ import { headerNotes, headerPairs, INTERIM_FLOOD, interimNote } from './answer-r
 import { connectStep } from './connect-step.ts';
 import type { ProbeContext } from './context.ts';
 import { probeH2 } from './h2-probe.ts';
-import { formatMs, headClockOf, type ProbePlan, planUrl, since } from './plan.ts';
+import { formatMs, headClockOf, type ProbePlan, planUrl, since, stillStreaming } from './plan.ts';
 import { checkProtocols } from './protocol-check.ts';
 import { readBody } from './read-body.ts';
 import { readHead } from './read-head.ts';
@@ -243,7 +243,7 @@ async function bodyStep(
     step: 'body',
     ok: body.failure === undefined,
     ms: body.ms,
-    summary: describeBody(body, plan.maxBody),
+    summary: describeBody(body, plan.maxBody, plan.timeouts.read),
     notes: strayNotes(context),
     facts: {
       framing: body.framing,
@@ -251,6 +251,7 @@ async function bodyStep(
       expected: body.expected,
       complete: body.complete,
       capped: body.capped,
+      ...(body.cappedBy === undefined ? {} : { cappedBy: body.cappedBy }),
     },
   });
   if (body.failure === undefined) await noteAlsoH2(run);
@@ -288,10 +289,16 @@ function mayBeProtocolMismatch(failure: Failure | undefined, context: ProbeConte
   return failure.type === 'tls_alert_received' && failure.params.alertMessage === 'no_application_protocol';
 }
 
-function describeBody(body: Awaited<ReturnType<typeof readBody>>, maxBody: number): string {
+function describeBody(
+  body: Awaited<ReturnType<typeof readBody>>,
+  maxBody: number,
+  readTimeout: number,
+): string {
   const of = body.expected === undefined ? '' : ` of ${body.expected}`;
   const framing = body.framing === 'none' ? 'no body' : body.framing;
   if (body.failure) return `${body.failure.details} (${body.bytes}${of} bytes, ${framing})`;
+  if (body.cappedBy === 'time')
+    return `${stillStreaming(readTimeout)} (${body.bytes}${of} bytes read, ${framing}); not an error`;
   if (body.capped)
     return `stopped reading past --max-body ${formatSize(maxBody)} (${body.bytes}${of} bytes read, ${framing}); not an error`;
   if (body.framing === 'none') return `no body (none expected), in ${formatMs(body.ms)}`;

@@ -20,6 +20,8 @@ export interface BodyResult {
   readonly expected?: number;
   readonly complete: boolean;
   readonly capped: boolean;
+  /** Why reading stopped short of the end: --max-body, or a body still coming after the read timeout in all. */
+  readonly cappedBy?: 'size' | 'time';
   readonly ms: number;
   /** The first bytes of the body (up to 64 KiB), to recognise a portal page. */
   readonly sniff: Buffer;
@@ -43,12 +45,13 @@ export async function readBody(
 ): Promise<BodyResult> {
   const started = performance.now();
   const { framing, contentLength } = reader.head as NonNullable<AnswerReader['head']>;
-  const result = (capped: boolean, failure?: Failure): BodyResult => ({
+  const result = (capped: false | 'size' | 'time', failure?: Failure): BodyResult => ({
     framing: FRAMING[framing],
     bytes: reader.bodyBytes,
     expected: framing === 'length' ? contentLength : undefined,
     complete: reader.complete,
-    capped,
+    capped: capped !== false,
+    ...(capped === false ? {} : { cappedBy: capped }),
     ms: since(started),
     sniff: reader.sniff,
     stray: reader.stray,
@@ -70,7 +73,12 @@ export async function readBody(
       if (decoding.failure) return result(false, decoding.failure);
       return settled ? result(false) : decoded(decoding, result(false));
     }
-    if (reader.bodyBytes > limits.maxBody) return decoded(decoding, result(true));
+    if (reader.bodyBytes > limits.maxBody) return decoded(decoding, result('size'));
+    // A body that never ends but is never silent (server-sent events, a long poll) passes every
+    // read timeout and, a few bytes at a time, would hold the probe for days short of --max-body:
+    // once the read timeout has passed in all, reading stops there as at the cap, not an error.
+    if (reader.bodyBytes > 0 && since(started) >= limits.readTimeout)
+      return decoded(decoding, result('time'));
     const event = await feed.next(limits.readTimeout);
     if (event.kind === 'data') {
       reader.feed(event.chunk);

@@ -75,8 +75,10 @@ interface BodyFacts {
   /** Content-Length announced. */
   readonly expected?: number;
   readonly complete: boolean;
-  /** Reading stopped at --max-body: not an error. */
+  /** Reading stopped at --max-body, or after the read timeout in all: not an error. */
   readonly capped: boolean;
+  /** Set when capped: `size` (--max-body) or `time` (still streaming after the read timeout in all). */
+  readonly cappedBy?: 'size' | 'time';
 }
 
 /** The gateway's own health probe of a target (an upstream with `health_check`). */

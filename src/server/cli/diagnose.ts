@@ -37,7 +37,8 @@ Options:
       --protocol P         http1, h2c (HTTP/2 in the clear) or h2 (HTTP/2 over TLS, ALPN)
                            (default: the upstream's protocol, or http1); an HTTP/2 probe, or an
                            HTTP/1.1 one that meets HTTP/2, also says which of the two the target speaks
-      --max-body SIZE      stop reading the body after SIZE, e.g. 64KiB (default 1MiB; not an error)
+      --max-body SIZE      stop reading the body after SIZE, e.g. 64KiB (default 1MiB; not an error);
+                           a body still coming once the read timeout has passed in all stops too
       --compare URL        send the same request through the gateway at URL too (alias --via),
                            to URL's path when it has one (the route's), else to the probe's
       --json               one JSON document instead of text
