@@ -34,6 +34,14 @@ function describe(report: TargetReport): string {
   return `${verdict.status}`;
 }
 
+/** A probe that failed on a target speaking only the protocol the probe (the upstream's `protocol`) did not use. */
+function speaksOnlyTheOther({ protocol, protocols }: TargetReport): boolean {
+  if (protocols === undefined) return false;
+  return protocol === 'http1'
+    ? protocols.http1 === false && protocols.h2 === true
+    : protocols.h2 === false && protocols.http1 === true;
+}
+
 function ttfbOf(report: TargetReport): number | undefined {
   for (const step of report.steps) if (step.step === 'response' && step.ok) return step.facts.ttfbMs;
   return undefined;
@@ -69,6 +77,14 @@ export function compare(direct: readonly TargetReport[], via: TargetReport): Com
   }
   if (viaFailed) {
     const same = failed.every((report) => report.verdict.failure?.type === via.verdict.failure?.type);
+    // Alike because the target speaks only the protocol the upstream is not set to: the fix is
+    // the gateway's `protocol` setting, so "the upstream is at fault, not the gateway" would
+    // send the reader away from it.
+    if (same && failed.some(speaksOnlyTheOther))
+      return {
+        differs: 'upstream',
+        summary: `both fail the same way (${via.verdict.failure?.type}): the target does not speak the protocol the gateway's upstream is set to: change the upstream's protocol in the gateway's config (the fix above), or what the target speaks.`,
+      };
     return same
       ? {
           differs: 'upstream',

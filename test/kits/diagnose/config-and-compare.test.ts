@@ -9,6 +9,7 @@ import { parseConfig } from '../../../src/core/config/load.ts';
 import { diagnose } from '../../../src/kits/diagnose/diagnose.ts';
 import { createTextPrinter, headingFor } from '../../../src/kits/diagnose/render-text.ts';
 import { TargetError } from '../../../src/kits/diagnose/targets.ts';
+import { h2Answer, startH2 } from '../../../src/kits/fault-kit/h2-faults.ts';
 import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
 import { startRefusing } from '../../../src/kits/fault-kit/unreachable-faults.ts';
@@ -176,6 +177,21 @@ describe('diagnose --compare GATEWAY', () => {
     const report = await diagnose({ target: refused.url, via: gateway.url });
     assert.equal(report.comparison?.differs, 'upstream');
     assert.match(report.comparison?.summary ?? '', /both fail the same way \(connection_refused\)/);
+  });
+
+  test("both fail alike on the protocol the gateway's upstream is set to: its setting is named, not the upstream alone", async () => {
+    // An h2c-only target behind an upstream left at http1: the gateway fails as the direct
+    // probe does, and the fix (above it) is the gateway's `protocol` setting for the upstream.
+    const h2only = await start(startH2(h2Answer));
+    const gateway = await start(startTestGateway(singleUpstream(h2only.url)));
+    const report = await diagnose({ target: h2only.url, via: gateway.url });
+    assert.equal(report.targets[0].verdict.failure?.type, 'http_protocol_error');
+    assert.match(report.targets[0].verdict.fix, /Set the upstream's protocol to h2c\.$/);
+    assert.equal(report.comparison?.differs, 'upstream');
+    assert.equal(
+      report.comparison?.summary,
+      "both fail the same way (http_protocol_error): the target does not speak the protocol the gateway's upstream is set to: change the upstream's protocol in the gateway's config (the fix above), or what the target speaks.",
+    );
   });
 
   test('both answer alike: nothing differs', async () => {
