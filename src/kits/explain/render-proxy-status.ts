@@ -44,8 +44,15 @@ export function renderMembers(members: readonly ExplainedMember[]): string {
       let out = `Proxy-Status member ${member.position} of ${member.of}, written by ${printable(member.proxy, true)} (${where(member)})\n`;
       out += `  ${printable(member.summary, true)}\n`;
       if (member.error !== undefined) out += typeLines(member.error);
+      // Beside an error, the member's proxy failed after its next hop answered: what it passed
+      // on was its own status, never the one received.
       if (member.receivedStatus !== undefined)
-        out += line('received', `${member.receivedStatus}, the next hop's own status, passed on as it came`);
+        out += line(
+          'received',
+          member.error === undefined
+            ? `${member.receivedStatus}, the next hop's own status, passed on as it came`
+            : `${member.receivedStatus}, the next hop's own status; ${member.proxy} failed after it, so its client did not get it`,
+        );
       if (member.rcode !== undefined) out += line('rcode', `${member.rcode} (the resolver's answer)`);
       if (member.alertId !== undefined || member.alertMessage !== undefined)
         out += line(

@@ -125,6 +125,21 @@ test('several hops in order: the first nearest the origin; received-status is a 
   assert.match(stdout, /^Proxy-Status member 2 of 2, written by cdn \(the hop nearest the client\)$/m);
 });
 
+test('a member that failed after its next hop answered: the received status is not the one passed on', async () => {
+  // RFC 9209 §2.1.2: received-status is what the next hop answered; beside `error`, this proxy
+  // failed after it (an invalid answer, a body cut), and its client got the proxy's own status.
+  const { stdout } = await runExplain([
+    '--proxy-status',
+    'lb; error=http_protocol_error; received-status=200',
+  ]);
+  assert.match(stdout, /^ {2}lb failed: .*, after its next hop answered 200$/m);
+  assert.match(
+    stdout,
+    /^ {2}received: {3}200, the next hop's own status; lb failed after it, so its client did not get it$/m,
+  );
+  assert.doesNotMatch(stdout, /passed on as it came/);
+});
+
 test('what each next hop names: an upstream, an auth hop, the session store, none', async () => {
   const { members } = await explained([
     '--proxy-status',
