@@ -7,7 +7,7 @@
  * report.targets[0].verdict.summary; // "unreachable / connection_refused → Candor answers 502"
  */
 import { type Comparison, compare } from './compare.ts';
-import { withHealthCheck } from './health-step.ts';
+import { type ChecksSoFar, withHealthCheck } from './health-step.ts';
 import type { ProbePlan } from './plan.ts';
 import { probe } from './probe.ts';
 import { withRouteWaits } from './route-waits.ts';
@@ -57,7 +57,10 @@ export async function diagnose(
     const upstream = plan.upstream === null ? undefined : options.config?.upstreams[plan.upstream];
     const report = plan.viaGateway
       ? probed
-      : withRouteWaits(await withHealthCheck(probed, plan, upstream, onStep), options.config);
+      : withRouteWaits(
+          await withHealthCheck(probed, plan, upstream, onStep, checksSoFar(plans, reports, plan)),
+          options.config,
+        );
     events.end?.(report, plan);
     reports.push(report);
   }
@@ -71,4 +74,22 @@ export async function diagnose(
     comparison: via ? compare(targets, via) : null,
     exitCode: Math.max(...reports.map((report) => OUTCOME_EXIT[report.verdict.outcome])),
   };
+}
+
+/**
+ * The upstream's targets as far as the probes have gone: how many there are, how many were
+ * probed before this one and how many of those passed the gateway's check (a target that did
+ * not answer the request fails it too), so that a target's verdict can tell a panic for
+ * certain (docs/resilience.md, "Panic").
+ */
+function checksSoFar(
+  plans: readonly ProbePlan[],
+  done: readonly TargetReport[],
+  plan: ProbePlan,
+): ChecksSoFar {
+  const same = (one: { upstream: string | null; viaGateway: boolean }) =>
+    !one.viaGateway && one.upstream === plan.upstream;
+  const before = done.filter(same);
+  const passed = before.filter((report) => report.steps.some((step) => step.step === 'health' && step.ok));
+  return { total: plans.filter(same).length, probed: before.length, passed: passed.length };
 }

@@ -112,3 +112,34 @@ upstreams: { app: { targets: [{ url: ${app.url} }] } }
   );
   assert.match(report.targets[0].verdict.fix, /none needed/);
 });
+
+test('the lone target of an upstream fails its check: the gateway panics and sends to it all the same, and the verdict says so', async () => {
+  // With every target failing its check, fewer than panic_threshold (50%) pass: the gateway
+  // ignores the checks (docs/resilience.md, "Panic") and the request is answered. "Takes it
+  // out of rotation" would be untrue of this upstream.
+  const sick = await startApp(503);
+  const config = configOf([sick.url], '{ path: /healthz, fall: 2 }');
+  const report = await diagnose({ target: 'app', config });
+  const [only] = report.targets;
+  assert.equal(only.verdict.outcome, 'ok');
+  assert.equal(report.exitCode, 0);
+  assert.equal(only.steps.find((step) => step.step === 'health')?.ok, false);
+  assert.doesNotMatch(only.verdict.summary, /takes it out of rotation/);
+  assert.match(
+    only.verdict.summary,
+    /; but it fails the gateway's health check, as do 1 of the upstream's 1 targets: below panic_threshold \(50%\), the gateway ignores the checks and sends to it all the same$/,
+  );
+  assert.match(only.verdict.fix, /GET \/healthz/);
+  assert.match(only.verdict.fix, /"panic":true/);
+  assert.doesNotMatch(only.verdict.fix, /sends it no request/);
+});
+
+test('two targets, both failing their checks: the last one probed knows the upstream panics', async () => {
+  const [a, b] = [await startApp(503), await startApp(503)];
+  const config = configOf([a.url, b.url], '{ path: /healthz, fall: 2 }');
+  const report = await diagnose({ target: 'app', config });
+  const [first, second] = report.targets;
+  // After the first, the second could still pass (1 of 2, 50%: no panic): the first keeps the general words.
+  assert.match(first.verdict.summary, /which takes it out of rotation$/);
+  assert.match(second.verdict.summary, /as do 2 of the upstream's 2 targets: below panic_threshold \(50%\)/);
+});
