@@ -166,16 +166,21 @@ export function explainMembers(members: readonly ProxyStatusMember[]): Explained
   });
 }
 
+const NAMED = /^[ \t]*proxy-status[ \t]*:/i;
+
 /**
  * A value as pasted: the field value alone, or whole `Proxy-Status:` lines from curl -i (CRLF
- * and all), several of which are one field, joined with commas (RFC 9110 §5.3).
+ * and all), several of which are one field, joined with commas (RFC 9110 §5.3). Where some
+ * lines are named Proxy-Status, only they are read: the whole head curl -i printed, pasted as
+ * it came, has a status line and other fields beside them, which are no part of the value.
  */
 export function readPasted(
   text: string,
 ): { value: string; members: ProxyStatusMember[] } | { problem: string } {
-  const value = text
-    .split(/\r?\n/)
-    .map((line) => line.replace(/^[ \t]*proxy-status[ \t]*:/i, '').trim())
+  const lines = text.split(/\r?\n/);
+  const named = lines.filter((line) => NAMED.test(line));
+  const value = (named.length > 0 ? named : lines)
+    .map((line) => line.replace(NAMED, '').trim())
     .filter((line) => line !== '')
     .join(', ');
   const problem = proxyStatusProblem(value);

@@ -105,6 +105,27 @@ test('the whole line pasted from curl -i, CRLF and all, and several Proxy-Status
   );
 });
 
+test('the whole head curl -i printed, pasted: its Proxy-Status lines are read, the status line and other fields left out', async () => {
+  const head = [
+    'HTTP/1.1 502 Bad Gateway',
+    'date: Tue, 01 Dec 2026 05:09:37 GMT',
+    'content-type: text/plain; charset=utf-8',
+    `proxy-status: ${EXAMPLE}`,
+    'x-request-id: f5ce4602-a86f-4132-aecd-32bb54456afc',
+    'Proxy-Status: cdn; received-status=502',
+    'vary: Accept',
+    '',
+  ].join('\r\n');
+  const { members } = await explained(['--proxy-status', head]);
+  assert.deepEqual(
+    members.map((m) => [m.proxy, m.error?.type, m.receivedStatus]),
+    [
+      ['edge-1', 'connection_refused', undefined],
+      ['cdn', undefined, 502],
+    ],
+  );
+});
+
 test('several hops in order: the first nearest the origin; received-status is a status passed on, not a failure', async () => {
   const { members } = await explained([
     '--proxy-status',
