@@ -79,3 +79,73 @@ test('during drain.delay a kept-alive HTTP/1.1 connection is answered, saying cl
     ],
   );
 });
+
+test('an answer whose head left before the drain began does not close its connection during drain.delay: the next request is answered, saying close', async (t) => {
+  // The head went out saying keep-alive: its client will send its next request on this connection
+  // as soon as the body ends. Closed after that answer, the next request meets the close (a
+  // reset, a request lost, which the client cannot tell from one the gateway ran); kept open, it
+  // is answered and told to close, as every answer of the delay is.
+  let finish: () => void = () => {};
+  const upstream = http.createServer((req, res) => {
+    if (req.url !== '/stream') return res.end('ok');
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('first ');
+    finish = () => res.end('last');
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    upstream.closeAllConnections();
+    upstream.close();
+  });
+  const { port } = upstream.address() as net.AddressInfo;
+  const gw = await startTestGateway(
+    singleUpstream(`http://127.0.0.1:${port}`, { extra: 'drain: { delay: 2s, timeout: 5s }' }),
+  );
+  const kept = net.connect(gw.port, '127.0.0.1');
+  t.after(() => kept.destroy());
+  let received = '';
+  let ended = false;
+  kept.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+  });
+  kept.on('end', () => {
+    ended = true;
+  });
+  kept.on('error', () => {});
+  const until = async (what: string, done: () => boolean) => {
+    for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(done(), `${what}; received: ${JSON.stringify(received)}`);
+  };
+  kept.write('GET /stream HTTP/1.1\r\nHost: a\r\n\r\n');
+  await until('the head and the first bytes came', () => received.includes('first '));
+  assert.match(received, /\r\nconnection: keep-alive/i, 'the head left saying keep-alive');
+
+  const drained = gw.gateway.drain();
+  await until('the drain began', () => gw.logs.some((l) => l.msg === 'draining: not ready'));
+  finish();
+  await until('the streamed answer ended', () => received.endsWith('0\r\n\r\n'));
+  // What a keep-alive client does next: it sends its next request on the same connection.
+  await new Promise((r) => setImmediate(r));
+  received = '';
+  if (!ended) kept.write('GET /next HTTP/1.1\r\nHost: a\r\n\r\n');
+  await until(
+    'the next request was answered or the connection ended',
+    () => ended || received.includes('\r\n\r\nok'),
+  );
+  assert.equal(
+    ended && !received.includes('HTTP/1.1'),
+    false,
+    'the connection was closed under the next request',
+  );
+  assert.match(received, /^HTTP\/1\.1 200 /);
+  assert.match(received, /\r\nconnection: close/i, 'the next answer says close');
+  await until('the connection ended after it', () => ended);
+  await drained;
+  assert.deepEqual(
+    gw.logs.filter((l) => l.msg === 'request').map((l) => [l.path, l.status]),
+    [
+      ['/stream', 200],
+      ['/next', 200],
+    ],
+  );
+});

@@ -163,6 +163,7 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
       if (endedFor !== undefined && keptAlive && this.requestComplete && !doubted) this.#cutBy ??= endedFor;
       return this.close();
     }
+    if (this.#endAfterNext !== undefined) this.endAfterAnswer(this.#endAfterNext);
     this.parser.next();
     this.connectionState = 'idle';
     this.timeouts.nextRequest();
@@ -226,6 +227,21 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
     this.#endedFor ??= why;
     this.closeAfterAnswer();
   }
+
+  /**
+   * The drain's delay: the connection ends after the first answer that can say `Connection:
+   * close`. One whose head already left said keep-alive: its client sends its next request here
+   * as soon as the body ends, and a close after it would meet that request (a reset, the request
+   * lost). The connection stays for it, and that answer says close (the stop, after the delay,
+   * still closes it after its answer).
+   */
+  endAfterToldAnswer(why: EndedFor): void {
+    if (this.exchange?.headSent === true) this.#endAfterNext = why;
+    else this.endAfterAnswer(why);
+  }
+
+  /** endAfterToldAnswer met an answer whose head had left: the next one says close. */
+  #endAfterNext: EndedFor | undefined;
 
   /** Idle between requests, those its client pipelined read and waiting their turn. */
   get betweenRequests(): boolean {

@@ -140,7 +140,8 @@ export function createHttp1Server(
     acceptPlain,
     closeAfterAnswers() {
       draining ??= 'drain';
-      for (const connection of connections.values()) connection.endAfterAnswer('drain');
+      // Told (endAfterToldAnswer): an answer whose head left saying keep-alive keeps its connection for the next.
+      for (const connection of connections.values()) connection.endAfterToldAnswer('drain');
     },
     closeWhenIdle(why = 'drain') {
       draining ??= why;
