@@ -20,14 +20,9 @@ export function ownCutOf(record: RequestRecord, answer: AnswerSink, finished: bo
   if (answer.dropped !== undefined)
     return droppedFailure(answer.dropped, answer.headSent ? 'body_streaming' : 'head_received');
   const malformed = answer.malformedBody;
-  if (malformed !== undefined) {
-    // Nothing could answer it (nghttp2 reset the stream): the client's malformed request, as
-    // when the body's own reader tells it first, not its leaving (a 499).
-    return new Failure('http_request_error', `request body could not be read (${malformed})`, {
-      status: 400,
-      stage: 'not_sent',
-    });
-  }
+  // Nothing could answer it (nghttp2 reset the stream): the client's malformed request, as
+  // when the body's own reader tells it first, not its leaving (a 499).
+  if (malformed !== undefined) return malformedBodyFailure(malformed, 'not_sent');
   if (answer.cutBySend !== undefined) {
     // The stream was reset CANCEL, which a gRPC client reads as CANCELLED (PROTOCOL-HTTP2.md,
     // "Errors"): not the upstream's status, in trailers the client never took.
@@ -40,6 +35,14 @@ export function ownCutOf(record: RequestRecord, answer: AnswerSink, finished: bo
   // it refused, never reached it (the gateway's status is the one the log and metrics read).
   if (record.grpc) toldGrpcStatus(record, GRPC_CODES.INTERNAL);
   return new Failure('client_header_list_size', refused, { stage: 'body_streaming' });
+}
+
+/** A request body nghttp2 reset as malformed (its `malformedBody` words): a 400 nothing could answer. */
+function malformedBodyFailure(malformed: string, stage: Failure['stage']): Failure {
+  return new Failure('http_request_error', `request body could not be read (${malformed})`, {
+    status: 400,
+    stage,
+  });
 }
 
 /**
@@ -65,6 +68,11 @@ export function attemptCutOf(
   if (answer.cutByDrain !== undefined)
     return drainCutFailure(answer.cutByDrain, gone?.stage ?? 'body_streaming');
   if (answer.dropped !== undefined) return droppedFailure(answer.dropped, gone?.stage);
+  // nghttp2 reset a streamed body short of its content-length before the body's reader heard of
+  // it (its head, DATA and END_STREAM in one read, the upstream already asked): the client's
+  // malformed request, not its leaving, which the attempt's abandon would say.
+  if (answer.malformedBody !== undefined && record.failure === undefined)
+    return malformedBodyFailure(answer.malformedBody, gone?.stage ?? 'not_sent');
   if (record.failure === undefined && answer.cutBySend !== undefined)
     return sendTimeoutFailure(answer.cutBySend);
   return undefined;

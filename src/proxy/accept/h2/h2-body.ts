@@ -151,6 +151,10 @@ export class H2Body extends Readable {
     const announced = this.#announced;
     if (announced === undefined || this.#stream.rstCode !== constants.NGHTTP2_PROTOCOL_ERROR)
       return undefined;
+    // nghttp2 closed the whole connection for a frame it refused (DATA past the length, on a
+    // stream whose head came in an earlier read: none of it handed over, so "0 bytes, short of
+    // it" would be told of a body that went past it): protocolBreach names that, not this.
+    if (protocolBreach(this.#stream, '') !== undefined) return undefined;
     const received = this.#received + this.#stream.readableLength;
     if (received >= announced) return undefined;
     // An nghttp2 before 1.67 (Node 22's) resets DATA past the length so too, the frame dropped.
