@@ -119,6 +119,12 @@ export interface AnswerSink {
    */
   readonly wholeBeforeReset?: boolean;
   /**
+   * HTTP/2: when (performance.now()) the whole answer left for a client that had not ended its
+   * request side: the stream closes only after a grace for it (h2-request-side.ts), which is no
+   * part of the response, so the log's total_ms ends here. Absent: the close is the response's end.
+   */
+  readonly wholeAt?: number;
+  /**
    * A sink with no client behind it (a background request's, in-memory-sink.ts): the gateway
    * dropped the answer itself, and what and why (`refresh: …`), the words of its failure
    * (droppedFailure), never a client's leaving. Absent: it did not.

@@ -69,6 +69,12 @@ export class RequestRecord {
    * written: access-log.ts.)
    */
   readonly startedAt: number;
+  /**
+   * Monotonic end, when the response's end came before the exchange closed: an HTTP/2 answer
+   * whole while its client kept its request side open, closed only after a grace
+   * (AnswerSink.wholeAt). Undefined: the response ends when the line is written.
+   */
+  endedAt: number | undefined;
   readonly clientAddress: string;
   readonly method: string;
   readonly host: string;
@@ -205,7 +211,7 @@ export class RequestRecord {
   }
 
   elapsed(): number {
-    return performance.now() - this.startedAt;
+    return (this.endedAt ?? performance.now()) - this.startedAt;
   }
 }
 

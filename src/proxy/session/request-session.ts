@@ -312,6 +312,8 @@ export class RequestSession implements AttemptsOwner {
     if (!finished && !record.upgraded && answer.cutByDrain !== undefined) this.#cutByDrain(answer.cutByDrain);
     // What was read of the request, whatever the answer (a refusal's head and body too).
     record.bytesIn = this.#req.exchange.bytesRead + record.tunnelBytesIn;
+    // The response's end, when it came before this close (an HTTP/2 request side's grace): total_ms ends there.
+    if (answer.wholeAt !== undefined) record.endedAt = answer.wholeAt;
     this.#log(finished);
     this.#release?.();
   };

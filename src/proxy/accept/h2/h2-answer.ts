@@ -82,6 +82,8 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   requestBody: { readonly endedShort: string | undefined } | undefined;
   #malformedBody: string | undefined;
   #wholeBeforeReset = false;
+  /** When the whole answer left while the client's request side stayed open (AnswerSink.wholeAt). */
+  #wholeAt: number | undefined;
   /** Body bytes given to the stream. */
   #written = 0;
   /**
@@ -152,6 +154,10 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
 
   get wholeBeforeReset(): boolean {
     return this.#wholeBeforeReset;
+  }
+
+  get wholeAt(): number | undefined {
+    return this.#wholeAt;
   }
 
   get leftHow(): string {
@@ -276,7 +282,7 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
 
   /** Trailers node:http2 will not send cut the stream, as a response whose end cannot be told whole. */
   #sendTrailers(): void {
-    if (sendTrailersOn(this.#stream, this.#trailers)) endRequestSideAfterAnswer(this.#stream);
+    if (sendTrailersOn(this.#stream, this.#trailers)) this.#answerWhole();
     else this.#reset(constants.NGHTTP2_INTERNAL_ERROR);
   }
 
@@ -320,16 +326,31 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
       this.#pendingHead = undefined;
       const held = this.#bodyless ? undefined : this.#takePending();
       this.#respond(head, held === undefined ? END_STREAM : OPEN_STREAM);
-      if (held === undefined || this.#stream.destroyed) return endRequestSideAfterAnswer(this.#stream);
+      if (held === undefined || this.#stream.destroyed) return this.#answerWhole();
       this.#stream.end(held);
       watchAfterEnd(this.#stream, this);
-      return endRequestSideAfterAnswer(this.#stream);
+      return this.#answerWhole();
     }
     this.#flushHead();
-    if (this.#bodyless) return endRequestSideAfterAnswer(this.#stream);
+    if (this.#bodyless) return this.#answerWhole();
     this.#trailers = trailers;
     this.#stream.end();
     watchAfterEnd(this.#stream, this);
+  }
+
+  /**
+   * The whole answer is the stream's. A request side the client left open is closed after a
+   * grace (h2-request-side.ts), and the stream's close with it: the response ended when its
+   * last frame left (wholeAt), or the log's total_ms counted up to a second of that grace.
+   */
+  #answerWhole(): void {
+    const stream = this.#stream;
+    if (!endRequestSideAfterAnswer(stream)) return;
+    if (stream.writableFinished) this.#wholeAt = performance.now();
+    else
+      stream.once('finish', () => {
+        this.#wholeAt = performance.now();
+      });
   }
 
   /** The send watch's, at the end of end()'s turn: the stream still open, the deadline counts until it closes. */

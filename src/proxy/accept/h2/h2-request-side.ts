@@ -13,11 +13,11 @@ const REQUEST_SIDE_GRACE_MS = 1_000;
  * The whole answer is given to the stream (its END_STREAM after any body, or its trailers): a
  * request side still open is closed. Not at once: from inside node:http2's own write of the
  * trailers (wantTrailers), a reset would go before them and drop them. stream.close() lets what
- * the stream still holds leave first.
+ * the stream still holds leave first. True when the request side was open (the grace runs).
  */
-export function endRequestSideAfterAnswer(stream: ServerHttp2Stream): void {
+export function endRequestSideAfterAnswer(stream: ServerHttp2Stream): boolean {
   // The usual case, a request the client ended: nothing to do.
-  if (requestEnded(stream)) return;
+  if (requestEnded(stream)) return false;
   // A client still sending a body it has in hand ends its side in a moment: it is given
   // REQUEST_SIDE_GRACE_MS to, as a reset in the middle of its upload reads to some clients
   // (curl) as a failed exchange. One that sends nothing more is reset then: bounded either way.
@@ -26,6 +26,7 @@ export function endRequestSideAfterAnswer(stream: ServerHttp2Stream): void {
   }, REQUEST_SIDE_GRACE_MS);
   timer.unref();
   stream.once('close', () => clearTimeout(timer));
+  return true;
 }
 
 function requestEnded(stream: ServerHttp2Stream): boolean {
