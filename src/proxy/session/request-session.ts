@@ -219,8 +219,9 @@ export class RequestSession implements AttemptsOwner {
   /** The client left early: before any answer 499; after its head (the status kept), cut at body_streaming, its upstream's part whole or not. */
   clientLeft(): void {
     const { record, answer } = this.#req;
+    // It has its answer: what it did after cut nothing (client_aborted says "before the response was complete").
+    if (answer.wholeBeforeReset) return;
     record.clientAborted = true;
-    if (answer.wholeBeforeReset) return; // it has its answer: what it did after cut nothing
     upstreamStatusUnread(record); // its answer never ended: the head's grpc-status was read by nobody
     const stage = record.status === 0 ? undefined : 'body_streaming';
     if (stage === undefined) record.status = FAILURES.client_closed.status;

@@ -6,6 +6,11 @@
  * the line's total_ms counted it (some 1,000 ms more than the answer took), where the same 408
  * over HTTP/1.1 counts none of its lingering close. Checked by causality, not by a clock: the
  * gateway's arrival-to-end cannot be longer than the client's send-to-receipt of that answer.
+ *
+ * A client that leaves during that grace (closes its connection, resets the stream CANCEL) has
+ * its answer whole: `client_aborted` ("the client closed its connection before the response was
+ * complete") is false, as the line has no client_closed error (and `candor explain` counted it
+ * among the clients gone during an answer's body).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,6 +18,7 @@ import { startEcho } from '../../../src/kits/fault-kit/http-servers.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { startTestGateway } from '../../helpers/test-gateway.ts';
 import {
+  ERROR,
   FLAG,
   FRAME,
   frame,
@@ -20,6 +26,7 @@ import {
   headers,
   RawH2Client,
   requestFields,
+  rstStream,
 } from '../../proxy/accept/h2/h2-frames.ts';
 
 const keep = closeAfterAll();
@@ -86,3 +93,36 @@ test('a 408 for a stalled HTTP/2 body: total_ms ends at the 408, as over HTTP/1.
     `total_ms ${line.total_ms}, the client had the whole 408 ${answeredMs.toFixed(2)} ms after sending`,
   );
 });
+
+for (const [how, leave] of [
+  ['closes its connection', (client: RawH2Client) => client.close()],
+  ['resets the stream CANCEL', (client: RawH2Client) => client.send(rstStream(1, ERROR.CANCEL))],
+] as const)
+  test(`a client that ${how} after its whole answer, in the grace: not client_aborted`, async () => {
+    const client = await RawH2Client.connect(gw.port);
+    const path = `/old/${how.split(' ')[0]}`;
+    try {
+      client.send(headers(1, headerBlock(requestFields(path, 'POST')), { endStream: false }));
+      await client.waitFor(
+        (f) =>
+          f.streamId === 1 &&
+          (f.type === FRAME.HEADERS || f.type === FRAME.DATA) &&
+          (f.flags & FLAG.END_STREAM) !== 0,
+      );
+      leave(client);
+    } finally {
+      client.close();
+    }
+    const line = await waitForLine(path);
+    assert.deepEqual([line.status, line.error, line.client_aborted], [308, undefined, false]);
+  });
+
+/** The line of the request to `path` (written when its stream closes: at most the grace after its answer). */
+async function waitForLine(path: string) {
+  for (let waited = 0; waited < 5_000; waited += 10) {
+    const line = gw.logs.find((l) => l.msg === 'request' && l.path === path);
+    if (line !== undefined) return line;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no line for ${path}`);
+}
