@@ -16,6 +16,7 @@ import type {
   RequestBody,
   UpstreamHead,
 } from '../../upstream/connections/exchange-contract.ts';
+import { connectWaited, rodeOpening } from '../../upstream/connections/exchange-contract.ts';
 import type { PoolWaiter } from '../../upstream/connections/target-pool.ts';
 import { poolFull, type Target, type Upstream } from '../../upstream/targets/upstream.ts';
 import { BodyRate } from './body-rate.ts';
@@ -255,12 +256,10 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
 
   onRequestStart(controller: ExchangeController, facts: ConnectionFacts): void {
     this.controller = controller;
-    this.reused = facts.reused;
-    // The connect this request waited through: the whole of it, or for one handed a connection
-    // another began opening (its client gone), the part since it came: never more than its wait.
-    const connectMs = facts.reused
-      ? 0
-      : Math.min(facts.connectMs, Math.max(0, performance.now() - this.startedAt));
+    // The connect this request waited through (exchange-contract.ts): never more than its wait.
+    const rode = rodeOpening(facts, this.startedAt);
+    this.reused = facts.reused && !rode;
+    const connectMs = connectWaited(facts, this.startedAt, rode);
     this.record.connectMs = connectMs;
     if (!facts.reused)
       this.options.metrics.connected(this.upstream.name, this.target.config.origin, facts.connectMs / 1000);

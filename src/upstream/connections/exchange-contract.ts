@@ -79,6 +79,13 @@ export interface ConnectionFacts {
   readonly connectMs: number;
   /** The connection had carried a request before (the keep-alive race can only hit these). */
   readonly reused: boolean;
+  /**
+   * HTTP/2: when the session finished opening (performance.now()) and how long its connect took.
+   * A stream whose request began waiting before then rode the connect a burst's first stream
+   * dialled (h2-pool.ts openMore): it waited through it too, and the log says so (exchange-attempt.ts).
+   */
+  readonly openedAt?: number;
+  readonly openMs?: number;
 }
 
 /** The clocks of one exchange on its connection. */
@@ -156,4 +163,23 @@ export interface Dispatcher {
    * upstream's): its route's own `timeouts`. Undefined: the connection's.
    */
   dispatch(request: ExchangeRequest, handler: ExchangeHandler, clocks?: ConnectionTimeouts): void;
+}
+
+/**
+ * HTTP/2: the stream's request began waiting before its session finished opening (a burst on a
+ * cold pool: the first stream dialled it, the others rode it), so it waited through that connect
+ * as the first did, and no reused connection took it.
+ */
+export function rodeOpening(facts: ConnectionFacts, startedAt: number): boolean {
+  return facts.reused && facts.openedAt !== undefined && facts.openedAt > startedAt;
+}
+
+/**
+ * The connect a request that began waiting at `startedAt` waited through: the whole of it, or for
+ * one handed a connection another began opening (its client gone), or a session a burst rode
+ * (`rode`), the part since it came: never more than its wait. 0 on a reused connection.
+ */
+export function connectWaited(facts: ConnectionFacts, startedAt: number, rode: boolean): number {
+  if (rode) return Math.min(facts.openMs ?? 0, (facts.openedAt as number) - startedAt);
+  return facts.reused ? 0 : Math.min(facts.connectMs, Math.max(0, performance.now() - startedAt));
 }

@@ -222,7 +222,12 @@ export class H2Session implements H2CallSession {
         }),
       );
     }
-    handler.onRequestStart(call, { connectMs: reused ? 0 : this.connectMs, reused });
+    handler.onRequestStart(call, {
+      connectMs: reused ? 0 : this.connectMs,
+      reused,
+      openedAt: this.openedAt,
+      openMs: this.connectMs,
+    });
     if (call.isOver) return; // aborted from onRequestStart
     let stream: ClientHttp2Stream;
     try {
