@@ -11,6 +11,9 @@ import { unheardFailure } from './h2-failure-details.ts';
 import { h2RequestHeaders, joinRepeatedHeaders } from './h2-headers.ts';
 import { freeStreamBeforeSession } from './h2-native-order.ts';
 
+/** The largest stream id (RFC 9113 §5.1.1): a client's ids are odd, this one its last. */
+const LAST_STREAM_ID = 2 ** 31 - 1;
+
 /** Where a session reports: a stream slot freed, or the session gone for good. */
 export interface H2SessionOwner {
   streamEnded(session: H2Session): void;
@@ -252,6 +255,11 @@ export class H2Session implements H2CallSession {
       );
     }
     call.start(stream);
+    // Its stream ids ran out (RFC 9113 §5.1.1: the last a client may use is 2^31 - 1; 2^30
+    // requests, a day and a half of a busy channel): node:http2 fails every later request on it
+    // (ERR_HTTP2_OUT_OF_STREAMS, no id) and keeps the session up, so the pool would hand out its
+    // free streams as 502s forever. Closed, it finishes its streams and the next request opens another.
+    if (this.isUp() && (stream.id ?? LAST_STREAM_ID) > LAST_STREAM_ID - 2) this.close();
   }
 
   /** The request's stream; a field node:http2 takes once that the client repeated goes joined. */
