@@ -89,3 +89,79 @@ test('GOAWAY (NO_ERROR, last stream 3) with streams 3 and 5 in flight, then a cl
     await upstream.close();
   }
 });
+
+test('a graceful shutdown in two GOAWAYs (2^31 - 1, then the real last stream, RFC 9113 §6.8): the stream at it is answered, the one above it goes again on a new connection, the next request too', async () => {
+  const streamsOf = new WeakMap<Socket, number>();
+  const goaway = (last: number) => {
+    const payload = Buffer.alloc(8);
+    payload.writeUInt32BE(last, 0);
+    return frame(FRAME.GOAWAY, 0, 0, payload);
+  };
+  const upstream = await scriptedH2Upstream((socket, id) => {
+    const n = (streamsOf.get(socket) ?? 0) + 1;
+    streamsOf.set(socket, n);
+    const answer = (stream: number) =>
+      socket.write(
+        Buffer.concat([
+          frame(FRAME.HEADERS, FLAG.END_HEADERS, stream, headerBlock([[':status', '200']])),
+          frame(
+            FRAME.DATA,
+            FLAG.END_STREAM,
+            stream,
+            Buffer.from(`answered on connection ${upstream.connections()}, stream ${stream}`),
+          ),
+        ]),
+      );
+    // On the first connection: the warm-up is answered; stream 3 is held; stream 5 brings the
+    // shutdown: the notice (2^31 - 1), the real last stream (3) a moment later, then stream 3's
+    // answer and the close. Every later connection answers at once.
+    if (upstream.connections() > 1 || n === 1) return answer(id);
+    if (n === 3) {
+      socket.write(goaway(2 ** 31 - 1));
+      setTimeout(() => socket.write(goaway(id - 2)), 50);
+      setTimeout(() => answer(id - 2), 100);
+      setTimeout(() => socket.end(), 150);
+    }
+  });
+  const gw = await startTestGateway(
+    `name: edge-1\nroutes:\n  - { match: { path: / }, upstream: app }\nupstreams:\n  app:\n    protocol: h2c\n    targets: [{ url: "${upstream.url}" }]\n`,
+  );
+  try {
+    assert.equal((await request(gw.url, { path: '/warm' })).status, 200);
+    const processed = request(gw.url, {
+      method: 'POST',
+      path: '/a',
+      headers: { 'x-request-id': 'a' },
+      body: 'a',
+    });
+    while (upstream.streams.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    const unprocessed = request(gw.url, {
+      method: 'POST',
+      path: '/b',
+      headers: { 'x-request-id': 'b' },
+      body: 'b',
+    });
+    const [a, b] = await Promise.all([processed, unprocessed]);
+    assert.deepEqual([a.status, b.status], [200, 200]);
+    assert.equal(b.text, 'answered on connection 2, stream 1');
+    const lineB = await gw.logFor('b');
+    assert.deepEqual(
+      (lineB.tries as { error?: string; stage?: string; status?: number }[]).map((t) => [
+        t.error,
+        t.stage,
+        t.status,
+      ]),
+      [
+        ['connection_terminated', 'not_sent', undefined],
+        [undefined, undefined, 200],
+      ],
+    );
+    assert.equal((await gw.logFor('a')).attempts, 1);
+    // The connection that said it is going away takes no new request.
+    const next = await request(gw.url, { path: '/c' });
+    assert.equal(next.text, 'answered on connection 2, stream 3');
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});
