@@ -14,6 +14,17 @@ import { freeStreamBeforeSession } from './h2-native-order.ts';
 /** The largest stream id (RFC 9113 §5.1.1): a client's ids are odd, this one its last. */
 const LAST_STREAM_ID = 2 ** 31 - 1;
 
+/** The largest flow-control window (RFC 9113 §6.9.1). */
+const MAX_WINDOW = 2 ** 31 - 1;
+
+/** A stream's receive window as node:http2 announces it (its default, RFC 9113 §6.9.2's initial one). */
+const STREAM_WINDOW = 65_535;
+
+/** The connection's receive window for `maxStreams` streams: each may fill its own window at once. */
+function connectionWindow(maxStreams: number): number {
+  return Math.min(MAX_WINDOW, Math.max(1, maxStreams) * STREAM_WINDOW);
+}
+
 /** Where a session reports: a stream slot freed, or the session gone for good. */
 export interface H2SessionOwner {
   streamEnded(session: H2Session): void;
@@ -96,6 +107,14 @@ export class H2Session implements H2CallSession {
     // stayed destroyed without its 'close', and the requests waiting on it waited with it (until
     // its idle close, 30 s), no timeout of theirs running. A net socket is destroyed by its error already.
     socket.on('error', () => socket.destroy());
+    // node:http2 leaves the connection's receive window at HTTP/2's initial 65,535 bytes, one
+    // stream's: every answer on the connection shared 64 KiB a round trip (two 2 MiB answers at
+    // once over a 40 ms link took 5 s, HTTP/1.1 75 ms). node:http2 consumes the connection's
+    // window as DATA arrives, whatever a stream's reader does, so it bounds no memory (each
+    // stream's window does): opened to what the streams' windows hold together.
+    this.session.once('connect', () => {
+      if (!this.session.destroyed) this.session.setLocalWindowSize(connectionWindow(options.maxStreams));
+    });
     this.session.on('goaway', (code, lastStreamId) => {
       (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };
       this.gone();
