@@ -41,6 +41,15 @@ export function h2ErrorName(code: number): string {
   return H2_ERROR_NAMES[code] ?? `error code ${code}`;
 }
 
+/**
+ * A GOAWAY as the details name it: its code, its last stream id, and its debug data when it
+ * carried some (RFC 9113 §6.8; grpc-go's `too_many_pings`, already quoted by the session).
+ */
+function goawayWords(goaway: NonNullable<H2StreamEnd['goaway']>): string {
+  const words = `${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}`;
+  return goaway.debug === undefined ? words : `${words}, debug data ${goaway.debug}`;
+}
+
 /** What is known when an HTTP/2 stream to an upstream ended without a whole response. */
 export interface H2StreamEnd {
   readonly headReceived: boolean;
@@ -49,7 +58,9 @@ export interface H2StreamEnd {
   /** Undefined when the stream never got an id (the session ended before it went out). */
   readonly streamId: number | undefined;
   /** The upstream's GOAWAY on this session, if one came. */
-  readonly goaway: { readonly code: number; readonly lastStreamId: number } | undefined;
+  readonly goaway:
+    | { readonly code: number; readonly lastStreamId: number; readonly debug?: string }
+    | undefined;
   /** The stream's or the session's error, if any. */
   readonly error: unknown;
   /** The request could be sent again as it was (no streamed body was taken from the client). */
@@ -165,8 +176,7 @@ function readReset(end: H2StreamEnd): Reset {
     goawayClosed,
     rstCode,
     rst: rstCode === undefined || (own && end.sessionUp !== true) ? undefined : h2ErrorName(rstCode),
-    closedBy:
-      goaway === undefined ? '' : `GOAWAY ${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}`,
+    closedBy: goaway === undefined ? '' : `GOAWAY ${goawayWords(goaway)}`,
   };
 }
 
@@ -217,7 +227,7 @@ function afterHead(end: H2StreamEnd, reset: Reset): Failure {
   // reset the upstream never sent.
   const below =
     !goawayClosed && goaway !== undefined && end.streamId !== undefined && end.streamId > goaway.lastStreamId
-      ? `the upstream sent GOAWAY (${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}) below this stream (${end.streamId}), after its head, and Node closed it`
+      ? `the upstream sent GOAWAY (${goawayWords(goaway)}) below this stream (${end.streamId}), after its head, and Node closed it`
       : undefined;
   const how =
     short !== undefined
@@ -253,7 +263,7 @@ function unprocessed(end: H2StreamEnd, { after, cause, rstCode }: Reset): Failur
   if (goaway !== undefined && (end.streamId === undefined || end.streamId > goaway.lastStreamId)) {
     return new Failure(
       'connection_terminated',
-      `the upstream sent GOAWAY (${h2ErrorName(goaway.code)}, last stream ${goaway.lastStreamId}) before processing this request ${after}`,
+      `the upstream sent GOAWAY (${goawayWords(goaway)}) before processing this request ${after}`,
       never,
     );
   }

@@ -6,7 +6,12 @@
 /** Why a session ended, for the streams it takes down with it (each call classifies its own end with it). */
 export interface SessionEnd {
   /** The upstream's GOAWAY: streams above `lastStreamId` were never processed (RFC 9113 §6.8). */
-  readonly goaway?: { readonly code: number; readonly lastStreamId: number };
+  readonly goaway?: {
+    readonly code: number;
+    readonly lastStreamId: number;
+    /** Its debug data, as `snippet` shows bytes of the upstream's (quoted), when it sent some. */
+    readonly debug?: string;
+  };
   /** The session's own error (a protocol error, the socket's reset). */
   readonly error?: NodeJS.ErrnoException;
 }

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { Failure } from '../../../core/failure/failure.ts';
 import { classifyH2StreamEnd } from '../../../core/failure/h2-stream-end.ts';
 import { MAX_FIELDS } from '../../../core/http1/field-lines.ts';
+import { snippet } from '../../../core/http1/syntax.ts';
 import { lingerAfterFin } from '../../../core/net/linger.ts';
 import type { ConnectionTimeouts, ExchangeHandler, ExchangeRequest } from '../exchange-contract.ts';
 import { H2Call } from './h2-call.ts';
@@ -115,8 +116,14 @@ export class H2Session implements H2CallSession {
     this.session.once('connect', () => {
       if (!this.session.destroyed) this.session.setLocalWindowSize(connectionWindow(options.maxStreams));
     });
-    this.session.on('goaway', (code, lastStreamId) => {
-      (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId };
+    this.session.on('goaway', (code, lastStreamId, opaqueData?: Buffer) => {
+      // Its debug data is named in the failures it causes: grpc-go tells its reason there alone
+      // (`too_many_pings` with ENHANCE_YOUR_CALM). Bytes of the upstream's: shown as snippet shows them.
+      const debug =
+        opaqueData !== undefined && opaqueData.length > 0
+          ? snippet(opaqueData.toString('latin1'))
+          : undefined;
+      (this.end as { goaway?: SessionEnd['goaway'] }).goaway = { code, lastStreamId, debug };
       this.gone();
     });
     // Every SETTINGS, not the first alone: a later one may raise the bound on streams too.
