@@ -120,6 +120,9 @@ export class AttemptMetrics {
     endedInQueue = false,
   ): void {
     const waited = failure.clientsDoing && failure.stage === 'sent' && waitedSince !== undefined;
+    // The gateway's own timeouts.response gave up on the head: a wait as the client's above, timed
+    // alike (the window counts it as the target's `slow` and a latency sample of it).
+    const timedOut = failure.type === 'http_response_timeout' && waitedSince !== undefined;
     // The target answered and the gateway failed on its answer (a plugin's onResponse threw, or
     // let out its own hop's failure): the failure is the route's plugin's, no side's of a canary,
     // but the answer it came after is the side's, counted as it came (its status, its latency),
@@ -128,7 +131,12 @@ export class AttemptMetrics {
     const received = failure.answeredFirst ? failure.receivedStatus : undefined;
     if (!this.#held)
       if (received !== undefined) this.#count(undefined, received, now - startedAt);
-      else this.#count(waited ? undefined : failure, undefined, now - (waited ? waitedSince : startedAt));
+      else
+        this.#count(
+          waited ? undefined : failure,
+          undefined,
+          now - (waited || timedOut ? waitedSince : startedAt),
+        );
     if (endedInQueue) return;
     if (received !== undefined) this.#measured(target, received, '', startedAt, now);
     else this.#measured(target, undefined, failure.type, startedAt, now);
