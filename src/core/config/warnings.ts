@@ -16,6 +16,7 @@ import { isLoopbackHost } from '../net/loopback-host.ts';
 import { plainRemoteHost } from '../net/plain-remote-host.ts';
 import { blockOfLooseCidr } from './addresses.ts';
 import { badLifetime } from './cache-control-value.ts';
+import { canaryHangsPastStep } from './canary-hang-warning.ts';
 import { steerableCanaryKey } from './canary-key-warning.ts';
 import { certificateShadowWarnings } from './certificate-shadows.ts';
 import { formatPath } from './config-path.ts';
@@ -233,6 +234,8 @@ function routeWarnings(config: GatewayConfig, route: RouteConfig, index: number)
   const warnings: FieldWarning[] = [];
   const steerable = steerableCanaryKey(route, index);
   if (steerable !== undefined) warnings.push(steerable);
+  const hangs = canaryHangsPastStep(config, route, index);
+  if (hangs !== undefined) warnings.push(hangs);
   for (const list of ['allow', 'deny'] as const)
     for (const [at, entry] of (route.access?.[list] ?? []).entries())
       warnings.push(...looseCidr(['routes', index, list, at], entry));

@@ -631,6 +631,41 @@ upstreams:
   );
 });
 
+// An attempt is counted once over: one the canary holds ends at its head clock, after the step it began in was judged.
+test("a canary whose requests' head clock is as long as a step is warned of: none of the step's hangs would count in it", () => {
+  const canary = (fields: string, next = '', route = '') =>
+    configWarnings(
+      parseConfig(
+        `listen:
+  - address: 127.0.0.1:8080
+routes:
+  - name: api
+    upstream: app
+${route}    canary: { upstream: next${fields} }
+upstreams:
+  app:
+    targets: [{ url: "http://127.0.0.1:9" }]
+  next:
+    targets: [{ url: "http://127.0.0.1:10" }]
+${next}`,
+        SOURCE,
+        {},
+      ),
+    );
+  const advice =
+    ": a request the canary holds with no answer is counted when that ends it, after its step was judged, so a canary that hangs its requests is judged on those it answered (the last step's hangs on none) and may be promoted; give the canary's upstream (or the route) a timeouts.response below step_interval, or a longer step_interval";
+  assert.deepEqual(canary(', step_interval: 3s'), [
+    `routes[0].canary.step_interval: 3s is no longer than the response timeout of the canary's requests (30s, upstream next)${advice}`,
+  ]);
+  // The default step (1m) against the default response timeout (30s): counted within the step.
+  assert.deepEqual(canary(''), []);
+  assert.deepEqual(canary(', step_interval: 3s', '    timeouts: { response: 2s }\n'), []);
+  assert.deepEqual(canary(', step_interval: 3s', '    retries: { per_try_timeout: 1s }\n'), []);
+  assert.deepEqual(canary(', step_interval: 1m', '', '    timeouts: { response: 90s, total: 2m }\n'), [
+    `routes[0].canary.step_interval: 1m is no longer than the response timeout of the canary's requests (90s, upstream next)${advice}`,
+  ]);
+});
+
 test('tls settings on an upstream none of whose targets is https:// are warned of: its requests go in plain HTTP, the client certificate never shown', () => {
   const { caPath } = testCertificates();
   assert.deepEqual(configWarnings(withUpstream(`    tls: { ca: ${caPath}, servername: app.internal }\n`)), [
