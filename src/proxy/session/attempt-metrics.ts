@@ -180,7 +180,9 @@ export class AttemptMetrics {
     // wait, never a failure, as one that left before the head (attemptFailed). Counted at the
     // head, a canary stalling half its bodies under timeouts.read passed as fast as its baseline
     // (stalled-body.test.ts). A client behind on its reading left for its own pace: the head's.
-    const waited = cut?.clientsDoing === true && upstreamOwed;
+    // A body timeouts.read cut waited for the upstream as long: its `slow`, and a sample of that
+    // wait (canary-window.ts), or a canary judged on latency stalling half its bodies was promoted.
+    const waited = (cut?.clientsDoing === true && upstreamOwed) || cut?.type === 'connection_read_timeout';
     const ms = waited ? now - this.#respondingFrom : this.#respondingHeadMs;
     // A gRPC call failed by its upstream (UNAVAILABLE, INTERNAL…) comes in a 200: counted as the
     // 5xx it stands for, or a canary failing every call passed as healthy and was promoted

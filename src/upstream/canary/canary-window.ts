@@ -215,13 +215,13 @@ export class GatewayWindow implements GatewayCounter {
   }
 }
 
-/** Codes from this one down: a head the response timeout gave up on, `slow` and a latency sample in bucket SLOW_WAITED − code. */
+/** Codes from this one down: a head (or a body) the response (or read) timeout gave up on, `slow` and a latency sample in bucket SLOW_WAITED − code. */
 const SLOW_WAITED = -1 - CANARY_COUNTS.length;
 
 /**
  * One attempt's outcome as one number, or undefined when it is not counted: a failure of the
  * four shapes (as its shape), the gateway's refusal for want of a target (`gateway`), each as
- * −1 − its index in CANARY_COUNTS (a head timed out as SLOW_WAITED − its wait's bucket); an
+ * −1 − its index in CANARY_COUNTS (a head or body timed out as SLOW_WAITED − its wait's bucket); an
  * answer as twice its latency's bucket, plus one for a 500–599. The client's own doings (it
  * left, its deadline) judge nobody, nor do the gateway's own (out of descriptors or ports: proxy_resources_exhausted, its target never asked; a total
  * deadline its own pool queue or a stage's hold spent: ownWaitSpent), nor another hop's (a plugin's fetch:
@@ -236,11 +236,13 @@ function outcomeCode(
   if (failure === undefined)
     return 2 * bucketOf(ms) + (status !== undefined && status >= 500 && status <= 599 ? 1 : 0);
   if (failure.judgesNoTarget) return undefined;
-  // The target took the request and sent no head within the gateway's timeouts.response: its
-  // `slow`, and a latency sample of the wait, as a client that gave up waiting is one (the answer
-  // came no sooner). A slow failure alone, a canary hanging half its requests to a 504 was judged
-  // on latency by its answered half, as fast as the baseline's, and promoted (timed-out-heads.test.ts).
-  if (failure.type === 'http_response_timeout') return SLOW_WAITED - bucketOf(ms);
+  // The target took the request and sent no head within the gateway's timeouts.response (or
+  // stopped its body past timeouts.read): its `slow`, and a latency sample of the wait, as a
+  // client that gave up waiting is one (the answer came no sooner). A slow failure alone, a canary
+  // hanging half its requests to a 504 (or stalling half its bodies) was judged on latency by its
+  // answered half, as fast as the baseline's, and promoted (timed-out-heads.test.ts).
+  if (failure.type === 'http_response_timeout' || failure.type === 'connection_read_timeout')
+    return SLOW_WAITED - bucketOf(ms);
   const shape = failure.kind.shape;
   if (shape === 'unreachable' || shape === 'slow' || shape === 'reset' || shape === 'garbage')
     return -1 - CANARY_COUNTS.indexOf(shape);

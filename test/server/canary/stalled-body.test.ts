@@ -61,3 +61,26 @@ test('a canary whose bodies stall past its clients’ patience is rolled back on
     await gw.stop();
   }
 });
+
+test('a canary whose bodies stall until timeouts.read cuts them is rolled back when judged on latency alone, never promoted', async () => {
+  // Judged as Kayenta judges (`compare: [latency, latency_p99]`): the cut body was a `slow` alone,
+  // at its head's latency, so half the canary's bodies cut passed as fast as the baseline's.
+  const gw = await startCanaryGateway(
+    'steps: [20, 40], step_interval: 3s, check_interval: 1s, min_requests: 30, compare: [latency, latency_p99]',
+    1,
+    '    timeouts: { read: 500ms }\n',
+  );
+  try {
+    gw.next.stallBodyEvery = 2;
+    const load = await paceLoad(gw.base, 150, ended(gw), 6000);
+    assert.ok(
+      !gw.linesOf('canary action').some((l) => l.action === 'promote'),
+      `promoted, half the canary's bodies cut by timeouts.read, after ${load.sent} requests`,
+    );
+    const [worse] = gw.linesOf('canary worse');
+    assert.ok(worse !== undefined, `not rolled back after ${load.sent} requests`);
+    assert.ok(['latency', 'latency_p99'].includes(String(worse.metric)), `rolled back on ${worse.metric}`);
+  } finally {
+    await gw.stop();
+  }
+});

@@ -65,6 +65,13 @@ test('each attempt is counted once, on its side, by its shape; the client leavin
   // the answer came no sooner (timed-out-heads.test.ts).
   assert.equal(tallied(canary.latency), 1);
   assert.equal(canary.latency[bucketOf(1000)], 1);
+  // So is a body timeouts.read cut (stalled-body.test.ts), its `slow` besides.
+  window.record('next', new Failure('connection_read_timeout', 'stalled'), 200, 800);
+  const stalled = window.take().canary;
+  assert.deepEqual(
+    [stalled.requests, stalled.slow, tallied(stalled.latency), stalled.latency[bucketOf(800)]],
+    [1, 1, 1, 1],
+  );
   assert.equal(tallied(baseline.latency), 1);
   assert.equal(baseline.latency[bucketOf(4)], 1);
   assert.equal(baseline.requests, 1);
