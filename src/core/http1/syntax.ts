@@ -46,6 +46,41 @@ export function listValue(value: string): string {
   return out;
 }
 
+/**
+ * A received list with this hop's member appended (`Via`: RFC 9110 §7.6.3), the received one's
+ * empty members dropped, which an empty line beside another or a line's trailing comma would
+ * make in what this hop sends (`Via: , 1.1 cdn,, 1.1 edge`; RFC 9110 §5.6.1.1: a sender MUST NOT
+ * generate them). A comma inside a comment or a quoted-string (`1.1 cdn (Squid, 6)`) ends no
+ * member; a list without empty members goes on as it came.
+ */
+export function appendListMember(received: string | undefined, member: string): string {
+  if (received === undefined) return member;
+  let out = '';
+  let from = 0;
+  let depth = 0;
+  let quoted = false;
+  let empty = false;
+  const take = (to: number) => {
+    const part = trimOws(received.slice(from, to));
+    if (part !== '') out = out === '' ? part : `${out}, ${part}`;
+    else empty = true;
+    from = to + 1;
+  };
+  for (let i = 0; i < received.length; i++) {
+    const c = received.charCodeAt(i);
+    if ((quoted || depth > 0) && c === 0x5c)
+      i++; // quoted-pair
+    else if (quoted) quoted = c !== 0x22;
+    else if (c === 0x22) quoted = true;
+    else if (c === 0x28) depth++;
+    else if (c === 0x29 && depth > 0) depth--;
+    else if (c === 0x2c && depth === 0) take(i);
+  }
+  take(received.length);
+  if (!empty) return `${received}, ${member}`;
+  return out === '' ? member : `${out}, ${member}`;
+}
+
 /** Each member of a comma-separated list, without OWS, lowercased, empty ones dropped (RFC 9110 §5.6.1.2). */
 export function listMembers(value: string): string[] {
   const out: string[] = [];

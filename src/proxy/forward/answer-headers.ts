@@ -2,7 +2,7 @@ import { receivedStatusProxyStatus } from '../../core/failure/proxy-status.ts';
 import { appendSfMember, isSfList } from '../../core/failure/structured-field.ts';
 import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
-import { listMembers, listValue, nameIs } from '../../core/http1/syntax.ts';
+import { appendListMember, listMembers, listValue, nameIs } from '../../core/http1/syntax.ts';
 
 /** What becomes of an upstream's field downstream (fateOf). */
 const PASSED = 0;
@@ -78,7 +78,8 @@ export function buildDownstreamHead(
     }
   }
   out[n++] = 'via';
-  out[n++] = upstreamVia === undefined ? via : `${upstreamVia}, ${via}`;
+  // Without the empty members an empty Via line or a trailing comma would make (syntax.ts).
+  out[n++] = appendListMember(upstreamVia, via);
   out[n++] = 'x-request-id';
   out[n++] = requestId;
   if (proxyStatus !== undefined) {

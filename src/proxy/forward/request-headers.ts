@@ -1,7 +1,7 @@
 import { MAX_FIELDS } from '../../core/http1/field-lines.ts';
 import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/http1/hop-by-hop.ts';
 import { leastMaxForwards } from '../../core/http1/max-forwards.ts';
-import { nameIs, TOKEN } from '../../core/http1/syntax.ts';
+import { appendListMember, nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
 import { forwardedAsForList, forwardedParams, readableElements } from '../../core/net/forwarded-for.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
@@ -271,7 +271,8 @@ function appendHopFields(facts: ForwardFacts, certificate: readonly string[], ou
   const word = forwardedProto === undefined ? '' : lastEntry(forwardedProto);
   put(out, 'x-forwarded-proto', word === '' || protoStated(word) !== undefined ? facts.protocol : word);
   if (hop.forwardedHost !== '') put(out, 'x-forwarded-host', hop.forwardedHost);
-  put(out, 'via', via === undefined ? facts.via : `${via}, ${facts.via}`);
+  // Without the empty members an empty Via line or a trailing comma would make (syntax.ts).
+  put(out, 'via', appendListMember(via, facts.via));
   put(out, 'x-request-id', facts.requestId);
   put(out, 'traceparent', facts.traceparent);
 }
