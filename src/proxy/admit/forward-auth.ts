@@ -190,9 +190,12 @@ export class ForwardAuth {
       const value = joinedValue(fields[name]);
       if (value !== undefined) headers.push(name, value);
     }
+    // Named in the client's Connection or not: the hop's builder reads a trusted proxy's and says
+    // them again in its own (request-headers.ts), as for the upstream; dropped here, the service
+    // was told the proxy as the client the gateway had judged to be another.
     for (const name of PROXYS_WORDS) {
       const value = fields[name];
-      if (value === undefined || nominated?.has(name)) continue;
+      if (value === undefined) continue;
       for (const line of Array.isArray(value) ? value : [value]) headers.push(name, line);
     }
     // The service is asked as a part of the client's trace: the gateway's traceparent (the head

@@ -65,3 +65,13 @@ export function clientFieldKind(name: string): number {
   if (sameLength !== undefined) for (const [lower, kind] of sameLength) if (nameIs(name, lower)) return kind;
   return OTHER;
 }
+
+/**
+ * Whether this hop gathers a field of this kind into a field of its own (request-headers.ts's
+ * `told`: the forwarding fields), never sending the client's line on as it came.
+ */
+export function isSaidAgain(kind: number): boolean {
+  return (
+    kind === X_FORWARDED_FOR || kind === X_FORWARDED_PROTO || kind === X_FORWARDED_HOST || kind === FORWARDED
+  );
+}

@@ -139,9 +139,16 @@ function judgeClientFields(
     const name = raw[i];
     const value = raw[i + 1];
     fates[i >> 1] = DROPPED;
-    if (isHopByHopName(name) || nominated?.has(name.toLowerCase())) continue;
+    if (isHopByHopName(name)) continue;
+    const kind = Kind.clientFieldKind(name);
+    // A field the client's Connection names is this hop's alone (RFC 9110 §7.6.1): none of its
+    // lines goes on. But this hop reads a trusted proxy's forwarding fields whatever names them
+    // (the client their X-Forwarded-For vouches for is the one allow/deny and {client_ip} judge,
+    // trust.ts) and says them again in its own, after them: dropped here too, its X-Forwarded-For
+    // named the proxy as the client the gateway had judged to be another.
+    if (nominated?.has(name.toLowerCase()) && !Kind.isSaidAgain(kind)) continue;
     if (name.includes('_') && isCandorWordSpelledOtherwise(name.toLowerCase())) continue;
-    switch (Kind.clientFieldKind(name)) {
+    switch (kind) {
       case Kind.DROP:
         continue;
       case Kind.X_FORWARDED_FOR:

@@ -389,6 +389,28 @@ test("send_headers never sends a field the client's Connection names as hop-by-h
   }
 });
 
+test("a trusted proxy's X-Forwarded-For named in its Connection: the service and the upstream are told the client the gateway judged, then the proxy", async () => {
+  const service = await startAuthService((_req, res) => {
+    res.writeHead(204).end();
+  });
+  const { gw, echo, close } = await startAuthStage(
+    (app) =>
+      `trust_forwarded_from: [127.0.0.1]\n${forwardAuthConfig(app, `{ url: "${service.url}", timeout: 2s }`)}`,
+  );
+  try {
+    const res = await request(gw.url, {
+      path: '/app',
+      headers: { connection: 'keep-alive, X-Forwarded-For', 'x-forwarded-for': '203.0.113.7' },
+    });
+    assert.equal(res.status, 200);
+    // Said again by this hop (RFC 9110 §7.6.1: the field was for it), never the proxy as the client.
+    assert.equal(service.asked[0]['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+    assert.equal(echo.received[0].headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+  } finally {
+    await close(service);
+  }
+});
+
 test("the auth call is part of the client's trace: the service's traceparent carries the client's trace id, as the app's does", async () => {
   const service = await startAuthService((_req, res) => {
     res.writeHead(204).end();
