@@ -49,10 +49,36 @@ export function readableElements(value: string): string {
   const elements: string[] = [];
   let changed = false;
   eachElement(value, (pairs, text) => {
-    changed ||= pairs === undefined;
-    elements.push(pairs === undefined ? 'for=unknown' : trimOws(text));
+    const element = trimOws(text);
+    // An empty element (an empty line beside another, a trailing comma) names no client, as
+    // forwardedAsForList and trust.ts read it: said so, never sent on as an empty list member
+    // (RFC 9110 §5.6.1.1: a sender MUST NOT generate one).
+    const unread = pairs === undefined || element === '';
+    changed ||= unread;
+    elements.push(unread ? 'for=unknown' : element);
   });
   return changed ? elements.join(', ') : value;
+}
+
+/**
+ * A trusted proxy's X-Forwarded-For as it goes on: as written, but for an empty entry (an empty
+ * line beside another, a trailing comma), said `unknown`: trust.ts's walk reads it as naming no
+ * address (`{client_ip}` is then `unknown`), and sent on as an empty list member, which RFC 9110
+ * §5.6.1.1 forbids a sender, an app reading the list (Express's proxy-addr) took `''` for the client.
+ *
+ * @example namedEntries('203.0.113.7,') // '203.0.113.7, unknown'
+ */
+export function namedEntries(value: string): string {
+  const entries = value.split(',');
+  let empty = false;
+  for (let i = 0; i < entries.length; i++) {
+    entries[i] = trimOws(entries[i]);
+    if (entries[i] === '') {
+      entries[i] = 'unknown';
+      empty = true;
+    }
+  }
+  return empty ? entries.join(', ') : value;
 }
 
 /**

@@ -3,7 +3,12 @@ import { connectionNominated, isHopByHopName, isLoneOption } from '../../core/ht
 import { leastMaxForwards } from '../../core/http1/max-forwards.ts';
 import { appendListMember, nameIs, TOKEN } from '../../core/http1/syntax.ts';
 import type { ClientCertificate } from '../../core/net/client-certificate.ts';
-import { forwardedAsForList, forwardedParams, readableElements } from '../../core/net/forwarded-for.ts';
+import {
+  forwardedAsForList,
+  forwardedParams,
+  namedEntries,
+  readableElements,
+} from '../../core/net/forwarded-for.ts';
 import { lastEntry, protoStated } from '../../core/net/forwarded-proto.ts';
 import { clientCertFields, isClientCertificateField } from './client-cert-fields.ts';
 import * as Kind from './client-field-kinds.ts';
@@ -264,7 +269,12 @@ function appendHopFields(facts: ForwardFacts, certificate: readonly string[], ou
   // A trusted proxy that wrote only Forwarded vouched for the client there: said in X-Forwarded-For
   // too, as its proto= is in X-Forwarded-Proto, or an app reading X-Forwarded-For would take that
   // proxy for the client (told.forwarded is a trusted proxy's alone).
-  const before = forwardedFor ?? (forwarded === undefined ? undefined : forwardedAsForList(forwarded));
+  const before =
+    forwardedFor !== undefined
+      ? namedEntries(forwardedFor)
+      : forwarded === undefined
+        ? undefined
+        : forwardedAsForList(forwarded);
   for (let i = 0; i < certificate.length; i += 2) put(out, certificate[i], certificate[i + 1]);
   if (hop.forwarded !== '') put(out, 'forwarded', hop.forwarded);
   put(

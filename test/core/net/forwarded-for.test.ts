@@ -1,7 +1,12 @@
 /** Forwarded's `for=` nodes (RFC 7239 §4, §6), one per element, as the trusted walk reads them. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { forwardedForNodes, forwardedParams, readableElements } from '../../../src/core/net/forwarded-for.ts';
+import {
+  forwardedForNodes,
+  forwardedParams,
+  namedEntries,
+  readableElements,
+} from '../../../src/core/net/forwarded-for.ts';
 
 test('each element gives its for= node, unquoted, or "" without one', () => {
   assert.deepEqual(forwardedForNodes('for=192.0.2.60;proto=http;by=203.0.113.43'), ['192.0.2.60']);
@@ -36,4 +41,16 @@ test('readableElements: an element that cannot be read goes on as for=unknown; a
   assert.equal(readableElements('for="'), 'for=unknown');
   assert.equal(readableElements('for="a\\'), 'for=unknown');
   assert.equal(readableElements('for=1.2.3.4;for=5.6.7.8 ,for=10.0.0.5'), 'for=unknown, for=10.0.0.5');
+});
+
+test('readableElements: an empty element (an empty line, a trailing comma) goes on as for=unknown, never empty', () => {
+  assert.equal(readableElements(''), 'for=unknown');
+  assert.equal(readableElements('for=10.0.0.5,'), 'for=10.0.0.5, for=unknown');
+  assert.equal(readableElements('for=10.0.0.5, ,host="a,b"'), 'for=10.0.0.5, for=unknown, host="a,b"');
+});
+
+test('namedEntries: an empty X-Forwarded-For entry is unknown; a list without one as written', () => {
+  assert.equal(namedEntries('203.0.113.7,198.51.100.2'), '203.0.113.7,198.51.100.2');
+  assert.equal(namedEntries(''), 'unknown');
+  assert.equal(namedEntries('203.0.113.7, ,198.51.100.2,'), '203.0.113.7, unknown, 198.51.100.2, unknown');
 });
