@@ -181,20 +181,19 @@ export class RequestHold {
    * The request's total deadline passed: while it waited, no upstream was slow and none could
    * take it, so its answer is the hold's 503 naming that deadline, not the deadline's 504; a
    * deadline the client chose stays the client's, saying it passed while the request was held
-   * (`tries`: the attempts made). Undefined when it was not waiting.
+   * (`tries`: the attempts made). Undefined when it was not waiting. Woken, its try not yet
+   * begun (nothing under way: the owner asks only then), it is the hold's still: on a loaded loop
+   * the deadline and the scout's wake fall due in one turn, the deadline first, and the woken try
+   * finds it passing (it ended as one "passed before the first attempt", after attempts and a wait).
    */
   deadlinePassed(deadline: IdleDeadline, tries: number): Failure | undefined {
-    const waiting = this.#waiting;
-    if (waiting === undefined) return undefined;
+    const last = this.#waiting?.last ?? this.#last;
+    if (last === undefined) return undefined;
     const name = this.#upstream.name;
     if (deadline.byClient)
-      return deadline.passedIdle(
-        `while the request waited for a target of "${name}" (hold)`,
-        waiting.last,
-        tries,
-      );
+      return deadline.passedIdle(`while the request waited for a target of "${name}" (hold)`, last, tries);
     this.cancel();
-    return this.#totalPassed(waiting.last);
+    return this.#totalPassed(last);
   }
 
   /**

@@ -192,6 +192,35 @@ test("the client's grpc-timeout passing while the call waits for a target (hold)
   );
 });
 
+test("the client's grpc-timeout and a held call's wake due in one turn (a loaded loop): still the hold's DEADLINE_EXCEEDED, never 'before the first attempt'", async () => {
+  const gw = await gatewayTo(
+    '{ url: "http://127.0.0.1:1" }',
+    '    retries: { attempts: 1 }\n    hold: { timeout: 5s }\n',
+  );
+  // The loop is held across the deadline, as a loaded process's is: when it lets go, the deadline
+  // and the hold's next scouting wake are both due, the deadline first. The woken try found the
+  // deadline passing and ended the call as one passed before its first attempt (a loaded run of
+  // the test above said so).
+  setTimeout(() => {
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+  }, 990);
+  const head = await call(gw.url, { 'grpc-timeout': '1000m', 'x-request-id': 'held-busy' }, false);
+  assert.equal(head['grpc-status'], '4', 'DEADLINE_EXCEEDED');
+  const line = await gw.logFor('held-busy');
+  assert.equal(line.status, 504);
+  assert.equal(line.error, 'client_deadline_connecting');
+  assert.equal(line.stage, 'not_sent');
+  assert.equal(typeof line.held_ms, 'number', 'it was held');
+  const tries = `${line.attempts} attempt${line.attempts === 1 ? '' : 's'}`;
+  assert.match(
+    String(line.details),
+    new RegExp(
+      `^the client's grpc-timeout of 1000 ms passed while the request waited for a target of "orders" \\(hold\\), after ${tries}; the last: connection_refused \\(connection refused \\(ECONNREFUSED\\)[^)]*\\)$`,
+    ),
+  );
+});
+
 test("the client's grpc-timeout passing while the call waits in a full pool's queue: DEADLINE_EXCEEDED, no attempt (nothing went upstream), its wait named", async () => {
   // One session of one stream at most, taken by a call the upstream never answers.
   const upstream = await keep(startH2(() => {}, { maxConcurrentStreams: 1 }));
