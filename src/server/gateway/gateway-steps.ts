@@ -31,6 +31,11 @@ export function followDiscovery(
   // A new DNS answer: the runtime is rebuilt on it as a reload would (targets that stay keep
   // their pool, health and ejection; those that go are retired, their requests finishing).
   const onDiscovery = (report: DiscoveryReport, outcome: DiscoveryOutcome, count: boolean) => {
+    // An answer for an upstream this config does not discover is dropped: in a cluster the
+    // primary stops its runner only after the workers have swapped, and an answer its old runner
+    // sent in between was kept here, and used by a later reload that gave discovery back (its
+    // targets served at once instead of the wait for the first answer, as forgetUndiscovered says).
+    if (live.whole.upstreams[report.upstream]?.discovery === undefined) return;
     // In a cluster the primary, which asked, has recorded the change.
     if (outcome === 'changed' && link === undefined)
       timeline.record({
