@@ -681,7 +681,11 @@ test('a drain that finds a connection still in its TLS handshake: its request af
 test('keep-alive time begins when the client has taken the answer, not when it was queued: a slow reader keeps its connection for the next request', async (t) => {
   // Far more than the kernel's socket buffers hold: most of it waits in the gateway's.
   const big = Buffer.alloc(64 * 1024 * 1024, 'x');
-  const settings = { ...SETTINGS, keepAliveTimeout: 600, sendTimeout: 20_000 };
+  // The keep-alive time starts once the last byte is in the kernel, with megabytes still in its
+  // buffers for the client to read and the next request to follow: 600 ms was short of that on a
+  // loaded machine. The slow reads last twice the keep-alive time: one counted from the queueing
+  // would end during them.
+  const settings = { ...SETTINGS, keepAliveTimeout: 1500, sendTimeout: 20_000 };
   const s = await serve((exchange) => {
     bodyOf(exchange).resume();
     const body = exchange.head.target === '/big' ? big : Buffer.from('next');
@@ -712,8 +716,8 @@ test('keep-alive time begins when the client has taken the answer, not when it w
   });
   socket.pause();
   socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
-  // One read every 10 ms for several keep-alive timeouts, then at full speed.
-  const slowUntil = performance.now() + 4 * settings.keepAliveTimeout;
+  // One read every 10 ms for two keep-alive timeouts, then at full speed.
+  const slowUntil = performance.now() + 2 * settings.keepAliveTimeout;
   while (performance.now() < slowUntil && !socket.destroyed) {
     socket.resume();
     await new Promise((r) => setTimeout(r, 10));
