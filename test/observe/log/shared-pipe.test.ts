@@ -25,7 +25,11 @@ const padding = (writer: number, i: number) => ((i * 37 + writer * 101) % 2900) 
 
 /**
  * A process that queues LINES lines at once into a LineWriter on `fd` (1: its stdout, or a
- * named pipe's path), says so on its IPC channel, and exits once they are written.
+ * named pipe's path), says so on its IPC channel, and, told to (`go`: the test reads now),
+ * exits once they are written. Its flush waits for that word: a flush that waits on a pipe
+ * nobody reads gives up after STALL_MS by design, and on a loaded machine the three start
+ * further apart than that; the process then exited with its lines unwritten, before the test
+ * listened for its exit (a hang).
  */
 function startWriter(
   id: number,
@@ -43,7 +47,9 @@ function startWriter(
       writer.write(JSON.stringify({ w: ${id}, i, pad: 'x'.repeat(pad) }) + '\\n');
     }
     process.send('queued');
-    writer.flush((err) => { if (err) process.exitCode = 3; process.disconnect(); });
+    process.once('message', () =>
+      writer.flush((err) => { if (err) process.exitCode = 3; process.disconnect(); }),
+    );
   `;
   const stdout = 'stdout' in destination ? destination.stdout : 'ignore';
   return spawn(process.execPath, ['--input-type=module', '-e', script], {
@@ -86,8 +92,9 @@ async function writeThroughFifo(destination: 'stdout' | 'fifo'): Promise<string>
     for (let id = 0; id < WRITERS; id++) {
       children.push(startWriter(id, destination === 'stdout' ? { stdout: writeFd } : { fifo }));
     }
-    await Promise.all(children.map((child) => once(child, 'message')));
     const exited = Promise.all(children.map((child) => once(child, 'exit')));
+    await Promise.all(children.map((child) => once(child, 'message')));
+    for (const child of children) child.send('go');
     let done = false;
     void exited.then(() => {
       done = true;
@@ -136,13 +143,14 @@ test("processes sharing a Unix socket as stdout (journald's): every line arrives
   const children: ChildProcess[] = [];
   try {
     for (let id = 0; id < WRITERS; id++) children.push(startWriter(id, { stdout: writeEnd }));
+    const exited = Promise.all(children.map((child) => once(child, 'exit')));
     await Promise.all(children.map((child) => once(child, 'message')));
     const chunks: Buffer[] = [];
     readEnd.on('data', (chunk: Buffer) => chunks.push(chunk));
     const ended = once(readEnd, 'end');
     readEnd.resume();
-    for (const [code] of await Promise.all(children.map((child) => once(child, 'exit'))))
-      assert.equal(code, 0);
+    for (const child of children) child.send('go');
+    for (const [code] of await exited) assert.equal(code, 0);
     // The writers are gone: this end is the socket's last writer.
     writeEnd.end();
     await ended;
