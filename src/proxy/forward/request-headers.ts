@@ -249,10 +249,11 @@ function prepareHopFields(facts: ForwardFacts): number {
         : forwardedElement(facts);
   // The host its client asked for, which apps build links from: a trusted proxy's X-Forwarded-Host,
   // or, from one that wrote only Forwarded, its last element's host= (as its proto= is told in
-  // X-Forwarded-Proto); else the Host this hop sends.
+  // X-Forwarded-Proto); else the Host this hop sends, as for a last entry that is empty (`a, `, an
+  // empty line: no host named, as an empty X-Forwarded-Proto's falls back to the listener's scheme).
   hop.forwardedHost =
     forwardedHost !== undefined
-      ? lastEntry(forwardedHost)
+      ? lastEntry(forwardedHost) || facts.host
       : forwarded !== undefined
         ? forwardedParams(forwarded, 'host=').at(-1) || facts.host
         : facts.host;

@@ -166,6 +166,19 @@ upstreams:
       assert.deepEqual(fieldsOf(headOf(id), 'x-forwarded-proto'), [told]);
     });
 
+  // An empty last entry names no host (RFC 9110 §5.6.1.1: a sender must not make one): it went on as
+  // no X-Forwarded-Host at all, where an empty X-Forwarded-Proto falls back to the request's own.
+  for (const [host, told] of [
+    ['shop.example, ', 'app'],
+    ['', 'app'],
+    ['a.example, shop.example', 'shop.example'],
+  ] as const)
+    test(`X-Forwarded-Host: "${host}" goes on as its last entry, or the Host this hop sends when that is empty (${told})`, async () => {
+      const id = `host-${host.replace(/\W+/g, '-') || 'empty'}`;
+      assert.equal(await send(gw.port, '/', id, `X-Forwarded-Host: ${host}\r\n`), 200);
+      assert.deepEqual(fieldsOf(headOf(id), 'x-forwarded-host'), [told]);
+    });
+
   // A client that makes its proxy's own word unreadable (HAProxy's `option forwarded` adds its own
   // line after the client's) is nobody known: never the trusted proxy, whose address an upstream's
   // own allow list may hold, in the X-Real-IP a rule writes from {client_ip}.
