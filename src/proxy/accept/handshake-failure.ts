@@ -46,6 +46,9 @@ export const PLAIN_HTTP: ReadonlySet<string> = new Set([
   'ERR_SSL_HTTP_REQUEST',
   'ERR_SSL_HTTPS_PROXY_REQUEST',
 ]);
+/** What a record that is no TLS may be: the operator's next look. */
+const NOT_TLS =
+  "the connection's first bytes are no TLS record: another protocol, or a load balancer's PROXY protocol header, which only a listener with listen[].proxy_protocol reads";
 /** An alert the client sent: OpenSSL names it `sslv3 alert …`, `tlsv1 alert …`, `tlsv13 alert …`. */
 const RECEIVED_ALERT = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_/;
 
@@ -74,6 +77,11 @@ export function handshakeFailureOf(
     return { reason: 'timeout', detail: 'no handshake in time', ...facts };
   if (code !== undefined && RECEIVED_ALERT.test(code))
     return { reason: 'client_alert', detail: reason ?? code, ...facts };
+  // Bytes that are no TLS record (and no HTTP method): most often a balancer's PROXY header sent
+  // to a listener not set to read it, told by a plain listener's 400 but by OpenSSL's words alone
+  // here. Before the certificate's turn: garbage is no missing certificate.
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
+    return { reason: 'protocol', detail: `${reason ?? 'wrong version number'}: ${NOT_TLS}`, ...facts };
   // With no certificate OpenSSL fails the handshake in words of what it could not choose for
   // one ("no suitable signature algorithm", "no shared cipher"): the cause is the certificate.
   if (code?.startsWith('ERR_SSL_') && !serves(facts.servername))
