@@ -24,7 +24,7 @@ import type { Http1Handlers, Http1Settings, PriorKnowledge } from './http1/http1
 import { createHttp1Server, socketOptionsOf } from './http1/http1-server.ts';
 import { refuse, refusePlain, unserved } from './http1-refusals.ts';
 import { endJudgedConnections, TrustEpochs } from './judged-connections.ts';
-import { createProxyGate, type ProxyGate } from './proxy-gate.ts';
+import { createProxyGate, type ProxyGate, type ProxyRefusal } from './proxy-gate.ts';
 import { capPerClient, type ListenerFacts, type RequestHandlers } from './request-handlers.ts';
 import { type CertificateSource, createServerTls, type ServerTls } from './server-tls.ts';
 
@@ -345,10 +345,18 @@ function proxyGateOf(
   state: ListenerState,
 ): ProxyGate | undefined {
   if (!config.proxyProtocol) return undefined;
+  // Told at most once a second, a balancer's (in `from`) apart from strangers': with one
+  // reporter, the last refusal of each second was a stranger's while they kept coming, and a
+  // balancer's own (every client behind it cut) was only counted, its reason never told.
+  const told = () =>
+    reportEverySecond((refusal: ProxyRefusal, count: number) =>
+      handlers.proxyRefused(state.current, refusal, count),
+    );
+  const [balancers, strangers] = [told(), told()];
   return createProxyGate(
     { has: (address) => state.proxyFrom.has(address) },
     () => handlers.limits().headerTimeout,
-    reportEverySecond((refusal, count) => handlers.proxyRefused(state.current, refusal, count)),
+    (refusal) => (refusal.listed ? balancers : strangers)(refusal),
   );
 }
 

@@ -17,6 +17,8 @@ import type { TrustList } from '../../core/net/trust.ts';
 export interface ProxyRefusal {
   readonly remoteAddress: string;
   readonly reason: string;
+  /** Whether the peer is in `from`: a balancer's refusal is told apart from strangers'. */
+  readonly listed: boolean;
 }
 
 export interface ProxyGate {
@@ -72,7 +74,7 @@ export function createProxyGate(
       const refuse = (reason: string) => {
         settle();
         socket.destroy();
-        refused({ remoteAddress: named, reason });
+        refused({ remoteAddress: named, reason, listed });
       };
       const onGone = () => {
         settle();
