@@ -187,9 +187,17 @@ function nextChance(upstream: Upstream, now: number): number {
   let soonest = Number.POSITIVE_INFINITY;
   const panic = upstream.panic.active;
   const interval = upstream.config.healthCheck?.interval;
+  // With `hold`, a probe that passes while a request waits ends the target's ejection
+  // (active-checks.ts, heldMayGo), and a request sent again waits for that probe: the ejection
+  // lasts no longer than the next probe. Its own end (a minute away) was a Retry-After that
+  // held a client back long after the upstream served again.
+  const probesEnd = upstream.config.hold !== undefined && interval !== undefined;
   for (const t of upstream.targets) {
     if (t.admin !== 'enabled') continue; // an operator's word: it comes back by no clock
-    const ejected = Math.max(0, t.ejectedUntil - now);
+    const ejected =
+      probesEnd && t.lastProbe !== undefined
+        ? Math.max(0, Math.min(t.ejectedUntil, t.lastProbe.at + interval) - now)
+        : Math.max(0, t.ejectedUntil - now);
     // Panic sets aside only checks that may be wrong: a target whose probe could not reach it
     // stays out through its checks, and comes back no sooner than its next probe (counted
     // below, as with panic off), not after a whole interval.

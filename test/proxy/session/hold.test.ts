@@ -89,6 +89,47 @@ test('past hold.timeout: 503 destination_unavailable with Retry-After, held_ms l
   }
 });
 
+test("past hold.timeout with the target ejected and failing its checks: Retry-After is the next probe's (which, a request waiting, ends the ejection), not the ejection's end", async () => {
+  // Answers its checks, resets every request: the first request ejects it for a minute.
+  const upstream = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', (chunk) => {
+      if (chunk.toString('latin1').startsWith('GET /health '))
+        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+      else socket.resetAndDestroy();
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const { port } = upstream.address() as net.AddressInfo;
+  const edge = await gatewayOn(
+    port,
+    '{ timeout: 300ms }',
+    '    health_check: { path: /health, interval: 500ms, rise: 1, fall: 1 }\n    panic_threshold: 0\n    outlier_detection: { consecutive_failures: 1, base_ejection_time: 60s }\n',
+  );
+  try {
+    const target = edge.gateway.runtime().upstreams.get('app')?.targets[0];
+    await waitUntil('the first probe passed', () => target?.lastProbe?.ok === true);
+    const reset = await request(edge.url, { path: '/reset' });
+    assert.equal(reset.status, 502);
+    assert.ok((target?.ejectedUntil ?? 0) > performance.now() + 30_000, 'ejected for a minute');
+    // Then it goes down: refused, its next probe fails.
+    await new Promise((resolve) => upstream.close(resolve));
+    await waitUntil('its checks took it out', () => target?.checkedHealthy === false);
+    const res = await request(edge.url, { path: '/late', headers: { 'x-request-id': 'late' } });
+    assert.equal(res.status, 503);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /^edge-1; error=destination_unavailable; details="no target of \\"app\\" took the request within hold.timeout \(300 ms\); the last try: destination_unavailable/,
+    );
+    // A request sent again waits, asks a probe at once, and goes when it passes (ending the
+    // ejection): not a minute away, as the ejection's own end said.
+    assert.equal(res.headers['retry-after'], '1');
+  } finally {
+    await edge.close();
+    if (upstream.listening) await new Promise((resolve) => upstream.close(resolve));
+  }
+});
+
 test('the requests held are a gauge per upstream, candor_upstream_requests_held: up while they wait, 0 once answered', async () => {
   const port = await freePort();
   const edge = await startTestGateway(
