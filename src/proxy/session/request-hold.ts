@@ -1,5 +1,6 @@
 import type { HoldConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
+import { isCircuitRefusal } from '../../upstream/breakers/circuit-refusals.ts';
 import type { HeldRequest, HoldRefusal } from '../../upstream/targets/hold-queue.ts';
 import type { Upstream } from '../../upstream/targets/upstream.ts';
 import { type Admitted, goesTo, timeoutsOf } from '../admit/admit-request.ts';
@@ -294,7 +295,11 @@ export class RequestHold {
 
   #unavailable(reason: string, last: Failure): Failure {
     return new Failure('destination_unavailable', `${reason}; the last try: ${last.type} (${last.details})`, {
-      retryAfter: Math.max(1, last.retryAfter ?? 1),
+      // A circuit the restart's refusals opened holds no request sent again back for its
+      // open_time: that request waits, and its try goes as the circuit's probe at once (with
+      // open_time: 60s, a full line answered Retry-After: 60 while the upstream served again
+      // as soon as it was back).
+      retryAfter: isCircuitRefusal(last) ? 1 : Math.max(1, last.retryAfter ?? 1),
     });
   }
 }

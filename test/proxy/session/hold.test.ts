@@ -130,6 +130,30 @@ test("past hold.timeout with the target ejected and failing its checks: Retry-Af
   }
 });
 
+test("a request refused past hold.max_requests while the restart's refusals hold the circuit open: Retry-After 1, not the open_time left (a request sent again waits, and its try goes as the circuit's probe)", async () => {
+  const port = await freePort();
+  const edge = await gatewayOn(
+    port,
+    '{ timeout: 20s, max_requests: 1 }',
+    '    circuit_breaker: { consecutive_failures: 1, open_time: 60s }\n',
+  );
+  try {
+    const first = request(edge.url, { path: '/first', timeoutMs: 20_000 });
+    await waitUntil('the first held', () => held(edge) === 1);
+    const res = await request(edge.url, { path: '/second' });
+    assert.equal(res.status, 503);
+    assert.match(
+      String(res.headers['proxy-status']),
+      /hold.max_requests \(1\) wait for one already; the last try: destination_unavailable \(the circuit of \\"app\\" is (half-)?open/,
+    );
+    assert.equal(res.headers['retry-after'], '1');
+    await edge.close();
+    assert.equal((await first).status, 503, 'the drain answers the one waiting');
+  } finally {
+    await edge.close();
+  }
+});
+
 test('the requests held are a gauge per upstream, candor_upstream_requests_held: up while they wait, 0 once answered', async () => {
   const port = await freePort();
   const edge = await startTestGateway(
