@@ -89,7 +89,15 @@ export const Acme = Type.Optional(
         }),
       ),
       email: Type.Optional(
-        Type.String({ pattern: '^[^\\s@]+@[^\\s@]+$', expected: 'an email address for the CA to write to' }),
+        // Sent as the account's contact `mailto:<email>` (RFC 8555 §7.3): a `mailto:` written in
+        // it, a `?` (a mailto header field), a list (`,` `;`) or a name's `<>`, `""`, `()` make a
+        // contact the CA refuses `invalidContact` (pebble, Let's Encrypt), so every order failed
+        // after a `candor check` that said ok.
+        Type.String({
+          pattern: '^[^\\s@:,;<>()\\[\\]\\\\"?]+@[^\\s@:,;<>()\\[\\]\\\\"?]+$',
+          expected:
+            'an email address for the CA to write to (the address alone, as ops@example.com: no mailto:, no name or <>, no ?query)',
+        }),
       ),
       ca: Type.Optional(filePath("a PEM file of the root the ACME server's own HTTPS certificate chains to")),
       challenges: Type.Optional(

@@ -57,3 +57,30 @@ test('a name written in Unicode is refused with its A-label form to write, as cl
   const config = parseConfig(withAcme('xn--bcher-kva.test'), SOURCE, {});
   assert.deepEqual(config.listen[1].tls?.acme?.names, ['xn--bcher-kva.test']);
 });
+
+test('an acme.email the CA cannot take as a mailto address is refused with its line: the CA would refuse every order invalidContact', () => {
+  const email = (value: string) =>
+    problemsOf(withAcme('shop.test', `acme:\n  email: ${JSON.stringify(value)}\n  storage: /tmp/x`)).map(
+      (p) => `${p.line} ${p.path}: ${p.message}`,
+    );
+  const expected =
+    'expected an email address for the CA to write to (the address alone, as ops@example.com: no mailto:, no name or <>, no ?query)';
+  // Sent as `mailto:mailto:ops@shop.test`, `mailto:ops@shop.test?subject=x`, … : pebble and Let's
+  // Encrypt answer `invalidContact` to the account, so no certificate is ever ordered.
+  for (const value of [
+    'mailto:ops@shop.test',
+    'ops@shop.test?subject=x',
+    'ops@shop.test,dev@shop.test',
+    '<ops@shop.test>',
+    'ops@shop.test;dev@shop.test',
+    '"o p"@shop.test',
+  ])
+    assert.deepEqual(email(value), [`7 acme.email: ${expected}, got ${JSON.stringify(value)}`], value);
+  for (const value of ['ops@shop.test', 'ops+acme@shop.test', "o'brien.team@mail.shop.test"]) {
+    assert.equal(
+      parseConfig(withAcme('shop.test', `acme:\n  email: "${value}"\n  storage: /tmp/x`), SOURCE, {}).acme
+        ?.email,
+      value,
+    );
+  }
+});
