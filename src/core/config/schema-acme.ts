@@ -109,7 +109,8 @@ export const Acme = Type.Optional(
           {
             minItems: 1,
             uniqueItems: true,
-            expected: `a list of challenges from ${ACME_CHALLENGES.join(', ')}`,
+            // `each once`: a challenge named twice was told `expected a list …, got a list`.
+            expected: `a list of challenges from ${ACME_CHALLENGES.join(', ')}, each once`,
           },
         ),
       ),

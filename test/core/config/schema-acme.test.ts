@@ -84,3 +84,12 @@ test('an acme.email the CA cannot take as a mailto address is refused with its l
     );
   }
 });
+
+test('acme.challenges naming a challenge twice is told so, not "expected a list …, got a list"', () => {
+  const problems = problemsOf(
+    withAcme('shop.test', 'acme:\n  challenges: [http-01, http-01]\n  storage: /tmp/x'),
+  ).map((p) => `${p.line} ${p.path}: ${p.message}`);
+  assert.deepEqual(problems, [
+    '7 acme.challenges: expected a list of challenges from http-01, tls-alpn-01, dns-01, each once, got a list',
+  ]);
+});
