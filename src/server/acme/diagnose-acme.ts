@@ -130,7 +130,21 @@ interface Checked {
 
 /** The A and AAAA records the CA will find for the name. */
 async function dnsStep(resolver: Resolver, wanted: string): Promise<Checked & { addresses: string[] }> {
-  const addresses = await resolveAll(resolver, wanted);
+  const { addresses, failures } = await resolveAll(resolver, wanted);
+  // A lookup that failed (SERVFAIL, REFUSED, a server that does not answer) is no proof that the
+  // records are missing: told as that failure, not as records to add to a zone that may be right.
+  if (addresses.length === 0 && failures.length > 0)
+    return {
+      step: {
+        step: 'dns',
+        ok: false,
+        summary: `${wanted} could not be resolved: ${failures.join(', ')}`,
+        notes: [],
+      },
+      verdict: `the CA cannot resolve ${wanted} either if its DNS fails so (ACME error "dns")`,
+      fix: `make ${wanted}'s DNS answer (its authoritative servers, its DNSSEC), or ask a server that can (--dns-server)`,
+      addresses,
+    };
   if (addresses.length === 0)
     return {
       step: { step: 'dns', ok: false, summary: `${wanted} has no A or AAAA record`, notes: [] },
@@ -293,12 +307,27 @@ function lastOrder(
   return { step: { step: 'stored', ok: true, summary, notes }, last };
 }
 
-async function resolveAll(resolver: Resolver, name: string): Promise<string[]> {
+/**
+ * The name's A and AAAA addresses, and each lookup that failed otherwise than by the record's
+ * absence (`SERVFAIL (A)`): NODATA and NXDOMAIN are no records, every other code a failure.
+ */
+async function resolveAll(
+  resolver: Resolver,
+  name: string,
+): Promise<{ addresses: string[]; failures: string[] }> {
+  const failed: (string | undefined)[] = [];
+  const lookup = (at: 0 | 1, query: Promise<string[]>) =>
+    query.catch((err: NodeJS.ErrnoException) => {
+      const code = String(err.code ?? err.message);
+      if (code !== 'ENODATA' && code !== 'ENOTFOUND')
+        failed[at] = `${code.replace(/^E/, '')} (${at === 0 ? 'A' : 'AAAA'})`;
+      return [] as string[];
+    });
   const [v4, v6] = await Promise.all([
-    resolver.resolve4(name).catch(() => [] as string[]),
-    resolver.resolve6(name).catch(() => [] as string[]),
+    lookup(0, resolver.resolve4(name)),
+    lookup(1, resolver.resolve6(name)),
   ]);
-  return [...v4, ...v6];
+  return { addresses: [...v4, ...v6], failures: failed.filter((f) => f !== undefined) };
 }
 
 /** The CAA records that govern `name` (RFC 8659 §3): its own, else the closest parent's. */

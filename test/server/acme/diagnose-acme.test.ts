@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { startDnsServer } from '../../helpers/dns-server.ts';
 import { type Pebble, startPebble } from '../../helpers/pebble.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 import { startGatewayFromText, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -174,4 +175,28 @@ test('a name the config does not order, and the last failed order read from the 
   ]);
   assert.doesNotMatch(text.stdout, /[\x00-\x09\x0b-\x1f]/);
   assert.match(text.stdout, /caa: CAA\\x1b\]0;pwned\\x07 record\\x0d\\x1b\[2Jforbids\n/);
+});
+
+test('a DNS server that fails the lookup (SERVFAIL) is told as that failure, not as a name with no A or AAAA record to add', {
+  timeout: 90_000,
+}, async () => {
+  const dns = await startDnsServer();
+  try {
+    dns.set('diag.shop.test', 'servfail');
+    const run = await diagnose(['--acme', 'diag.shop.test', '--config', file, '--dns-server', dns.address]);
+    assert.equal(run.code, 2);
+    // The records may well be there: "add an A record" sent the operator to a zone already right.
+    assert.doesNotMatch(run.stdout, /has no A or AAAA record|add an A/);
+    assert.match(
+      run.stdout,
+      /✗ dns {6}diag\.shop\.test could not be resolved: SERVFAIL \(A\), SERVFAIL \(AAAA\)/,
+    );
+    assert.match(
+      run.stdout,
+      /^verdict: the CA cannot resolve diag\.shop\.test either if its DNS fails so \(ACME error "dns"\)/m,
+    );
+    assert.match(run.stdout, /^fix: make diag\.shop\.test's DNS answer/m);
+  } finally {
+    await dns.close();
+  }
 });
