@@ -205,6 +205,17 @@ async function caaStep(
   const caa = await caaOf(resolver, wanted.replace(/^\*\./, ''));
   if (caa === undefined)
     return { step: { step: 'caa', ok: true, summary: 'no CAA record: any CA may issue', notes: [] } };
+  if ('failed' in caa)
+    return {
+      step: {
+        step: 'caa',
+        ok: false,
+        summary: `the CAA records of ${caa.at} could not be read: ${caa.failed}`,
+        notes: [],
+      },
+      verdict: `the CA refuses to issue for ${wanted} while its CAA records cannot be read (ACME error "caa")`,
+      fix: `make ${caa.at}'s DNS answer CAA questions (a record, or an empty answer), or ask a server that can (--dns-server)`,
+    };
   const issuers = caa.records
     .filter((r) => r.issue !== undefined)
     .map((r) => String(r.issue).split(';')[0].trim());
@@ -334,11 +345,20 @@ async function resolveAll(
 async function caaOf(
   resolver: Resolver,
   name: string,
-): Promise<{ at: string; records: { issue?: string }[] } | undefined> {
+): Promise<{ at: string; records: { issue?: string }[] } | { at: string; failed: string } | undefined> {
   const labels = name.split('.');
   for (let i = 0; i < labels.length - 1; i++) {
     const at = labels.slice(i).join('.');
-    const records = (await resolver.resolveCaa(at).catch(() => [])) as { issue?: string }[];
+    // A lookup that failed otherwise than by the records' absence (SERVFAIL, a server that does
+    // not answer) is no leave to issue: the CA refuses on it (Let's Encrypt: `SERVFAIL looking up
+    // CAA`), so it is told, not taken for "no CAA record".
+    let failed: string | undefined;
+    const records = (await resolver.resolveCaa(at).catch((err: NodeJS.ErrnoException) => {
+      const code = String(err.code ?? err.message);
+      if (code !== 'ENODATA' && code !== 'ENOTFOUND') failed = code.replace(/^E/, '');
+      return [];
+    })) as { issue?: string }[];
+    if (failed !== undefined) return { at, failed };
     if (records.length > 0) return { at, records };
   }
   return undefined;

@@ -200,3 +200,34 @@ test('a DNS server that fails the lookup (SERVFAIL) is told as that failure, not
     await dns.close();
   }
 });
+
+test('a CAA lookup that fails (SERVFAIL) is told as a failure the CA refuses on, not as "no CAA record: any CA may issue"', {
+  timeout: 90_000,
+}, async () => {
+  const dns = await startDnsServer();
+  try {
+    dns.set('diag.shop.test', [{ type: 'A', address: '127.0.0.1', ttl: 60 }]);
+    // The parent's CAA cannot be read: a CA may not take that as leave to issue (RFC 8659 §3,
+    // the CA/Browser Forum's rules); Let's Encrypt refuses `SERVFAIL looking up CAA`.
+    dns.set('shop.test', 'servfail');
+    const run = await diagnose([
+      '--acme',
+      'diag.shop.test',
+      '--config',
+      file,
+      '--dns-server',
+      dns.address,
+      '--http-port',
+      String(httpPort),
+    ]);
+    assert.doesNotMatch(run.stdout, /any CA may issue/);
+    assert.match(run.stdout, /✗ caa {6}the CAA records of shop\.test could not be read: SERVFAIL/);
+    assert.match(
+      run.stdout,
+      /^verdict: the CA refuses to issue for diag\.shop\.test while its CAA records cannot be read \(ACME error "caa"\)/m,
+    );
+    assert.equal(run.code, 2);
+  } finally {
+    await dns.close();
+  }
+});
