@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { isIP } from 'node:net';
 import type { AcmeConfig, GatewayConfig } from '../../core/config/types.ts';
 import { printable } from '../../core/printable.ts';
 import { acmeRequest } from './acme-http.ts';
@@ -75,7 +76,11 @@ export async function diagnoseAcme(
     });
     return done(
       `the gateway does not order a certificate for ${wanted}`,
-      `add ${wanted} to listen[].tls.acme.names of the TLS listener that serves it`,
+      // `candor check` refuses an IP address in tls.acme.names: telling to add one sent the
+      // operator to a config that does not load.
+      isIP(wanted) !== 0
+        ? 'an IP address is not ordered (ACME gives it an identifier of its own, RFC 8738, which Candor does not order): serve it a tls.cert, or order a DNS name that resolves to it'
+        : `add ${wanted} to listen[].tls.acme.names of the TLS listener that serves it`,
     );
   }
   steps.push({

@@ -231,3 +231,21 @@ test('a CAA lookup that fails (SERVFAIL) is told as a failure the CA refuses on,
     await dns.close();
   }
 });
+
+test('an IP address is not told to be added to tls.acme.names, which candor check refuses', {
+  timeout: 90_000,
+}, async () => {
+  for (const ip of ['203.0.113.7', '2001:db8::7']) {
+    const run = await diagnose(['--acme', ip, '--config', file]);
+    assert.equal(run.code, 2);
+    assert.match(
+      run.stdout,
+      new RegExp(`✗ config {3}${ip.replaceAll('.', '\\.')} is in no listener's tls\\.acme\\.names`),
+    );
+    assert.doesNotMatch(run.stdout, /^fix: add /m);
+    assert.match(
+      run.stdout,
+      /^fix: an IP address is not ordered \(ACME gives it an identifier of its own, RFC 8738, which Candor does not order\): serve it a tls\.cert, or order a DNS name that resolves to it$/m,
+    );
+  }
+});
