@@ -17,7 +17,7 @@ import { durationField, filePath, mapping, span } from './schema-kit.ts';
  */
 const DNS_NAME =
   '(?=.{1,253}$)(?!.*\\.[0-9]+$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$';
-const ACME_NAME = `^(?:\\*\\.)?${DNS_NAME}`;
+export const ACME_NAME = `^(?:\\*\\.)?${DNS_NAME}`;
 
 export const ACME_CHALLENGES = ['http-01', 'tls-alpn-01', 'dns-01'] as const;
 export const TSIG_ALGORITHMS = ['hmac-sha256', 'hmac-sha384', 'hmac-sha512'] as const;

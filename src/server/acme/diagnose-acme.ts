@@ -3,6 +3,7 @@ import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { isIP } from 'node:net';
+import { ACME_NAME } from '../../core/config/schema-acme.ts';
 import type { AcmeConfig, GatewayConfig } from '../../core/config/types.ts';
 import { printable } from '../../core/printable.ts';
 import { acmeRequest } from './acme-http.ts';
@@ -63,7 +64,8 @@ export async function diagnoseAcme(
     steps.push(checked.step);
     return checked.verdict === undefined ? undefined : done(checked.verdict, checked.fix ?? '');
   };
-  const wanted = name.toLowerCase();
+  // Written with its final dot (`shop.example.com.`, as dig prints it), it is the same name.
+  const wanted = name.toLowerCase().replace(/(?<=[^.])\.$/, '');
   // The challenges the orders use: no HTTP-01 (nor a port 80 to probe) without a plain listener.
   const acme = config.acme && answerableAcme(config, config.acme);
   const ordering = config.listen.some((l) => l.tls?.acme?.names.includes(wanted));
@@ -80,7 +82,13 @@ export async function diagnoseAcme(
       // operator to a config that does not load.
       isIP(wanted) !== 0
         ? 'an IP address is not ordered (ACME gives it an identifier of its own, RFC 8738, which Candor does not order): serve it a tls.cert, or order a DNS name that resolves to it'
-        : `add ${wanted} to listen[].tls.acme.names of the TLS listener that serves it`,
+        : !new RegExp(ACME_NAME).test(wanted)
+          ? `${wanted} is no name tls.acme.names takes: a DNS name like www.example.com, or a wildcard like *.example.com`
+          : `add ${wanted} to listen[].tls.acme.names of the TLS listener that serves it${
+              wanted.startsWith('*.') && config.acme?.dns01 === undefined
+                ? ', with acme.dns01 (a wildcard is proven only by DNS-01)'
+                : ''
+            }`,
     );
   }
   steps.push({

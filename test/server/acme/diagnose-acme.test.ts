@@ -249,3 +249,38 @@ test('an IP address is not told to be added to tls.acme.names, which candor chec
     );
   }
 });
+
+test('a name written with its final dot is the name ordered; one tls.acme.names would refuse is not told to be added', {
+  timeout: 90_000,
+}, async () => {
+  const dotted = await diagnose([
+    '--acme',
+    'diag.shop.test.',
+    '--config',
+    file,
+    '--dns-server',
+    pebble.dns,
+    '--http-port',
+    String(httpPort),
+  ]);
+  assert.match(dotted.stdout, /✓ config {3}ordered from /);
+  assert.match(dotted.stdout, /✓ http-01 {2}port \d+ of 127\.0\.0\.1 reaches this gateway/);
+  // A wildcard loads only with acme.dns01, which this config has not.
+  const wildcard = await diagnose(['--acme', '*.shop.test', '--config', file]);
+  assert.match(
+    wildcard.stdout,
+    /^fix: add \*\.shop\.test to listen\[\]\.tls\.acme\.names of the TLS listener that serves it, with acme\.dns01 \(a wildcard is proven only by DNS-01\)$/m,
+  );
+  for (const name of ['bad name', 'a_b.shop.test']) {
+    const run = await diagnose(['--acme', name, '--config', file]);
+    assert.equal(run.code, 2);
+    assert.doesNotMatch(run.stdout, /^fix: add /m);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^fix: ${name} is no name tls\\.acme\\.names takes: a DNS name like www\\.example\\.com, or a wildcard like \\*\\.example\\.com$`,
+        'm',
+      ),
+    );
+  }
+});
