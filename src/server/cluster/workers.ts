@@ -273,7 +273,7 @@ class Supervision {
     // A worker that did not end its drain with 0 (killed by the backstop above, or by the
     // kernel's OOM killer, or crashed) cut what it held: the stop was not clean, and the
     // primary's exit says so to its supervisor (systemd marks the unit failed).
-    else if (code !== EXIT.ok) {
+    else if (code !== EXIT.ok && !endedItsDrain(worker, signal)) {
       // One refused at its start as the worker that stopped the gateway was (the same config,
       // met before the stop reached it) held nothing to cut: its refusal is said already.
       const refusedAlike = code === this.#exitCode && (code === EXIT.unavailable || code === EXIT.config);
@@ -377,4 +377,17 @@ function shutEarlyInspector(always: boolean): void {
 function listensOn(port: number): boolean {
   const inodes = listeningInodes(port);
   return inodes === undefined || inodes.length > 0;
+}
+
+/**
+ * A worker killed by a drain signal after it had disconnected itself (serve.ts does so once its
+ * drain is over and it returns 0) ended its drain: a second Ctrl-C reaches the whole process
+ * group, and one landing as Node tears the worker down (each signal's default action restored,
+ * after its 'exit' event) kills it. That is a clean stop, not one to call unclean.
+ */
+function endedItsDrain(worker: Worker, signal: string | null): boolean {
+  return (
+    worker.exitedAfterDisconnect === true &&
+    (signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGQUIT')
+  );
 }

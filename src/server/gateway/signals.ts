@@ -81,6 +81,9 @@ const PARENT_WATCH_MS = 1_000;
 /** The parent as the process began (this module comes with the CLI's first imports): one that ended while the config loaded counts too. */
 const FIRST_PARENT = process.ppid;
 
+/** What a worker's signals do once its inbox is closed: nothing (signal handles do not hold the event loop). */
+function ignoreSignal(): void {}
+
 /** Actions asked for before anyone could act on them, handed over on attach(). */
 export interface ActionInbox {
   /** From now on `act` receives each action; a drain asked for earlier is replayed first. */
@@ -114,6 +117,10 @@ export function listenForActions(): ActionInbox {
     close() {
       offSignals();
       process.off('message', onMessage);
+      // Closed once the worker's drain is over, as it ends: a signal now (a second Ctrl-C, which
+      // reaches the whole process group) has nothing left to end, and Node's default action
+      // would kill the worker, its log unflushed, the primary saying the clean stop unclean.
+      for (const signal of Object.keys(SIGNAL_ACTIONS)) process.on(signal, ignoreSignal);
     },
   };
 }
