@@ -8,54 +8,13 @@
  * `Forwarded: , for=127.0.0.1;…`.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
-import { closeAfterAll } from '../../helpers/keep.ts';
-import { scriptedUpstream } from '../../helpers/scripted-upstream.ts';
-import { startTestGateway } from '../../helpers/test-gateway.ts';
+import { trustedProxyFixture } from './trusted-proxy-fixture.ts';
 
-const keep = closeAfterAll();
-const upstream = await keep(
-  scriptedUpstream((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')),
-);
-const gw = await keep(
-  startTestGateway(`name: edge-1
-trust_forwarded_from: [127.0.0.1]
-routes:
-  - match: { path: / }
-    upstream: app
-    request_headers: { set: { X-Client: "{client_ip}" } }
-upstreams:
-  app:
-    targets:
-      - url: ${upstream.url}
-`),
-);
-
-/** Sends one raw request from 127.0.0.1 (the trusted proxy); the status line's code. */
-function send(id: string, fields: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(gw.port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('end', () => resolve(Number(Buffer.concat(chunks).toString('latin1').slice(9, 12))));
-    socket.on('error', reject);
-    socket.write(
-      `GET /page HTTP/1.1\r\nHost: app\r\nX-Request-Id: ${id}\r\n${fields}Connection: close\r\n\r\n`,
-    );
-  });
-}
-
-/** The values of every field `name` in the upstream's head of the request with this id. */
-function upstreamFields(id: string, name: string): string[] {
-  const found = upstream.requests.find((r) => r.head.includes(`\r\nx-request-id: ${id}\r\n`));
-  assert.ok(found, `no request ${id} upstream`);
-  return found.head
-    .split('\r\n')
-    .slice(1)
-    .filter((line) => line.slice(0, line.indexOf(':')).toLowerCase() === name)
-    .map((line) => line.slice(line.indexOf(':') + 1).trim());
-}
+const fixture = await trustedProxyFixture();
+/** Sends one request from the trusted proxy, closing its connection. */
+const send = (id: string, fields: string) => fixture.send(id, `${fields}Connection: close\r\n`);
+const { upstreamFields } = fixture;
 
 for (const [name, fields, forwardedFor] of [
   ['an empty X-Forwarded-For line', 'X-Forwarded-For: \r\n', 'unknown, 127.0.0.1'],
