@@ -20,8 +20,12 @@ export interface DrainedConnection {
   readonly answer: ClosedAnswer | undefined;
   /** A tunnel's last words (a WebSocket's Close frame), said before the deadline's cut. */
   readonly farewell: ((why: TunnelCut) => void) | undefined;
+  /** A request its client pipelined behind the one in progress was read, and waits its turn. */
+  readonly pipelined: boolean;
   /** The connection closes, for `why`, after the current response (saying `Connection: close` if it can). */
   endAfterAnswer(why: EndedFor): void;
+  /** As endAfterAnswer, but after the next response if the current one's head has left saying keep-alive. */
+  endAfterToldAnswer(why: EndedFor): void;
   /** Closes the connection after what was written (a lingering close). */
   close(): void;
 }
@@ -38,10 +42,13 @@ export interface ClosedAnswer {
 /**
  * A drain: an idle connection closes at once, a busy one after its response. One idle only
  * until its turn comes for a pipelined request already read is busy: that request is
- * answered (saying close), not dropped with the connection after the client sent it.
+ * answered (saying close), not dropped with the connection after the client sent it; so is one
+ * read behind an answer still leaving for a slow client, whose head said keep-alive (the client
+ * sent it in good faith, and the drain cannot take that back).
  */
 export function closeWhenIdle(connection: DrainedConnection, why: EndedFor): void {
-  connection.endAfterAnswer(why);
+  if (connection.pipelined) connection.endAfterToldAnswer(why);
+  else connection.endAfterAnswer(why);
   if (!connection.quiet) return;
   // One more look first: a request already in the socket's buffer when the drain began (sent
   // before the client could know) is read by the next poll of the event loop, which runs

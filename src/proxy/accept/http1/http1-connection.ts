@@ -243,6 +243,11 @@ export class Http1Connection extends Http1RequestReading implements DrainedConne
   /** endAfterToldAnswer met an answer whose head had left: the next one says close. */
   #endAfterNext: EndedFor | undefined;
 
+  /** A request its client pipelined behind the one in progress was read, and waits its turn. */
+  get pipelined(): boolean {
+    return this.pipeline?.waiting === true;
+  }
+
   /** Idle between requests, those its client pipelined read and waiting their turn. */
   get betweenRequests(): boolean {
     return this.connectionState === 'idle' && this.pipeline?.waiting === true;
