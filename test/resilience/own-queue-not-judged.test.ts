@@ -5,10 +5,11 @@
  * the upstream had only what the queue left of it. Judged against the target, a healthy one was
  * ejected (then every request was a 503 destination_unavailable: a storm the gateway made).
  *
- * Here the pool has one connection and the upstream answers the first request after 200 ms: the
+ * Here the pool has one connection and the upstream answers the first request after 500 ms: the
  * second, sent once the first holds that connection, queues behind it, is sent when it answers,
- * and gets no answer: the 1 s total deadline cuts it when its upstream had had some 800 ms of its
- * 1 s response timeout. A request that was never queued and hangs past the total timeout still
+ * and gets no answer: the 1 s total deadline cuts it when its upstream had had some 500 ms of its
+ * 1 s response timeout (the 500 ms leave a loaded machine room to read the second request while
+ * the first still holds the connection: with 200, it sometimes came after, was never queued). A request that was never queued and hangs past the total timeout still
  * counts against its target. (No timing is asserted: the margins are hundreds of ms.)
  */
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ import { test } from 'node:test';
 import { request } from '../helpers/http-client.ts';
 import { singleUpstream, startTestGateway } from '../helpers/test-gateway.ts';
 
-/** Answers `/first-*` after 200 ms, telling `arrived` when each comes; never answers any other path. */
+/** Answers `/first-*` after 500 ms, telling `arrived` when each comes; never answers any other path. */
 async function slowUpstream(): Promise<{
   url: string;
   arrived(path: string): Promise<void>;
@@ -30,7 +31,7 @@ async function slowUpstream(): Promise<{
     const path = req.url ?? '';
     came.add(path);
     waiting.get(path)?.();
-    if (path.startsWith('/first-')) setTimeout(() => res.end('ok'), 200);
+    if (path.startsWith('/first-')) setTimeout(() => res.end('ok'), 500);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
