@@ -22,7 +22,11 @@ import { type ExportedSpan, KIND, STATUS, startCollector } from './collector.ts'
 const ENV = { OIDC_SPAN_CLIENT_SECRET: CLIENT_SECRET, OIDC_SPAN_COOKIE_SECRET: COOKIE_SECRET };
 Object.assign(process.env, ENV);
 
-/** A sign-in through a gateway that traces, the token endpoint answering as `mode`; the spans exported. */
+/**
+ * A sign-in through a gateway that traces, the token endpoint answering as `mode`; the spans exported.
+ * The provider's timeout is short only where the test waits it out: the provider signs its tokens
+ * in this process, which a loaded machine can keep past 500 ms.
+ */
 async function signIn(mode: ProviderMode, status: number) {
   const collector = await startCollector();
   const { app, provider, gw } = await startSignIn(
@@ -37,7 +41,7 @@ async function signIn(mode: ProviderMode, status: number) {
         client_id: ${CLIENT_ID}
         client_secret_env: OIDC_SPAN_CLIENT_SECRET
         cookie: { secret_env: OIDC_SPAN_COOKIE_SECRET }
-        timeout: 500ms
+        timeout: ${mode === 'hang' ? '500ms' : '10s'}
 upstreams:
   app:
     targets:
