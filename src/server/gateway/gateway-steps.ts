@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../../core/config/types.ts';
 import { hostPort } from '../../core/net/host-port.ts';
 import { LINE_SINK } from '../../observe/log/logger.ts';
+import { flushReports } from '../../observe/log/report-every-second.ts';
 import { startListener } from '../../proxy/accept/listener.ts';
 import type { RequestHandlers } from '../../proxy/accept/request-handlers.ts';
 import { Discoveries } from '../../upstream/discovery/discoveries.ts';
@@ -205,6 +206,8 @@ export function drainer(
       await live.runtime.close();
       await live.plugins?.close(PLUGIN_CLOSE_MS);
       await parts.tracing?.shutdown();
+      // The last second's floods (refused connections, stray bytes), held for their next line.
+      flushReports();
       await flushed();
     });
     return drained;

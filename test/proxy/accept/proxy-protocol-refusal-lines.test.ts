@@ -47,3 +47,17 @@ test("a balancer's refused header is told though strangers' headers are refused 
   assert.equal(line?.reason, 'invalid PROXY header: v1 header with an invalid port');
   assert.equal(line?.refused, 1);
 });
+
+test('refusals held for the next second are told when the gateway closes, not lost with its timer', async () => {
+  const app = await keep(listenOnLoopback((_req, res) => res.end('ok')));
+  const gw = await startTestGateway(singleUpstream(app.url), {}, 'proxy_protocol: { from: [127.0.0.2] }');
+  const stranger = 'PROXY TCP4 203.0.113.7 10.0.0.1 56324 443\r\n';
+  for (let i = 0; i < 3; i++) await refusedFrom(gw.port, '127.0.0.1', stranger);
+  // The first is told at once; the two after it wait for the next second's line, which the close
+  // comes before.
+  await gw.close();
+  assert.deepEqual(
+    refusals(gw).map((l) => l.refused),
+    [1, 2],
+  );
+});
