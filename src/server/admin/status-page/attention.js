@@ -30,7 +30,14 @@ export function troubles(status, canaries) {
   for (const [name, u] of Object.entries(status.upstreams)) {
     if (u.circuit.state !== 'closed') add(2, `upstream ${name}: circuit ${u.circuit.state}`);
     if (u.panic) add(2, `upstream ${name}: panic (requests go to targets failing their checks)`);
-    if (u.discovery?.failure)
+    // Before its first good answer a discovered upstream has no set to keep: every request gets
+    // the DNS failure (undiscovered.ts), an upstream down whole, not a kept set's warning.
+    if (u.discovery?.failure && u.discovery.targets.length === 0)
+      add(
+        2,
+        `upstream ${name}: DNS failing (${u.discovery.failure}), no target found yet: every request gets its failure`,
+      );
+    else if (u.discovery?.failure)
       add(3, `upstream ${name}: DNS failing (${u.discovery.failure}), last good set kept`);
     const count = (test) => u.targets.filter(test).length;
     const ejected = count((t) => t.ejected);

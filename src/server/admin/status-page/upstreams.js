@@ -14,7 +14,10 @@ export function renderUpstream(name, upstream) {
   if (found) {
     const changed = found.changed_at ? `changed ${clock(found.changed_at)}` : 'no answer yet';
     facts.push(`DNS ${found.type} ${found.dns}: ${found.targets.length} targets, ${changed}`);
-    if (found.failure) facts.push(`last question failed (${found.failure}): last good set kept`);
+    // No good answer yet: nothing is kept, the upstream has no target.
+    if (found.failure && found.targets.length === 0)
+      facts.push(`question failed (${found.failure}): no target found yet`);
+    else if (found.failure) facts.push(`last question failed (${found.failure}): last good set kept`);
   }
   const head = el(
     'h3',
