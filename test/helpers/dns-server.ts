@@ -23,6 +23,7 @@ export type DnsRecord =
 export type DnsAnswer =
   | readonly DnsRecord[]
   | 'servfail'
+  | 'refused'
   | 'nxdomain'
   | 'silent'
   | 'truncated'
@@ -87,7 +88,8 @@ function answer(packet: Buffer, table: Map<string, DnsAnswer>, questions: string
     const otherName = Buffer.concat([encodeName(`x${name}`), question.subarray(question.length - 4)]);
     return [reply((id + 1) & 0xffff, flags, 0, question, [record]), reply(id, flags, 0, otherName, [record])];
   }
-  const rcode = found === 'servfail' ? 2 : found === 'nxdomain' || found === undefined ? 3 : 0;
+  const rcode =
+    found === 'servfail' ? 2 : found === 'refused' ? 5 : found === 'nxdomain' || found === undefined ? 3 : 0;
   const records: readonly DnsRecord[] =
     typeof found === 'object' ? found.filter((r) => r.type === 'CNAME' || TYPES[r.type] === qtype) : [];
   // The TC bit: "ask again over TCP".

@@ -1,7 +1,7 @@
 import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, GatewayConfig } from '../../core/config/types.ts';
 import { withDiscovered } from '../../upstream/discovery/discoveries.ts';
-import { askDns, type DnsAnswer } from '../../upstream/discovery/dns-answer.ts';
+import { askDns, type DnsAnswer, eachResolver, QUERY_OPTIONS } from '../../upstream/discovery/dns-answer.ts';
 import { createTargetCheck, gatewayListeners } from '../../upstream/discovery/refused-targets.ts';
 import { undiscoveredFailure } from '../../upstream/discovery/undiscovered.ts';
 
@@ -18,7 +18,7 @@ export async function discoverForDiagnose(
 ): Promise<{ config: GatewayConfig; said: string } | { failure: string; answered: string }> {
   const discovery = config.upstreams[name]?.discovery;
   if (discovery === undefined) return { config, said: '' };
-  const resolver = new Resolver({ timeout: 2_000, tries: 2 });
+  const resolver = new Resolver(QUERY_OPTIONS);
   if (discovery.resolvers.length > 0) resolver.setServers([...discovery.resolvers]);
   const asked = `${discovery.type} ${discovery.dns}${discovery.resolvers.length > 0 ? ` at ${discovery.resolvers.join(', ')}` : ''}`;
   try {
@@ -27,6 +27,8 @@ export async function discoverForDiagnose(
       resolver,
       discovery,
       createTargetCheck(discovery.allow, gatewayListeners(config)),
+      // As the gateway asks: the next server listed at a SERVFAIL or REFUSED.
+      eachResolver(discovery.resolvers),
     );
     if (answer.targets.length === 0)
       return {

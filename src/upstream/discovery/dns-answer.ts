@@ -1,4 +1,4 @@
-import type { Resolver } from 'node:dns/promises';
+import { Resolver } from 'node:dns/promises';
 import { parseTargetUrl } from '../../core/config/addresses.ts';
 import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
 import type { TargetCheck } from './refused-targets.ts';
@@ -19,6 +19,51 @@ export interface RefusedRecord {
   readonly why: string;
 }
 
+/** One question's wait for its answer, and how many times it is sent (node:dns's options). */
+export const QUERY_OPTIONS = { timeout: 2_000, tries: 2 } as const;
+
+/**
+ * Codes by which a DNS server says nothing of the name (it could not answer, SERVFAIL, or would
+ * not, REFUSED): the next server listed may, and glibc's resolver asks it. Node's resolver hands
+ * them back at once (c-ares with ARES_FLAG_NOCHECKRESP) and asks the first server again at each
+ * try, so a `resolvers` list whose first server SERVFAILs never reached the second.
+ */
+const ASK_NEXT = new Set(['ESERVFAIL', 'EREFUSED', 'ENOTIMP']);
+
+/**
+ * With two or more `resolvers`, one resolver on each, asked in turn when the resolver on them
+ * all gets an ASK_NEXT code (which server gave it is not said: each is asked, in order).
+ */
+export function eachResolver(servers: readonly string[]): Resolver[] {
+  if (servers.length < 2) return [];
+  return servers.map((server) => {
+    const resolver = new Resolver(QUERY_OPTIONS);
+    resolver.setServers([server]);
+    return resolver;
+  });
+}
+
+/** `question` of `resolver`, then, at an ASK_NEXT failure, of each of `next` in turn; the first failure if none answers. */
+async function inTurn<T>(
+  resolver: Resolver,
+  next: readonly Resolver[],
+  question: (r: Resolver) => Promise<T>,
+): Promise<T> {
+  try {
+    return await question(resolver);
+  } catch (err) {
+    if (!ASK_NEXT.has((err as { code?: string }).code ?? '')) throw err;
+    for (const other of next) {
+      try {
+        return await question(other);
+      } catch (otherErr) {
+        if (!ASK_NEXT.has((otherErr as { code?: string }).code ?? '')) throw otherErr;
+      }
+    }
+    throw err;
+  }
+}
+
 /** SRV weights run to 65535, a target's to 1000: larger ones are cut, 0 ("seldom") is the least, 1. */
 const MAX_WEIGHT = 1000;
 
@@ -34,12 +79,14 @@ const MAX_WEIGHT = 1000;
  * or port 0) or that `check` refuses is left out and named in `refused`: the others stand.
  * At most `max_targets` targets are kept, so an answer's size cannot set the gateway's memory.
  * Rejects with the resolver's error (its `code`: ENODATA for an empty answer, ENOTFOUND,
- * ESERVFAIL, ETIMEOUT…).
+ * ESERVFAIL, ETIMEOUT…). `next`: one resolver on each server (eachResolver), asked in turn
+ * when `resolver` gets SERVFAIL or REFUSED.
  */
 export async function askDns(
   resolver: Resolver,
   config: DiscoveryConfig,
   check: TargetCheck = () => undefined,
+  next: readonly Resolver[] = [],
 ): Promise<DnsAnswer> {
   const scheme = config.scheme;
   const refused: RefusedRecord[] = [];
@@ -56,7 +103,7 @@ export async function askDns(
   };
   let ttl: number | undefined;
   if (config.type === 'SRV') {
-    const records = await resolver.resolveSrv(config.dns);
+    const records = await inTurn(resolver, next, (r) => r.resolveSrv(config.dns));
     for (const r of records)
       consider(
         `${r.name || '.'} ${r.port}`,
@@ -66,10 +113,9 @@ export async function askDns(
         r.priority,
       );
   } else {
-    const records =
-      config.type === 'AAAA'
-        ? await resolver.resolve6(config.dns, { ttl: true })
-        : await resolver.resolve4(config.dns, { ttl: true });
+    const records = await inTurn(resolver, next, (r) =>
+      config.type === 'AAAA' ? r.resolve6(config.dns, { ttl: true }) : r.resolve4(config.dns, { ttl: true }),
+    );
     for (const r of records) consider(r.address, r.address, config.port ?? 0, 1);
     ttl = records.length === 0 ? undefined : Math.min(...records.map((r) => r.ttl));
   }

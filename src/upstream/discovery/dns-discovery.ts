@@ -2,13 +2,10 @@ import { Resolver } from 'node:dns/promises';
 import type { DiscoveryConfig, TargetConfig } from '../../core/config/types.ts';
 import { descriptorLimit, outOfDescriptors } from '../../core/failure/out-of-descriptors.ts';
 import type { Logger } from '../../observe/log/logger.ts';
-import { askDns, type DnsAnswer } from './dns-answer.ts';
+import { askDns, type DnsAnswer, eachResolver, QUERY_OPTIONS } from './dns-answer.ts';
 import { afterAnswer, afterFailure } from './question-schedule.ts';
 import { createTargetCheck, type GatewayListener, type TargetCheck } from './refused-targets.ts';
 
-/** One question's wait for its answer, and how many times it is sent (node:dns's options). */
-const QUERY_TIMEOUT_MS = 2_000;
-const QUERY_TRIES = 2;
 /** Left-out records named in one log line at most (the line gives the count of them all). */
 const MAX_NAMED_RECORDS = 10;
 
@@ -48,6 +45,8 @@ export class DnsDiscovery {
   readonly #logger: Logger;
   readonly #onReport: OnDiscovery;
   readonly #resolver: Resolver;
+  /** One resolver on each of two or more `resolvers`: asked in turn at a SERVFAIL or REFUSED. */
+  readonly #next: readonly Resolver[];
   readonly #check: TargetCheck;
   #report: DiscoveryReport;
   /** What the last answer left out, as logged: a line is written when it changes, not at every question. */
@@ -81,9 +80,10 @@ export class DnsDiscovery {
     this.config = config;
     this.#logger = logger;
     this.#onReport = onReport;
-    this.#resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: QUERY_TRIES });
+    this.#resolver = new Resolver(QUERY_OPTIONS);
     this.#check = createTargetCheck(config.allow, own);
     if (config.resolvers.length > 0) this.#resolver.setServers([...config.resolvers]);
+    this.#next = eachResolver(config.resolvers);
     this.#report = kept ?? {
       upstream,
       targets: [],
@@ -107,6 +107,7 @@ export class DnsDiscovery {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#resolver.cancel();
+    for (const resolver of this.#next) resolver.cancel();
   }
 
   async #ask(): Promise<void> {
@@ -114,7 +115,7 @@ export class DnsDiscovery {
     let next: number;
     let outcome: DiscoveryOutcome;
     try {
-      const answer = await askDns(this.#resolver, this.config, this.#check);
+      const answer = await askDns(this.#resolver, this.config, this.#check, this.#next);
       if (this.#stopped) return;
       this.#logLeftOut(answer);
       const now = new Date().toISOString();
