@@ -54,7 +54,7 @@ const NAMES: Record<number, string> = { 1: 'A', 28: 'AAAA', 33: 'SRV', 5: 'CNAME
  * AAAA and SRV questions from a table the test changes while it runs (with TTLs), so the
  * gateway's discovery is tested against real packets on a real socket, never a mocked resolver.
  */
-export async function startDnsServer(port = 0): Promise<DnsServer> {
+export async function startDnsServer(port = 0, host = '127.0.0.1'): Promise<DnsServer> {
   const socket = dgram.createSocket('udp4');
   const table = new Map<string, DnsAnswer>();
   const questions: string[] = [];
@@ -62,9 +62,9 @@ export async function startDnsServer(port = 0): Promise<DnsServer> {
     for (const reply of answer(packet, table, questions)) socket.send(reply, peer.port, peer.address);
   });
   // `port` 53: the system resolver's own port, in a namespace whose resolv.conf names 127.0.0.1.
-  await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => socket.bind(port, host, resolve));
   return {
-    address: `127.0.0.1:${socket.address().port}`,
+    address: `${host}:${socket.address().port}`,
     questions,
     set: (name, records) => table.set(name.toLowerCase(), records),
     close: () => new Promise((resolve) => socket.close(() => resolve())),

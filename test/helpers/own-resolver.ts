@@ -16,11 +16,14 @@ import { tempDir } from './temp-dir.ts';
 export function withOwnResolver(
   command: string,
   timeout = 8,
+  /** The servers resolv.conf names, in its order (loopback addresses, each served on port 53). */
+  nameservers: readonly string[] = ['127.0.0.1'],
 ): { status: number | null; stdout: string; stderr: string } {
   const dir = tempDir('candor-resolv-');
   try {
     const conf = join(dir, 'resolv.conf');
-    writeFileSync(conf, `nameserver 127.0.0.1\noptions timeout:${timeout} attempts:1\n`);
+    const named = nameservers.map((server) => `nameserver ${server}\n`).join('');
+    writeFileSync(conf, `${named}options timeout:${timeout} attempts:1\n`);
     const setup = `ip link set lo up && mount --bind "${conf}" /etc/resolv.conf`;
     const run = spawnSync('unshare', ['-mn', 'sh', '-c', `${setup} && ${command}`], {
       encoding: 'utf8',

@@ -28,7 +28,7 @@ export async function discoverForDiagnose(
       discovery,
       createTargetCheck(discovery.allow, gatewayListeners(config)),
       // As the gateway asks: the next server listed at a SERVFAIL or REFUSED.
-      eachResolver(discovery.resolvers),
+      eachResolver(resolver.getServers()),
     );
     if (answer.targets.length === 0)
       return {

@@ -36,10 +36,16 @@ const ASK_NEXT = new Set(['ESERVFAIL', 'EREFUSED', 'ENOTIMP']);
  */
 export function eachResolver(servers: readonly string[]): Resolver[] {
   if (servers.length < 2) return [];
-  return servers.map((server) => {
+  return servers.flatMap((server) => {
     const resolver = new Resolver(QUERY_OPTIONS);
-    resolver.setServers([server]);
-    return resolver;
+    // A system server as getServers() spells it that setServers() will not take back is left out
+    // of the turns, never a runner that cannot start.
+    try {
+      resolver.setServers([server]);
+    } catch {
+      return [];
+    }
+    return [resolver];
   });
 }
 

@@ -83,7 +83,8 @@ export class DnsDiscovery {
     this.#resolver = new Resolver(QUERY_OPTIONS);
     this.#check = createTargetCheck(config.allow, own);
     if (config.resolvers.length > 0) this.#resolver.setServers([...config.resolvers]);
-    this.#next = eachResolver(config.resolvers);
+    // The system's servers (/etc/resolv.conf) too: glibc's resolver moves on at a SERVFAIL.
+    this.#next = eachResolver(this.#resolver.getServers());
     this.#report = kept ?? {
       upstream,
       targets: [],
