@@ -49,7 +49,15 @@ export function eachResolver(servers: readonly string[]): Resolver[] {
   });
 }
 
-/** `question` of `resolver`, then, at an ASK_NEXT failure, of each of `next` in turn; the first failure if none answers. */
+/** What a server says of the name itself: the answer, whichever server gave it. */
+const ANSWERED = new Set(['ENOTFOUND', 'ENODATA']);
+
+/**
+ * `question` of `resolver`, then, at an ASK_NEXT failure, of each of `next` in turn: the first
+ * answer (records, NXDOMAIN, none) is taken; when none answers, the first failure is told (a
+ * server silent when asked alone, which the first round had passed over, does not turn a
+ * SERVFAIL into a timeout).
+ */
 async function inTurn<T>(
   resolver: Resolver,
   next: readonly Resolver[],
@@ -63,7 +71,9 @@ async function inTurn<T>(
       try {
         return await question(other);
       } catch (otherErr) {
-        if (!ASK_NEXT.has((otherErr as { code?: string }).code ?? '')) throw otherErr;
+        const code = (otherErr as { code?: string }).code ?? '';
+        // Stopped (the runner's stop cancels every resolver): no further turn.
+        if (ANSWERED.has(code) || code === 'ECANCELLED') throw otherErr;
       }
     }
     throw err;

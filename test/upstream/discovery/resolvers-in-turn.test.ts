@@ -94,3 +94,13 @@ test('every resolver answers SERVFAIL: the failure is the first one’s, each as
   assert.match(String(answer.headers['proxy-status']), /dns_error; rcode="SERVFAIL"/);
   assert.ok(second.questions.includes(`${name} A`));
 });
+
+test('a first resolver that never answers and a second that SERVFAILs: the failure told is the SERVFAIL, not a timeout', async () => {
+  const name = 'silent.turn.test';
+  first.set(name, 'silent');
+  second.set(name, 'servfail');
+  const g = await gatewayOn(name);
+  // The first is asked again alone (its timeout twice over) before the failure is told.
+  await waitUntil('the failure', () => g.gateway.status().upstreams.api.discovery?.failure != null, 20_000);
+  assert.equal(g.gateway.status().upstreams.api.discovery?.failure, 'ESERVFAIL');
+});
