@@ -256,6 +256,15 @@ export function hasDotSegment(path: string): boolean {
   return false;
 }
 
+/**
+ * Whether a path has a dot-segment as anyone reads it: `..` and `%2e%2e` (hasDotSegment), or
+ * with `;` parameters (`..;x`), which a servlet container drops before it resolves the `..`.
+ * A rewrite can join what it captured into either (`/v-..;x` → `/static/..;x`).
+ */
+export function hasAnyDotSegment(path: string): boolean {
+  return hasDotSegment(path) || (path.includes(';') && hasDotSegmentWithParameters(path));
+}
+
 /** "." or "..", each dot as sent or as `%2e` (six characters at most: longer is a name). */
 function isDotSegment(segment: string): boolean {
   if (segment.length === 0 || segment.length > 6) return false;

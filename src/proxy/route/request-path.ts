@@ -1,6 +1,6 @@
 import type { RouteConfig } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
-import { hasDotSegment, type NormalPath, normalizePath, type PathOptions } from '../../core/uri-path.ts';
+import { hasAnyDotSegment, type NormalPath, normalizePath, type PathOptions } from '../../core/uri-path.ts';
 
 function refused(details: string): Failure {
   return new Failure('http_request_error', details, { status: 400 });
@@ -71,7 +71,7 @@ export function rewrittenPath(routed: string, rewritten: string, options: PathOp
 /**
  * A rewritten path must stay where the route put it: from a normal path, a prefix rewrite or
  * strip_prefix cannot make a dot-segment, but a pattern's replacement can join what it
- * captured into one (`/static-..` rewritten to `/static/..`), and with `paths.normalize` off
+ * captured into one (`/static-..` rewritten to `/static/..`, or `/static/..;x`), and with `paths.normalize` off
  * the client's own pass through. Such a path is refused rather than resolved, which would
  * send the request outside the prefix the route rewrites to. A path the route left as it was
  * goes on (with normalisation off, exactly as sent).
@@ -79,7 +79,8 @@ export function rewrittenPath(routed: string, rewritten: string, options: PathOp
 export function rewriteEscapes(routed: string, rewritten: string): Failure | undefined {
   if (rewritten === routed) return undefined;
   const q = rewritten.indexOf('?');
-  return hasDotSegment(q === -1 ? rewritten : rewritten.slice(0, q))
+  // `..;x` too: a servlet container drops the parameters and resolves it (/static/..;x/secret).
+  return hasAnyDotSegment(q === -1 ? rewritten : rewritten.slice(0, q))
     ? refused("the route's rewrite of this path has a dot-segment, which would leave its prefix")
     : undefined;
 }

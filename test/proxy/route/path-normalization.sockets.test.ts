@@ -248,6 +248,29 @@ for (const protocol of ['HTTP/1.1', 'HTTP/2'] as const) {
       assert.equal(fine.seen, '/static/2/app.js');
     });
 
+    test('a rewrite cannot join a dot-segment with parameters either, which a servlet container resolves', async () => {
+      // `v-..;x` is a name where the client sent it; the pattern makes `..;x` a segment of its
+      // own, which Tomcat, Jetty and Spring read as `..`: /static/..;x/secret is their /secret.
+      for (const target of [
+        '/assets/v-..;x/secret',
+        '/assets/v-%2e%2e;/secret',
+        '/assets/v-.%2E;a=1/secret',
+      ]) {
+        const made = await forwarded(protocol, target);
+        assert.equal(made.answer.status, 400, target);
+        assert.equal(
+          made.answer.headers['proxy-status'],
+          PROXY_STATUS_400(
+            "the route's rewrite of this path has a dot-segment, which would leave its prefix",
+          ),
+        );
+        assert.equal(made.seen, undefined, target);
+      }
+      // A name that only holds dots and parameters further in is no dot-segment.
+      const name = await forwarded(protocol, '/assets/v-2/..a;x/app.js');
+      assert.equal(name.seen, '/static/2/..a;x/app.js');
+    });
+
     test('what cannot be made safe is refused with 400, as the gateway refuses other bad requests', async () => {
       const cases: Array<[string, string]> = [
         ['/x/..\\admin', 'the path cannot be made safe to route: the path holds a backslash'],
