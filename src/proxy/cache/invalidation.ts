@@ -1,6 +1,7 @@
 import type { SplitSide } from '../../core/config/types.ts';
 import { cgiSpelling } from '../../core/http1/cgi-spelling.ts';
 import type { FieldMap } from '../../core/net/downstream.ts';
+import { normalizePath, type PathOptions } from '../../core/uri-path.ts';
 import { cacheKey } from './cache-key.ts';
 
 /**
@@ -112,13 +113,15 @@ export interface InvalidatedTarget {
  * names the item it made, a PUT's answer the representation it changed. Each is read against
  * the target URI (the path the upstream was given, in whose terms it answers), and one of
  * another origin (scheme, host or port: §4.4's "MUST NOT") or that does not read invalidates
- * nothing: an upstream's answer cannot empty another host's pages.
+ * nothing: an upstream's answer cannot empty another host's pages. Its path is put in the form
+ * the keys are in (`paths`, as the router puts a request's: `%7E` is `~`, hex upper-cased).
  */
 export function namedKeys(
   fields: readonly string[],
   target: InvalidatedTarget,
   scheme: string,
   sides: readonly SplitSide[] | undefined,
+  paths: PathOptions,
 ): readonly string[] {
   const base = URL.parse(`${scheme}://${target.authority}${target.upstreamPath}`);
   if (base === null) return [];
@@ -128,7 +131,11 @@ export function namedKeys(
     if (name !== 'location' && name !== 'content-location') continue;
     const named = URL.parse(fields[i + 1].trim(), base.href);
     if (named === null || named.origin !== base.origin) continue;
-    keys.push(...uriKeys({ ...target, upstreamPath: named.pathname + named.search }, scheme, sides));
+    // The URL parser leaves `%7E` and `%2c` as written (Java's URLEncoder writes `~` so), where the
+    // page's key holds the normal form (`~`, `%2C`): taken as written, nothing was invalidated.
+    const normal = normalizePath(named.pathname, paths);
+    if ('problem' in normal) continue; // no request so spelled was forwarded, nor stored
+    keys.push(...uriKeys({ ...target, upstreamPath: normal.path + named.search }, scheme, sides));
   }
   return keys;
 }

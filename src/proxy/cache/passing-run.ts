@@ -3,6 +3,7 @@ import { Failure } from '../../core/failure/failure.ts';
 import { withSfMember } from '../../core/failure/structured-field.ts';
 import type { Release } from '../../core/limits/count.ts';
 import type { DownstreamExchange } from '../../core/net/downstream.ts';
+import type { PathOptions } from '../../core/uri-path.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type {
   BeforeAttemptsVerdict,
@@ -43,6 +44,8 @@ export interface CachedRoute {
    * (cache-request.ts).
    */
   readonly authenticates: boolean;
+  /** How request paths are put in their normal form (`paths`): the keys' paths are in it. */
+  readonly paths: PathOptions;
   /** The route's split (or canary), when it has one: each side keeps its own answers. */
   readonly split: { readonly sides: readonly SplitSide[] } | undefined;
   /** Tells the other workers of the keys an unsafe request invalidated; undefined in-process. */
@@ -145,7 +148,7 @@ export class PassingRun implements StageHooks {
     const target = this.#target;
     if (head.status >= 400 || target === undefined) return undefined;
     const { protocol } = this.request.listener;
-    const named = namedKeys(head.fields, target, protocol, this.route.split?.sides);
+    const named = namedKeys(head.fields, target, protocol, this.route.split?.sides, this.route.paths);
     this.route.cache.invalidateAll([...this.#invalidated, ...named], this.route.announce);
     return undefined;
   }

@@ -142,6 +142,7 @@ export function closingStages(
         cache,
         compression: route.compression,
         authenticates: route.access?.auth !== undefined,
+        paths: facts.paths,
         gateway: facts.name,
         minimalErrors: facts.minimalErrors,
         metrics: facts.metrics,

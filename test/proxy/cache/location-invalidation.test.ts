@@ -102,3 +102,28 @@ test('a POST the upstream refuses (4xx) invalidates nothing its answer names', a
   assert.match(String(again.headers['cache-status']), /^edge-1; hit; /);
   assert.equal(gets.get('/pages/items/7'), 1);
 });
+
+test('a Location or Content-Location spelled as the normal form is not (%7E for "~", lowercase hex) invalidates the page stored under the normal form', async (t) => {
+  // Java's URLEncoder writes `~` as %7E; the request for the page was keyed by its normal form
+  // (`/pages/items/~jane`, `%2C`), so a Location taken as written named a key nothing is under.
+  const { gw, gets, get } = await shop(t, {
+    location: '/pages/items/%7ejane',
+    'content-location': '/pages/items/a%2cb',
+  });
+  for (const path of ['/pages/items/~jane', '/pages/items/a%2Cb']) {
+    await get(path);
+    assert.match(String((await get(path)).headers['cache-status']), /^edge-1; hit; /);
+  }
+  const made = await request(gw.url, {
+    method: 'POST',
+    path: '/pages/items',
+    headers: { host: 'shop.test' },
+    body: 'x',
+  });
+  assert.equal(made.status, 201);
+  for (const path of ['/pages/items/~jane', '/pages/items/a%2Cb']) {
+    const after = await get(path);
+    assert.equal(after.headers['cache-status'], 'edge-1; fwd=uri-miss', path);
+    assert.equal(gets.get(path), 2, path);
+  }
+});
