@@ -55,6 +55,36 @@ export function lastValuesFirst(path: string): string | undefined {
   return `${path.slice(0, q)}?${new URLSearchParams(pairs.reverse())}`;
 }
 
+/**
+ * The path with its query's names as PHP reads them into `$_GET` (php_register_variable_ex):
+ * leading spaces dropped, then each " " and "." before the first "[" as "_", and a "[" that no
+ * "]" closes as "_" too (the rest then as it is); a closed one names an array, kept as sent.
+ * Undefined when no name reads otherwise (the common case: one look at the query).
+ *
+ * @example phpNames('/app?%20debug=1&trace.id=7') // '/app?debug=1&trace_id=7'
+ */
+export function phpNames(path: string): string | undefined {
+  const q = path.indexOf('?');
+  if (q === -1 || !/[ .+[%]/.test(path.slice(q + 1))) return undefined;
+  let changed = false;
+  const read = [...new URLSearchParams(path.slice(q + 1))].map(([name, value]): [string, string] => {
+    const php = phpName(name);
+    if (php !== name) changed = true;
+    return [php, value];
+  });
+  return changed ? `${path.slice(0, q)}?${new URLSearchParams(read)}` : undefined;
+}
+
+/** One name as PHP reads it (phpNames). */
+function phpName(name: string): string {
+  const trimmed = name.replace(/^ +/, '');
+  const bracket = trimmed.indexOf('[');
+  const head = (bracket === -1 ? trimmed : trimmed.slice(0, bracket)).replace(/[ .]/g, '_');
+  if (bracket === -1) return head;
+  const rest = trimmed.slice(bracket);
+  return rest.includes(']') ? head + rest : `${head}_${rest.slice(1)}`;
+}
+
 function compileField(field: FieldTest): { name: string; test: (value: string | undefined) => boolean } {
   if (field.name !== 'host') return { name: field.name, test: compileValueTest(field.test) };
   // Host is read as match.host reads it (lower-cased, no port, no trailing dot, an IP address

@@ -12,7 +12,7 @@ import {
   withoutParameters,
   withoutQuery,
 } from '../../core/uri-path.ts';
-import { lastValuesFirst, repeatReadings } from './conditions.ts';
+import { lastValuesFirst, phpNames, repeatReadings } from './conditions.ts';
 import { RedirectAnswer, redirectLocation, redirectStatus } from './redirect.ts';
 import { encodedSlashRefused, rewrittenPath, routedPath } from './request-path.ts';
 import { splitTarget } from './request-target.ts';
@@ -127,6 +127,17 @@ export function routeRequest(
     return new Failure(
       'http_request_error',
       'the query gives a parameter more than once, and its last value would take the request to another route than its first (a server such as PHP or Rails reads the last)',
+      { status: 400 },
+    );
+  // PHP reads ` debug`, and `trace.id`, `trace id` or `trace[id` as `debug` and `trace_id` (and
+  // a repeated name's last value): a query whose names so read take it past the route that
+  // reading picks (`?%20debug=1` past a `debug: "1"` route's policy, or `?debug=0&%20debug=1`
+  // past the repeat check above) is refused. Only looked at when a route tests the query.
+  const php = router.readsQuery ? phpNames(path) : undefined;
+  if (php !== undefined && router.match(hostname, lastValuesFirst(php) ?? php, asked) !== route)
+    return new Failure(
+      'http_request_error',
+      'a query parameter\'s name is a name another route tests to a server that reads names as PHP does (leading spaces dropped, " ", "." and an unclosed "[" read as "_")',
       { status: 400 },
     );
   // The same for a tested header field sent twice (`X-Debug: 1` then `X-Debug: 0`): Go's

@@ -31,6 +31,10 @@ routes:
     match: { path: /app, query: { debug: "1" } }
     upstream: app
     maintenance: { retry_after: 60s, message: Debugging is closed. }
+  - name: trace
+    match: { path: /tr, query: { trace_id: { present: true } } }
+    upstream: app
+    maintenance: { retry_after: 60s, message: Tracing is closed. }
   - name: catch-all
     upstream: app
 upstreams:
@@ -70,4 +74,34 @@ test('a repeated parameter both readings route alike goes on as sent', async () 
   assert.deepEqual(received, ['/app?x=1&x=2&debug=0', '/app?debug=0&debug=0', '/other?debug=0&debug=1']);
   // The debug route either way: its policy applies.
   assert.equal((await get('/app?debug=1&debug=1')).status, 503);
+});
+
+test("a parameter whose name PHP reads as a tested one (leading spaces dropped, ' ' '.' '[' as '_') is a 400 where that reading routes apart", async () => {
+  // PHP's $_GET has `debug` for ` debug` and `trace_id` for `trace.id`, `trace id`, `trace[id`:
+  // the conditions read names as sent, and these went on past the debug and trace routes.
+  for (const target of [
+    '/app?%20debug=1',
+    '/app?debug=0&%20debug=1',
+    '/tr?trace.id=7',
+    '/tr?trace+id=7',
+    '/tr?trace%20id=7',
+    '/tr?trace[id=7',
+  ]) {
+    received.length = 0;
+    const res = await get(target);
+    assert.equal(res.status, 400, target);
+    assert.equal(
+      res.headers['proxy-status'],
+      'edge-1; error=http_request_error; details="a query parameter\'s name is a name another route tests to a server that reads names as PHP does (leading spaces dropped, \\" \\", \\".\\" and an unclosed \\"[\\" read as \\"_\\")"',
+      target,
+    );
+    assert.equal(await h2Status(gw.url, target), 400, `${target} over HTTP/2`);
+    assert.deepEqual(received, [], target);
+  }
+  // PHP reads these as the names they are sent as, or routed alike: they go on as sent.
+  received.length = 0;
+  for (const target of ['/tr?trace[id]=7', '/app?x.y=1', '/other?%20debug=1'])
+    assert.equal((await get(target)).status, 200, target);
+  assert.deepEqual(received, ['/tr?trace[id]=7', '/app?x.y=1', '/other?%20debug=1']);
+  assert.equal((await get('/app?%20debug=1&debug=1')).status, 503, 'the debug route either way');
 });
