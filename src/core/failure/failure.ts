@@ -33,6 +33,14 @@ interface FailureInit {
    */
   readonly unprocessed?: boolean;
   /**
+   * Unprocessed because the upstream ended, with a graceful GOAWAY (NO_ERROR), an HTTP/2 session
+   * that had served streams (its last stream id above 0) before this one reached it: the
+   * connection's ordinary end (nginx's `keepalive_requests`, grpc-go's `MaxConnectionAge`) raced
+   * with this request, HTTP/2's keep-alive race. No fault of the target's, and its retry is not
+   * charged to the budget (a GOAWAY before any stream, last stream id 0, is a refusal: charged).
+   */
+  readonly sessionEnded?: boolean;
+  /**
    * A refusal no retry can turn around (an IP list, a credential the gateway denied), where the
    * kind's own rule is for a refusal that passes (a rate limit).
    */
@@ -103,6 +111,8 @@ export class Failure extends Error {
   readonly params: FailureParams;
   readonly retryAfter: number | undefined;
   readonly unprocessed: boolean;
+  /** The upstream's graceful end of a session that had served streams left it unprocessed (FailureInit.sessionEnded). */
+  readonly sessionEnded: boolean;
   /** Whether the client may usefully try again: the kind's rule, unless this failure is final. */
   readonly clientMayRetry: boolean;
   readonly challenge: string | undefined;
@@ -142,6 +152,7 @@ export class Failure extends Error {
     this.params = init.params ?? {};
     this.retryAfter = init.retryAfter;
     this.unprocessed = init.unprocessed === true;
+    this.sessionEnded = init.sessionEnded === true;
     // RFC 9110 §15.5.9: a 408 is the server that stopped waiting, not a fault in the request:
     // the client may send it again (its kind, the client's error, says no retry would help). So
     // may a 421's, on another connection (§15.5.20): its kind stays no retry for the table's
@@ -192,7 +203,7 @@ export class Failure extends Error {
    * gateway's refusals besides.
    */
   get judgesNoTarget(): boolean {
-    return this.clientsDoing || this.nextHop !== undefined || this.ownWaitSpent;
+    return this.clientsDoing || this.nextHop !== undefined || this.ownWaitSpent || this.sessionEnded;
   }
 
   /** Says something of the target that failed: one of the four upstream shapes, judging a target (judgesNoTarget). */
@@ -260,7 +271,7 @@ export class Failure extends Error {
       callsDeadline: this.callsDeadline,
       ownWaitSpent: this.ownWaitSpent,
       ...(this.variant === undefined ? {} : { variant: this.variant }),
-      ...(unprocessed ? { unprocessed } : {}),
+      ...(unprocessed ? { unprocessed, sessionEnded: this.sessionEnded } : {}),
       ...(receivedStatus === undefined ? {} : { receivedStatus }),
     });
   }

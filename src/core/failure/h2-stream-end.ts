@@ -261,10 +261,12 @@ function unprocessed(end: H2StreamEnd, { after, cause, rstCode }: Reset): Failur
   // The GOAWAY first: Node closes the streams above its last stream id as REFUSED_STREAM too,
   // and the GOAWAY is what the upstream said.
   if (goaway !== undefined && (end.streamId === undefined || end.streamId > goaway.lastStreamId)) {
+    // NO_ERROR after streams it served: the session's ordinary end raced this request (Failure's sessionEnded).
+    const sessionEnded = goaway.code === 0 && goaway.lastStreamId > 0;
     return new Failure(
       'connection_terminated',
       `the upstream sent GOAWAY (${goawayWords(goaway)}) before processing this request ${after}`,
-      never,
+      sessionEnded ? { ...never, sessionEnded } : never,
     );
   }
   // A stream with no id never went out: node:http2 hands one back, closed INTERNAL_ERROR (its

@@ -57,7 +57,9 @@ export function whyNotRetry(failure: Failure, ctx: RetryContext): RetrySkip | un
   if (!letsRetry(ctx.upstream, ctx.retryOfProbe === true)) return 'circuit_open';
   // A stale pooled connection says nothing about the upstream's health and adds no load to
   // a failing one: charging it to the budget would turn a benign race into client errors.
-  if (!stale && !ctx.upstream.retryBudget.allows()) return 'budget';
+  // Nor does an HTTP/2 session's graceful end racing the request (sessionEnded): nginx's
+  // keepalive_requests ends one every 100 streams, refusing those in flight past its last.
+  if (!stale && !failure.sessionEnded && !ctx.upstream.retryBudget.allows()) return 'budget';
   return undefined;
 }
 
@@ -103,7 +105,11 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
   const delay = backoffDelay(ctx.upstream.config.retries, ctx.attempts);
   // It would be answered by the deadline's 504: the client gets the failure that happened instead.
   if (!leavesTimeForRetry(ctx.remaining, delay)) return { skip: 'deadline' };
-  return { skip: undefined, delay, charged: !keepAliveRace(failure, ctx.reusedConnection, ctx.upstream) };
+  return {
+    skip: undefined,
+    delay,
+    charged: !keepAliveRace(failure, ctx.reusedConnection, ctx.upstream) && !failure.sessionEnded,
+  };
 }
 
 /**
@@ -112,7 +118,8 @@ export function decideRetry(failure: Failure, ctx: RetryContext): RetryVerdict {
  * one, and a stream reset there is the upstream refusing this request, not a stale connection
  * (taken for one, a target resetting every stream got each request three times, the budget
  * bypassed); a session the upstream ends says so by GOAWAY, whose refusals (a stream it did not
- * process, RFC 9113 §8.7) are how an overloaded server sheds load, charged to the budget too.
+ * process, RFC 9113 §8.7) are how an overloaded server sheds load, charged to the budget too
+ * (but for a graceful end of a session that had served streams: Failure's sessionEnded).
  */
 function keepAliveRace(failure: Failure, reusedConnection: boolean, upstream: Upstream): boolean {
   return (
