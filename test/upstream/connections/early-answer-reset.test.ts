@@ -35,8 +35,12 @@ upstreams:
 });
 after(() => closeAll(gw, app));
 
-/** POSTs `size` bytes (a Content-Length body, streamed as fast as the gateway takes it): what came back, as text. */
-function upload(size: number): Promise<string> {
+/**
+ * POSTs `size` bytes (a Content-Length body, or a chunked one: the gateway sends it upstream
+ * chunked, each piece its size line, bytes and CRLF corked into one write), streamed as fast as
+ * the gateway takes it: what came back, as text.
+ */
+function upload(size: number, chunked = false): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect(gw.port, '127.0.0.1');
     const received: Buffer[] = [];
@@ -46,12 +50,20 @@ function upload(size: number): Promise<string> {
       while (left > 0 && !socket.destroyed) {
         const piece = chunk.subarray(0, Math.min(chunk.length, left));
         left -= piece.length;
-        if (!socket.write(piece)) return void socket.once('drain', pump);
+        const framed = chunked
+          ? Buffer.concat([
+              Buffer.from(`${piece.length.toString(16)}\r\n`),
+              piece,
+              Buffer.from(left > 0 ? '\r\n' : '\r\n0\r\n\r\n'),
+            ])
+          : piece;
+        if (!socket.write(framed)) return void socket.once('drain', pump);
       }
     };
     socket.on('connect', () => {
+      const length = chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${size}`;
       socket.write(
-        `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${size}\r\n\r\n`,
+        `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n${length}\r\n\r\n`,
       );
       pump();
     });
@@ -62,18 +74,21 @@ function upload(size: number): Promise<string> {
   });
 }
 
-test("an app's early 413 to a streamed upload, its connection reset under the body: the client gets the 413, every time, and the target is not judged for it", async () => {
-  const statuses: string[] = [];
-  for (let i = 0; i < 12; i++) statuses.push((await upload(5_000_000)).split('\r\n')[0]);
-  assert.deepEqual(statuses, Array(12).fill('HTTP/1.1 413 Payload Too Large'));
-  assert.equal(asked, 12);
-  const lines = gw.logs.filter((l) => l.msg === 'request');
-  assert.deepEqual(
-    lines.map((l) => [l.status, l.error, l.attempts]),
-    Array(12).fill([413, undefined, 1]),
-  );
-  assert.equal(
-    gw.logs.some((l) => l.msg === 'target ejected'),
-    false,
-  );
-});
+for (const chunked of [false, true])
+  test(`an app's early 413 to a streamed ${chunked ? 'chunked ' : ''}upload, its connection reset under the body: the client gets the 413, every time, and the target is not judged for it`, async () => {
+    const before = asked;
+    const logged = gw.logs.length;
+    const statuses: string[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await upload(5_000_000, chunked)).split('\r\n')[0]);
+    assert.deepEqual(statuses, Array(12).fill('HTTP/1.1 413 Payload Too Large'));
+    assert.equal(asked - before, 12);
+    const lines = gw.logs.slice(logged).filter((l) => l.msg === 'request');
+    assert.deepEqual(
+      lines.map((l) => [l.status, l.error, l.attempts]),
+      Array(12).fill([413, undefined, 1]),
+    );
+    assert.equal(
+      gw.logs.slice(logged).some((l) => l.msg === 'target ejected'),
+      false,
+    );
+  });

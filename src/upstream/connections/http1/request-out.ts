@@ -161,7 +161,14 @@ export class RequestOut {
    * under the body logged as a stall. The read side has not failed; only the write did.
    */
   refused(): void {
-    this.stop();
+    // The pump stops, but the socket still does not close itself at a write's error: the writes
+    // queued before the refusal fail after it (a chunked body's size line, bytes and CRLF go in
+    // one writev, and the writes still buffered behind it), and autoDestroy back on, the next of
+    // those failures closed it with the answer unread: a chunked upload's early 413 was a 502
+    // "EPIPE before the response head" (python's http.server's 501 to a POST, 5 tries in 12). The
+    // exchange's end, its clocks or the read's own end close it (socket-endings.ts).
+    this.#pump?.stop();
+    this.#pump = undefined;
     (this.#socket as unknown as { _readableState: { errored: Error | null } })._readableState.errored = null;
   }
 
