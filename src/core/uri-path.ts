@@ -210,6 +210,25 @@ export function windowsReading(path: string): string | undefined {
   return read === pathPart ? undefined : read + (q === -1 ? '' : path.slice(q));
 }
 
+/** A segment's leading and trailing escaped control bytes and spaces (`%01`–`%20`; `%00` is refused before). */
+const EDGE_CONTROLS = /(?<=\/)(?:%(?:[01][0-9a-f]|20))+|(?:%(?:[01][0-9a-f]|20))+(?=\/|$)/gi;
+
+/**
+ * The path as a server that trims each segment reads it: Java's `String.trim()` drops the
+ * control bytes and spaces at either end (Spring's AntPathMatcher trims each token:
+ * CVE-2016-5007), so `/admin%09` and `/%0Aadmin` are its `/admin`. The query, if any, as it is.
+ * Undefined when no segment is so trimmed: only looked for in a path with a `%`.
+ *
+ * @example trimmedReading('/admin%09/x%20?q=%20') // '/admin/x?q=%20'
+ */
+export function trimmedReading(path: string): string | undefined {
+  const q = path.indexOf('?');
+  const pathPart = q === -1 ? path : path.slice(0, q);
+  if (!pathPart.includes('%')) return undefined;
+  const read = pathPart.replace(EDGE_CONTROLS, '');
+  return read === pathPart ? undefined : read + (q === -1 ? '' : path.slice(q));
+}
+
 /**
  * An escape of a character a segment may also hold as it is (RFC 3986 §3.3's pchar: `:`, `@`
  * and the sub-delims), but `;`: `%40`, `%3A`, `%2B`… in either case.

@@ -7,6 +7,7 @@ import { hostnameOf } from '../../core/net/hostname.ts';
 import type { OwnAnswer } from '../../core/net/own-answer.ts';
 import {
   type PathOptions,
+  trimmedReading,
   windowsReading,
   withEscapesDecoded,
   withoutParameters,
@@ -111,12 +112,21 @@ export function routeRequest(
   // and spaces: a path they take past the route that reading picks (`/admin.` to the catch-all,
   // IIS's `/admin`), and past that route's policy, is refused. A servlet container's reading too.
   if (
-    windowsRoutesApart(router, hostname, path, asked, route) ||
-    (normal.parameters && windowsRoutesApart(router, hostname, withoutParameters(path), asked, route))
+    readingRoutesApart(windowsReading, router, hostname, path, asked, route) ||
+    (normal.parameters &&
+      readingRoutesApart(windowsReading, router, hostname, withoutParameters(path), asked, route))
   )
     return new Failure(
       'http_request_error',
       "a path segment's trailing dots or spaces make it another route's path to a server that drops them (Windows: IIS)",
+      { status: 400 },
+    );
+  // And Java's: String.trim() on each segment (Spring's AntPathMatcher) drops escaped control
+  // bytes and spaces at its ends, `/admin%09` its `/admin`, past the `/admin` route here.
+  if (readingRoutesApart(trimmedReading, router, hostname, path, asked, route))
+    return new Failure(
+      'http_request_error',
+      "a path segment's escaped control bytes or spaces at its ends (such as %09) make it another route's path to a server that trims them (Java's String.trim)",
       { status: 400 },
     );
   // A query giving a tested name twice: a server that reads its last value (PHP, Rails) would
@@ -185,16 +195,17 @@ export function routeRequest(
   };
 }
 
-/** Whether Windows's reading of `path` (windowsReading) picks another route than `route`. */
-function windowsRoutesApart(
+/** Whether another server's `reading` of `path` (windowsReading, trimmedReading) picks another route than `route`. */
+function readingRoutesApart(
+  reading: (path: string) => string | undefined,
   router: Router,
   hostname: string,
   path: string,
   asked: RouteRequest,
   route: RouteConfig,
 ): boolean {
-  const windows = windowsReading(path);
-  return windows !== undefined && router.match(hostname, windows, asked) !== route;
+  const read = reading(path);
+  return read !== undefined && router.match(hostname, read, asked) !== route;
 }
 
 /**

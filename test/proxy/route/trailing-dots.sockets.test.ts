@@ -85,3 +85,33 @@ test('trailing dots and spaces that leave the route as it is go on as sent', asy
     assert.deepEqual(received, upstream, target);
   }
 });
+
+test("a path whose segments' escaped control bytes or spaces at either end, trimmed as Java does, make it another route's path is a 400", async () => {
+  // Java's String.trim() on each segment (Spring's AntPathMatcher: CVE-2016-5007) reads every
+  // one of these as `/admin`, which the `/admin` route's policy guards.
+  for (const target of [
+    '/admin%09',
+    '/admin%0A',
+    '/admin%0d%0a',
+    '/%0Badmin',
+    '/admin%1F/users',
+    '/%20admin',
+  ]) {
+    received.length = 0;
+    const res = await get(target);
+    assert.equal(res.status, 400, target);
+    assert.equal(
+      res.headers['proxy-status'],
+      "edge-1; error=http_request_error; details=\"a path segment's escaped control bytes or spaces at its ends (such as %09) make it another route's path to a server that trims them (Java's String.trim)\"",
+      target,
+    );
+    assert.deepEqual(received, [], target);
+  }
+  // Routed the same either way: on as sent.
+  for (const target of ['/files/a%09', '/x/%0Ay', '/a%09b']) {
+    received.length = 0;
+    const res = await get(target);
+    assert.equal(res.status, 200, target);
+    assert.deepEqual(received, [target], target);
+  }
+});
