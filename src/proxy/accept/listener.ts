@@ -190,10 +190,23 @@ export async function startListener(
     stopAccepting: () => closed(),
     closeAfterAnswers: () => own.closeAfterAnswers(),
     // The HTTP/2 responses first, so each says it was cut by the drain; the sockets then
-    // (the TCP count is every connection, HTTP/2 ones included).
+    // (the TCP count is every connection, HTTP/2 ones included), before their sessions, so
+    // that a session's destroy() sends nothing more (its streams' resets NO_ERROR, which read
+    // as the answer's end). A response reset mid-body (an event stream, a download) has its
+    // RST_STREAM INTERNAL_ERROR queued for node:http2's write at the end of this turn: its
+    // socket goes after that write. Destroyed in this turn, the session sent GOAWAY NO_ERROR
+    // and nghttp2 dropped the reset still queued (a closing session sends none): its client saw
+    // a clean close, and node:http2's client ended the cut body as if whole.
     cutConnections: (why) => {
-      h2?.server.destroyAll(why);
-      return own.destroyAll(why);
+      const cut = (): number => {
+        const count = own.destroyAll(why);
+        h2?.server.destroyAll(why);
+        return count;
+      };
+      if (h2 === undefined || h2.server.cutStreams(why) === 0) return cut();
+      const count = own.openCount();
+      setImmediate(cut);
+      return count;
     },
   };
 }

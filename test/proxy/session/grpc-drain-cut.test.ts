@@ -53,3 +53,49 @@ upstreams:
   const text = (await gw.gateway.metrics.exposition()).text;
   assert.match(text, /candor_grpc_responses_total\{[^}]*grpc_status="14"[^}]*origin="gateway"[^}]*\} 1/);
 });
+
+test('two gRPC calls on one connection cut at the drain deadline both read UNAVAILABLE, neither a reset', async (t) => {
+  // The same server-streaming call, twice on the client's one connection. Each was reset
+  // INTERNAL_ERROR but the last, whose reset the connection's close dropped: one client read
+  // INTERNAL, the other UNAVAILABLE, for the same cut.
+  const upstream = http2.createServer();
+  upstream.on('stream', (stream) => {
+    stream.resume();
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    stream.write(Buffer.from([0, 0, 0, 0, 1, 7]));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const gw = await startTestGateway(
+    `drain: { delay: 0s, timeout: 300ms }
+routes:
+  - { match: { path: /feed.Svc }, upstream: feed }
+upstreams:
+  feed:
+    protocol: h2c
+    targets: [{ url: "http://127.0.0.1:${(upstream.address() as AddressInfo).port}" }]
+`,
+    {},
+    'http2: true',
+  );
+  const client = new grpc.Client(`127.0.0.1:${gw.port}`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  const calls = [1, 2].map(() =>
+    client.makeServerStreamRequest('/feed.Svc/Watch', identity, identity, Buffer.from('x'), {
+      deadline: Date.now() + 10_000,
+    }),
+  );
+  const ended = calls.map((call) => new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve)));
+  await Promise.all(calls.map((call) => new Promise<void>((resolve) => call.once('data', () => resolve()))));
+  await gw.gateway.drain();
+  const codes = (await Promise.all(ended)).map((error) => error.code);
+  assert.deepEqual(codes, [grpc.status.UNAVAILABLE, grpc.status.UNAVAILABLE]);
+  const lines = gw.logs.filter((l) => l.msg === 'request');
+  assert.deepEqual(
+    lines.map((l) => [l.status, l.error, l.grpc_status]),
+    [
+      [200, 'proxy_internal_response', grpc.status.UNAVAILABLE],
+      [200, 'proxy_internal_response', grpc.status.UNAVAILABLE],
+    ],
+  );
+});

@@ -16,6 +16,7 @@
 import http2, { type ServerHttp2Stream } from 'node:http2';
 import { addAbortSignal } from 'node:stream';
 import type { Failure } from '../../../core/failure/failure.ts';
+import { isGrpcContentType } from '../../../core/failure/grpc-answer.ts';
 import { h2ErrorName, NGHTTP2_RESETS_STREAM_ERRORS } from '../../../core/failure/h2-stream-end.ts';
 import type { DrainCut } from '../../../core/net/downstream.ts';
 import {
@@ -192,12 +193,16 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   /**
    * The gateway's drain is about to destroy this stream's session, for `why`: the response is
    * cut here, reset INTERNAL_ERROR, as any cut one. The session's destroy() would reset it
-   * NO_ERROR, which a client reads as the answer's end, whole.
+   * NO_ERROR, which a client reads as the answer's end, whole. Whether it was reset now.
    */
-  cutByTheDrain(why: DrainCut): void {
-    if (this.#over) return;
+  cutByTheDrain(why: DrainCut): boolean {
+    if (this.#over) return false;
     this.#cutByDrain = why;
+    // A gRPC call whose head left is left to its connection's close, never reset: its client
+    // reads that close UNAVAILABLE (safe to call again elsewhere), a reset INTERNAL.
+    if (isGrpcContentType(this.#stream.sentHeaders?.['content-type'] as string | undefined)) return false;
     this.abort();
+    return true;
   }
 
   /**

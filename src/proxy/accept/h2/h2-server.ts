@@ -53,6 +53,13 @@ export interface H2Server {
   /** A drain's first step: GOAWAY NO_ERROR on every session; each closes once its streams are answered. */
   closeWhenIdle(): void;
   /**
+   * A drain's cut, first step: resets every response still open INTERNAL_ERROR (each says
+   * `cutByDrain`, and why; a gRPC call is only marked, H2Answer.cutByTheDrain); returns how many
+   * were reset. Their RST_STREAM frames leave with node:http2's next write, queued for the end
+   * of this turn: the sockets and sessions must wait for it.
+   */
+  cutStreams(why: DrainCut): number;
+  /**
    * A drain's cut (its deadline passed, or a second signal): destroys every session still open
    * (each response still open says `cutByDrain`, and why); returns how many.
    */
@@ -135,9 +142,15 @@ export function createH2Server(limits: H2Limits, handlers: H2Handlers, logger: H
       closing = true;
       for (const session of sessions) session.close();
     },
+    cutStreams(why) {
+      // A copy: an answer may leave the list as it is cut.
+      let reset = 0;
+      for (const answer of [...open.values()]) if (answer.cutByTheDrain(why)) reset++;
+      return reset;
+    },
     destroyAll(why) {
       const count = sessions.size;
-      for (const answer of open.values()) answer.cutByTheDrain(why);
+      this.cutStreams(why);
       for (const session of sessions) session.destroy();
       return count;
     },

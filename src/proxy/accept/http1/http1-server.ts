@@ -60,6 +60,8 @@ export interface Http1Server {
   closeWhenIdle(why?: EndedFor): void;
   /** A drain's deadline: destroys every connection still open; returns how many. */
   destroyAll(why: DrainCut): number;
+  /** How many connections destroyAll would destroy now. */
+  openCount(): number;
   /** Over TLS, the TCP connection under a TLS socket (as node:tls accepted it), while it is open. */
   tcpUnder(socket: TLSSocket): Socket | undefined;
   /**
@@ -150,9 +152,10 @@ export function createHttp1Server(
       for (const connection of [...connections.values()]) connection.closeWhenIdle(why);
       for (const socket of tcp) if (socket.bytesRead === 0) closeIfSilent(socket);
     },
+    // (Plain: the HTTP/1.1 connections and those handed to HTTP/2, apart.)
+    openCount: () => (counted ? tcp.size : connections.size + tcp.size),
     destroyAll(why) {
-      // (Plain: the HTTP/1.1 connections and those handed to HTTP/2, apart.)
-      const count = counted ? tcp.size : connections.size + tcp.size;
+      const count = this.openCount();
       for (const connection of [...connections.values()]) connection.cut(why);
       // Destroying the TCP socket ends the TLS one over it too.
       for (const socket of tcp) socket.destroy();
