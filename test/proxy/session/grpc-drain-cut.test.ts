@@ -99,3 +99,39 @@ upstreams:
     ],
   );
 });
+
+test('a gRPC call cut at the drain deadline before its head reads UNAVAILABLE, as logged', async (t) => {
+  // The upstream takes the call and never answers: the client has no head when the drain cuts.
+  const upstream = http2.createServer();
+  upstream.on('stream', (stream) => stream.resume());
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  t.after(() => upstream.close());
+  const gw = await startTestGateway(
+    `drain: { delay: 0s, timeout: 300ms }
+routes:
+  - { match: { path: /feed.Svc }, upstream: feed }
+upstreams:
+  feed:
+    protocol: h2c
+    timeouts: { response: 10s }
+    targets: [{ url: "http://127.0.0.1:${(upstream.address() as AddressInfo).port}" }]
+`,
+    {},
+    'http2: true',
+  );
+  const client = new grpc.Client(`127.0.0.1:${gw.port}`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+  const taken = new Promise<void>((resolve) => upstream.once('stream', () => resolve()));
+  const call = client.makeServerStreamRequest('/feed.Svc/Watch', identity, identity, Buffer.from('x'), {
+    deadline: Date.now() + 10_000,
+  });
+  const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+  await taken;
+  await gw.gateway.drain();
+  assert.equal((await ended).code, grpc.status.UNAVAILABLE);
+  const line = gw.logs.find((l) => l.msg === 'request');
+  assert.deepEqual(
+    [line?.status, line?.error, line?.grpc_status],
+    [0, 'proxy_internal_response', grpc.status.UNAVAILABLE],
+  );
+});

@@ -73,6 +73,8 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   #cut = false;
   #trailers: readonly string[] | undefined;
   #cutByDrain: DrainCut | undefined = undefined;
+  /** The request's head: its fields are read only if a drain cuts the answer. */
+  readonly #request: Pick<DownstreamHead, 'headers'>;
   /** The code of the RST_STREAM the client sent for this stream, its connection still up. */
   #resetByClient: number | undefined;
   /** How the client's connection broke HTTP/2 while this answer was under way (nghttp2 closed it). */
@@ -106,10 +108,11 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   constructor(
     stream: ServerHttp2Stream,
     owner: H2AnswerOwner<H2Answer>,
-    request: Pick<DownstreamHead, 'method' | 'expectContinue'>,
+    request: Pick<DownstreamHead, 'method' | 'expectContinue' | 'headers'>,
     sendTimeoutMs: number,
     admittedAt: number,
   ) {
+    this.#request = request;
     this.#admittedAt = admittedAt;
     this.#stream = stream;
     this.#owner = owner;
@@ -198,9 +201,10 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
   cutByTheDrain(why: DrainCut): boolean {
     if (this.#over) return false;
     this.#cutByDrain = why;
-    // A gRPC call whose head left is left to its connection's close, never reset: its client
-    // reads that close UNAVAILABLE (safe to call again elsewhere), a reset INTERNAL.
-    if (isGrpcContentType(this.#stream.sentHeaders?.['content-type'] as string | undefined)) return false;
+    // A gRPC call (as the request says, as its log line's grpc_status does) is left to its
+    // connection's close, never reset: its client reads that close UNAVAILABLE (safe to call
+    // again elsewhere), a reset INTERNAL.
+    if (isGrpcCall(this.#request.headers)) return false;
     this.abort();
     return true;
   }
@@ -458,4 +462,11 @@ export class H2Answer implements AnswerSink, WatchedStream, OpenSlot {
     // Indexed: a for…of here made an iterator and its results every response.
     else if (callbacks !== undefined) for (let i = 0; i < callbacks.length; i++) callbacks[i](finished);
   };
+}
+
+/** Whether a request's fields (names lowercase, as HTTP/2 has them) say it is a gRPC call. */
+function isGrpcCall(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i] === 'content-type') return isGrpcContentType(headers[i + 1]);
+  return false;
 }
