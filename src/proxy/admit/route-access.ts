@@ -301,7 +301,11 @@ export class RouteAccess {
         );
       return {
         note: `denied: ${verdict.note}`,
-        answer: new Failure('http_request_error', verdict.details, { status: 400, final: true }),
+        answer: new Failure('http_request_error', verdict.details, {
+          status: 400,
+          final: true,
+          ...(verdict.signInAgain === undefined ? {} : { signInAgain: verdict.signInAgain }),
+        }),
       };
     }
     const cookies = oidc.withoutCookies;

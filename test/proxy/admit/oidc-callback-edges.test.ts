@@ -260,6 +260,23 @@ test('a state this browser was not given, and another browser’s flow cookie, a
   );
 });
 
+test('a callback whose flow cookie is gone is the browser’s 400, its page and advice a new sign-in at the root', async () => {
+  // Past its ten minutes, or the oldest of six tabs signing in at once: where it began went with it.
+  const { state } = await begun('/page?tab=6');
+  const page = await callback({ code: 'x', state, iss: provider.issuer }, '');
+  assert.equal(page.status, 400, page.text);
+  assert.ok(page.text.includes('no sign-in of this browser is under way'), page.text);
+  assert.ok(page.text.includes('<a href="/">Sign in again</a>'), page.text);
+  assert.ok(!page.text.includes('change the request'), page.text);
+  const json = await callback({ code: 'x', state, iss: provider.issuer }, '', 'application/json');
+  assert.equal(json.status, 400);
+  assert.equal(
+    JSON.parse(json.text).advice,
+    'Nothing was signed in. To try again, ask for /: it begins a new sign-in.',
+  );
+  assert.equal((await gw.logFor(json.headers['x-request-id'] as string)).auth, 'denied: oidc no flow');
+});
+
 test('an iss that is not the provider’s, or none where it advertises them (RFC 9207), is refused before the code is spent', async () => {
   for (const iss of ['http://127.0.0.1:1', undefined]) {
     const { state, cookie } = await begun();

@@ -2,7 +2,8 @@
  * An operator's error page (`errors.pages.html`) offers the way back the built-in page links to
  * when the provider declined a sign-in: `{{sign_in_again}}`, the flow's own path of this host,
  * escaped as every placeholder is (its `&` and `=` character references, which an attribute reads
- * back as written); empty on any other failure, a sign-in's or not.
+ * back as written); the root when the sign-in's flow cookie is gone; empty on any other failure,
+ * a sign-in's or not.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -90,16 +91,23 @@ test('a sign-in declined at the provider: {{sign_in_again}} is the page first as
   );
 });
 
-test('any other failure, at the redirect path or not: {{sign_in_again}} is empty', async () => {
-  const mismatch = await answered('/page', () => ({
+test('a sign-in whose flow cookie is gone: {{sign_in_again}} is the root (where it began went with it)', async () => {
+  const gone = await answered('/page', () => ({
     code: 'c',
     state: 'not-the-state-given',
     iss: provider.issuer,
   }));
-  assert.equal(mismatch.status, 400, mismatch.text);
+  assert.equal(gone.status, 400, gone.text);
+  assert.ok(gone.text.startsWith('<p>400 http_request_error</p><a class="again" href="/">'), gone.text);
+});
+
+test('any other failure, at the redirect path or not: {{sign_in_again}} is empty', async () => {
+  // The flow's own answer, but without its code.
+  const codeless = await answered('/page', (state) => ({ state, iss: provider.issuer }));
+  assert.equal(codeless.status, 400, codeless.text);
   assert.ok(
-    mismatch.text.startsWith('<p>400 http_request_error</p><a class="again" href="">'),
-    mismatch.text,
+    codeless.text.startsWith('<p>400 http_request_error</p><a class="again" href="">'),
+    codeless.text,
   );
   const program = await request(gw.url, {
     path: '/orders',

@@ -82,7 +82,7 @@ export interface SignInRefusal {
   readonly refused: 400 | 401 | 403;
   readonly details: string;
   readonly note: string;
-  /** The path of this host whose request begins a new sign-in, for one the provider declined. */
+  /** The path of this host whose request begins a new sign-in, for one the provider declined or whose flow is gone. */
   readonly signInAgain?: string;
 }
 
@@ -287,8 +287,13 @@ export abstract class AuthorizationAnswerReading {
   }
 }
 
-export function refusedState(details: string, note: string): SignInRefusal {
-  return { refused: 400, details, note: `oidc ${note}` };
+export function refusedState(details: string, note: string, signInAgain?: string): SignInRefusal {
+  return {
+    refused: 400,
+    details,
+    note: `oidc ${note}`,
+    ...(signInAgain === undefined ? {} : { signInAgain }),
+  };
 }
 
 /** The most of a provider's `error_description` a log line carries. */

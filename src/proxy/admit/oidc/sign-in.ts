@@ -150,10 +150,15 @@ export class SignIn extends AuthorizationAnswerReading {
     finish: (signedIn: SignedIn & { readonly returnTo: string }) => Promise<Done | SignInRefusal | Failure>,
   ): Promise<Done | SignInRefusal | Failure> {
     const flow = sealedFlow === undefined ? undefined : this.#flowSeal.open(sealedFlow);
+    // A person whose flow cookie is gone (past its ten minutes at the provider, or the oldest of
+    // more than MAX_FLOWS tabs signing in at once) had a page saying to change the request, and
+    // no way on: it links to a new sign-in (the root: where it began went with the cookie), a
+    // link rather than a redirect, which a browser refusing the cookie would follow in a loop.
     if (!isFlow(flow) || Date.now() - flow.t > FLOW_MS)
       return refusedState(
         'no sign-in of this browser is under way (its cookie is missing or expired)',
         'no flow',
+        '/',
       );
     if (query.get('state') !== flow.s)
       return refusedState("the sign-in's state is not the one this browser was given", 'state mismatch');
