@@ -309,16 +309,16 @@ export class Exchange extends ExchangeAttempt implements ExchangeHandler, Backpr
   }
 
   onUpgrade(head: UpstreamHead, upstream: Socket, rest: Buffer): void {
-    const { record, sink } = this;
+    const { record, sink, options } = this;
     this.stage = 'body_streaming';
     record.ttfbMs = record.elapsed();
     this.firstByte();
-    // The 101 passes through the one head builder like every other head; the switch itself
-    // (Connection: upgrade and the upstream's Upgrade) is this hop's to say.
+    // Through the one head builder as every head; the switch, and the request's news (editSwitch), are ours.
     const headers = relayedHead(head, record.id, this.answerVia(head), this.options, this.nextHop, false);
     const switchedTo = upgradeOf(head.headers);
     headers.push('connection', 'upgrade', 'upgrade', switchedTo);
-    const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, headers);
+    const fields = options.stages?.editSwitch(headers) ?? headers;
+    const switched = sink.closed ? undefined : sink.switchProtocols(head.reason, fields);
     if (switched === undefined) {
       upstream.destroy();
       this.finish();

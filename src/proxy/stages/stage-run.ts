@@ -283,6 +283,26 @@ export class StageRun {
     return edited;
   }
 
+  /**
+   * A 101's fields through each of Candor's own stages' editSwitch, in order. One that throws is
+   * left out (logged): the switch goes on without its edit, as an answer goes without editAnswer's.
+   */
+  editSwitch(headers: readonly string[]): readonly string[] {
+    let edited = headers;
+    for (let i = 0; i < this.#hooks.length; i++) {
+      const hooks = this.#hooks[i];
+      const stage = this.#stages[i];
+      if (hooks?.editSwitch === undefined || stage.trusted !== true) continue;
+      try {
+        edited = hooks.editSwitch(edited);
+      } catch (err) {
+        const failure = stageFailure(stage, 'editSwitch', err);
+        this.#watch.ran(stage.name, 'editSwitch', 0, failure, this.#request.record.id, true);
+      }
+    }
+    return edited;
+  }
+
   /** The request is over and its record whole: each stage counts it (a failure here is only logged). */
   onEnd(record: Parameters<NonNullable<StageHooks['onEnd']>>[0], finished = true): void {
     endStages(this.#stages, this.#hooks, this.#watch, record, finished);

@@ -166,6 +166,14 @@ export interface StageHooks {
    * Met for a `trusted` stage only (Candor's own: the header rules' `remove` and `set` names).
    */
   editInterim?(headers: readonly string[]): readonly string[];
+  /**
+   * The fields of an upgrade's `101 Switching Protocols`, the request's answer, which no header
+   * rule edits (the tunnel's head goes as the upstream sent it): what the request's own work
+   * must tell the client all the same, an OpenID Connect session renewed on the upgrade (its
+   * cookies: the browser would keep the session whose refresh token the renewal spent). Met for
+   * a `trusted` stage only.
+   */
+  editSwitch?(headers: readonly string[]): readonly string[];
   /** `finished`: the answer went out whole (false: cut, or the client left); a promise is told once settled. */
   // biome-ignore lint/suspicious/noConfusingVoidType: a stage that counts at once returns nothing
   onEnd?(record: RequestRecord, finished: boolean): void | Promise<unknown>;
@@ -283,6 +291,7 @@ export type StageHook =
   | 'wrapSink'
   | 'editAnswer'
   | 'editInterim'
+  | 'editSwitch'
   | 'onEnd'
   | 'chooseUpstream'
   | 'upstreamsNow'

@@ -3,7 +3,7 @@
  * config where any route signs in with OpenID Connect (gateway-cookies.ts): the sessions' and the
  * sign-ins' cookies taken out of what goes upstream (the session cookie is its host's, Path=/,
  * sent to every route of that host, and whoever reads it can replay it as its user), and an
- * upstream's Set-Cookie of those names taken out of its answer. One run for every request: it
+ * upstream's Set-Cookie of those names taken out of its answer (an upgrade's 101 too). One run for every request: it
  * keeps nothing of a request.
  */
 import type { AnswerEdit } from '../../../core/net/own-answer.ts';
@@ -20,6 +20,12 @@ export function gatewayCookiesStage(names: readonly string[]): RouteStage | unde
     onUpstreamHead(head: UpstreamAnswerHead): undefined {
       unplant(head.headers);
       return undefined;
+    },
+    // An upgrade's 101 meets no onUpstreamHead, and a browser keeps the cookies it sets too.
+    editSwitch(headers: readonly string[]): readonly string[] {
+      const out = [...headers];
+      unplant(out);
+      return out;
     },
   };
   return { name: 'gateway_cookies', timeoutMs: 0, failOpen: false, trusted: true, start: () => run };

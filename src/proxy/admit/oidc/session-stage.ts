@@ -28,6 +28,14 @@ export function oidcSessionStage(): RouteStage {
         for (const cookie of cookies) out.push('set-cookie', cookie);
         return out;
       },
+      // A session renewed on a WebSocket's upgrade: its cookies go on the 101 (a browser keeps them).
+      editSwitch: (headers) => {
+        const cookies = cookiesForAnswer(request.head.headers);
+        if (cookies === undefined) return headers;
+        const out = [...headers];
+        for (const cookie of cookies) out.push('set-cookie', cookie);
+        return out;
+      },
     }),
   };
 }
