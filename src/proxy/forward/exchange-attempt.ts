@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks'; // not the global's lazy accessor: moving-deadline.ts
-import { headClock } from '../../core/config/normalize-route-timeouts.ts';
 import type { RouteTimeouts } from '../../core/config/types.ts';
 import { Failure } from '../../core/failure/failure.ts';
 import type { Stage } from '../../core/failure/taxonomy.ts';
@@ -8,6 +7,7 @@ import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type {
   ConnectionFacts,
+  ConnectionTimeouts,
   Dispatcher,
   ExchangeController,
   ExchangeHandler,
@@ -220,10 +220,19 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
     return this.timeouts?.connect;
   }
 
+  /**
+   * The exchange's clocks: its route's, else its upstream's as its snapshot has them (not the
+   * pool's, which a reload since the request began may have changed: a request in flight finishes
+   * on the snapshot it began with).
+   */
+  private get clocks(): ConnectionTimeouts {
+    return this.timeouts?.exchange ?? this.upstream.clocks;
+  }
+
   onConnection(connection: Dispatcher): void {
     const { deadline } = this.options;
     // Without a deadline to tell, the attempt is the request as the connection reads it (no copy).
-    if (deadline === undefined) return connection.dispatch(this, this, this.timeouts?.exchange);
+    if (deadline === undefined) return connection.dispatch(this, this, this.clocks);
     connection.dispatch(
       {
         method: this.method,
@@ -235,7 +244,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
         wholeAtLength: this.wholeAtLength,
       },
       this,
-      this.timeouts?.exchange,
+      this.clocks,
     );
   }
 
@@ -371,8 +380,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
     const sentAt = performance.now();
     const queuedMs = Math.max(0, sentAt - this.startedAt - connectMs);
     this.record.queuedMs = (this.record.queuedMs ?? 0) + queuedMs;
-    const { retries, timeouts } = this.upstream.config; // the head clock, as its connection runs it
-    const headMs = this.timeouts?.exchange.head ?? headClock(retries.perTryTimeout, timeouts.response).head;
+    const headMs = this.clocks.head; // the head clock, as its connection runs it
     return { queuedMs, sentAt, headMs };
   }
 

@@ -9,6 +9,7 @@ import { crlsIn } from '../../core/tls/crl-list.ts';
 import { RetryBudget } from '../breakers/retry-budget.ts';
 import { upstreamCircuit } from '../breakers/upstream-circuit.ts';
 import { type Connector, createConnector } from '../connections/connector.ts';
+import type { ConnectionTimeouts } from '../connections/exchange-contract.ts';
 import { H2Pool } from '../connections/h2/h2-pool.ts';
 import { ConnectionPool } from '../connections/http1/pool.ts';
 import type { PoolOptions, TargetPool } from '../connections/target-pool.ts';
@@ -34,6 +35,13 @@ export function poolFull(target: Target): boolean {
 export interface Upstream {
   readonly name: string;
   readonly config: UpstreamConfig;
+  /**
+   * This snapshot's clocks of one exchange (head, read, send), as its pools' connections run them.
+   * A request in flight finishes on the snapshot it began with: one that a reload's new clocks
+   * meet on a connection opened after it (it waited in the pool's queue, or its retry opened one)
+   * is given these, its own, not the pool's new ones.
+   */
+  readonly clocks: ConnectionTimeouts;
   readonly targets: readonly Target[];
   readonly balancer: Balancer<Target>;
   /** The upstream-wide circuit breaker (each target's own circuit is its ejection state). */
@@ -98,7 +106,8 @@ export function createUpstream(
   /** Made beforehand (connectorOf), so that its files are read before any upstream changes. */
   connect: UpstreamConnector = connectorOf(config),
 ): Upstream {
-  const targets = buildTargets(config, previous, connect, poolOptionsOf(config, news));
+  const poolOptions = poolOptionsOf(config, news);
+  const targets = buildTargets(config, previous, connect, poolOptions);
   const inFlight = previous?.inFlight ?? new Count();
   const panic = previous?.panic ?? new Panic(config.panicThreshold);
   panic.threshold = config.panicThreshold;
@@ -111,6 +120,7 @@ export function createUpstream(
   const upstream: Upstream = {
     name: config.name,
     config,
+    clocks: poolOptions.timeouts,
     targets,
     balancer: createBalancer(config.balancer, targets, {
       slowStart: config.slowStart,

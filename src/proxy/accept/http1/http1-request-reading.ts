@@ -308,7 +308,7 @@ export abstract class Http1RequestReading
       this.parser.abandon(
         408,
         'ERR_HTTP_REQUEST_TIMEOUT',
-        `the request was not received in time: its head not whole within ${this.settings.headerTimeout} ms (limits.header_timeout)`,
+        `the request was not received in time: its head not whole within ${this.timeouts.headTimeout} ms (limits.header_timeout)`,
       ),
     );
   }
@@ -323,6 +323,6 @@ export abstract class Http1RequestReading
       return;
     }
     this.closeAfterAnswer();
-    this.body?.fail(`request body stalled for ${this.settings.bodyIdleTimeout} ms`, 'ERR_BODY_IDLE', 408);
+    this.body?.fail(`request body stalled for ${this.timeouts.bodyIdleTimeout} ms`, 'ERR_BODY_IDLE', 408);
   }
 }

@@ -49,6 +49,13 @@ export class Http1Timeouts extends ConnectionDeadline {
    * meanwhile (body bytes came, an answer's rest was taken and the keep-alive wait began).
    */
   #moves = 0;
+  /**
+   * The header_timeout and body_idle_timeout the waits were armed with: a reload may change the
+   * settings while a wait runs (it runs out on the value it began with), and its 408 names that
+   * value, not the new one.
+   */
+  headTimeout = 0;
+  bodyIdleTimeout = 0;
 
   constructor(connection: TimedConnection, socket: Socket, settings: Http1Settings) {
     super(FIRST_TIMERS);
@@ -59,11 +66,13 @@ export class Http1Timeouts extends ConnectionDeadline {
 
   /** A head is awaited: for `ms` (the first one: what is left of header_timeout since the accept). */
   head(ms = this.#settings.headerTimeout): void {
+    this.headTimeout = this.#settings.headerTimeout;
     this.arm(ms, this.#onHead);
   }
 
   /** A body is awaited: body_idle_timeout between its bytes (refresh() at each). */
   body(): void {
+    this.bodyIdleTimeout = this.#settings.bodyIdleTimeout;
     this.arm(this.#settings.bodyIdleTimeout, this.#onBodyIdle ?? this.#makeOnBodyIdle());
   }
 
