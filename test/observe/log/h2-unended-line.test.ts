@@ -87,7 +87,10 @@ test('a 408 for a stalled HTTP/2 body: total_ms ends at the 408, as over HTTP/1.
     Buffer.alloc(10, 120),
   );
   const line = await gw.accessLine(2);
-  assert.deepEqual([line.status, line.details], [408, 'request body stalled for 200 ms']);
+  assert.deepEqual(
+    [line.status, line.details],
+    [408, 'request body stalled for 200 ms (limits.body_idle_timeout)'],
+  );
   assert.ok(
     (line.total_ms as number) <= answeredMs + 0.05,
     `total_ms ${line.total_ms}, the client had the whole 408 ${answeredMs.toFixed(2)} ms after sending`,

@@ -121,7 +121,12 @@ test('a body that stalls is a 408 after body_idle_timeout; the upstream never se
   await assertClientError(
     f,
     { raw: client.received, closed: client.closed },
-    { status: 408, details: /request body stalled for 500 ms/, requestId: 'stalled-body', json: true },
+    {
+      status: 408,
+      details: /request body stalled for 500 ms \(limits\.body_idle_timeout\)/,
+      requestId: 'stalled-body',
+      json: true,
+    },
   );
   // The head and the first bytes may have been forwarded; the body must not pass for whole.
   for (const seen of f.echo.received) {

@@ -193,10 +193,13 @@ export class H2Body extends Readable {
       return;
     }
     this.destroy(
-      Object.assign(new Error(`request body stalled for ${this.#idleTimeout} ms`), {
-        code: 'ERR_BODY_IDLE',
-        status: 408,
-      }),
+      Object.assign(
+        new Error(`request body stalled for ${this.#idleTimeout} ms (limits.body_idle_timeout)`),
+        {
+          code: 'ERR_BODY_IDLE',
+          status: 408,
+        },
+      ),
     );
   }
 

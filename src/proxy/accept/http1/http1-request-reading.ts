@@ -323,6 +323,10 @@ export abstract class Http1RequestReading
       return;
     }
     this.closeAfterAnswer();
-    this.body?.fail(`request body stalled for ${this.timeouts.bodyIdleTimeout} ms`, 'ERR_BODY_IDLE', 408);
+    this.body?.fail(
+      `request body stalled for ${this.timeouts.bodyIdleTimeout} ms (limits.body_idle_timeout)`,
+      'ERR_BODY_IDLE',
+      408,
+    );
   }
 }

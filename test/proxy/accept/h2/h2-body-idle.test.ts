@@ -61,7 +61,7 @@ for (const [name, path] of [
     const { status, proxyStatus } = await stalledPost(path, id);
     assert.equal(status, 408);
     assert.match(proxyStatus, /error=http_request_error/);
-    assert.match(proxyStatus, /request body stalled for 500 ms/);
+    assert.match(proxyStatus, /request body stalled for 500 ms \(limits\.body_idle_timeout\)/);
     const line = await gw.logFor(id);
     assert.equal(line.status, 408);
     for (const seen of upstream.received) assert.equal(seen.bodyComplete, false);
