@@ -7,7 +7,6 @@ import type { DownstreamExchange } from '../../core/net/downstream.ts';
 import type { RequestRecord } from '../../observe/log/request-record.ts';
 import type {
   ConnectionFacts,
-  ConnectionTimeouts,
   Dispatcher,
   ExchangeController,
   ExchangeHandler,
@@ -215,24 +214,18 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
 
   // ── the pool's side ──────────────────────────────────────────────────────────────
 
-  /** A connection opened for this attempt is dialled with its route's connect bound (undefined: the upstream's). */
-  get connectTimeout(): number | undefined {
-    return this.timeouts?.connect;
-  }
-
-  /**
-   * The exchange's clocks: its route's, else its upstream's as its snapshot has them (not the
-   * pool's, which a reload since the request began may have changed: a request in flight finishes
-   * on the snapshot it began with).
-   */
-  private get clocks(): ConnectionTimeouts {
-    return this.timeouts?.exchange ?? this.upstream.clocks;
+  /** Dialled with its route's connect bound, else its upstream's in its snapshot (a reload may have changed the pool's since). */
+  get connectTimeout(): number {
+    return this.timeouts?.connect ?? this.upstream.config.timeouts.connect;
   }
 
   onConnection(connection: Dispatcher): void {
     const { deadline } = this.options;
+    // Its route's clocks, else its upstream's in its snapshot, not the pool's (a reload may have
+    // changed them since): a request in flight finishes on the snapshot it began with.
+    const clocks = this.timeouts?.exchange ?? this.upstream.clocks;
     // Without a deadline to tell, the attempt is the request as the connection reads it (no copy).
-    if (deadline === undefined) return connection.dispatch(this, this, this.clocks);
+    if (deadline === undefined) return connection.dispatch(this, this, clocks);
     connection.dispatch(
       {
         method: this.method,
@@ -244,7 +237,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
         wholeAtLength: this.wholeAtLength,
       },
       this,
-      this.clocks,
+      clocks,
     );
   }
 
@@ -380,7 +373,7 @@ export abstract class ExchangeAttempt implements PoolWaiter, ExchangeHandler, Ex
     const sentAt = performance.now();
     const queuedMs = Math.max(0, sentAt - this.startedAt - connectMs);
     this.record.queuedMs = (this.record.queuedMs ?? 0) + queuedMs;
-    const headMs = this.clocks.head; // the head clock, as its connection runs it
+    const headMs = (this.timeouts?.exchange ?? this.upstream.clocks).head; // as its connection runs it
     return { queuedMs, sentAt, headMs };
   }
 

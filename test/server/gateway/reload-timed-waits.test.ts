@@ -12,6 +12,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { parseConfig } from '../../../src/core/config/load.ts';
 import { startBlackhole } from '../../../src/kits/fault-kit/slow-faults.ts';
+import { startUnaccepting } from '../../../src/kits/fault-kit/unreachable-faults.ts';
 import { request } from '../../helpers/http-client.ts';
 import { closeAfterAll } from '../../helpers/keep.ts';
 import { startTestGateway, type TestGateway } from '../../helpers/test-gateway.ts';
@@ -110,4 +111,35 @@ test('a request queued behind a full pool before a reload that raised timeouts.r
     /details="no response head \(response timeout of 1000 ms\) after \d+ ms"/,
   );
   assert.ok((await gw.logFor('second')).queued_ms !== undefined, 'it did wait in the queue');
+});
+
+test('a retry after a reload that raised timeouts.connect dials on the connect timeout its request began with', async () => {
+  const targets = [await keep(startUnaccepting()), await keep(startUnaccepting())];
+  const upstream = (connect: string) => `name: edge-1
+routes:
+  - name: app
+    match: { path: / }
+    upstream: app
+upstreams:
+  app:
+    targets: [${targets.map((t) => `{ url: "${t.url}" }`).join(', ')}]
+    outlier_detection: { consecutive_failures: 0 }
+    timeouts: { connect: ${connect}, total: 60s }
+    retries: { attempts: 2, backoff: { base: 1ms, max: 1ms } }
+`;
+  const gw = await keep(startTestGateway(upstream('1s')));
+  const answer = request(gw.url, { path: '/', headers: { 'x-request-id': 'dialled' } });
+  // The first attempt is dialling (on the 1 s bound) when the reload raises it.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await reload(gw, upstream('5s'));
+  const res = await answer;
+  assert.equal(res.status, 504);
+  const line = await gw.logFor('dialled');
+  assert.equal(line.attempts, 2);
+  // Was: the retry, dialled after the reload, waited the new 5 s ("… not done after 5000 ms").
+  assert.deepEqual(
+    (line.tries as { error: string }[]).map((t) => t.error),
+    ['connection_timeout', 'connection_timeout'],
+  );
+  assert.match(String(line.details), /not done after 1000 ms/);
 });
