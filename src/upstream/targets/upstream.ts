@@ -113,7 +113,9 @@ export function createUpstream(
   panic.threshold = config.panicThreshold;
   // The circuit judged the servers it saw fail: a reload that replaces every target (the fix
   // deployed to new instances) starts a closed one, not 503s for the rest of `open_time`.
-  const sameServers = previous !== undefined && targets.some((target) => previous.targets.includes(target));
+  // Not a closure over `previous`: it would share this function's scope with close() below, and
+  // each upstream would hold the one it replaced, every reload's kept for good.
+  const sameServers = previous !== undefined && sharesATarget(targets, previous.targets);
   const circuit = upstreamCircuit(sameServers ? previous.circuit : undefined, config.circuitBreaker);
   const retryBudget = previous?.retryBudget ?? new RetryBudget(config.retries, inFlight);
   retryBudget.reconfigure(config.retries);
@@ -144,6 +146,12 @@ export function createUpstream(
   };
   upstream.hold.owner = upstream;
   return upstream;
+}
+
+/** Whether the two lists have a target (a state object) in common. */
+function sharesATarget(targets: readonly TargetState[], others: readonly TargetState[]): boolean {
+  for (const target of targets) if (others.includes(target)) return true;
+  return false;
 }
 
 /**
