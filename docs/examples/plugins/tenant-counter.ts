@@ -16,11 +16,14 @@ const tenantCounter: Plugin<Options> = (options, context) => {
   const tenantOf = new Map<string, string>();
   return {
     onRequest(request) {
+      // The cache's own fetches (a Range's whole answer, a refresh) are no tenant's request.
+      if (request.background !== undefined) return;
       const tenant = request.headers.get('x-tenant') ?? 'none';
       if (tenant === 'crash') throw new Error('an observer bug');
       tenantOf.set(request.id, known.has(tenant) || tenant === 'none' ? tenant : 'other');
     },
     onEnd(record) {
+      if (record.background !== undefined) return;
       const tenant = tenantOf.get(record.id) ?? 'none';
       tenantOf.delete(record.id);
       context.metrics.count('requests', tenant);

@@ -27,6 +27,14 @@ export interface PluginRequest {
   readonly identity: string | undefined;
   /** The request id (X-Request-Id), as the log line and the error bodies give it. */
   readonly id: string;
+  /**
+   * Undefined for a client's request; for one the route's cache made itself, which no client sent,
+   * what it is, as the log line's `background` says: `fill` (the whole answer a `Range` found
+   * nothing stored of) or `refresh` (a stale answer's stale-while-revalidate refresh). It meets
+   * the route's plugins as the client's request did (what they write upstream goes with it):
+   * a plugin that counts or bills clients' requests leaves these out.
+   */
+  readonly background: string | undefined;
   /** A logger whose lines carry the plugin's name and this request's id. */
   readonly log: PluginLogger;
   /**
@@ -69,6 +77,10 @@ export interface PluginRecord {
   readonly upstream: string | undefined;
   /** Milliseconds from the request's first byte. */
   readonly ms: number;
+  /** As `PluginRequest.background`: undefined for a client's request, `fill` or `refresh` for the cache's own. */
+  readonly background: string | undefined;
+  /** With `background`: the id of the client's request it was made for (the log line's `for_req_id`). */
+  readonly forRequestId: string | undefined;
 }
 
 type MaybePromise<T> = T | Promise<T>;

@@ -144,6 +144,11 @@ export class PluginRequestView implements PluginRequest {
     return this.#request.record.id;
   }
 
+  /** A request the route's cache made itself (a fill, a refresh): it meets the plugins as a client's does, and says so. */
+  get background(): string | undefined {
+    return this.#request.background?.kind;
+  }
+
   /** The body, in a promise that cannot end the worker when the plugin forgets it (plugin-promise.ts). */
   body(options?: PluginBodyOptions): Promise<Uint8Array> {
     return handOver(

@@ -258,5 +258,8 @@ function recordOf(record: RequestRecord): PluginRecord {
     // As the log line names it (not the route's upstream when a plugin's hop failed before it).
     upstream: loggedUpstream(record),
     ms: record.elapsed(),
+    // The cache's own requests (a Range's fill, a refresh) end here too: a counting plugin tells them apart.
+    background: record.background,
+    forRequestId: record.backgroundFor,
   };
 }
