@@ -31,11 +31,14 @@ describe("a plugin on a cached route is told the cache's own requests", () => {
   let app: http.Server;
   let gw: TestGateway;
   before(async () => {
-    app = http.createServer((_req, res) => {
+    app = http.createServer((req, res) => {
+      // /r/stale: stale as it comes (its Age past its max-age), within its stale-while-revalidate.
+      const stale = req.url === '/r/stale';
       res.writeHead(200, {
         'content-type': 'text/plain',
         'content-length': body.length,
-        'cache-control': 'public, max-age=60',
+        'cache-control': stale ? 'public, max-age=1, stale-while-revalidate=600' : 'public, max-age=60',
+        ...(stale ? { age: '5' } : {}),
         etag: '"v1"',
       });
       res.end(body);
@@ -86,6 +89,35 @@ upstreams:
         [id, undefined, undefined],
         [fillId, 'fill', id],
       ].sort(),
+    );
+  });
+
+  test("a stale answer given: the refresh it starts is one for the client's request", async () => {
+    seen.length = 0;
+    ended.length = 0;
+    const first = await request(gw.url, { path: '/r/stale' });
+    assert.equal(first.status, 200);
+    await gw.logFor(String(first.headers['x-request-id']));
+    const res = await request(gw.url, { path: '/r/stale' });
+    assert.match(String(res.headers['cache-status']), /fwd=stale/);
+    const id = String(res.headers['x-request-id']);
+    const lines = gw.logs.filter((line) => line.msg === 'request').length;
+    await gw.accessLine(lines + 1);
+    await gw.logFor(id);
+    const refresh = gw.logs.find((line) => line.background === 'refresh' && line.for_req_id === id);
+    const refreshId = String(refresh?.req_id);
+    for (let i = 0; i < 200 && ended.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(
+      ended.map((r) => [r.id, r.background, r.forRequestId]).sort(),
+      [
+        [String(first.headers['x-request-id']), undefined, undefined],
+        [id, undefined, undefined],
+        [refreshId, 'refresh', id],
+      ].sort(),
+    );
+    assert.deepEqual(
+      seen.filter((s) => s.background !== undefined).map((s) => [s.id, s.background]),
+      [[refreshId, 'refresh']],
     );
   });
 });
