@@ -84,7 +84,13 @@ async function takenAdmin(
 ): Promise<AddressTaken | undefined> {
   const { admin } = config;
   if (admin === undefined || admin.port === 0 || held.has(listenerKey(admin))) return undefined;
-  return probeAddress(admin.host, admin.port);
+  const taken = await probeAddress(admin.host, admin.port);
+  // The primary (this process's parent) holding the port on another address of it is the running
+  // admin listener's (127.0.0.1:9901 moved to 0.0.0.0:9901): the primary closes that one before it
+  // opens the new one, so the move is no conflict; refusing it told the operator to stop the gateway.
+  if (taken?.holderPid === process.ppid && [...held].some((key) => key.endsWith(`:${admin.port}`)))
+    return undefined;
+  return taken;
 }
 
 // Only as the process loadConfigIsolated forks (it has an IPC channel and is this module's

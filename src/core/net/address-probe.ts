@@ -15,6 +15,9 @@ export interface AddressTaken {
   readonly code: string;
   /** "pid 4242 (node candor.js serve …), a worker of pid 4200", when /proc tells it. */
   readonly holder: string | undefined;
+  /** The holder's pid and its parent's, when /proc tells them: whether the holder is this gateway. */
+  readonly holderPid?: number;
+  readonly holderParent?: number;
 }
 
 /** How much of a holder's command line a message shows. */
@@ -41,15 +44,12 @@ export async function probeAddress(host: string, port: number): Promise<AddressT
     return undefined;
   }
   const code = failed.code ?? 'error';
-  return {
-    address: hostPort(host, port),
-    code,
-    holder: code === 'EADDRINUSE' ? holderOf(port) : undefined,
-  };
+  const holder = code === 'EADDRINUSE' ? holderOf(port) : undefined;
+  return { address: hostPort(host, port), code, ...(holder ?? { holder: undefined }) };
 }
 
 /** The process holding a listening TCP socket on `port`, from /proc (Linux; another user's processes cannot be read). */
-function holderOf(port: number): string | undefined {
+function holderOf(port: number): { holder: string; holderPid: number; holderParent?: number } | undefined {
   // Inode 0: a socket no process holds any more.
   const inodes = new Set(
     (listeningInodes(port) ?? []).filter((inode) => inode !== '0').map((inode) => `socket:[${inode}]`),
@@ -71,7 +71,14 @@ function holderOf(port: number): string | undefined {
     }
     for (const fd of fds) {
       try {
-        if (inodes.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))) return describe(pid);
+        if (inodes.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))) {
+          const parent = parentOf(pid);
+          return {
+            holder: describe(pid, parent),
+            holderPid: Number(pid),
+            ...(parent === undefined ? {} : { holderParent: Number(parent) }),
+          };
+        }
       } catch {
         // Closed meanwhile.
       }
@@ -80,14 +87,22 @@ function holderOf(port: number): string | undefined {
   return undefined;
 }
 
-function describe(pid: string): string {
+function parentOf(pid: string): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(pid: string, parent: string | undefined): string {
   let text = `pid ${pid}`;
   try {
     const command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
     if (command !== '')
       text += ` (${command.length > MAX_COMMAND_CHARS ? `${command.slice(0, MAX_COMMAND_CHARS)}…` : command})`;
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    if (parent === undefined) return text;
     // A cluster's worker (the same program as its parent): the primary is the process to stop.
     if (fs.readlinkSync(`/proc/${parent}/exe`) === fs.readlinkSync(`/proc/${pid}/exe`))
       text += `, a worker of pid ${parent}`;
@@ -98,12 +113,17 @@ function describe(pid: string): string {
 }
 
 /** What refuses an address: "cannot listen on 127.0.0.1:8080: address in use (EADDRINUSE) by pid 4242 (…); stop it first…". */
-export function addressTakenMessage(taken: AddressTaken): string {
+export function addressTakenMessage(taken: AddressTaken, gateway: number = process.pid): string {
   if (taken.code === 'EACCES')
     return `cannot listen on ${taken.address}: permission denied (EACCES): ${forbidden(taken)}`;
   if (taken.code === 'EADDRNOTAVAIL')
     return `cannot listen on ${taken.address}: no interface of this machine has that address (EADDRNOTAVAIL); listen on one it has, or on 0.0.0.0`;
   if (taken.code !== 'EADDRINUSE') return `cannot listen on ${taken.address} (${taken.code})`;
+  // The gateway's own socket (a reload's new address overlaps one it holds on the same port: the
+  // wildcard 0.0.0.0 or :: beside a host address): "stop it first" would tell the operator to
+  // stop the gateway itself. Its old listener serves until the new one opens, so a restart moves it.
+  if (taken.holderPid === gateway || taken.holderParent === gateway)
+    return `cannot listen on ${taken.address}: this gateway holds its port on another address (${taken.holder}): a reload opens a new listener before it closes the old one, and the two overlap (the wildcard 0.0.0.0 or :: and a host address on one port); restart the gateway to move it, or listen on another port`;
   const by = taken.holder === undefined ? 'another process' : taken.holder;
   return `cannot listen on ${taken.address}: address in use (EADDRINUSE) by ${by}; stop it first, or listen on another address`;
 }

@@ -234,3 +234,52 @@ test('serve whose admin.listen another process holds exits 69 at its file, line 
     blocker.close();
   }
 });
+
+// The probe of a reload's new addresses found the gateway's own sockets on the same port: moving
+// the admin API from 127.0.0.1:P to 0.0.0.0:P was refused, telling the operator to stop the
+// gateway's own primary ("by pid N (…); stop it first"), though the primary closes its admin
+// listener before it opens the new one; and a main listener moved so (which a reload cannot do:
+// the old socket serves until the new one opens) was refused naming its own worker the same way.
+test("a reload that moves the admin API to the wildcard on its own port is applied; a listener moved so is refused naming the gateway's own port, not a process to stop", {
+  skip: !linux,
+}, async () => {
+  const token = 'admin-wildcard-token-0123456789abcdef';
+  writeFileSync(join(dir, 'admin-wildcard-token'), token, { mode: 0o600 });
+  const adminPort = await freePort();
+  const adminAt = (host: string) =>
+    `admin: { listen: "${host}:${adminPort}", token_file: ${join(dir, 'admin-wildcard-token')} }\n`;
+  const port = await freePort();
+  const path = config('admin-wildcard', [`127.0.0.1:${port}`], first.url, adminAt('127.0.0.1'));
+  let serve: ServeProcess | undefined;
+  try {
+    serve = await startServe(path, 2, { admin: true });
+    config('admin-wildcard', [`127.0.0.1:${port}`], first.url, adminAt('0.0.0.0'));
+    const moved = await adminCall(adminPort, 'POST', '/reload', { token });
+    assert.equal(moved.status, 200, moved.text);
+    assert.equal((moved.body as { result: string }).result, 'ok');
+    // The primary moves it once the reload is answered.
+    await serve.waitForLines(
+      'admin API listening beyond loopback: anyone who reaches this address and holds the token controls the gateway',
+      1,
+    );
+    assert.equal((await adminCall(adminPort, 'GET', '/status', { token })).status, 200);
+
+    config('admin-wildcard', [`0.0.0.0:${port}`], first.url, adminAt('0.0.0.0'));
+    const refused = await adminCall(adminPort, 'POST', '/reload', { token });
+    assert.equal(refused.status, 400, refused.text);
+    const [problem, ...others] = (refused.body.reload as { problems: { path: string; message: string }[] })
+      .problems;
+    assert.deepEqual(others, []);
+    assert.equal(problem.path, 'listen[0].address');
+    assert.match(
+      problem.message,
+      new RegExp(
+        `^cannot listen on 0\\.0\\.0\\.0:${port}: this gateway holds its port on another address \\(pid \\d+ \\(.*\\), a worker of pid ${serve.child.pid}\\): .*restart the gateway to move it, or listen on another port$`,
+      ),
+    );
+    assert.doesNotMatch(problem.message, /stop it first/);
+    assert.equal((await request(`http://127.0.0.1:${port}`, { path: '/still' })).status, 200);
+  } finally {
+    await serve?.stop();
+  }
+});
