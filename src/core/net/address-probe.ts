@@ -123,7 +123,7 @@ export function addressTakenMessage(taken: AddressTaken, gateway: number = proce
   // wildcard 0.0.0.0 or :: beside a host address): "stop it first" would tell the operator to
   // stop the gateway itself. Its old listener serves until the new one opens, so a restart moves it.
   if (taken.holderPid === gateway || taken.holderParent === gateway)
-    return `cannot listen on ${taken.address}: this gateway holds its port on another address (${taken.holder}): a reload opens a new listener before it closes the old one, and the two overlap (the wildcard 0.0.0.0 or :: and a host address on one port); restart the gateway to move it, or listen on another port`;
+    return `cannot listen on ${taken.address}: this gateway holds its port on another address (${taken.holder}): a reload opens a new listener before it closes the old one, and the two overlap (on one port: the wildcard 0.0.0.0 or :: beside a host address, or one address written two ways, localhost and 127.0.0.1); restart the gateway to move it, or listen on another port`;
   const by = taken.holder === undefined ? 'another process' : taken.holder;
   return `cannot listen on ${taken.address}: address in use (EADDRINUSE) by ${by}; stop it first, or listen on another address`;
 }
