@@ -114,13 +114,15 @@ export class H2Body extends Readable {
       return;
     }
     // nghttp2 resets a stream PROTOCOL_ERROR for a frame of it HTTP/2 forbids (a trailer section
-    // with a pseudo-field or a connection-specific field, RFC 9113 §8.1) and no event says so:
+    // with a pseudo-field, a connection-specific field or an upper-case name, or one without
+    // END_STREAM: RFC 9113 §8.1, §8.2; each named, a client debugging its trailers reads which
+    // shapes to look for) and no event says so:
     // the client's malformed request, as a bad chunked trailer is a 400 over HTTP/1.1, not its leaving.
     if (this.#stream.rstCode === constants.NGHTTP2_PROTOCOL_ERROR) {
       this.destroy(
         Object.assign(
           new Error(
-            `its stream was reset PROTOCOL_ERROR after ${this.#received} bytes of its body: malformed (${NGHTTP2_RESETS_STREAM_ERRORS ? 'DATA past its content-length (RFC 9113 §8.1.1), or ' : ''}a trailer section with a pseudo-field or a connection-specific field, RFC 9113 §8.1), or the client's own reset with that code`,
+            `its stream was reset PROTOCOL_ERROR after ${this.#received} bytes of its body: malformed (${NGHTTP2_RESETS_STREAM_ERRORS ? 'DATA past its content-length (RFC 9113 §8.1.1), or ' : ''}a trailer section with a pseudo-field, a connection-specific field or an upper-case name, or without END_STREAM, RFC 9113 §8.1, §8.2), or the client's own reset with that code`,
           ),
           { status: 400 },
         ),

@@ -159,11 +159,15 @@ describe('HTTP/2 refuses what HTTP/1.1 refuses, with the same answer, and nothin
     assert.equal(echo.received.length, 0, 'nothing reached the upstream');
   });
 
-  test('a trailer section HTTP/2 forbids (a pseudo-field, a connection-specific field): reset PROTOCOL_ERROR, logged as the malformed request it is (status 0: no status line went out), not as a client that left', async () => {
-    for (const [name, trailer] of [
-      ['pseudo', [':path', '/elsewhere']],
-      ['connection', ['connection', 'close']],
-    ] as [string, [string, string]][]) {
+  test('a trailer section HTTP/2 forbids (a pseudo-field, a connection-specific field, an upper-case name, no END_STREAM): reset PROTOCOL_ERROR, logged as the malformed request it is (status 0: no status line went out), not as a client that left', async () => {
+    // The details name each shape (RFC 9113 §8.1, §8.2): a trailer section without END_STREAM or
+    // with an upper-case name was logged as "a pseudo-field or a connection-specific field".
+    for (const [name, trailer, endStream, named] of [
+      ['pseudo', [':path', '/elsewhere'], true, /a pseudo-field/],
+      ['connection', ['connection', 'close'], true, /a connection-specific field/],
+      ['upper', ['X-Sum', '1'], true, /an upper-case name/],
+      ['no-end-stream', ['x-sum', '1'], false, /without END_STREAM/],
+    ] as [string, [string, string], boolean, RegExp][]) {
       const raw = await RawH2Client.connect(gw.port);
       try {
         const id = `h2-bad-trailer-${name}`;
@@ -173,7 +177,7 @@ describe('HTTP/2 refuses what HTTP/1.1 refuses, with the same answer, and nothin
           }),
         );
         raw.send(frame(FRAME.DATA, 0, 1, Buffer.from('abc')));
-        raw.send(headers(1, headerBlock([trailer]), { endStream: true }));
+        raw.send(headers(1, headerBlock([trailer]), { endStream }));
         const reset = await raw.waitFor((f) => f.streamId === 1 && f.type === FRAME.RST_STREAM);
         assert.equal(reset.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR);
         const line = await gw.logFor(id);
@@ -183,6 +187,7 @@ describe('HTTP/2 refuses what HTTP/1.1 refuses, with the same answer, and nothin
           String(line.details),
           /^request body could not be read \(its stream was reset PROTOCOL_ERROR after 3 bytes of its body: malformed/,
         );
+        assert.match(String(line.details), named, `${name}: the details name it`);
       } finally {
         raw.close();
       }
