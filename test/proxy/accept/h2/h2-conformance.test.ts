@@ -455,4 +455,27 @@ describe("the downstream HTTP/2 server against RFC 9113's MUSTs (h2spec's cases)
       client.close();
     }
   });
+  test('6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE that makes an open stream window negative: nothing sent until a WINDOW_UPDATE takes it above 0, then what it allows', async () => {
+    const client = await RawH2Client.connect(fx.port, [[0x4, 100]]);
+    try {
+      client.send(headers(1, request()));
+      const first = await client.waitFor((f) => f.type === FRAME.DATA && f.streamId === 1);
+      assert.equal(first.payload.length, 100);
+      const from = client.frames.length;
+      client.send(settings([[0x4, 50]]));
+      await client.waitFor(
+        (f) => f.type === FRAME.SETTINGS && f.flags === FLAG.ACK && client.frames.indexOf(f) >= from,
+      );
+      // The window is 50 - 100 = -50: 60 more makes it 10.
+      client.send(windowUpdate(1, 60));
+      client.send(ping('after-wu'));
+      await client.waitFor((f) => f.type === FRAME.PING && client.frames.indexOf(f) >= from);
+      const data = await client.waitFor(
+        (f) => f.type === FRAME.DATA && f.streamId === 1 && client.frames.indexOf(f) >= from,
+      );
+      assert.equal(data.payload.length, 10);
+    } finally {
+      client.close();
+    }
+  });
 });
