@@ -269,11 +269,22 @@ class Supervision {
     const lived = process.uptime() * 1000 - (this.#bornAt.get(worker.id) ?? 0);
     this.#bornAt.delete(worker.id);
     const served = this.#serving.delete(worker.id);
+    if (!this.#stopping && isDrainSignal(signal) && !served) {
+      // A worker still loading Node, ended by a drain signal's default action: most likely the
+      // process group's (Ctrl-C), whose copy for the primary is handled in this same turn of the
+      // event loop. Decided after it, so that a stop is not taken for a crash to replace.
+      setImmediate(() => {
+        if (!this.#stopping) this.#died(worker, code, signal, lived, served);
+      });
+      return;
+    }
     if (!this.#stopping) this.#died(worker, code, signal, lived, served);
     // A worker that did not end its drain with 0 (killed by the backstop above, or by the
     // kernel's OOM killer, or crashed) cut what it held: the stop was not clean, and the
     // primary's exit says so to its supervisor (systemd marks the unit failed).
-    else if (code !== EXIT.ok && !endedItsDrain(worker, signal)) {
+    // Nor did one that never served and was ended by a drain signal: Ctrl-C (or a stop sent to
+    // the process group) while it still loaded Node met it before any handler of its own.
+    else if (code !== EXIT.ok && !endedItsDrain(worker, signal) && !(isDrainSignal(signal) && !served)) {
       // One refused at its start as the worker that stopped the gateway was (the same config,
       // met before the stop reached it) held nothing to cut: its refusal is said already.
       const refusedAlike = code === this.#exitCode && (code === EXIT.unavailable || code === EXIT.config);
@@ -386,8 +397,10 @@ function listensOn(port: number): boolean {
  * after its 'exit' event) kills it. That is a clean stop, not one to call unclean.
  */
 function endedItsDrain(worker: Worker, signal: string | null): boolean {
-  return (
-    worker.exitedAfterDisconnect === true &&
-    (signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGQUIT')
-  );
+  return worker.exitedAfterDisconnect === true && isDrainSignal(signal);
+}
+
+/** A signal that asks for a drain (its default action, met before a handler, ends the process). */
+function isDrainSignal(signal: string | null): boolean {
+  return signal === 'SIGINT' || signal === 'SIGTERM' || signal === 'SIGQUIT';
 }
