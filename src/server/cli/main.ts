@@ -139,12 +139,15 @@ async function oneShot(command: string, rest: readonly string[]): Promise<number
 
 /** `candor serve --config FILE | --demo [--workers N] [--pid-file PATH]`. */
 async function serveCommand(rest: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, tokens } = parseArgs({
     args: [...rest],
     options: OPTIONS.serve,
+    tokens: true,
     strict: true,
   });
   if (values.help) return await help();
+  const twice = givenTwice(tokens);
+  if (twice !== undefined) return usage(twice);
   if (values['pid-file'] === '') return usage('--pid-file needs a path');
   if (values.config === '') return usage(EMPTY_PATH);
   if (values.demo && values.config !== undefined)
@@ -165,13 +168,16 @@ async function serveCommand(rest: readonly string[]): Promise<number> {
 
 /** `candor check FILE`. */
 async function checkCommand(rest: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args: [...rest],
     options: OPTIONS.check,
+    tokens: true,
     allowPositionals: true,
     strict: true,
   });
   if (values.help) return await help();
+  const twice = givenTwice(tokens);
+  if (twice !== undefined) return usage(twice);
   const file = oneFile(values.config, positionals);
   if (file === undefined) return usage('candor check needs a config file: candor check FILE');
   if (file === null) return usage('candor check checks one config file: candor check FILE');
@@ -182,13 +188,16 @@ async function checkCommand(rest: readonly string[]): Promise<number> {
 
 /** `candor reload --config FILE`. */
 async function reloadCommand(rest: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args: [...rest],
     options: OPTIONS.reload,
+    tokens: true,
     allowPositionals: true,
     strict: true,
   });
   if (values.help) return await help();
+  const twice = givenTwice(tokens);
+  if (twice !== undefined) return usage(twice);
   const file = oneFile(values.config, positionals);
   if (file === undefined)
     return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
@@ -200,18 +209,39 @@ async function reloadCommand(rest: readonly string[]): Promise<number> {
 
 /** `candor purge --config FILE [--route NAME [--key KEY]]`. */
 async function purgeCommand(rest: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, tokens } = parseArgs({
     args: [...rest],
     options: OPTIONS.purge,
+    tokens: true,
     strict: true,
   });
   if (values.help) return await help();
+  const twice = givenTwice(tokens);
+  if (twice !== undefined) return usage(twice);
   if (values.config === undefined)
     return usage('candor purge needs the config file the gateway runs: candor purge --config FILE');
   if (values.config === '') return usage(EMPTY_PATH);
   if (values.key !== undefined && values.route === undefined)
     return usage('candor purge --key purges within a route: add --route NAME');
   return await (await import('./purge.ts')).runPurge(values.config, values.route, values.key);
+}
+
+/**
+ * An option given twice with two values, which parseArgs settles by keeping the last: `check
+ * --config a.yaml --config b.yaml` said "b.yaml: ok" of a command line that named a.yaml too, as
+ * a second file given as an argument was refused for (oneFile), and `--pid-file` twice left the
+ * first path, the one a script may watch, never written.
+ */
+function givenTwice(tokens: readonly { kind: string; name?: string; value?: string }[]): string | undefined {
+  const seen = new Map<string, string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined || token.value === undefined) continue;
+    const before = seen.get(token.name);
+    if (before !== undefined && before !== token.value)
+      return `--${token.name} given twice ("${before}", "${token.value}"): give it once`;
+    seen.set(token.name, token.value);
+  }
+  return undefined;
 }
 
 /**

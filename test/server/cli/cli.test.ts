@@ -563,6 +563,17 @@ test('a command given two config files refuses with 64 instead of checking, relo
     [['check', ok, '--config', missing], /candor check checks one config file/],
     [['reload', '--config', ok, missing], /candor reload reloads the one file the gateway runs/],
     [['serve', '--demo', '--config', ok], /serve runs --config FILE or --demo, not both/],
+    // parseArgs keeps an option's last value: the first file was left unread, the last reported on.
+    [['check', '--config', missing, '--config', ok], /--config given twice/],
+    [['check', '-c', missing, `--config=${ok}`], /--config given twice/],
+    [['reload', '--config', missing, '--config', ok], /--config given twice/],
+    [['purge', '--config', missing, '--config', ok], /--config given twice/],
+    [['serve', '--config', missing, '--config', ok], /--config given twice/],
+    [['serve', '--config', ok, '--workers', '3', '--workers', '1'], /--workers given twice \("3", "1"\)/],
+    [
+      ['serve', '--config', ok, '--pid-file', join(dir, 'a.pid'), '--pid-file', join(dir, 'b.pid')],
+      /--pid-file given twice/,
+    ],
   ] as const) {
     const result = await run([...args]);
     assert.equal(result.code, 64, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
