@@ -87,7 +87,18 @@ async function withUsage(command: string, run: () => Promise<number>): Promise<n
   } catch (err) {
     const said = parseArgsRefusal(err as NodeJS.ErrnoException);
     if (said === undefined) throw err;
-    return usage(said, command, OWN_HELP.has(command) ? `candor ${command} --help` : undefined);
+    // A typo of one of the command's options (`--confg`, `--worker`) is said with the one meant,
+    // as the config's unknown fields are.
+    const typo = /^unknown option '(--[^']+)'$/.exec(said)?.[1];
+    const options = Object.keys(OPTIONS[command as keyof typeof OPTIONS] ?? {}).map((name) => `--${name}`);
+    // Loaded only here: the primary and the workers load none of what they do not run.
+    const { didYouMean } = await import('../../core/did-you-mean.ts');
+    const meant = typo === undefined ? undefined : didYouMean(typo, options);
+    return usage(
+      meant === undefined ? said : `${said} (did you mean '${meant}'?)`,
+      command,
+      OWN_HELP.has(command) ? `candor ${command} --help` : undefined,
+    );
   }
 }
 
@@ -133,9 +144,29 @@ async function oneShot(command: string, rest: readonly string[]): Promise<number
     case 'explain':
       return await (await import('./explain.ts')).runExplain(rest);
     default:
-      return usage(`unknown command "${command}"`);
+      return usage(await unknownCommand(command));
   }
 }
+
+/** An unknown command, with the one meant when it is a likely typo (`chek`, `--versoin`). */
+async function unknownCommand(command: string): Promise<string> {
+  const { didYouMean } = await import('../../core/did-you-mean.ts');
+  const meant = didYouMean(command, COMMANDS);
+  return `unknown command "${command}"${meant === undefined ? '' : ` (did you mean "${meant}"?)`}`;
+}
+const COMMANDS = [
+  'serve',
+  'check',
+  'reload',
+  'purge',
+  'config',
+  'fleet',
+  'diagnose',
+  'explain',
+  'help',
+  '--help',
+  '--version',
+];
 
 /** `candor serve --config FILE | --demo [--workers N] [--pid-file PATH]`. */
 async function serveCommand(rest: readonly string[]): Promise<number> {

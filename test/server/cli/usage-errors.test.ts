@@ -98,3 +98,27 @@ test("candor fleet and candor config given a gateway's config for --config say i
     ),
   );
 });
+
+test('a typo of a command or of one of its options is said with the one meant; a word near none is said alone', async () => {
+  assert.deepEqual(
+    await run(['chek', 'x.yaml']),
+    refused('candor: unknown command "chek" (did you mean "check"?)'),
+  );
+  assert.deepEqual(
+    await run(['--versoin']),
+    refused('candor: unknown command "--versoin" (did you mean "--version"?)'),
+  );
+  assert.deepEqual(
+    await run(['check', '--confg', 'x.yaml']),
+    refused("candor check: unknown option '--confg' (did you mean '--config'?)"),
+  );
+  assert.deepEqual(
+    await run(['serve', '--worker', '2']),
+    refused("candor serve: unknown option '--worker' (did you mean '--workers'?)"),
+  );
+  assert.deepEqual(
+    await run(['check', '--without-secret', 'x.yaml']),
+    refused("candor check: unknown option '--without-secret' (did you mean '--without-secrets'?)"),
+  );
+  assert.deepEqual(await run(['frobnicate']), refused('candor: unknown command "frobnicate"'));
+});
