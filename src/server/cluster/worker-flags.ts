@@ -22,10 +22,10 @@
  *   about 18 MB of a worker's RSS under load (110 → 91 MiB after 5 s of 50 connections), and a
  *   worker compiles its hot code once, in its first seconds (no measurable throughput lost in
  *   10 s runs).
- * - `--no-memory-reducer`: a few seconds into the first lull it would shrink the heap as
- *   idle-trim.ts does after five minutes, and the next burst would start cold (p99 at 200
- *   connections twice the warm one for its first seconds); the trim alone decides when a worker
- *   gives its memory back.
+ * - `--no-memory-reducer`: a few seconds into every lull it would shrink the heap as
+ *   idle-trim.ts does, and each next burst would start cold (p99 at 200 connections twice the
+ *   warm one for its first seconds); the trim alone decides when a worker gives its memory back
+ *   (a second after a load, five minutes once bursts come back soon after its trims).
  *
  * Flags can only be set when a process starts, which is why even one worker runs under a primary.
  */

@@ -1,12 +1,13 @@
 /** How often a process looks whether it went idle: the window its CPU use is measured over. */
-const CHECK_MS = 5_000;
+const CHECK_MS = 1_000;
 /** A window in which the process used the CPU more than this share of the time was busy… */
 const BUSY = 0.05;
 /** …and one below this share, idle. */
 const IDLE = 0.01;
 /**
- * Idle windows in a row after a load before the trim: five minutes. What a trim costs the burst
- * after it:
+ * Idle windows in a row after a load before the trim: one second, so that a worker is back near
+ * its idle size at the end of a load (issue 61: by the end of the run), not minutes later. What a
+ * trim costs the burst after it:
  * - The shapes (V8 maps) of the requests' objects, which only the objects hold: a full collection
  *   in a lull took them and deoptimized the code made for them, and the burst after compiled
  *   429–499 functions (172 untrimmed). The runtime keeps its last request logged
@@ -16,21 +17,22 @@ const IDLE = 0.01;
  *   than warm in the 6 s after a trim at 200 connections, 0.8–1.2 with it), but a worker that only
  *   ever has light traffic then holds its young generation at the cap (109 MiB against 95).
  * - And with both, still some 5–9 % more CPU a request for the next 12 s, 2–4 % after, and its
- *   p99: a trim after one quiet second (the worker 83.4 MiB at the run's end against 112; issue
- *   61's target is 90) took Candor's runs in `bench/run.ts` from 0.86× the node:net ceiling to
- *   0.79× at 50 connections, p99 at 200 from 2.76× nginx's to 3.02× (22 ms in the run that
- *   followed a trim), and `bench/lull.ts --lull 4 --connections 50 --ref <the five minutes>` had
- *   23.7–23.9 µs a request after a trim against 21.5–22.5. Part of it is a marking cycle under
- *   the burst, the old generation's limit set from its live size by the trim: a floor under it
- *   (`--initial-old-space-size=64`) took the cost away at 50 connections, not at 200 or with a
- *   new connection each. The trim after five minutes of quiet cost the next 6 s 0 and 2 % (two
- *   runs of `bench/lull.ts --lull 310`; docs/data-path.md): why minutes of quiet make it cheaper
- *   was not found.
- * Traffic that comes in bursts (a cron, a batch, a retrying client, a benchmark's alternated
- * runs) would pay that every time with a shorter wait; five minutes of quiet say the load is gone.
- * Starting is trimmed after one window (no burst follows it that the trim could slow).
+ *   p99 (in `bench/run.ts`, every Candor run after a trim: 0.89× the node:net ceiling at 50
+ *   connections against 0.97×, p99 4.2 ms against 2.7, 13.9 in one run; docs/data-path.md). Part
+ *   of it is a marking cycle under the burst, the old generation's limit set from its live size by
+ *   the trim.
+ * So traffic that comes back soon after a trim (a cron, a batch, a retrying client, a benchmark's
+ * alternated runs) would pay that at every burst for memory it gave back for seconds: a burst
+ * within SOON_MS of a trim makes the next trim wait PATIENT_WINDOWS (five minutes of quiet say
+ * the load is gone), and a burst that comes later (the last trim was worth it) makes it quick again.
+ * Starting is trimmed after one window (no burst follows it that the trim could slow), and is no
+ * trim of a load's: the first load after it, however soon, is trimmed quickly.
  */
-const QUIET_WINDOWS = 60;
+const QUICK_WINDOWS = 1;
+/** The wait after a trim that a burst followed too soon: five minutes. */
+const PATIENT_WINDOWS = 300;
+/** A burst this soon after a trim says the traffic comes in bursts: the next trim is patient. */
+const SOON_MS = 60_000;
 
 /**
  * V8's collector, without exposing `gc` to every module (the flag alone would): a function
@@ -90,12 +92,18 @@ function cpuShare(mark: CpuMark): number {
 }
 
 /**
- * A process that was busy and went idle (it used the CPU under 1% of `quietWindows` 5 s windows
- * in a row after a window over 5%; of one window after it started) gives back what the load
- * grew, once per busy → idle turn: five minutes after a burst or a benchmark a worker is back near
- * its idle size. Returns the stop.
+ * A process that was busy and went idle (it used the CPU under 1% of `quick` windows of
+ * `windowMs` in a row after a window over 5%; of one window after it started) gives back what the
+ * load grew, once per busy → idle turn: a second after a burst or a benchmark a worker is back near
+ * its idle size. A burst within `soonMs` of such a trim makes the next one wait `patient` windows
+ * (bursts that keep coming keep their warm code), a later one `quick` again. Returns the stop.
  */
-export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS): () => void {
+export function trimWhenIdle(
+  windowMs = CHECK_MS,
+  quick = QUICK_WINDOWS,
+  patient = PATIENT_WINDOWS,
+  soonMs = SOON_MS,
+): () => void {
   const gc = collector();
   let last = cpuMark();
   // Starting (the modules, the config, the first connections) is work too: the first idle
@@ -103,6 +111,12 @@ export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS):
   let busy = true;
   let needed = 1;
   let quiet = 0;
+  let wait = quick;
+  // When the last trim of a load's ran (process.uptime(), in ms): undefined until one has.
+  let trimmedAt: number | undefined;
+  // A window past the first was busy: a load came (the first window holds what starting left).
+  let loaded = false;
+  let first = true;
   // The window after a trim is judged neither busy nor quiet: the next check is due a window
   // after the one that trimmed began, and the collection took part of that window, or more than
   // all of it. What is left of it is too short to judge.
@@ -110,16 +124,23 @@ export function trimWhenIdle(windowMs = CHECK_MS, quietWindows = QUIET_WINDOWS):
   const timer = setInterval(() => {
     const share = cpuShare(last);
     last = cpuMark();
+    const firstWindow = first;
+    first = false;
     if (settling) settling = false;
     else if (share > BUSY) {
+      // The first busy window after a trim: did the trim give memory back for long enough?
+      if (!busy && trimmedAt !== undefined)
+        wait = process.uptime() * 1000 - trimmedAt < soonMs ? patient : quick;
+      if (!firstWindow) loaded = true;
       busy = true;
-      needed = quietWindows;
+      needed = wait;
       quiet = 0;
     } else if (share >= IDLE) quiet = 0;
     else if (busy && ++quiet >= needed) {
       busy = false;
       quiet = 0;
       gc({ type: 'major', flavor: 'last-resort' });
+      if (loaded) trimmedAt = process.uptime() * 1000;
       // The collection's own 50–110 ms is no load: counted, it could make the next window busy and
       // the trim run again (with 1 s windows it did, a second later).
       last = cpuMark();

@@ -27,18 +27,26 @@ const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_s
 const WINDOW = 200;
 const quiet = Number(process.env.TRIM);
 const held = Array.from({ length: Number(process.env.HELD ?? 0) }, (_, i) => ({ i, s: 'y' + i, a: [i] }));
-const stop = quiet > 0 ? trimWhenIdle(WINDOW, quiet) : () => {};
-let keep = [];
-const until = performance.now() + WINDOW * 1.5;
-// A window busy (the time) and the young generation grown (the allocation): a process the
-// machine's load gave little CPU in that time allocated too little to grow it.
-for (let made = 0; performance.now() < until || made < 5_000_000; made += 10000) {
-  for (let i = 0; i < 10000; i++) keep.push({ i, s: 'x' + i });
-  if (keep.length > 50000) keep = [];
+const patient = Number(process.env.PATIENT ?? 300);
+const soon = Number(process.env.SOON ?? 60000);
+const stop = quiet > 0 ? trimWhenIdle(WINDOW, quiet, patient, soon) : () => {};
+let loaded = 0;
+// Bursts after a start: the process idles some windows first, as a worker waits for traffic
+// (the first window is the start's, whose trim is no load's).
+if (Number(process.env.BURSTS ?? 1) > 1) await new Promise((resolve) => setTimeout(resolve, WINDOW * 5));
+for (let burst = 0; burst < Number(process.env.BURSTS ?? 1); burst++) {
+  let keep = [];
+  const until = performance.now() + WINDOW * 1.5;
+  // A window busy (the time) and the young generation grown (the allocation): a process the
+  // machine's load gave little CPU in that time allocated too little to grow it.
+  for (let made = 0; performance.now() < until || made < 5_000_000; made += 10000) {
+    for (let i = 0; i < 10000; i++) keep.push({ i, s: 'x' + i });
+    if (keep.length > 50000) keep = [];
+  }
+  keep = [];
+  loaded = young();
+  await new Promise((resolve) => setTimeout(resolve, WINDOW * 6));
 }
-keep = [];
-const loaded = young();
-await new Promise((resolve) => setTimeout(resolve, WINDOW * 6));
 stop();
 console.log(JSON.stringify({ loaded, idle: young(), gc: typeof globalThis.gc, trims, held: held.length }));
 `;
@@ -47,11 +55,19 @@ function run(
   quietWindows: number,
   flags: string[] = [],
   held = 0,
+  bursts: { count: number; patient?: number; soonMs?: number } = { count: 1 },
 ): { loaded: number; idle: number; gc: string; trims: number } {
   const args = [...flags, '--max-semi-space-size=16', '--input-type=module', '-e', SCRIPT];
   const out = spawnSync(process.execPath, args, {
     encoding: 'utf8',
-    env: { ...process.env, TRIM: String(quietWindows), HELD: String(held) },
+    env: {
+      ...process.env,
+      TRIM: String(quietWindows),
+      HELD: String(held),
+      BURSTS: String(bursts.count),
+      PATIENT: String(bursts.patient ?? 300),
+      SOON: String(bursts.soonMs ?? 60_000),
+    },
   });
   assert.equal(out.status, 0, out.stderr);
   return JSON.parse(out.stdout.trim());
@@ -96,4 +112,18 @@ test('one trim a lull when the collection takes most of a window, or more', () =
   const trimmed = run(1, ['--expose-gc'], 300_000);
   assert.ok(trimmed.idle < 2, `given back once idle: ${trimmed.idle} MiB`);
   assert.equal(trimmed.trims, 1);
+});
+
+test('a burst soon after a trim makes the next trim patient: bursts that keep coming keep their warm code', () => {
+  // After the start's trim, two bursts, each followed by six quiet windows; the second comes a
+  // second after the first's trim (well within a minute): its lull, shorter than the twenty
+  // patient windows, keeps it all.
+  const bursty = run(1, ['--expose-gc'], 0, { count: 2, patient: 20 });
+  assert.ok(bursty.loaded >= 8, `the second burst grew the young generation: ${bursty.loaded} MiB`);
+  assert.ok(bursty.idle >= 8, `kept after the second burst: ${bursty.idle} MiB`);
+  assert.equal(bursty.trims, 2, "the start's and the first burst's");
+  // The same bursts, "soon" a millisecond: each burst's trim was worth it, and the next is quick.
+  const spaced = run(1, ['--expose-gc'], 0, { count: 2, patient: 20, soonMs: 1 });
+  assert.ok(spaced.idle < 2, `given back after the second burst too: ${spaced.idle} MiB`);
+  assert.equal(spaced.trims, 3, "the start's and each burst's");
 });
