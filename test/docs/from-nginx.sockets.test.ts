@@ -27,6 +27,13 @@ function candorConfig(): string {
 
 const HSTS = 'max-age=31536000; includeSubDomains';
 
+/** The table's row whose nginx cell is `nginx`. */
+function row(nginx: string): string {
+  const line = PAGE.split('\n').find((l) => l.startsWith(`| ${nginx} |`));
+  assert.ok(line, `a row for ${nginx}`);
+  return line;
+}
+
 test('the Candor config of the nginx migration page serves the assets, the API cached and stale, HSTS on every answer', async (t) => {
   const origin = await startMoodyOrigin({
     status: 200,
@@ -58,6 +65,27 @@ test('the Candor config of the nginx migration page serves the assets, the API c
   assert.equal(asset.headers['cache-control'], 'public, max-age=2592000');
   assert.equal(asset.headers['strict-transport-security'], HSTS);
   assert.match(String(asset.headers.etag), /^"[0-9a-f-]+"$/);
+  // One range as nginx; several get the whole file (nginx: a multipart 206); `/assets` itself is
+  // the route's, a 301 (nginx's `location /assets/` leaves it to `location /`); a directory
+  // without an index a 404 (nginx: 403). The row says each.
+  const part = await request(url, { path: '/assets/app.js', headers: { range: 'bytes=2-5' } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers['content-range'], 'bytes 2-5/20');
+  const several = await request(url, { path: '/assets/app.js', headers: { range: 'bytes=0-1,4-5' } });
+  assert.equal(several.status, 200);
+  assert.equal(several.text, 'console.log("app");\n');
+  const bare = await request(url, { path: '/assets' });
+  assert.equal(bare.status, 301);
+  assert.equal(bare.headers.location, '/assets/');
+  const listing = await request(url, { path: '/assets/' });
+  assert.equal(listing.status, 404);
+  const staticRow = row('`location /assets/ { root /srv/www; }`');
+  assert.match(staticRow, /several ranges get the whole `200` \(nginx: a `multipart\/byteranges` 206\)/);
+  assert.match(staticRow, /`\/assets` itself, without its slash, is the route's too, a 301 to `\/assets\/`/);
+  assert.match(
+    staticRow,
+    /a directory without an index is a 404, never a listing \(nginx's `autoindex off` says 403\)/,
+  );
   const missing = await request(url, { path: '/assets/none.js' });
   assert.equal(missing.status, 404);
   assert.equal(missing.headers['strict-transport-security'], HSTS, "the gateway's own answer too");
@@ -65,6 +93,20 @@ test('the Candor config of the nginx migration page serves the assets, the API c
   // The API: kept 10 minutes by the route's lifetimes (the app said nothing of it).
   const first = await request(url, { path: '/api/items' });
   assert.equal(first.status, 200);
+  // The miss that stored it gives no ttl: the page says only answers given from the store do.
+  assert.equal(first.headers['cache-status'], 'edge; fwd=uri-miss');
+  assert.match(PAGE, /the miss that stored it says `edge; fwd=uri-miss` and no more/);
+  // What reached the app: the client's Host and the forwarded fields, where nginx's `proxy_pass
+  // http://app` sends `Host: app` and none of them; the page's `proxy_pass` row says so.
+  const head = origin.heads[0].toLowerCase();
+  assert.match(head, new RegExp(`\r\nhost: 127\\.0\\.0\\.1:${serve.port}\r\n`));
+  assert.match(head, new RegExp(`\r\nx-forwarded-host: 127\\.0\\.0\\.1:${serve.port}\r\n`));
+  assert.match(head, /\r\nx-forwarded-for: 127\.0\.0\.1\r\n/);
+  assert.match(head, /\r\nx-forwarded-proto: http\r\n/);
+  assert.match(
+    row('`proxy_pass http://app;`'),
+    /the app gets the client's `Host` \(`example\.com`\), where nginx sends the upstream's name, `Host: app`/,
+  );
   assert.equal(first.headers['strict-transport-security'], HSTS);
   // Written to the workers' folder behind the answer: there before the other worker looks.
   const shared = workersCacheDir(serve);

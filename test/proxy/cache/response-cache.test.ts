@@ -225,6 +225,34 @@ test('concurrent requests for a stale key whose one revalidation the upstream an
   });
 });
 
+test("the upstream's own 500 is stood in for as its 502, 503 and 504 are (RFC 5861 §4), a 501 is not", async () => {
+  // docs/migrating-from-nginx.md says so: nginx's `proxy_cache_use_stale error timeout http_502
+  // http_503 http_504` gives its 500 to the client; `stale_if_error` stands in for it.
+  const answer = {
+    status: 200,
+    fields: ['Cache-Control', 'max-age=0, stale-if-error=60'],
+    body: 'kept page',
+  };
+  await withGateway(answer, async (gw, origin) => {
+    await request(gw.url, { path: '/pages/500' });
+    await request(gw.url, { path: '/pages/501' });
+    origin.answer = { status: 500, fields: [], body: 'broke' };
+    const for500 = await request(gw.url, { path: '/pages/500' });
+    assert.equal(for500.status, 200);
+    assert.equal(for500.text, 'kept page');
+    assert.match(
+      String(for500.headers['cache-status']),
+      /^edge-1; hit; fwd=stale; fwd-status=500; ttl=-?\d+$/,
+    );
+    assert.equal(for500.headers['proxy-status'], 'edge-1; received-status=500; next-hop="app"');
+    origin.answer = { status: 501, fields: [], body: 'not here' };
+    const for501 = await request(gw.url, { path: '/pages/501' });
+    assert.equal(for501.status, 501);
+    assert.equal(for501.text, 'not here');
+    assert.equal(for501.headers['cache-status'], 'edge-1; fwd=stale');
+  });
+});
+
 test('the client of the one fetch leaves: one of those waiting fetches for the others, who get its answer', async () => {
   await withGateway(FRESH, async (gw, origin) => {
     // Long enough that the leader leaves while its fetch is still out, on a loaded machine too.
