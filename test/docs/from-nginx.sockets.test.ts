@@ -123,6 +123,11 @@ test('the Candor config of the nginx migration page serves the assets, the API c
   assert.equal(home.status, 200);
   assert.equal(home.headers['cache-status'], undefined);
   assert.equal(home.headers['strict-transport-security'], HSTS);
+  // The path goes normalised, as it was routed, where nginx's `proxy_pass` sends the client's spelling.
+  const spelled = await request(url, { path: '/a//b/%41/./c/../d' });
+  assert.equal(spelled.status, 200);
+  assert.match(origin.heads.at(-1) ?? '', /^GET \/a\/b\/A\/d HTTP\/1\.1\r\n/);
+  assert.match(row('`proxy_pass http://app;`'), /`\/a\/\/b\/%41\/\.\/c\/\.\.\/d` is `\/a\/b\/A\/d`/);
 
   // The app down: the API's stored answer is fresh still; the site's request is a 502 that says why.
   await origin.stop();
