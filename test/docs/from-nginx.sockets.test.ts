@@ -123,6 +123,13 @@ test('the Candor config of the nginx migration page serves the assets, the API c
   assert.equal(home.status, 200);
   assert.equal(home.headers['cache-status'], undefined);
   assert.equal(home.headers['strict-transport-security'], HSTS);
+  // A 2 MiB body, past nginx's default client_max_body_size (1 MiB), within Candor's limits.body.
+  const upload = await request(url, { method: 'POST', path: '/upload', body: Buffer.alloc(2 * 1024 * 1024) });
+  assert.equal(upload.status, 200);
+  assert.match(
+    row("no `client_max_body_size` (nginx's default, 1 MiB)"),
+    /no `limits.body` \(Candor's default, 10 MiB\)/,
+  );
   // The path goes normalised, as it was routed, where nginx's `proxy_pass` sends the client's spelling.
   const spelled = await request(url, { path: '/a//b/%41/./c/../d' });
   assert.equal(spelled.status, 200);
