@@ -303,6 +303,23 @@ test('candor.service gets the admin token from its EnvironmentFile, and is harde
     assert.ok(families.includes(family), `${family}: listeners, upstreams, worker IPC`);
 });
 
+test("candor.service lets the gateway list this machine's addresses (AF_NETLINK), as its code does", () => {
+  // os.networkInterfaces() is getifaddrs(3), which asks the kernel over a netlink socket: a unit
+  // that refuses AF_NETLINK makes it throw (uv_interface_addresses, error 97). The gateway calls
+  // it for a wildcard metrics or admin listener's Host check, on each request, and for a
+  // discovered target against a wildcard listener: under such a unit the first scrape of
+  // `metrics: { listen: 0.0.0.0:9464 }` killed the primary, and every worker with it.
+  const callers = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts'))
+    .filter((file) => /\bnetworkInterfaces\(\)/.test(readFileSync(join(ROOT, 'src', file), 'utf8')));
+  assert.ok(callers.length > 0, 'the gateway lists the interfaces somewhere (or this test is moot)');
+  const families = unitValue(unit, 'Service', 'RestrictAddressFamilies').split(/\s+/);
+  assert.ok(
+    families.includes('AF_NETLINK'),
+    `RestrictAddressFamilies=${families.join(' ')} refuses the netlink socket ${callers.join(', ')} need(s)`,
+  );
+});
+
 test("candor.service: automatic HTTPS's default acme.storage, as the unit runs it, is under the StateDirectory it may write", () => {
   // Environment= lines, each a space-separated list of KEY=VALUE (none here are quoted).
   const env = Object.fromEntries(
