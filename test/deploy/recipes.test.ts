@@ -419,6 +419,49 @@ test('Dockerfile: the entrypoint runs candor serve on the config the image copie
   assert.equal(copy.args, `deploy/candor.yaml ${path}`);
 });
 
+/** The `docker run` commands a reader copies: the Dockerfile's header and docs/operations.md's. */
+function dockerRuns(): { where: string; command: string }[] {
+  const header = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('#'))
+    .map((line) => line.replace(/^#\s?/, ''))
+    .join('\n')
+    .replace(/\\\n\s*/g, ' ');
+  const docs = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
+  return [
+    ...[...header.matchAll(/^\s*(docker run .*)$/gm)].map((m) => ({
+      where: 'deploy/Dockerfile',
+      command: m[1],
+    })),
+    ...[...docs.matchAll(/`(docker run [^`]*)`/g)].map((m) => ({
+      where: 'docs/operations.md',
+      command: m[1],
+    })),
+  ];
+}
+
+test("Dockerfile: every docker run it and the docs give stops after drain.timeout, not at docker's 10 s", () => {
+  const runs = dockerRuns();
+  assert.ok(
+    runs.some((r) => r.where === 'deploy/Dockerfile'),
+    "the Dockerfile's header shows a docker run",
+  );
+  assert.ok(
+    runs.some((r) => r.where === 'docs/operations.md'),
+    'docs/operations.md shows a docker run',
+  );
+  for (const { where, command } of runs) {
+    // Only a command that runs the image: `docker run --stop-timeout 45` in a sentence names the flag.
+    if (!/\bcandor:\S+/.test(command)) continue;
+    const seconds = /--stop-timeout[ =](\d+)/.exec(command)?.[1];
+    assert.ok(seconds, `${where}: ${command} sets --stop-timeout (docker's default, 10 s, cuts the drain)`);
+    assert.ok(
+      Number(seconds) * 1000 > config.drain.timeout,
+      `${where}: --stop-timeout ${seconds} s is above drain.timeout (${config.drain.timeout} ms)`,
+    );
+  }
+});
+
 /** The HEALTHCHECK's `node -e` script, and the admin URL it asks. */
 function healthcheck(): { script: string; url: URL } {
   const args = one('HEALTHCHECK');
