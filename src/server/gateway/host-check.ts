@@ -28,6 +28,21 @@ function asHost(address: string): string {
   return isIP(bare) === 6 ? (canonicalIpLiteral(`[${bare}]`) ?? `[${bare}]`) : bare;
 }
 
+/**
+ * This machine's interfaces, or none when they cannot be listed: getifaddrs(3) asks the kernel
+ * over a netlink socket, which a sandbox may refuse (systemd's RestrictAddressFamilies without
+ * AF_NETLINK), and os.networkInterfaces() then throws. Thrown in a request handler, that ended
+ * the process serving metrics (the primary); the Host check now refuses the addresses it cannot
+ * confirm, and still accepts localhost, the host name and allowed_hosts.
+ */
+function machineInterfaces(): ReturnType<typeof networkInterfaces> {
+  try {
+    return networkInterfaces();
+  } catch {
+    return {};
+  }
+}
+
 export function createHostCheck(listenHost: string, allowedHosts: readonly string[]): HostCheck {
   const own = asHost(listenHost);
   const wildcard = WILDCARDS.has(own);
@@ -47,8 +62,9 @@ export function createHostCheck(listenHost: string, allowedHosts: readonly strin
     // The wildcard itself too: `candor reload` (or curl) connects to the address written, and
     // a page that fetches http://0.0.0.0/ directly is cross-origin, so reads nothing.
     if (own !== '') names.add(own);
-    names.add('localhost');
-    for (const list of Object.values(networkInterfaces()))
+    // Loopback too, which machineInterfaces() lists but may not (a sandbox that refuses it).
+    for (const name of ['localhost', '127.0.0.1', '[::1]']) names.add(name);
+    for (const list of Object.values(machineInterfaces()))
       for (const entry of list ?? []) names.add(asHost(entry.address.split('%')[0]));
     return names;
   };
