@@ -303,6 +303,26 @@ test('candor.service gets the admin token from its EnvironmentFile, and is harde
     assert.ok(families.includes(family), `${family}: listeners, upstreams, worker IPC`);
 });
 
+test("docs/operations.md names every place candor.service's ProtectSystem=strict leaves the gateway writable", () => {
+  const docs = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
+  const paragraph = docs.slice(
+    docs.indexOf('**The systemd unit**'),
+    docs.indexOf('**The Kubernetes manifests**'),
+  );
+  const writable = /`ProtectSystem=strict` \(writable only: ([^)]*)\)/.exec(paragraph)?.[1];
+  assert.ok(writable, 'the docs say what ProtectSystem=strict leaves writable');
+  // Each *Directory= the unit asks systemd for is one of those places (the config one is read-only).
+  const places: Record<string, string> = {
+    CacheDirectory: 'cache',
+    StateDirectory: `/var/lib/${unitValue(unit, 'Service', 'StateDirectory')}/`,
+    LogsDirectory: `/var/log/${unitValue(unit, 'Service', 'LogsDirectory')}/`,
+  };
+  for (const [key, named] of Object.entries(places)) {
+    unitValue(unit, 'Service', key);
+    assert.ok(writable.includes(named), `${key}= (${named}) is among the docs' writable places: ${writable}`);
+  }
+});
+
 test("candor.service lets the gateway list this machine's addresses (AF_NETLINK), as its code does", () => {
   // os.networkInterfaces() is getifaddrs(3), which asks the kernel over a netlink socket: a unit
   // that refuses AF_NETLINK makes it throw (uv_interface_addresses, error 97). The gateway calls
