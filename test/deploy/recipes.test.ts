@@ -410,6 +410,29 @@ test('Dockerfile: the build stage packs the project, the runtime stage installs 
   assert.match(install.args, /npm install [^&]*candor-\*\.tgz/);
 });
 
+test("Dockerfile: the build stage has every file package.json's `files` packs, so the image's package is a release's", () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+  // What the build stage's COPYs put in its WORKDIR: each source's top-level name there.
+  const copied = new Set<string>();
+  for (const copy of dockerfile.filter(
+    (i) => i.stage === 0 && i.name === 'COPY' && !i.args.startsWith('--'),
+  )) {
+    const parts = copy.args.split(' ');
+    const destination = parts.at(-1) ?? '';
+    for (const source of parts.slice(0, -1))
+      copied.add(destination === './' ? source : posix.normalize(destination).replace(/\/$/, ''));
+  }
+  for (const entry of manifest.files) {
+    const top = entry.split('/')[0];
+    // dist/ is what the build makes (prepack); every other entry comes from the checkout.
+    if (top === 'dist') continue;
+    assert.ok(
+      copied.has(top),
+      `${entry} (package.json files) is copied into the build stage: ${[...copied]}`,
+    );
+  }
+});
+
 test('Dockerfile: a non-root numeric user, the listener port, the drain signal, no token baked in', () => {
   const user = one('USER');
   const match = /^(\d+)(?::(\d+))?$/.exec(user);
