@@ -1,0 +1,142 @@
+/**
+ * What docs/examples/complete.yaml shows beside its redirects (those are
+ * complete-example-redirects.sockets.test.ts's), exercised as its comments say, with the files
+ * beside it: the sample login of users.htpasswd (its comment names the password), the static
+ * site with its Cache-Control, the example's error pages (pages/error.html for a browser,
+ * pages/problem.json's members in every problem+json) and a maintenance route. The gateway runs
+ * the example as it is but for its listen addresses (127.0.0.1, ports the system picks), its
+ * upstreams (one echo server stands for each), what reaches beyond the machine (metrics, admin,
+ * tracing, Redis, the ACME CA, the auth services of the routes not looked at here, the cache's
+ * directory), and 127.0.0.1 added to the trusted proxies, so that a request can name a client
+ * address inside the `users` route's `allow`.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { parseConfig } from '../../src/core/config/load.ts';
+import type { Fault } from '../../src/kits/fault-kit/fault.ts';
+import { startEcho } from '../../src/kits/fault-kit/http-servers.ts';
+import { createLoggerOn } from '../../src/observe/log/logger.ts';
+import { type Gateway, startGateway } from '../../src/server/gateway/gateway.ts';
+import { request } from '../helpers/http-client.ts';
+
+const EXAMPLES = join(import.meta.dirname, '../../docs/examples');
+const EXAMPLE = join(EXAMPLES, 'complete.yaml');
+/** The routes whose auth this file exercises: the others' reach beyond the machine. */
+const AUTH_KEPT = new Set(['users']);
+
+/** The example, runnable on this machine alone. */
+function runnableExample(upstreamUrl: string): string {
+  const document = parse(readFileSync(EXAMPLE, 'utf8'));
+  for (const listener of document.listen) {
+    listener.address = '127.0.0.1:0';
+    delete listener.tls?.acme;
+  }
+  for (const name of Object.keys(document.upstreams))
+    document.upstreams[name] = { targets: [{ url: upstreamUrl }] };
+  for (const field of ['metrics', 'admin', 'tracing', 'store', 'log', 'acme']) delete document[field];
+  for (const route of document.routes) {
+    delete route.cache;
+    if (!AUTH_KEPT.has(route.name)) delete route.auth;
+  }
+  document.trust_forwarded_from.push('127.0.0.1');
+  return stringify(document);
+}
+
+/** The sample login users.htpasswd's comment gives its reader. */
+function sampleLogin(): { user: string; password: string } {
+  const text = readFileSync(join(EXAMPLES, 'users.htpasswd'), 'utf8');
+  const password = /the password is (\S+?)\)/.exec(text)?.[1];
+  const user = /^([^#:\s][^:]*):/m.exec(text)?.[1];
+  assert.ok(
+    password !== undefined && user !== undefined,
+    `users.htpasswd names a user and its password:\n${text}`,
+  );
+  return { user, password };
+}
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('the complete example, served', () => {
+  let app: Fault;
+  let gateway: Gateway;
+  const url = () => `http://127.0.0.1:${gateway.listeners[0].port()}`;
+
+  before(async () => {
+    app = await startEcho();
+    gateway = await startGateway(parseConfig(runnableExample(app.url), EXAMPLE, {}), {
+      logger: createLoggerOn({ write: () => true }, 'silent', 'edge-1'),
+    });
+  });
+  after(async () => {
+    await gateway?.close();
+    await app?.close();
+  });
+
+  const users = (headers: Record<string, string>) =>
+    request(url(), {
+      path: '/users/7',
+      headers: { host: 'api.example.com', 'x-forwarded-for': '10.1.2.3', ...headers },
+    });
+
+  test('users.htpasswd: the login its comment gives is let in and told upstream; another password is a 401 naming the realm', async () => {
+    const { user, password } = sampleLogin();
+    const before = app.received.length;
+    const wrong = await users({ authorization: basic(user, `${password}-not`) });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.headers['www-authenticate'], 'Basic realm="Users API", charset="UTF-8"');
+    assert.equal(app.received.length, before, 'nothing reached the upstream');
+    const right = await users({ authorization: basic(user, password) });
+    assert.equal(right.status, 200, right.text);
+    const reached = app.received.at(-1);
+    assert.equal(reached?.headers['x-candor-user'], user);
+    assert.equal(reached?.headers.authorization, undefined, 'forward_authorization: false');
+    const denied = await users({ authorization: basic(user, password), 'x-forwarded-for': '10.66.0.1' });
+    assert.equal(denied.status, 403, 'deny wins inside allow');
+  });
+
+  test("the error pages: a browser's 401 is pages/error.html filled in; a problem+json carries pages/problem.json's members", async () => {
+    const html = await users({ accept: 'text/html' });
+    assert.equal(html.status, 401);
+    assert.equal(html.headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(html.text, /^<!doctype html>/);
+    assert.match(html.text, /<title>401 Unauthorized · Example Corp<\/title>/);
+    assert.match(html.text, new RegExp(`<code>${html.headers['x-request-id']}</code>`));
+    assert.doesNotMatch(html.text, /\{\{|\}\}/, 'every placeholder of the page is one the gateway fills');
+    const json = await users({ accept: 'application/json' });
+    assert.equal(json.status, 401);
+    assert.equal(json.headers['content-type'], 'application/problem+json');
+    const members = JSON.parse(readFileSync(join(EXAMPLES, 'pages/problem.json'), 'utf8'));
+    const body = JSON.parse(json.text);
+    assert.deepEqual(
+      { ...body, ...members },
+      body,
+      "the body holds each of problem.json's members as written",
+    );
+    assert.equal(body.status, 401);
+  });
+
+  test('the static site: index.html with the Cache-Control the example writes; a path no file answers is the shell', async () => {
+    const index = readFileSync(join(EXAMPLES, 'site/index.html'), 'utf8');
+    for (const path of ['/static/', '/static/index.html', '/static/app/settings']) {
+      const res = await request(url(), { path, headers: { host: 'www.example.com' } });
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers['cache-control'], 'public, max-age=3600', path);
+      assert.equal(res.headers['content-type'], 'text/html; charset=utf-8', path);
+      assert.equal(res.text, index, path);
+    }
+  });
+
+  test('billing: the maintenance answer, its message and Retry-After as written', async () => {
+    const res = await request(url(), { path: '/invoices', headers: { host: 'billing.example.com' } });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers['retry-after'], '900');
+    assert.match(
+      String(res.headers['proxy-status']),
+      /Billing is down until 14:00 UTC for a database upgrade\./,
+    );
+  });
+});
