@@ -396,3 +396,41 @@ upstreams:
     await second.close();
   }
 });
+
+test("a plugin's field goes upstream though the route's request_headers remove the client's copy of it: the plugins come after the header rules (docs/plugins.md)", async () => {
+  const app = await origin((_req, res) => res.end('ok'));
+  const user: Plugin = () => ({
+    onRequest(request) {
+      request.headers.set('x-user-id', 'from-the-plugin');
+      request.headers.set('x-tier', 'plugin');
+    },
+  });
+  const gw = await startTestGateway(
+    `name: edge-1
+plugins:
+  user: { module: /nonexistent/user.ts }
+routes:
+  - name: objects
+    match: { path: / }
+    upstream: app
+    request_headers: { remove: [X-User-Id], set: { X-Tier: route, X-Kept: route } }
+    plugins: [user]
+upstreams:
+  app: { targets: [{ url: ${app.url} }] }
+`,
+    {},
+    '',
+    { plugins: { user } },
+  );
+  try {
+    const res = await request(gw.url, { path: '/a', headers: { 'x-user-id': 'forged' } });
+    assert.equal(res.status, 200);
+    const seen = app.seen.at(-1);
+    assert.equal(seen?.['x-user-id'], 'from-the-plugin', "the client's copy removed, the plugin's set");
+    assert.equal(seen?.['x-tier'], 'plugin', 'the later stage wins a field both set');
+    assert.equal(seen?.['x-kept'], 'route');
+  } finally {
+    await gw.close();
+    await app.close();
+  }
+});

@@ -27,6 +27,12 @@ export interface Admitted {
   readonly release: Release;
   /** The access rules' edit of the request sent upstream (credentials dropped); absent: none. */
   readonly requestEdit?: AnswerEdit;
+  /**
+   * The stages' own edit of those fields (a plugin's `request.headers` changes), inside
+   * `requestEdit` and made again after the route's header rules, which docs/plugins.md orders
+   * before the plugins: a rule's `remove` of the client's copy must not take the plugin's value.
+   */
+  readonly stageEdit?: AnswerEdit;
   /** The canary's counts of the side chosen, when the route has a canary (each attempt adds to them). */
   readonly window?: AttemptCounter;
   /**

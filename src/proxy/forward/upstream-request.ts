@@ -56,6 +56,8 @@ interface Destination {
   readonly targetHost?: (target: TargetConfig) => string;
   /** The access rules' edit of the request (the client's credentials dropped); absent: none. */
   readonly requestEdit?: AnswerEdit;
+  /** The stages' own edit, inside `requestEdit` and made again after the route's header rules (Admitted's). */
+  readonly stageEdit?: AnswerEdit;
   /** Its retry settings: a body a retry may send again is read whole first. */
   readonly upstream: { readonly config: { readonly retries: Pick<RetryConfig, 'attempts' | 'replayBody'> } };
   /** A call of the gateway's own (an auth hop's), whose answer the gateway reads. */
@@ -149,7 +151,11 @@ export class UpstreamRequest implements ExchangeOptions {
     // header rules) may still set the upstream's own Authorization; Candor's own fields are out
     // of the stages' reach (the loader refused rules that name them), so they stay last.
     const admitted = to.requestEdit === undefined ? headers : to.requestEdit(headers);
-    this.#headers = stages?.editsRequests === true ? stages.editRequest(admitted) : admitted;
+    // The plugins come after the route's header rules (docs/plugins.md): their fields are made
+    // again past the rules, so that a rule removing the client's copy of a field (X-User-Id)
+    // does not take the value a plugin set for it (it did: the complete example's user-header).
+    const ruled = stages?.editsRequests === true ? stages.editRequest(admitted) : admitted;
+    this.#headers = ruled !== admitted && to.stageEdit !== undefined ? to.stageEdit(ruled) : ruled;
     // An upgrade asks the upstream for the switch in the fields this hop owns.
     if (head.upgrade)
       this.#headers.push('connection', 'upgrade', 'upgrade', listValue(String(fields.upgrade ?? '')));

@@ -154,16 +154,17 @@ export function withStageEdits(admitted: Admitted, stages: StageRun | undefined)
   );
   if (kept.size === 0) return admitted;
   const before = admitted.requestEdit;
+  const stageEdit = (from: readonly string[]): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < from.length; i += 2)
+      if (!kept.has(from[i].toLowerCase())) out.push(from[i], from[i + 1]);
+    for (const [name, value] of kept) if (value !== undefined) out.push(name, value);
+    return out;
+  };
   return {
     ...admitted,
-    requestEdit: (headers) => {
-      const from = before === undefined ? headers : before(headers);
-      const out: string[] = [];
-      for (let i = 0; i < from.length; i += 2)
-        if (!kept.has(from[i].toLowerCase())) out.push(from[i], from[i + 1]);
-      for (const [name, value] of kept) if (value !== undefined) out.push(name, value);
-      return out;
-    },
+    requestEdit: (headers) => stageEdit(before === undefined ? headers : before(headers)),
+    stageEdit,
   };
 }
 
