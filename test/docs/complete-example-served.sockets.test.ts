@@ -11,6 +11,8 @@
  * address inside the `users` route's `allow`.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,7 +27,9 @@ import { request } from '../helpers/http-client.ts';
 const EXAMPLES = join(import.meta.dirname, '../../docs/examples');
 const EXAMPLE = join(EXAMPLES, 'complete.yaml');
 /** The routes whose auth this file exercises: the others' reach beyond the machine. */
-const AUTH_KEPT = new Set(['users']);
+const AUTH_KEPT = new Set(['users', 'objects']);
+const ROOT = join(import.meta.dirname, '../..');
+const CONFIGURATION = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
 
 /** The example, runnable on this machine alone. */
 function runnableExample(upstreamUrl: string): string {
@@ -57,6 +61,31 @@ function sampleLogin(): { user: string; password: string } {
   return { user, password };
 }
 
+/** The token the docs' command mints with the example's signing key, run as the docs say (from the checkout's root). */
+function mintedAsDocumented(): string {
+  const command = /\n```sh\n(node -e .*jwt-signing-key\.pem.*)\n```\n/.exec(CONFIGURATION)?.[1];
+  assert.ok(command !== undefined, "docs/configuration.md shows the command that mints the example's token");
+  const run = spawnSync(command.replace(/^node /, `'${process.execPath}' `), {
+    cwd: ROOT,
+    shell: true,
+    encoding: 'utf8',
+  });
+  assert.equal(run.stderr, '');
+  assert.equal(run.status, 0);
+  return run.stdout.trim();
+}
+
+/** The same claims, signed by a key the example's key set does not hold. */
+function forged(token: string): string {
+  const [head, claims] = token.split('.');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const signature = sign('sha256', Buffer.from(`${head}.${claims}`), {
+    key: privateKey,
+    dsaEncoding: 'ieee-p1363',
+  });
+  return `${head}.${claims}.${signature.toString('base64url')}`;
+}
+
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -84,6 +113,10 @@ describe('the complete example, served', () => {
 
   test('users.htpasswd: the login its comment gives is let in and told upstream; another password is a 401 naming the realm', async () => {
     const { user, password } = sampleLogin();
+    assert.ok(
+      CONFIGURATION.includes(`\`${user}\` with the password \`${password}\``),
+      'docs/configuration.md gives the same login',
+    );
     const before = app.received.length;
     const wrong = await users({ authorization: basic(user, `${password}-not`) });
     assert.equal(wrong.status, 401);
@@ -117,6 +150,25 @@ describe('the complete example, served', () => {
       "the body holds each of problem.json's members as written",
     );
     assert.equal(body.status, 401);
+  });
+
+  test("jwks.json: the token the docs mint with its private half passes objects' auth.jwt, and the user-header plugin tells its sub upstream; a forged one is a 401", async () => {
+    const token = mintedAsDocumented();
+    const objects = (authorization: string) =>
+      request(url(), {
+        path: '/objects/a%2Fb',
+        headers: { host: 'api.example.com', authorization, 'x-user-id': 'forged' },
+      });
+    const good = await objects(`Bearer ${token}`);
+    assert.equal(good.status, 200, good.text);
+    const reached = app.received.at(-1);
+    assert.equal(reached?.headers['x-user-id'], 'alice');
+    assert.equal(reached?.path, '/objects/a%2Fb', 'allow_encoded_slashes: the %2F goes on as it is');
+    const before = app.received.length;
+    const bad = await objects(`Bearer ${forged(token)}`);
+    assert.equal(bad.status, 401);
+    assert.match(String(bad.headers['www-authenticate']), /^Bearer /);
+    assert.equal(app.received.length, before, 'nothing reached the upstream');
   });
 
   test('the static site: index.html with the Cache-Control the example writes; a path no file answers is the shell', async () => {
