@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -27,7 +28,7 @@ import { request } from '../helpers/http-client.ts';
 const EXAMPLES = join(import.meta.dirname, '../../docs/examples');
 const EXAMPLE = join(EXAMPLES, 'complete.yaml');
 /** The routes whose auth this file exercises: the others' reach beyond the machine. */
-const AUTH_KEPT = new Set(['users', 'objects']);
+const AUTH_KEPT = new Set(['users', 'objects', 'console']);
 const ROOT = join(import.meta.dirname, '../..');
 const CONFIGURATION = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
 
@@ -169,6 +170,36 @@ describe('the complete example, served', () => {
     assert.equal(bad.status, 401);
     assert.match(String(bad.headers['www-authenticate']), /^Bearer /);
     assert.equal(app.received.length, before, 'nothing reached the upstream');
+  });
+
+  test("console: the sample client certificate (ops-laptop-1, of clients-ca.pem) passes its client_certificate; none is a 403, as mode: optional's comment says", async () => {
+    const certs = join(EXAMPLES, 'certs');
+    const ask = (withCertificate: boolean) =>
+      new Promise<number>((resolve, reject) => {
+        const req = https.request({
+          host: '127.0.0.1',
+          port: gateway.listeners[1].port(),
+          servername: 'console.example.com',
+          path: '/',
+          headers: { host: 'console.example.com' },
+          rejectUnauthorized: false,
+          agent: false,
+          ...(withCertificate
+            ? {
+                cert: readFileSync(join(certs, 'ops-laptop-1.pem')),
+                key: readFileSync(join(certs, 'ops-laptop-1-key.pem')),
+              }
+            : {}),
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal(await ask(true), 200);
+    assert.equal(await ask(false), 403);
   });
 
   test('the static site: index.html with the Cache-Control the example writes; a path no file answers is the shell', async () => {
