@@ -261,26 +261,7 @@ export class StageRun {
    * edit threw: the interim answer is not passed on (it is no answer: the final one still comes).
    */
   editInterim(headers: readonly string[]): readonly string[] | undefined {
-    let edited = headers;
-    for (let i = 0; i < this.#hooks.length; i++) {
-      const hooks = this.#hooks[i];
-      const stage = this.#stages[i];
-      if (hooks?.editInterim === undefined || stage.trusted !== true) continue;
-      try {
-        edited = hooks.editInterim(edited);
-      } catch (err) {
-        this.#watch.ran(
-          stage.name,
-          'editInterim',
-          0,
-          stageFailure(stage, 'editInterim', err),
-          this.#request.record.id,
-          true,
-        );
-        return undefined;
-      }
-    }
-    return edited;
+    return this.#trustedEdits('editInterim', headers, true);
   }
 
   /**
@@ -288,16 +269,26 @@ export class StageRun {
    * left out (logged): the switch goes on without its edit, as an answer goes without editAnswer's.
    */
   editSwitch(headers: readonly string[]): readonly string[] {
+    return this.#trustedEdits('editSwitch', headers, false) as readonly string[];
+  }
+
+  /** `headers` through each trusted stage's `hook`; one that throws is logged, and ends the edits (undefined) if `stopAtThrow`. */
+  #trustedEdits(
+    hook: 'editInterim' | 'editSwitch',
+    headers: readonly string[],
+    stopAtThrow: boolean,
+  ): readonly string[] | undefined {
     let edited = headers;
     for (let i = 0; i < this.#hooks.length; i++) {
       const hooks = this.#hooks[i];
+      const edit = hooks?.[hook];
       const stage = this.#stages[i];
-      if (hooks?.editSwitch === undefined || stage.trusted !== true) continue;
+      if (edit === undefined || stage.trusted !== true) continue;
       try {
-        edited = hooks.editSwitch(edited);
+        edited = edit.call(hooks, edited);
       } catch (err) {
-        const failure = stageFailure(stage, 'editSwitch', err);
-        this.#watch.ran(stage.name, 'editSwitch', 0, failure, this.#request.record.id, true);
+        this.#watch.ran(stage.name, hook, 0, stageFailure(stage, hook, err), this.#request.record.id, true);
+        if (stopAtThrow) return undefined;
       }
     }
     return edited;
