@@ -146,12 +146,10 @@ export function haproxyFormatReader(format: HaproxyFormat, id: string, title: st
         target: named ? (backend ? `${backend}/${server}` : server) : undefined,
         failure,
         waitMs,
-        clientAborted: state?.[0] === 'C' || state?.[0] === 'c' || undefined,
+        // C: the client left; c is HAProxy's client timeout, which cut a client still there.
+        clientAborted: state?.[0] === 'C' || undefined,
         // In the data phase after the server's head came (a D with no head is the upload's).
-        ...((state?.[0] === 'C' || state?.[0] === 'c') &&
-        (state[1] === 'D' || state[1] === 'L') &&
-        tr !== undefined &&
-        tr >= 0
+        ...(state?.[0] === 'C' && (state[1] === 'D' || state[1] === 'L') && tr !== undefined && tr >= 0
           ? { clientLeftMidAnswer: true as const }
           : {}),
         // As the httplog reader: the termination state names every answer HAProxy made itself.

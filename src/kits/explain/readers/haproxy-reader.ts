@@ -64,6 +64,10 @@ export function haproxyFailure(
     case 'L':
       return status >= 500 ? 'proxy_internal_response' : undefined;
     case 'c':
+      // HAProxy's client-side timeout (`timeout client`, `timeout http-request`): it cut a client
+      // too slow to send its request or to take the answer, as Candor's limits.send_timeout cuts
+      // one, logged http_request_error with client_aborted false. The client did not leave.
+      return phase === 'R' || phase === 'D' || phase === 'L' ? 'http_request_error' : undefined;
     case 'C':
       return phase === 'R' && status >= 400 && status < 500 ? 'http_request_error' : undefined;
     default:
@@ -142,9 +146,10 @@ export const haproxyReader: LogReader = {
       target: server === '<NOSRV>' ? undefined : `${m[9]}/${server}`,
       failure,
       waitMs,
-      clientAborted: state[0] === 'C' || state[0] === 'c' || undefined,
+      // C: the client left; c is HAProxy's client timeout, which cut a client still there.
+      clientAborted: state[0] === 'C' || undefined,
       // In the data phase after the server's head came (a D with no head is the upload's).
-      ...((state[0] === 'C' || state[0] === 'c') && (state[1] === 'D' || state[1] === 'L') && tAnswer >= 0
+      ...(state[0] === 'C' && (state[1] === 'D' || state[1] === 'L') && tAnswer >= 0
         ? { clientLeftMidAnswer: true as const }
         : {}),
       // The termination state names every answer HAProxy made itself; "--" is the server's.
