@@ -50,3 +50,20 @@ test("HAProxy's cD and cR are its client timeouts (http_request_error), not clie
   assert.equal(json.clientAborted, 2);
   assert.equal(json.clientAbortedMidAnswer, 1);
 });
+
+test('a request HAProxy refused before choosing a backend (`fe_main/<NOSRV>`, its frontend written as %b) counts at no upstream ("-", as any line without one)', async (t) => {
+  const dir = tempDir('candor-explain-haproxy-no-backend-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'haproxy.log');
+  await writeFile(file, `${LINES.join('\n')}\n`);
+  const report = await explain([file]);
+  assert.deepEqual(
+    report.upstreams.map((u) => u.name),
+    ['be_big', '-'],
+  );
+  const { stdout } = await runExplain(['--json', '--log-format', HTTPLOG, file]);
+  assert.deepEqual(
+    JSON.parse(stdout).upstreams.map((u: { name: string }) => u.name),
+    ['be_big', '-'],
+  );
+});

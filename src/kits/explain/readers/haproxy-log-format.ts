@@ -142,7 +142,17 @@ export function haproxyFormatReader(format: HaproxyFormat, id: string, title: st
         kind: 'request',
         time,
         status,
-        upstream: backend !== undefined && backend !== '' && backend !== '-' ? backend : undefined,
+        // No backend chosen: HAProxy writes the frontend's name as %b (`fe_main fe_main/<NOSRV>`).
+        upstream:
+          backend !== undefined &&
+          backend !== '' &&
+          backend !== '-' &&
+          !(
+            server === '<NOSRV>' &&
+            [fields.get('ft'), fields.get('f')].some((f) => f === backend || f === `${backend}~`)
+          )
+            ? backend
+            : undefined,
         target: named ? (backend ? `${backend}/${server}` : server) : undefined,
         failure,
         waitMs,

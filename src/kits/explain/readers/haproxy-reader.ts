@@ -78,6 +78,19 @@ export function haproxyFailure(
 
 const positive = (n: number) => (n > 0 ? n : 0);
 
+/**
+ * Whether HAProxy chose no backend for the request: it writes the frontend's name as %b then
+ * (`fe_main fe_main/<NOSRV>`: a request refused or cut before routing, a `<BADREQ>`), which
+ * is no upstream (an SSL frontend's %ft carries a `~` its name as %b does not).
+ */
+export function noBackend(text: string, backend: string, server: string | undefined): boolean {
+  if (server !== '<NOSRV>') return false;
+  const from = text.indexOf('] ') + 2;
+  const to = text.indexOf(' ', from);
+  const frontend = from < 2 || to === -1 ? '' : text.slice(from, to);
+  return frontend === backend || frontend === `${backend}~`;
+}
+
 /** The message after a syslog header ("…haproxy[2814]: "), or the whole line when logged raw. */
 function body(line: string): string {
   const tag = line.indexOf(']: ');
@@ -112,7 +125,8 @@ export const haproxyReader: LogReader = {
   title: 'HAProxy log (option httplog)',
   sniff: (line) => HTTPLOG.test(body(line)) || /haproxy\[\d+\]: /.test(line),
   read(line): LogRecord | undefined {
-    const m = HTTPLOG.exec(body(line));
+    const text = body(line);
+    const m = HTTPLOG.exec(text);
     if (!m) return healthLine(line);
     const month = monthIndex(m[3]);
     if (month === undefined) return undefined;
@@ -142,7 +156,7 @@ export const haproxyReader: LogReader = {
       kind: 'request',
       time: lastSecondMs + +m[8],
       status,
-      upstream: m[9],
+      upstream: noBackend(text, m[9], server) ? undefined : m[9],
       target: server === '<NOSRV>' ? undefined : `${m[9]}/${server}`,
       failure,
       waitMs,
