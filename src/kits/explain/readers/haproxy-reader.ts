@@ -67,7 +67,8 @@ export function haproxyFailure(
       // HAProxy's client-side timeout (`timeout client`, `timeout http-request`): it cut a client
       // too slow to send its request or to take the answer, as Candor's limits.send_timeout cuts
       // one, logged http_request_error with client_aborted false. The client did not leave.
-      return phase === 'R' || phase === 'D' || phase === 'L' ? 'http_request_error' : undefined;
+      // Whatever the phase: a client timeout told as nothing would vanish from the report.
+      return 'http_request_error';
     case 'C':
       return phase === 'R' && status >= 400 && status < 500 ? 'http_request_error' : undefined;
     default:
