@@ -178,7 +178,9 @@ function fileRead(c: LogCursor): FileRead {
     errors5xx: c.errors5xx,
     stepsBack: c.stepsBack,
     ...(c.firstStepBack === undefined ? {} : { firstStepBack: c.firstStepBack }),
-    ...(c.reader.partial === undefined ? {} : { unread: c.skippedLines }),
+    // Quoted whenever lines were left unread (up to the 10% a file may hold): counted alone,
+    // the lines of another format beside it (an HAProxy tcplog frontend's) went unseen.
+    ...(c.reader.partial === undefined && c.skippedLines.length === 0 ? {} : { unread: c.skippedLines }),
   };
 }
 

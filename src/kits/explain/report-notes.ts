@@ -30,6 +30,10 @@ export function reportNotes(
         .map((l) => `\n      line ${l.line}: ${l.text.slice(0, 160)}`)
         .join('');
       notes.push(`${file.path}: ${file.skipped} lines not read; ${partial}. The first of them:${quoted}`);
+    } else if (file.skipped > 0 && file.unread !== undefined && file.unread.length > 0) {
+      const quoted = file.unread.map((l) => `\n      line ${l.line}: ${l.text.slice(0, 160)}`).join('');
+      const lines = file.skipped === 1 ? '1 line' : `${file.skipped} lines`;
+      notes.push(`${file.path}: ${lines} not read as ${file.format}. The first of them:${quoted}`);
     }
   }
   for (const file of files)

@@ -190,7 +190,12 @@ test('HAProxy logging raw (`log stdout format raw`): the same report as through 
     ],
   );
   assert.deepEqual(logged.health, { events: 0, changes: [], noServer: [], circuitOpen: [] });
-  assert.deepEqual({ ...logged, files: [], health: [] }, { ...viaSyslog, files: [], health: [] });
+  // ...and are quoted in a note of their own, not only counted.
+  const skipped = logged.notes.filter((n) => n.startsWith(`${raw}: 22 lines not read as haproxy.`));
+  assert.equal(skipped.length, 1);
+  assert.match(skipped[0], /line 1: Server be_nolive\/nolive1 is DOWN/);
+  const notes = logged.notes.filter((n) => n !== skipped[0]);
+  assert.deepEqual({ ...logged, files: [], health: [], notes }, { ...viaSyslog, files: [], health: [] });
 });
 
 test("Candor's retried attempts (`tries`) count as failed attempts of their type", async () => {

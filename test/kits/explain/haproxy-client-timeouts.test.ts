@@ -67,3 +67,23 @@ test('a request HAProxy refused before choosing a backend (`fe_main/<NOSRV>`, it
     ['be_big', '-'],
   );
 });
+
+test("the lines of a log it does not read (an HAProxy tcplog frontend's, beside its httplog) are quoted in the Notes, not only counted", async (t) => {
+  const dir = tempDir('candor-explain-haproxy-tcplog-');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'haproxy.log');
+  // A `mode tcp` frontend with `option tcplog` logging to the same place, its backend refusing (SC).
+  const tcplog =
+    '127.0.0.1:58642 [01/Dec/2026:08:22:03.515] fe_tcp bt_refused/t1 1/-1/3003 0 SC 1/1/0/0/3 0/0';
+  const httplog = Array.from({ length: 10 }, () => LINES[1]);
+  await writeFile(file, `${[...httplog, tcplog].join('\n')}\n`);
+  const { code, stdout } = await runExplain([file]);
+  assert.equal(code, 0);
+  assert.match(stdout, /11 lines {2}10 parsed {2}1 skipped/);
+  assert.ok(
+    stdout.includes(`${file}: 1 line not read as haproxy. The first of them:\n      line 11: ${tcplog}`),
+    stdout,
+  );
+  const json = await runExplain(['--json', file]);
+  assert.deepEqual(JSON.parse(json.stdout).files[0].unread, [{ line: 11, text: tcplog }]);
+});
