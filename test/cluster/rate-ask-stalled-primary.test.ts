@@ -59,10 +59,15 @@ const get = () => request(`http://127.0.0.1:${serve.port}`, { path: '/x', timeou
 test('a stopped primary is asked at most a bounded number of times: back, its bucket holds what the questions it got left', {
   skip: !linux,
 }, async () => {
-  assert.equal((await get()).status, 200, 'the primary answers');
   const judged = () => serve.lines.filter((l) => l.msg === 'request').map((l) => l.rate_limit_unchecked);
-  await serve.waitForLines('request', 1);
-  assert.deepEqual(judged(), [undefined], "the shared bucket's answer: nothing to say");
+  // The primary answers (its first answers may come past the 50 ms on a loaded machine: the
+  // worker then judges alone, and says so; asked again, a warm primary is in time).
+  for (let tries = 1; !judged().includes(undefined) && tries <= 20; tries++) {
+    assert.equal((await get()).status, 200);
+    await serve.waitForLines('request', tries);
+  }
+  assert.ok(judged().includes(undefined), "the shared bucket's answer: nothing to say");
+  const before = judged().length;
   const primary = serve.child.pid as number;
   process.kill(primary, 'SIGSTOP');
   try {
@@ -77,9 +82,9 @@ test('a stopped primary is asked at most a bounded number of times: back, its bu
     process.kill(primary, 'SIGCONT');
   }
   // Each line of the stall says its limit was this worker's alone (the worker writes its lines itself).
-  await serve.waitForLines('request', 8001, 30_000);
+  await serve.waitForLines('request', before + 8000, 30_000);
   assert.deepEqual(
-    new Set(judged().slice(1)),
+    new Set(judged().slice(before)),
     new Set(["the primary did not answer within 50 ms: judged on this worker's share of the limit alone"]),
   );
   // The worker's own bucket is spent: a 200 now is the primary's answer, from a bucket the
