@@ -175,10 +175,18 @@ function diagnoseOptions(
   return options;
 }
 
+/**
+ * Colours on a terminal, unless NO_COLOR has a value: no-color.org asks that an empty one
+ * (`NO_COLOR=`, a variable cleared rather than unset) turn nothing off.
+ */
+function colorWanted(): boolean {
+  return process.stdout.isTTY === true && !process.env.NO_COLOR;
+}
+
 /** Walks the hops, told as they go (or as one JSON document at the end); the exit status. */
 async function probe(options: DiagnoseOptions, json: boolean): Promise<number> {
   const printer = createTextPrinter((text) => process.stdout.write(text), {
-    color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+    color: colorWanted(),
   });
   try {
     const report = await diagnose(
@@ -281,7 +289,7 @@ async function diagnoseAcmeCommand(
   process.stdout.write(
     values.json
       ? `${strictJson(JSON.stringify(diagnosis, null, 2))}\n`
-      : acmeDiagnosisText(diagnosis, process.stdout.isTTY === true && process.env.NO_COLOR === undefined),
+      : acmeDiagnosisText(diagnosis, colorWanted()),
   );
   // 128 + SIGINT, as a shell reports a command Ctrl-C ended (the probe's record removed first).
   if (diagnosis.interrupted) return 130;
