@@ -43,7 +43,8 @@ async function serve(options: ServeOptions): Promise<number> {
   // the demo is a worker like any other, given its config by the primary.
   if (options.demo) return runDemo(options.workers, options.pidFile);
   if (options.config === undefined) {
-    process.stderr.write('candor: serve needs --config FILE (or --demo)\n');
+    // A usage error, said as main.ts's usage() says the others: the command, then its help.
+    process.stderr.write('candor serve: needs --config FILE (or --demo)\nRun "candor --help" for usage.\n');
     return EXIT.usage;
   }
   // A bootstrap file names a config source (etcd) rather than being the config: a fleet's gateway.

@@ -122,3 +122,7 @@ test('a typo of a command or of one of its options is said with the one meant; a
   );
   assert.deepEqual(await run(['frobnicate']), refused('candor: unknown command "frobnicate"'));
 });
+
+test('serve without --config or --demo is a usage error said as the others are, with the help', async () => {
+  assert.deepEqual(await run(['serve']), refused('candor serve: needs --config FILE (or --demo)'));
+});
