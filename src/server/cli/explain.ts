@@ -110,7 +110,7 @@ export async function runExplain(args: readonly string[]): Promise<number> {
     );
   }
   if (positionals.length === 0)
-    return usage('candor explain needs at least one log file: candor explain LOG...');
+    return usage('needs at least one log file (candor explain LOG...)', 'candor explain');
   if (!positionals.includes('-')) return explainLogs(values, positionals);
   // stdin is read once and kept in a file of its own: a log is read twice (its format first).
   if (positionals.filter((path) => path === '-').length > 1) return usage('- (stdin) is named twice');
@@ -313,7 +313,8 @@ function onceEach(paths: readonly string[]): string[] {
   return logs;
 }
 
-function usage(message: string): number {
-  process.stderr.write(`candor: ${message}\nRun "candor explain --help" for usage.\n`);
+/** `who` is the command when the message starts with what it does ("candor explain: needs …"). */
+function usage(message: string, who = 'candor'): number {
+  process.stderr.write(`${who}: ${message}\nRun "candor explain --help" for usage.\n`);
   return EXIT.usage;
 }

@@ -177,7 +177,7 @@ async function pushCommand({
   ifRevision,
 }: FleetCall): Promise<number> {
   if (args.length !== 1)
-    return usage('candor config push takes one file: candor config push FILE --config BOOTSTRAP');
+    return usage('takes one file (candor config push FILE --config BOOTSTRAP)', 'candor config push');
   let bytes: Buffer;
   try {
     // Bounded as `candor check` reads a file: a log named by mistake, /dev/zero, is not read whole.

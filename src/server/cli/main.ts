@@ -210,8 +210,8 @@ async function checkCommand(rest: readonly string[]): Promise<number> {
   const twice = givenTwice(tokens);
   if (twice !== undefined) return usage(twice);
   const file = oneFile(values.config, positionals);
-  if (file === undefined) return usage('candor check needs a config file: candor check FILE');
-  if (file === null) return usage('candor check checks one config file: candor check FILE');
+  if (file === undefined) return usage('needs a config file (candor check FILE)', 'check');
+  if (file === null) return usage('checks one config file (candor check FILE)', 'check');
   if (file === '') return usage(EMPTY_PATH);
   const { runCheck } = await import('./check.ts');
   return await runCheck(file, values['without-secrets'] ?? false);
@@ -231,9 +231,9 @@ async function reloadCommand(rest: readonly string[]): Promise<number> {
   if (twice !== undefined) return usage(twice);
   const file = oneFile(values.config, positionals);
   if (file === undefined)
-    return usage('candor reload needs the config file the gateway runs: candor reload --config FILE');
+    return usage('needs the config file the gateway runs (candor reload --config FILE)', 'reload');
   if (file === null)
-    return usage('candor reload reloads the one file the gateway runs: candor reload --config FILE');
+    return usage('reloads the one file the gateway runs (candor reload --config FILE)', 'reload');
   if (file === '') return usage(EMPTY_PATH);
   return await (await import('./reload.ts')).runReload(file);
 }
@@ -250,10 +250,10 @@ async function purgeCommand(rest: readonly string[]): Promise<number> {
   const twice = givenTwice(tokens);
   if (twice !== undefined) return usage(twice);
   if (values.config === undefined)
-    return usage('candor purge needs the config file the gateway runs: candor purge --config FILE');
+    return usage('needs the config file the gateway runs (candor purge --config FILE)', 'purge');
   if (values.config === '') return usage(EMPTY_PATH);
   if (values.key !== undefined && values.route === undefined)
-    return usage('candor purge --key purges within a route: add --route NAME');
+    return usage('--key purges within a route: add --route NAME', 'purge');
   return await (await import('./purge.ts')).runPurge(values.config, values.route, values.key);
 }
 

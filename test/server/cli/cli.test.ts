@@ -559,9 +559,9 @@ test('a command given two config files refuses with 64 instead of checking, relo
   const ok = file('one.yaml', valid(8, 'http://127.0.0.1:9'));
   const missing = join(dir, 'missing.yaml');
   for (const [args, said] of [
-    [['check', ok, missing], /candor check checks one config file/],
-    [['check', ok, '--config', missing], /candor check checks one config file/],
-    [['reload', '--config', ok, missing], /candor reload reloads the one file the gateway runs/],
+    [['check', ok, missing], /candor check: checks one config file/],
+    [['check', ok, '--config', missing], /candor check: checks one config file/],
+    [['reload', '--config', ok, missing], /candor reload: reloads the one file the gateway runs/],
     [['serve', '--demo', '--config', ok], /serve runs --config FILE or --demo, not both/],
     // parseArgs keeps an option's last value: the first file was left unread, the last reported on.
     [['check', '--config', missing, '--config', ok], /--config given twice/],

@@ -126,3 +126,42 @@ test('a typo of a command or of one of its options is said with the one meant; a
 test('serve without --config or --demo is a usage error said as the others are, with the help', async () => {
   assert.deepEqual(await run(['serve']), refused('candor serve: needs --config FILE (or --demo)'));
 });
+
+test('a command missing its file says its name once (it was "candor: candor reload needs …")', async () => {
+  assert.deepEqual(await run(['check']), refused('candor check: needs a config file (candor check FILE)'));
+  assert.deepEqual(
+    await run(['check', 'a.yaml', 'b.yaml']),
+    refused('candor check: checks one config file (candor check FILE)'),
+  );
+  assert.deepEqual(
+    await run(['reload']),
+    refused('candor reload: needs the config file the gateway runs (candor reload --config FILE)'),
+  );
+  assert.deepEqual(
+    await run(['reload', 'a.yaml', 'b.yaml']),
+    refused('candor reload: reloads the one file the gateway runs (candor reload --config FILE)'),
+  );
+  assert.deepEqual(
+    await run(['purge']),
+    refused('candor purge: needs the config file the gateway runs (candor purge --config FILE)'),
+  );
+  assert.deepEqual(
+    await run(['purge', '--config', 'a.yaml', '--key', 'k']),
+    refused('candor purge: --key purges within a route: add --route NAME'),
+  );
+  const dir = tempDir('candor-usage-');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const bootstrap = join(dir, 'bootstrap.yaml');
+  writeFileSync(
+    bootstrap,
+    `source:\n  etcd: { endpoints: [http://127.0.0.1:9], key: /candor/config }\nstate: ${dir}/state\nlocal:\n  name: edge-1\n`,
+  );
+  assert.deepEqual(
+    await run(['config', 'push', 'a.yaml', 'b.yaml', '--config', bootstrap]),
+    refused('candor config push: takes one file (candor config push FILE --config BOOTSTRAP)'),
+  );
+  assert.deepEqual(
+    await run(['explain']),
+    refused('candor explain: needs at least one log file (candor explain LOG...)', 'candor explain --help'),
+  );
+});
