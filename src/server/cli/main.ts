@@ -42,13 +42,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   // restarted, `2>&1 | head`: EPIPE), a terminal hung up (EIO). Its error without a listener
   // would end the primary at its next line (a worker replaced), and the gateway with it.
   else process.stderr.on('error', stderrGone);
+  // `candor --help diagnose` is `candor help diagnose`, as git reads `git --help log`: the word
+  // after it was ignored (exit 0 with the general help), where a command refuses one it does not take.
+  if ((command === '--help' || command === '-h') && rest.length > 0) return await main(['help', ...rest]);
   if (command === undefined || command === '--help' || command === '-h') {
     await printHelp();
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   // `candor help diagnose` is `candor diagnose --help`: said as git and npm say it.
-  if (command === 'help') return await main(rest.length === 0 ? ['--help'] : [rest[0], '--help']);
+  if (command === 'help') {
+    if (rest.length > 1)
+      return usage(`unexpected argument '${rest[1]}' (candor help takes one command: candor help COMMAND)`);
+    const about = rest[0];
+    return await main(
+      about === undefined || about === '--help' || about === '-h' ? ['--help'] : [about, '--help'],
+    );
+  }
   if (command === '--version' || command === '-v') {
+    // An argument after it is refused as a command refuses one (it was ignored, with exit 0).
+    if (rest.length > 0) return usage(`unexpected argument '${rest[0]}' (--version takes none)`);
     process.stdout.write(`candor ${VERSION}\n`);
     return EXIT.ok;
   }

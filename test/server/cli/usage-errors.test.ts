@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { VERSION } from '../../../src/core/version.ts';
 import { DIAGNOSE_HELP } from '../../../src/server/cli/diagnose.ts';
 import { EXPLAIN_HELP } from '../../../src/server/cli/explain.ts';
 import { HELP } from '../../../src/server/cli/help.ts';
@@ -164,4 +165,26 @@ test('a command missing its file says its name once (it was "candor: candor relo
     await run(['explain']),
     refused('candor explain: needs at least one log file (candor explain LOG...)', 'candor explain --help'),
   );
+});
+
+test('--version and --help refuse an argument they do not take, as a command does; --help COMMAND is help COMMAND', async () => {
+  assert.deepEqual(
+    await run(['--version', 'extra']),
+    refused("candor: unexpected argument 'extra' (--version takes none)"),
+  );
+  assert.deepEqual(
+    await run(['-v', 'extra']),
+    refused("candor: unexpected argument 'extra' (--version takes none)"),
+  );
+  // As git reads `git --help log`: the command's help, and a word that is no command refused.
+  assert.deepEqual(await run(['--help', 'diagnose']), { code: 0, stdout: DIAGNOSE_HELP, stderr: '' });
+  assert.deepEqual(await run(['-h', 'explain']), { code: 0, stdout: EXPLAIN_HELP, stderr: '' });
+  assert.deepEqual(await run(['--help', 'extra']), refused('candor: unknown command "extra"'));
+  assert.deepEqual(await run(['--help', '--help']), { code: 0, stdout: HELP, stderr: '' });
+  assert.deepEqual(await run(['help', '--help']), { code: 0, stdout: HELP, stderr: '' });
+  assert.deepEqual(
+    await run(['help', 'diagnose', 'extra']),
+    refused("candor: unexpected argument 'extra' (candor help takes one command: candor help COMMAND)"),
+  );
+  assert.deepEqual(await run(['--version']), { code: 0, stdout: `candor ${VERSION}\n`, stderr: '' });
 });
