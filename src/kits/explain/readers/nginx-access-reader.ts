@@ -6,7 +6,7 @@ import { listValues, nginxLineFailure, nginxProducer, nginxUnescape } from './ng
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
 // Anchored, and each repeat stops at a character it cannot hold (a space, "]", a quote): one
 // way to match, so no backtracking.
-const COMBINED = /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"/;
+export const COMBINED_LINE = /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"/;
 
 /**
  * What may follow combined: only key=value pairs and quoted strings (the nginx image's "main"
@@ -94,11 +94,11 @@ export const nginxAccessReader: LogReader = {
   format: 'nginx-access',
   title: 'nginx access log (combined)',
   sniff: (line) => {
-    const m = COMBINED.exec(line);
+    const m = COMBINED_LINE.exec(line);
     return m !== null && extras(line, m[0].length) !== undefined;
   },
   read(line): LogRecord | undefined {
-    const m = COMBINED.exec(line);
+    const m = COMBINED_LINE.exec(line);
     const more = m && extras(line, m[0].length);
     if (!m || !more) return undefined;
     if (m[2] !== lastStamp) {
