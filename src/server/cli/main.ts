@@ -54,9 +54,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (rest.length > 1)
       return usage(`unexpected argument '${rest[1]}' (candor help takes one command: candor help COMMAND)`);
     const about = rest[0];
-    return await main(
-      about === undefined || about === '--help' || about === '-h' ? ['--help'] : [about, '--help'],
-    );
+    if (about === undefined || about === '--help' || about === '-h') return await main(['--help']);
+    // `help --version` stays the version (`--version --help` is now refused: an argument it takes none of).
+    if (about === '--version' || about === '-v') return await main([about]);
+    return await main([about, '--help']);
   }
   if (command === '--version' || command === '-v') {
     // An argument after it is refused as a command refuses one (it was ignored, with exit 0).

@@ -182,6 +182,7 @@ test('--version and --help refuse an argument they do not take, as a command doe
   assert.deepEqual(await run(['--help', 'extra']), refused('candor: unknown command "extra"'));
   assert.deepEqual(await run(['--help', '--help']), { code: 0, stdout: HELP, stderr: '' });
   assert.deepEqual(await run(['help', '--help']), { code: 0, stdout: HELP, stderr: '' });
+  assert.deepEqual(await run(['help', '--version']), { code: 0, stdout: `candor ${VERSION}\n`, stderr: '' });
   assert.deepEqual(
     await run(['help', 'diagnose', 'extra']),
     refused("candor: unexpected argument 'extra' (candor help takes one command: candor help COMMAND)"),
