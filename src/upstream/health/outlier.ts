@@ -1,5 +1,6 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import { type FailureType, TARGET_FAULT_SHAPES } from '../../core/failure/taxonomy.ts';
+import type { TargetState } from '../targets/target-state.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 
 /** Whether the failure says something about the target (its shape is one of the upstream's). */
@@ -84,7 +85,7 @@ export function recordWholeBody(target: Target): void {
  * eject it here too for the time it has left, unless it is already out for longer, or is in
  * rotation here and one more ejection would pass this worker's `max_ejected_percent` (two
  * workers each ejecting a target of their own at once would otherwise leave both out in both).
- * With recordOutcome and unejectedByProbe, the only writers of a target's ejection fields.
+ * With recordOutcome, unejectedByProbe and resumeEjection, the only writers of a target's ejection fields.
  */
 export function ejectedElsewhere(
   upstream: Upstream,
@@ -98,6 +99,16 @@ export function ejectedElsewhere(
   target.ejectedUntil = now + forMs;
   target.ejections = Math.max(target.ejections, ejections);
   target.consecutiveFailures = 0;
+}
+
+/**
+ * A target that left the upstream's targets while ejected (a DNS answer that no longer named
+ * it) is named again before its ejection ends: it resumes that ejection, its end and its count
+ * (targets/upstream.ts, Upstream.departed, which checks `max_ejected_percent`).
+ */
+export function resumeEjection(target: TargetState, ejectedUntil: number, ejections: number): void {
+  target.ejectedUntil = ejectedUntil;
+  target.ejections = ejections;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { ConnectionTimeouts } from '../connections/exchange-contract.ts';
 import { H2Pool } from '../connections/h2/h2-pool.ts';
 import { ConnectionPool } from '../connections/http1/pool.ts';
 import type { PoolOptions, TargetPool } from '../connections/target-pool.ts';
+import { resumeEjection } from '../health/outlier.ts';
 import { type Balancer, createBalancer, TargetState } from './balancer.ts';
 import { HoldQueue } from './hold-queue.ts';
 import { Panic } from './panic.ts';
@@ -63,6 +64,13 @@ export interface Upstream {
    * yet; undefined once one came (or without discovery). Kept across the rebuilds each report makes.
    */
   readonly askingSince: number | undefined;
+  /**
+   * Targets that left the config (a DNS answer that no longer names them) while ejected, by
+   * origin, until their ejection would have ended: one named again before then resumes it.
+   * Kept across rebuilds; at most the targets that left while ejected, each dropped once its
+   * ejection ends (see buildTargets).
+   */
+  readonly departed: Map<string, Departed>;
   close(): Promise<void>;
 }
 
@@ -107,7 +115,8 @@ export function createUpstream(
   connect: UpstreamConnector = connectorOf(config),
 ): Upstream {
   const poolOptions = poolOptionsOf(config, news);
-  const targets = buildTargets(config, previous, connect, poolOptions);
+  const departed = previous?.departed ?? new Map<string, Departed>();
+  const targets = buildTargets(config, previous, connect, poolOptions, departed);
   const inFlight = previous?.inFlight ?? new Count();
   const panic = previous?.panic ?? new Panic(config.panicThreshold);
   panic.threshold = config.panicThreshold;
@@ -140,6 +149,7 @@ export function createUpstream(
       config.discovery !== undefined && targets.length === 0 && config.discoveryFailure == null
         ? (previous?.askingSince ?? performance.now())
         : undefined,
+    departed,
     async close() {
       await Promise.all(targets.map((t) => t.pool.close()));
     },
@@ -215,15 +225,23 @@ function poolOptionsOf(config: UpstreamConfig, news: UpstreamNews | undefined): 
   };
 }
 
+/** What outlier detection had of a target that left while ejected (Upstream.departed). */
+export interface Departed {
+  readonly ejectedUntil: number;
+  readonly ejections: number;
+}
+
 /**
  * The targets the config names: each one the previous upstream had (same origin, same protocol)
  * kept with its pool reconfigured, a new one with a new pool; the pools of the others retired.
+ * A new one that left while ejected, its ejection not over, resumes it (`departed`).
  */
 function buildTargets(
   config: UpstreamConfig,
   previous: Upstream | undefined,
   connect: UpstreamConnector,
   poolOptions: PoolOptions,
+  departed: Map<string, Departed>,
 ): Target[] {
   // Open connections carry their timeouts and TLS session: when those change (the TLS files'
   // content too, replaced under the same paths), they are not reused.
@@ -246,22 +264,46 @@ function buildTargets(
   const joining = config.targets.some((target) => kept.has(target.origin))
     ? performance.now()
     : Number.NEGATIVE_INFINITY;
+  const now = performance.now();
+  // A DNS answer that names a random subset of the records (round-robin DNS, a cloud load
+  // balancer's) drops an ejected target and gives it back: new, it came back in rotation at
+  // once, its ejection forgotten, and took requests it was ejected for failing. It resumes the
+  // ejection it left with, within max_ejected_percent as any ejection (counted over the kept
+  // targets, which carry their own; a changed protocol forgets them as it forgets the kept ones).
+  if (!sameProtocol) departed.clear();
+  for (const [origin, gone] of departed) if (gone.ejectedUntil <= now) departed.delete(origin);
+  const { maxEjectedPercent } = config.outlierDetection;
+  const allowed = Math.max(1, Math.floor((config.targets.length * maxEjectedPercent) / 100));
+  let ejected = 0;
+  for (const target of config.targets) if (kept.get(target.origin)?.isEjected(now)) ejected++;
   const targets: Target[] = config.targets.map((target) => {
     const old = kept.get(target.origin);
-    if (old === undefined)
-      return Object.assign(new TargetState(target), {
+    if (old === undefined) {
+      const state = Object.assign(new TargetState(target), {
         inRotationSince: joining,
         pool:
           config.protocol === 'http1'
             ? new ConnectionPool(target, connect, poolOptions)
             : new H2Pool(target, connect, poolOptions),
       });
+      const was = departed.get(target.origin);
+      departed.delete(target.origin);
+      if (was !== undefined && ejected < allowed) {
+        ejected++;
+        resumeEjection(state, was.ejectedUntil, was.ejections);
+      }
+      return state;
+    }
     kept.delete(target.origin);
     old.config = target;
     old.pool.reconfigure(connect, poolOptions, fresh);
     return old;
   });
-  for (const gone of kept.values()) gone.pool.retire();
+  for (const gone of kept.values()) {
+    gone.pool.retire();
+    if (sameProtocol && gone.isEjected(now))
+      departed.set(gone.config.origin, { ejectedUntil: gone.ejectedUntil, ejections: gone.ejections });
+  }
   return targets;
 }
 
