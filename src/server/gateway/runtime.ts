@@ -29,6 +29,7 @@ import {
   type HealthMetrics,
   startActiveChecks,
 } from '../../upstream/health/active-checks.ts';
+import { resumeEjections } from '../../upstream/health/outlier.ts';
 import { applyAnnouncement } from '../../upstream/health/report-outcome.ts';
 import {
   connectorOf,
@@ -364,6 +365,8 @@ function liveUpstreams(
   const upstreams = new Map<string, Upstream>();
   for (const [name, upstream] of Object.entries(config.upstreams))
     upstreams.set(name, createUpstream(upstream, previous?.upstreams.get(name), news, connectors.get(name)));
+  // A target a DNS answer names again before the ejection it left with ends resumes it.
+  for (const upstream of upstreams.values()) resumeEjections(upstream, performance.now());
   changes.applyTo(upstreams.values());
   if (link) takeVerdicts(upstreams, link);
   // A worker's first runtime starts on the circuits open and targets ejected elsewhere (a restart after a crash).

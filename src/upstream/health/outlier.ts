@@ -1,6 +1,5 @@
 import type { Failure } from '../../core/failure/failure.ts';
 import { type FailureType, TARGET_FAULT_SHAPES } from '../../core/failure/taxonomy.ts';
-import type { TargetState } from '../targets/target-state.ts';
 import type { Target, Upstream } from '../targets/upstream.ts';
 
 /** Whether the failure says something about the target (its shape is one of the upstream's). */
@@ -85,7 +84,7 @@ export function recordWholeBody(target: Target): void {
  * eject it here too for the time it has left, unless it is already out for longer, or is in
  * rotation here and one more ejection would pass this worker's `max_ejected_percent` (two
  * workers each ejecting a target of their own at once would otherwise leave both out in both).
- * With recordOutcome, unejectedByProbe and resumeEjection, the only writers of a target's ejection fields.
+ * With recordOutcome, unejectedByProbe and resumeEjections, the only writers of a target's ejection fields.
  */
 export function ejectedElsewhere(
   upstream: Upstream,
@@ -102,13 +101,19 @@ export function ejectedElsewhere(
 }
 
 /**
- * A target that left the upstream's targets while ejected (a DNS answer that no longer named
- * it) is named again before its ejection ends: it resumes that ejection, its end and its count
- * (targets/upstream.ts, Upstream.departed, which checks `max_ejected_percent`).
+ * Targets named again (a DNS answer) that left while ejected (Upstream.departed): each resumes
+ * the ejection it left with, its end and its count, within `max_ejected_percent` as any
+ * ejection. New, it came back in rotation at once and took requests it was ejected for failing.
  */
-export function resumeEjection(target: TargetState, ejectedUntil: number, ejections: number): void {
-  target.ejectedUntil = ejectedUntil;
-  target.ejections = ejections;
+export function resumeEjections(upstream: Upstream, now: number): void {
+  for (const target of upstream.targets) {
+    const was = upstream.departed.get(target.config.origin);
+    if (was === undefined) continue;
+    upstream.departed.delete(target.config.origin);
+    if (was.ejectedUntil <= now || target.ejectedUntil !== 0 || !mayEject(upstream, target, now)) continue;
+    target.ejectedUntil = was.ejectedUntil;
+    target.ejections = was.ejections;
+  }
 }
 
 /**

@@ -13,7 +13,6 @@ import type { ConnectionTimeouts } from '../connections/exchange-contract.ts';
 import { H2Pool } from '../connections/h2/h2-pool.ts';
 import { ConnectionPool } from '../connections/http1/pool.ts';
 import type { PoolOptions, TargetPool } from '../connections/target-pool.ts';
-import { resumeEjection } from '../health/outlier.ts';
 import { type Balancer, createBalancer, TargetState } from './balancer.ts';
 import { HoldQueue } from './hold-queue.ts';
 import { Panic } from './panic.ts';
@@ -66,8 +65,8 @@ export interface Upstream {
   readonly askingSince: number | undefined;
   /**
    * Targets that left the config (a DNS answer that no longer names them) while ejected, by
-   * origin, until their ejection would have ended: one named again before then resumes it.
-   * Kept across rebuilds; at most the targets that left while ejected, each dropped once its
+   * origin, until their ejection would have ended: one named again before then resumes it
+   * (outlier.ts, resumeEjections, which takes its entry). Kept across rebuilds; at most the targets that left while ejected, each dropped once its
    * ejection ends (see buildTargets).
    */
   readonly departed: Map<string, Departed>;
@@ -234,7 +233,7 @@ export interface Departed {
 /**
  * The targets the config names: each one the previous upstream had (same origin, same protocol)
  * kept with its pool reconfigured, a new one with a new pool; the pools of the others retired.
- * A new one that left while ejected, its ejection not over, resumes it (`departed`).
+ * The others that go while ejected are remembered in `departed` until their ejection ends.
  */
 function buildTargets(
   config: UpstreamConfig,
@@ -267,33 +266,22 @@ function buildTargets(
   const now = performance.now();
   // A DNS answer that names a random subset of the records (round-robin DNS, a cloud load
   // balancer's) drops an ejected target and gives it back: new, it came back in rotation at
-  // once, its ejection forgotten, and took requests it was ejected for failing. It resumes the
-  // ejection it left with, within max_ejected_percent as any ejection (counted over the kept
-  // targets, which carry their own; a changed protocol forgets them as it forgets the kept ones).
+  // once, its ejection forgotten, and took requests it was ejected for failing. Remembered here
+  // until its ejection ends; the runtime resumes it (outlier.ts, resumeEjections). A changed
+  // protocol forgets them, as it forgets the kept targets' ejections.
   if (!sameProtocol) departed.clear();
-  for (const [origin, gone] of departed) if (gone.ejectedUntil <= now) departed.delete(origin);
-  const { maxEjectedPercent } = config.outlierDetection;
-  const allowed = Math.max(1, Math.floor((config.targets.length * maxEjectedPercent) / 100));
-  let ejected = 0;
-  for (const target of config.targets) if (kept.get(target.origin)?.isEjected(now)) ejected++;
+  for (const [origin, gone] of departed)
+    if (gone.ejectedUntil <= now || kept.has(origin)) departed.delete(origin);
   const targets: Target[] = config.targets.map((target) => {
     const old = kept.get(target.origin);
-    if (old === undefined) {
-      const state = Object.assign(new TargetState(target), {
+    if (old === undefined)
+      return Object.assign(new TargetState(target), {
         inRotationSince: joining,
         pool:
           config.protocol === 'http1'
             ? new ConnectionPool(target, connect, poolOptions)
             : new H2Pool(target, connect, poolOptions),
       });
-      const was = departed.get(target.origin);
-      departed.delete(target.origin);
-      if (was !== undefined && ejected < allowed) {
-        ejected++;
-        resumeEjection(state, was.ejectedUntil, was.ejections);
-      }
-      return state;
-    }
     kept.delete(target.origin);
     old.config = target;
     old.pool.reconfigure(connect, poolOptions, fresh);
