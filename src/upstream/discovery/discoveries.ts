@@ -36,7 +36,13 @@ export class Discoveries {
         continue;
       }
       old?.stop();
-      next.set(name, new DnsDiscovery(name, wanted, this.#logger, this.#onReport, own, old?.report));
+      // The old runner's failures are the new one's only if it asked the same name.
+      const sameName = old !== undefined && old.config.dns === wanted.dns && old.config.type === wanted.type;
+      const keptFailures = sameName ? old.failedInARow : undefined;
+      next.set(
+        name,
+        new DnsDiscovery(name, wanted, this.#logger, this.#onReport, own, old?.report, keptFailures),
+      );
     }
     for (const [name, old] of this.#runners) if (!next.has(name)) old.stop();
     this.#runners = next;

@@ -59,6 +59,13 @@ export class DnsDiscovery {
   #toldFailure: string | null = null;
   /** Failed or empty answers in a row: what the backoff doubles on (a reload's runner starts at 0). */
   #failures = 0;
+  /**
+   * The failed questions in a row of the runner this one replaced, when it asked the same name
+   * (same `dns` and `type`): told with this runner's first answer. Undefined when it asked
+   * another name (a reload that moved `discovery` to a new one): that name's failures are not
+   * this one's, and its first answer is no recovery ("answering again" with 0 failed questions).
+   */
+  #keptFailures: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #nextIn: number | undefined;
   #stopped = false;
@@ -66,7 +73,8 @@ export class DnsDiscovery {
   /**
    * `own`: the gateway's listeners an answer may not point at (its admin API). `kept`: the
    * report of the runner this one replaces (a reload), whose set stands until this one's
-   * first answer.
+   * first answer. `keptFailures`: that runner's failed questions in a row, when it asked the same
+   * name (see #keptFailures).
    */
   constructor(
     upstream: string,
@@ -75,6 +83,7 @@ export class DnsDiscovery {
     onReport: OnDiscovery,
     own: readonly GatewayListener[] = [],
     kept?: DiscoveryReport,
+    keptFailures?: number,
   ) {
     this.#upstream = upstream;
     this.config = config;
@@ -85,6 +94,7 @@ export class DnsDiscovery {
     if (config.resolvers.length > 0) this.#resolver.setServers([...config.resolvers]);
     // The system's servers (/etc/resolv.conf) too: glibc's resolver moves on at a SERVFAIL.
     this.#next = eachResolver(this.#resolver.getServers());
+    this.#keptFailures = keptFailures;
     this.#report = kept ?? {
       upstream,
       targets: [],
@@ -102,6 +112,11 @@ export class DnsDiscovery {
   /** The wait before the question now scheduled (ms; undefined before the first outcome): a test reads the schedule here, never on a clock. */
   get nextQuestionIn(): number | undefined {
     return this.#nextIn;
+  }
+
+  /** Failed or empty answers in a row (0 after an answer), this runner's and the same name's before it. */
+  get failedInARow(): number {
+    return this.#failures + (this.#keptFailures ?? 0);
   }
 
   stop(): void {
@@ -126,9 +141,16 @@ export class DnsDiscovery {
       if (answer.targets.length === 0) throw Object.assign(new Error('no records'), { code: 'ENODATA' });
       const changed = key(answer.targets) !== key(before.targets) || before.changed_at === null;
       outcome = changed ? 'changed' : 'same';
-      if (before.failure !== null)
+      // Its own question failing, or the same name's failing under the runner it replaced: not a
+      // failure inherited from another name, which this name never had.
+      if (before.failure !== null && (this.#failures > 0 || this.#keptFailures !== undefined))
         this.#logger.info(
-          { upstream: this.#upstream, dns, type, failed_questions: this.#failures },
+          {
+            upstream: this.#upstream,
+            dns,
+            type,
+            failed_questions: this.#failures + (this.#keptFailures ?? 0),
+          },
           'discovery answering again',
         );
       if (changed) {
@@ -156,6 +178,7 @@ export class DnsDiscovery {
       };
       this.#toldFailure = null;
       this.#failures = 0;
+      this.#keptFailures = undefined;
       next = afterAnswer(this.config, answer.ttl);
     } catch (err) {
       if (this.#stopped) return;

@@ -27,8 +27,12 @@ after(async () => {
 
 type Line = Record<string, unknown>;
 
-/** A runner on `name` (interval 40 ms, max_ttl 400 ms), with what it reported, scheduled and logged. */
-function follow(name: string) {
+/**
+ * A runner on `name` (interval 40 ms, max_ttl 400 ms), with what it reported, scheduled and
+ * logged; `replaces`: the runner a reload replaces with it (its report kept, and its failures in
+ * a row when it asked the same name, as Discoveries gives them).
+ */
+function follow(name: string, replaces?: DnsDiscovery) {
   const config: DiscoveryConfig = {
     dns: name,
     type: 'A',
@@ -54,6 +58,9 @@ function follow(name: string) {
     config,
     createLoggerOn(sink, 'info', 'test'),
     (report, outcome) => seen.push({ outcome, failure: report.failure, next: runner.nextQuestionIn }),
+    [],
+    replaces?.report,
+    replaces?.config.dns === name ? replaces.failedInARow : undefined,
   );
   runners.push(runner);
   const failedLines = () => lines.filter((l) => l.msg === 'discovery failed: the last good targets are kept');
@@ -131,6 +138,40 @@ test('a runner that takes over a failing set (a reload that changed discovery) s
   runners.push(runner);
   await waitUntil('its first question failed', () => seen.length >= 1, 10_000);
   within(seen[0], 40, 60);
+});
+
+test('a reload that moves discovery to another name while the old one fails: the new name’s first answer is no “answering again”', async () => {
+  dns.set('old.test', 'servfail');
+  dns.set('new.test', [{ type: 'A', address: '10.0.0.9', ttl: 30 }]);
+  const first = follow('old.test');
+  await waitUntil('two failed questions', () => first.seen.length >= 2, 10_000);
+  first.runner.stop();
+  const moved = follow('new.test', first.runner);
+  await waitUntil('the new name answered', () => moved.seen.length >= 1, 10_000);
+  assert.equal(moved.seen[0].failure, null);
+  assert.deepEqual(
+    moved.lines.filter((l) => l.msg === 'discovery answering again'),
+    [],
+  );
+  assert.deepEqual(
+    moved.lines.map((l) => l.msg),
+    ['discovered targets changed'],
+  );
+});
+
+test('a reload that keeps the failing name (another interval): its answer is “answering again” with the failed questions of both runners', async () => {
+  dns.set('same.test', 'servfail');
+  const first = follow('same.test');
+  await waitUntil('three failed questions', () => first.seen.length >= 3, 10_000);
+  first.runner.stop();
+  const failed = first.runner.failedInARow;
+  assert.equal(failed, first.seen.length);
+  dns.set('same.test', [{ type: 'A', address: '10.0.0.8', ttl: 30 }]);
+  const again = follow('same.test', first.runner);
+  await waitUntil('the name answered', () => again.seen.length >= 1, 10_000);
+  const lines = again.lines.filter((l) => l.msg === 'discovery answering again');
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0].failed_questions, failed);
 });
 
 test('a question the process has no descriptor for is told as the gateway’s want, not as the DNS server refusing', async () => {
