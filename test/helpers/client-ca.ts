@@ -67,6 +67,8 @@ export interface ClientCa {
   der(name: string): string;
   /** Revokes `cn`'s certificate and writes the CRL again. */
   revoke(cn: string): void;
+  /** Writes the CRL again with these dates (openssl's GeneralizedTime): one past its next update, or not yet in force. */
+  dateCrl(lastUpdate: string, nextUpdate: string): void;
   remove(): void;
 }
 
@@ -89,7 +91,7 @@ export function makeClientCa(): ClientCa {
       .concat(['-addext', 'basicConstraints=critical,CA:true'])
       .concat(['-addext', 'keyUsage=critical,keyCertSign,cRLSign']),
   );
-  const gencrl = () =>
+  const gencrl = (dates: string[] = []) =>
     openssl([
       'ca',
       '-config',
@@ -101,6 +103,7 @@ export function makeClientCa(): ClientCa {
       '-gencrl',
       '-out',
       'crl.pem',
+      ...dates,
     ]);
   gencrl();
   return {
@@ -142,6 +145,9 @@ export function makeClientCa(): ClientCa {
     revoke(cn) {
       openssl(['ca', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-revoke', `${cn}.pem`]);
       gencrl();
+    },
+    dateCrl(lastUpdate, nextUpdate) {
+      gencrl(['-crl_lastupdate', lastUpdate, '-crl_nextupdate', nextUpdate]);
     },
     remove() {
       rmSync(dir, { recursive: true, force: true });

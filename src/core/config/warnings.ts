@@ -18,6 +18,7 @@ import { blockOfLooseCidr } from './addresses.ts';
 import { badLifetime } from './cache-control-value.ts';
 import { canaryHangsPastStep } from './canary-hang-warning.ts';
 import { steerableCanaryKey } from './canary-key-warning.ts';
+import { certificateDateWarnings } from './certificate-dates.ts';
 import { certificateShadowWarnings } from './certificate-shadows.ts';
 import { formatPath } from './config-path.ts';
 import { problemTemplates } from './env-templates.ts';
@@ -48,6 +49,7 @@ export function fieldWarnings(config: GatewayConfig): FieldWarning[] {
     ...trustWarnings(config),
     ...acmeWarnings(config),
     ...certificateShadowWarnings(config),
+    ...certificateDateWarnings(config),
     ...Object.entries(config.upstreams).flatMap(([name, upstream]) =>
       upstreamWarnings(config, name, upstream),
     ),

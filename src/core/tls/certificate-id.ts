@@ -5,7 +5,8 @@
  * the DER is walked here: only the few nodes on the way, each length checked.
  */
 
-interface Node {
+/** A DER TLV: its tag, and where its content lies (read by certificate-dates.ts too). */
+export interface Node {
   readonly tag: number;
   /** Where the content starts and ends. */
   readonly start: number;
@@ -13,7 +14,7 @@ interface Node {
 }
 
 /** The TLV at `at`, or undefined when it runs past `limit`. */
-function node(der: Buffer, at: number, limit: number): Node | undefined {
+export function node(der: Buffer, at: number, limit: number): Node | undefined {
   if (at + 2 > limit) return undefined;
   const tag = der[at];
   let length = der[at + 1];
@@ -28,7 +29,7 @@ function node(der: Buffer, at: number, limit: number): Node | undefined {
   return end > limit ? undefined : { tag, start, end };
 }
 
-function children(der: Buffer, parent: Node): Node[] {
+export function children(der: Buffer, parent: Node): Node[] {
   const found: Node[] = [];
   for (let at = parent.start; at < parent.end; ) {
     const child = node(der, at, parent.end);

@@ -1,3 +1,4 @@
+import { logCertificateDates } from '../../core/config/certificate-dates.ts';
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
 import { fieldPosition } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
@@ -73,6 +74,8 @@ async function supervise(
   if (spool !== undefined) logger.warn({ field: 'limits.spool.max_total', workers }, spool);
   const pastOpenFiles = connectionsPastOpenFiles(config.listen, workers, openFileLimit());
   if (pastOpenFiles !== undefined) logger.warn(pastOpenFiles, OPEN_FILES_TOO_FEW);
+  // A certificate or revocation list every peer refuses for its dates (candor check's warnings).
+  logCertificateDates(config, logger);
   const control = new ClusterControl(path, config, logger);
   const wide = await startGatewayWide(path, config, workers, logger, control);
   if (wide === undefined) return EXIT.unavailable;

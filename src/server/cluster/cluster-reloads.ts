@@ -7,6 +7,7 @@
  * way from the file to the workers reads on its own.
  */
 import { resolve } from 'node:path';
+import { logCertificateDates } from '../../core/config/certificate-dates.ts';
 import type { ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { keptFieldLines } from '../../core/config/field-lines.ts';
@@ -245,6 +246,8 @@ export abstract class ClusterReloads {
       workers: report.workers,
     };
     if (failed.length === 0) this.logger.info({ ...fields, ...outcome }, 'config reloaded');
+    // A certificate or list copied in place, then reloaded: its dates said in the log too.
+    if (this.#config === next) logCertificateDates(next, this.logger);
     else if (report.reverted === true)
       this.logger.error(fields, 'reload refused: every worker failed to swap, the running config stays');
     else this.logger.error(fields, 'reload incomplete: some workers did not confirm the swap');
