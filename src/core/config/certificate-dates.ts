@@ -17,7 +17,6 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { children, type Node, node } from '../tls/certificate-id.ts';
 import { crlsIn } from '../tls/crl-list.ts';
-import { formatPath } from './config-path.ts';
 import type { PathSegment } from './schema.ts';
 import type { GatewayConfig } from './types.ts';
 
@@ -221,16 +220,4 @@ function issuerCn(name: Buffer): { issuer?: string } {
   if (at === -1) return {};
   const value = node(name, at + oid.length, name.length);
   return value === undefined ? {} : { issuer: name.subarray(value.start, value.end).toString('utf8') };
-}
-
-/**
- * Each of them as a `warn` line, at serve's start and after each reload: the file `candor check`
- * was never run on (a certificate copied in place, then SIGHUP) says it in the gateway's log.
- */
-export function logCertificateDates(
-  config: GatewayConfig,
-  logger: { warn(fields: Record<string, unknown>, message: string): void },
-): void {
-  for (const { path, message } of certificateDateWarnings(config))
-    logger.warn({ field: formatPath(path) }, message);
 }

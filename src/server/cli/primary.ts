@@ -1,4 +1,3 @@
-import { logCertificateDates } from '../../core/config/certificate-dates.ts';
 import { type ConfigProblem, formatConfigProblem } from '../../core/config/config-error.ts';
 import { fieldPosition } from '../../core/config/field-lines.ts';
 import type { GatewayConfig } from '../../core/config/types.ts';
@@ -15,6 +14,7 @@ import type { RenderMetrics } from '../../observe/metrics/exposition.ts';
 import { traceExportTimeoutMs } from '../../observe/tracing/export-timeout.ts';
 import { Canaries } from '../canary/canaries.ts';
 import { timelineStep } from '../canary/canary-event.ts';
+import { logCertificateDates } from '../cluster/certificate-date-log.ts';
 import { ClusterControl } from '../cluster/cluster-control.ts';
 import { EXIT } from '../cluster/exit-codes.ts';
 import { GatewayWide } from '../cluster/gateway-wide.ts';
@@ -75,7 +75,7 @@ async function supervise(
   const pastOpenFiles = connectionsPastOpenFiles(config.listen, workers, openFileLimit());
   if (pastOpenFiles !== undefined) logger.warn(pastOpenFiles, OPEN_FILES_TOO_FEW);
   // A certificate or revocation list every peer refuses for its dates (candor check's warnings).
-  logCertificateDates(config, logger);
+  await logCertificateDates(config, logger);
   const control = new ClusterControl(path, config, logger);
   const wide = await startGatewayWide(path, config, workers, logger, control);
   if (wide === undefined) return EXIT.unavailable;

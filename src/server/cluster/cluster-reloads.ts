@@ -7,7 +7,6 @@
  * way from the file to the workers reads on its own.
  */
 import { resolve } from 'node:path';
-import { logCertificateDates } from '../../core/config/certificate-dates.ts';
 import type { ConfigProblem } from '../../core/config/config-error.ts';
 import { configHash } from '../../core/config/config-hash.ts';
 import { keptFieldLines } from '../../core/config/field-lines.ts';
@@ -16,6 +15,7 @@ import type { ReloadEvent } from '../../observe/events/gateway-event.ts';
 import { Timeline } from '../../observe/events/timeline.ts';
 import type { Logger } from '../../observe/log/logger.ts';
 import { reloadChanges } from '../gateway/reload-plan.ts';
+import { logCertificateDates } from './certificate-date-log.ts';
 import type { Caller, NotTheRunningFile, ReloadReport, WhileDraining } from './reload-report.ts';
 import { WorkerRequests } from './worker-requests.ts';
 
@@ -247,7 +247,7 @@ export abstract class ClusterReloads {
     };
     if (failed.length === 0) this.logger.info({ ...fields, ...outcome }, 'config reloaded');
     // A certificate or list copied in place, then reloaded: its dates said in the log too.
-    if (this.#config === next) logCertificateDates(next, this.logger);
+    if (this.#config === next) await logCertificateDates(next, this.logger);
     else if (report.reverted === true)
       this.logger.error(fields, 'reload refused: every worker failed to swap, the running config stays');
     else this.logger.error(fields, 'reload incomplete: some workers did not confirm the swap');
