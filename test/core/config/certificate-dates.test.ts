@@ -37,11 +37,13 @@ test('expired, not yet valid and expiring certificates, and revocation lists out
   const dir = dirname(listed.ca);
   const file = (name: string) => join(dir, `${name}.pem`);
   listed.issue('later', { server: true, san: 'DNS:later.example', startDate: '20990101000000Z' });
+  // Its end once: the assertion below names the same second.
+  const endsAt = generalized(3.5);
   listed.issue('ending', {
     server: true,
     san: 'DNS:ending.example',
     startDate: generalized(-80),
-    endDate: generalized(3.5),
+    endDate: endsAt,
   });
   listed.dateCrl('20250101000000Z', '20250108000000Z');
   upstreamCa.dateCrl('20990101000000Z', '20990108000000Z');
@@ -68,7 +70,7 @@ upstreams:
       key: ${join(upstreamDir, 'gateway.key')}
 `);
   const ending = new Date(
-    Date.parse(`${generalized(3.5).replace(/(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z/, '$1-$2-$3T$4:$5:$6Z')}`),
+    Date.parse(`${endsAt.replace(/(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z/, '$1-$2-$3T$4:$5:$6Z')}`),
   );
   assert.deepEqual(told, [
     `listen[0].tls.cert: "${expired.certPath}" (CN=old.example, DNS:old.example) expired on 2020-01-02T00:00:00Z (CERT_HAS_EXPIRED): it is served, and every client refuses it; renew it`,
