@@ -246,11 +246,11 @@ export abstract class ClusterReloads {
       workers: report.workers,
     };
     if (failed.length === 0) this.logger.info({ ...fields, ...outcome }, 'config reloaded');
-    // A certificate or list copied in place, then reloaded: its dates said in the log too.
-    if (this.#config === next) await logCertificateDates(next, this.logger);
     else if (report.reverted === true)
       this.logger.error(fields, 'reload refused: every worker failed to swap, the running config stays');
     else this.logger.error(fields, 'reload incomplete: some workers did not confirm the swap');
+    // A certificate or list copied in place, then reloaded: its dates said in the log too.
+    if (this.#config === next) await logCertificateDates(next, this.logger);
     return report;
   }
 
