@@ -131,6 +131,25 @@ export class RedisLink {
     return Promise.race([call, late]).finally(() => clearTimeout(timer));
   }
 
+  /**
+   * A connection Redis closed for idleness is being opened again (the link still up: no call met
+   * the close): a call waits for it, up to `timeout`, rather than fail on the gap, which told an
+   * outage (a warn line, a state change) and decided a request by `on_error` while Redis was fine.
+   * Undefined (no wait) whenever the connection is ready, or the link is not up.
+   */
+  reopening(): Promise<void> | undefined {
+    if (this.client.status === 'ready' || this.#state !== 'up') return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(bound);
+        for (const event of ['ready', 'error', 'end']) this.client.off(event, done);
+        resolve();
+      };
+      for (const event of ['ready', 'error', 'end']) this.client.once(event, done);
+      const bound = setTimeout(done, this.#timeout);
+    });
+  }
+
   /** Why no call should be sent now (more than MAX_UNANSWERED waiting: redis-stall.ts), or undefined. */
   stalled(): string | undefined {
     return redisStalled(this.client);

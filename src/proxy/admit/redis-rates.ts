@@ -159,6 +159,8 @@ export class RedisRates {
   async take(route: string, limit: RateLimitConfig, key: string): Promise<RateStoreVerdict> {
     const stalled = this.#link.stalled();
     if (stalled !== undefined) return this.#fallback(stalled);
+    const reopening = this.#link.reopening();
+    if (reopening !== undefined) await reopening;
     try {
       const bucket = this.#key(route, key);
       const client = this.#link.client as Redis & WithTake;

@@ -125,6 +125,8 @@ export class SessionStore {
   async #call<T>(call: () => Promise<T>): Promise<T> {
     const stalled = this.#link.stalled();
     if (stalled !== undefined) throw new Error(stalled);
+    const reopening = this.#link.reopening();
+    if (reopening !== undefined) await reopening;
     const answer = await this.#link.within(call());
     this.#link.answered();
     return answer;
