@@ -13,16 +13,8 @@
  *    (Linux) loses what was still buffered: the runner then counted fewer tests than ran, a
  *    failing test's name and error among what it could drop (nodejs/node#64833). Blocking writes
  *    are all out before the exit.
- * 3. Maglev's code objects built on the main thread, not a background one. A test process's exit
- *    (`--test-force-exit`) once hung for good: the exit joined V8's worker threads, one of which,
- *    building a Maglev code object, waited for a collection only the exiting main thread could
- *    run (gdb: MaglevCodeGenerator::BuildCodeObject in CollectionBarrier::AwaitCollectionBackground,
- *    the main thread in NodePlatform::Shutdown's pthread_join; Node 24.21). The run stood still
- *    until its 40-minute bound.
  */
 import module from 'node:module';
-import { setFlagsFromString } from 'node:v8';
 
 module.enableCompileCache?.();
 process.stdout._handle?.setBlocking?.(true);
-setFlagsFromString('--no-maglev-build-code-on-background');
